@@ -1,0 +1,91 @@
+"""How V2G Smart Charging talks to hardware: one protocol, one module per charger kind.
+
+Nothing in this package imports Home Assistant except `create_backend`'s callers; a backend is
+given what it needs (settings, a clock) by the integration.
+
+Sign convention everywhere: positive power flows into the EV (charging), negative out of it
+(discharging).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+
+class ChargerStatus(StrEnum):
+    """What the charger is doing, as the status sensor shows it."""
+
+    DISCONNECTED = "disconnected"  # no EV plugged in
+    IDLE = "idle"  # EV plugged in, no energy flowing
+    CHARGING = "charging"
+    DISCHARGING = "discharging"
+    FAULT = "fault"
+    OFFLINE = "offline"  # the charger is not reachable
+
+
+class ChargerUnavailableError(Exception):
+    """The charger cannot be reached or did not answer; the coordinator marks entities unavailable."""
+
+
+class SetpointRejectedError(Exception):
+    """The charger refused a setpoint (for example a charging profile it does not support)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend can do, declared once per connection."""
+
+    bidirectional: bool
+    """The charger (and protocol) can discharge the EV on command."""
+    reports_soc: bool
+    """The EV's state of charge is known through the charger."""
+    min_charge_power_w: float = 0.0
+    """The lowest non-zero charging power the charger can deliver (AC chargers: 6 A on one phase)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerState:
+    """One reading of the charger and the EV behind it."""
+
+    plugged_in: bool
+    status: ChargerStatus
+    power_w: float
+    """Signed: positive into the EV, negative out of it."""
+    energy_charged_kwh: float
+    """Cumulative energy delivered into the EV (monotonic over the charger's life)."""
+    energy_discharged_kwh: float
+    """Cumulative energy taken out of the EV (monotonic)."""
+    max_charge_power_w: float
+    max_discharge_power_w: float
+    """0 when the charger or the EV cannot discharge."""
+    soc_pct: float | None = None
+    """None when the charger does not know the EV's state of charge."""
+    setpoint_w: float | None = None
+    """The setpoint the charger is following, when it reports one."""
+    updated_at: datetime | None = None
+    extra: dict[str, str | float | int | bool | None] = field(default_factory=dict)
+    """Backend-specific facts for diagnostics (firmware, protocol version...)."""
+
+
+@runtime_checkable
+class ChargerBackend(Protocol):
+    """What every charger kind implements."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this charger can do."""
+
+    async def async_start(self) -> None:
+        """Connect or start serving; raise ChargerUnavailableError when that is impossible now."""
+
+    async def async_stop(self) -> None:
+        """Leave the charger in a safe state (no discharging) and release resources."""
+
+    async def async_read_state(self) -> ChargerState:
+        """Return the current state; raise ChargerUnavailableError when the charger is unreachable."""
+
+    async def async_apply_setpoint(self, power_w: float) -> None:
+        """Ask for a signed power; the backend clamps it to what the hardware allows."""
