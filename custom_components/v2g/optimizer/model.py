@@ -1,0 +1,348 @@
+"""Input and output data of the optimizer: Problem, Vehicle, Site, Tariff, Plan.
+
+Units live in names. Powers are W, energies kWh, prices per kWh (any currency, as long as every
+price of one problem uses the same one), state of charge in percent of the usable capacity.
+Signed power: positive = into the EV (charging), negative = out of the EV (discharging); grid
+import positive at the meter. Arrays are per slot of ``Problem.grid``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from .slots import SlotGrid
+
+__all__ = [
+    "CostBreakdown",
+    "FloatArray",
+    "Plan",
+    "Problem",
+    "Site",
+    "Tariff",
+    "Vehicle",
+    "VehiclePlan",
+]
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def _float_array(value: object, length: int, name: str, default: float | None = None) -> FloatArray:
+    if value is None:
+        if default is None:
+            msg = f"{name} is required"
+            raise ValueError(msg)
+        return np.full(length, default, dtype=np.float64)
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0:
+        return np.full(length, float(array), dtype=np.float64)
+    if array.shape != (length,):
+        msg = f"{name} has shape {array.shape}, expected ({length},) (one value per slot)"
+        raise ValueError(msg)
+    if not np.all(np.isfinite(array)):
+        msg = f"{name} contains NaN or infinite values; fill gaps before building the Problem"
+        raise ValueError(msg)
+    return array
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Vehicle:
+    """One EV behind one charger, as the optimizer sees it.
+
+    The departure target applies at the end of the last slot that ends at or before
+    ``departure`` (a departure inside a slot is rounded down to that slot's start, so the
+    promise is kept early rather than late). Without a departure there is no target.
+
+    ``max_soc_pct`` caps cycling: the plan never raises the SoC above
+    ``max(max_soc_pct, target_soc_pct, soc_pct)`` (an EV already above the cap may stay there).
+    ``min_soc_pct`` is the reserve: never planned below it, and V2G never discharges below it
+    (if the EV arrives below it, the plan charges up to it first, as a soft constraint).
+    """
+
+    capacity_kwh: float
+    """Usable battery capacity."""
+    soc_pct: float
+    """State of charge now."""
+    target_soc_pct: float = 80.0
+    """State of charge wanted at departure."""
+    departure: datetime | None = None
+    """When the driver leaves (aware datetime); None = no deadline, no target."""
+    min_soc_pct: float = 0.0
+    """Reserve floor."""
+    max_soc_pct: float = 100.0
+    """Upper end of the band for V2G cycling and opportunistic charging."""
+    max_charge_power_w: float = 11_000.0
+    """Charging limit, AC side (what the grid connection sees)."""
+    max_discharge_power_w: float = 0.0
+    """Discharging limit, AC side; 0 for a unidirectional charger."""
+    min_charge_power_w: float = 0.0
+    """Lowest non-zero charging power the charger can deliver (0 = any power)."""
+    min_discharge_power_w: float = 0.0
+    """Lowest non-zero discharging power (0 = any power)."""
+    charge_efficiency: float = 0.92
+    """Battery energy gained per AC kWh drawn while charging."""
+    discharge_efficiency: float = 0.92
+    """AC kWh delivered per kWh of battery energy while discharging."""
+    wear_cost_per_kwh: float = 0.0
+    """Battery degradation cost per kWh of throughput, counted on the AC side, both directions."""
+    v2g_allowed: bool = False
+    """Discharging (to the home or grid) allowed at all."""
+    available: BoolArray | None = None
+    """Per slot: plugged in and controllable. None = every slot until departure."""
+    name: str = "ev"
+    """Identifier, for the caller's bookkeeping."""
+
+    def __post_init__(self) -> None:
+        """Check physical sanity."""
+        if not self.capacity_kwh > 0:
+            msg = "capacity_kwh must be positive"
+            raise ValueError(msg)
+        for attr in ("charge_efficiency", "discharge_efficiency"):
+            value = getattr(self, attr)
+            if not 0 < value <= 1:
+                msg = f"{attr} must be in (0, 1]"
+                raise ValueError(msg)
+        for attr in (
+            "max_charge_power_w",
+            "max_discharge_power_w",
+            "min_charge_power_w",
+            "min_discharge_power_w",
+            "wear_cost_per_kwh",
+        ):
+            if getattr(self, attr) < 0 or not math.isfinite(getattr(self, attr)):
+                msg = f"{attr} must be finite and >= 0"
+                raise ValueError(msg)
+
+    @property
+    def can_discharge(self) -> bool:
+        """V2G allowed and the charger can discharge."""
+        return self.v2g_allowed and self.max_discharge_power_w > 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Site:
+    """The grid connection shared by the house and every charger on it."""
+
+    import_limit_w: float = math.inf
+    """Main fuse / contracted import power. Raised per slot to the base load if that exceeds it."""
+    export_limit_w: float = math.inf
+    """Maximum feed-in power."""
+    export_allowed: bool = True
+    """Feed-in allowed at all (False: V2G may only serve the house, V2H)."""
+    capacity_price_per_kw: float = 0.0
+    """Demand charge per kW of the highest import power over the horizon (0 = none)."""
+    peak_import_floor_w: float = 0.0
+    """Peak import already reached in the current billing period (no charge below it)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tariff:
+    """Turns a spot price into the prices the household pays and receives, per kWh.
+
+    ``import = (spot * import_multiplier + import_fee_per_kwh) * (1 + vat)`` and
+    ``export = spot * export_multiplier - export_fee_per_kwh``.
+    """
+
+    import_fee_per_kwh: float = 0.0
+    import_multiplier: float = 1.0
+    vat: float = 0.0
+    export_fee_per_kwh: float = 0.0
+    export_multiplier: float = 1.0
+
+    def import_price(self, spot_per_kwh: npt.ArrayLike) -> FloatArray:
+        """Import price per kWh from spot prices per kWh."""
+        spot = np.asarray(spot_per_kwh, dtype=np.float64)
+        return (spot * self.import_multiplier + self.import_fee_per_kwh) * (1.0 + self.vat)
+
+    def export_price(self, spot_per_kwh: npt.ArrayLike) -> FloatArray:
+        """Export price per kWh from spot prices per kWh."""
+        spot = np.asarray(spot_per_kwh, dtype=np.float64)
+        return spot * self.export_multiplier - self.export_fee_per_kwh
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Problem:
+    """Everything one solve needs. Arrays have one value per slot of ``grid``.
+
+    Scalars are broadcast to every slot; ``None`` solar / load mean zero. The export price
+    defaults to the import price only if explicitly given so — it is required.
+    """
+
+    grid: SlotGrid
+    import_price_per_kwh: FloatArray
+    export_price_per_kwh: FloatArray
+    vehicles: tuple[Vehicle, ...]
+    solar_power_w: FloatArray | None = None
+    base_load_power_w: FloatArray | None = None
+    site: Site = field(default_factory=Site)
+    terminal_value_per_kwh: float | None = None
+    """Value of a kWh left in a battery at the horizon end. None = the default rule
+    (the lowest import price of the horizon, floored at 0; see `solve`)."""
+
+    def __post_init__(self) -> None:
+        """Normalise arrays (scalars broadcast) and check lengths."""
+        n = len(self.grid)
+        if n == 0:
+            msg = "the slot grid is empty"
+            raise ValueError(msg)
+        object.__setattr__(
+            self,
+            "import_price_per_kwh",
+            _float_array(self.import_price_per_kwh, n, "import_price_per_kwh"),
+        )
+        object.__setattr__(
+            self,
+            "export_price_per_kwh",
+            _float_array(self.export_price_per_kwh, n, "export_price_per_kwh"),
+        )
+        object.__setattr__(
+            self, "solar_power_w", _float_array(self.solar_power_w, n, "solar_power_w", 0.0)
+        )
+        object.__setattr__(
+            self,
+            "base_load_power_w",
+            _float_array(self.base_load_power_w, n, "base_load_power_w", 0.0),
+        )
+        vehicles = tuple(self.vehicles)
+        for vehicle in vehicles:
+            if vehicle.available is not None and np.shape(vehicle.available) != (n,):
+                msg = f"vehicle {vehicle.name!r}: available must have one value per slot"
+                raise ValueError(msg)
+        object.__setattr__(self, "vehicles", vehicles)
+
+    @property
+    def solar(self) -> FloatArray:
+        """Solar forecast, W (zeros if not given)."""
+        assert self.solar_power_w is not None  # normalised in __post_init__
+        return self.solar_power_w
+
+    @property
+    def load(self) -> FloatArray:
+        """House base load, W (zeros if not given)."""
+        assert self.base_load_power_w is not None  # normalised in __post_init__
+        return self.base_load_power_w
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CostBreakdown:
+    """Money over the horizon, in the price currency."""
+
+    import_cost: float
+    export_revenue: float
+    wear_cost: float
+    peak_cost: float
+    terminal_value: float = 0.0
+    """Value credited for battery energy left at the horizon end (not money spent)."""
+    shortfall_penalty: float = 0.0
+    """Penalty for planned SoC below the reserve or the departure target (soft constraints)."""
+
+    @property
+    def total_cost(self) -> float:
+        """Net money: import cost - export revenue + wear + peak charge."""
+        return self.import_cost - self.export_revenue + self.wear_cost + self.peak_cost
+
+    @property
+    def objective(self) -> float:
+        """What the optimizer minimises (up to tie-breaking epsilons)."""
+        return self.total_cost - self.terminal_value + self.shortfall_penalty
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class VehiclePlan:
+    """The plan of one vehicle."""
+
+    charge_power_w: FloatArray
+    """AC charging power per slot, >= 0."""
+    discharge_power_w: FloatArray
+    """AC discharging power per slot, >= 0 (never both > 0 in one slot)."""
+    soc_pct: FloatArray
+    """State of charge at the end of each slot."""
+    target_reachable: bool
+    """The departure target can be met (True when there is no target)."""
+    best_reachable_soc_pct: float | None
+    """When the target is unreachable: the highest SoC at departure the plan reaches."""
+    departure_soc_pct: float | None
+    """Planned SoC at departure (None without a departure inside or after the horizon)."""
+    departure_index: int | None
+    """Number of slots before the departure target applies (None without a target)."""
+    wear_cost: float
+
+    @property
+    def power_w(self) -> FloatArray:
+        """Signed power per slot: + charge, - discharge."""
+        return self.charge_power_w - self.discharge_power_w
+
+    @property
+    def setpoint_w(self) -> float:
+        """Signed power to apply now (first slot)."""
+        return float(self.charge_power_w[0] - self.discharge_power_w[0])
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class Plan:
+    """The optimizer's (or a baseline's) answer for the whole horizon."""
+
+    grid: SlotGrid
+    vehicles: tuple[VehiclePlan, ...]
+    grid_import_w: FloatArray
+    grid_export_w: FloatArray
+    curtailed_solar_w: FloatArray
+    cost: CostBreakdown
+    status: str
+    """"optimal", or a description of what went wrong (the plan is then a safe fallback)."""
+    solve_time_s: float
+    """Wall time to build and solve, s."""
+    strategy: str = "optimal"
+    mip: bool = False
+    """Whether binaries / semi-continuous variables were needed."""
+
+    @property
+    def ok(self) -> bool:
+        """The solver found an optimal plan."""
+        return self.status == "optimal"
+
+    @property
+    def peak_import_w(self) -> float:
+        """Highest planned import power."""
+        return float(self.grid_import_w.max())
+
+    # Convenience accessors for the single-vehicle case (vehicle 0).
+    @property
+    def charge_power_w(self) -> FloatArray:
+        """Charging power of the first vehicle, W."""
+        return self.vehicles[0].charge_power_w
+
+    @property
+    def discharge_power_w(self) -> FloatArray:
+        """Discharging power of the first vehicle, W."""
+        return self.vehicles[0].discharge_power_w
+
+    @property
+    def soc_pct(self) -> FloatArray:
+        """SoC of the first vehicle at each slot end, %."""
+        return self.vehicles[0].soc_pct
+
+    @property
+    def setpoint_w(self) -> float:
+        """Signed setpoint of the first vehicle for the current slot, W."""
+        return self.vehicles[0].setpoint_w
+
+    @property
+    def target_reachable(self) -> bool:
+        """Whether the first vehicle's departure target is reachable."""
+        return self.vehicles[0].target_reachable
+
+    @property
+    def best_reachable_soc_pct(self) -> float | None:
+        """The first vehicle's best SoC at departure when the target is unreachable."""
+        return self.vehicles[0].best_reachable_soc_pct
+
+    @property
+    def departure_soc_pct(self) -> float | None:
+        """Planned SoC of the first vehicle at departure."""
+        return self.vehicles[0].departure_soc_pct

@@ -1,0 +1,657 @@
+"""LP / MILP assembly with sparse matrices and the HiGHS call.
+
+Formulation (per slot ``t`` of length ``h_t`` hours; powers kW, energies kWh inside):
+
+- site variables: grid import ``g_t``, export ``x_t``, curtailed solar ``u_t`` (``<= solar_t``),
+  and the horizon's peak import ``P`` when a capacity price is set;
+- per vehicle: AC charge ``c_t``, AC discharge ``d_t``, stored energy at slot end ``s_t``, a
+  reserve shortfall ``m_t`` (only when the EV is below its reserve now) and a target shortfall
+  ``y`` (one per vehicle with a departure);
+- balance ``g - x - u + sum(d - c) = load - solar``; dynamics
+  ``s_t = s_{t-1} + h_t (eta_c c_t - d_t / eta_d)``; ``s_t + m_t >= reserve``;
+  ``s_dep + y >= target``; ``g_t <= P``;
+- objective: ``sum h (p_imp g - p_exp x + wear (c + d)) + capacity_price P
+  - v_term * sum s_end + M (sum h m + y)`` plus tie-breaking epsilons: charging costs
+  ``eps * t / T`` more per kWh the later it happens (charge early when prices tie), discharging
+  and curtailing cost a tiny constant (no cycling or spilling for nothing).
+
+Soft constraints keep every problem feasible: shortfalls below the reserve or the target cost
+``M`` per kWh, where ``M`` is 1000 times the most any kWh could cost; the import limit is raised
+per slot to the base load if the house alone exceeds it. So the solve never comes back
+infeasible, and an unreachable target yields the best reachable SoC (the flag tells).
+
+Terminal value ``v_term``: a kWh stored at the horizon end is worth the lowest import price of the
+horizon (floored at 0), unless the Problem overrides it. That is conservative: it never pays to
+buy energy just to hold it (``p / eta_c + wear > min p``), and the battery is only emptied at the
+horizon end when an export price beats the cheapest import price of the horizon after losses and
+wear (energy that could be bought back more cheaply later).
+
+Integrality only where a pure LP can be gamed or is wrong: the LP is solved first; if any slot
+charges and discharges at once (pays only with negative import prices), imports and exports at
+once (only when export pays more than import), or charges below the charger's minimum power,
+binaries (direction) or semi-continuous variables (minimum power) are added for exactly those
+slots — pre-emptively for slots with negative import price or export above import — and the
+problem re-solved, until the answer satisfies all of them. Since each round solves a relaxation
+of the full MILP, an answer that satisfies every rule is optimal for the full MILP too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import math
+import time
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import csr_array
+
+from .model import CostBreakdown, FloatArray, Plan, Problem, Vehicle, VehiclePlan
+
+__all__ = ["SolveOptions", "evaluate", "penalty_per_kwh", "solve", "terminal_value_per_kwh"]
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+_TOL_KW = 1e-6
+"""Powers below this (kW, i.e. 1 mW) count as zero when checking the LP answer."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SolveOptions:
+    """Solver knobs; the defaults suit a coordinator re-planning every few minutes."""
+
+    time_limit_s: float = 5.0
+    """HiGHS time limit per round; a feasible answer found by then is used."""
+    mip_rel_gap: float = 1e-6
+    """Relative MIP gap at which HiGHS stops (rounds with binaries only)."""
+    max_rounds: int = 6
+    """Rounds of adding binaries where the LP answer breaks a rule."""
+    tie_break: bool = True
+    """Add the small epsilons that make equal-cost plans charge early."""
+    presolve: bool = True
+
+
+@dataclass(slots=True)
+class _VehicleData:
+    """A vehicle's per-slot bounds and constants, in kW / kWh."""
+
+    vehicle: Vehicle
+    available: BoolArray
+    charge_max_kw: FloatArray
+    discharge_max_kw: FloatArray
+    charge_min_kw: float
+    discharge_min_kw: float
+    eta_c: float
+    eta_d: float
+    capacity_kwh: float
+    initial_kwh: float
+    reserve_kwh: float
+    upper_kwh: float
+    target_kwh: float
+    departure_index: int | None
+    """Target applies to the stored energy at the end of slot ``departure_index - 1``."""
+    wear: float
+    soft_reserve: bool
+    offset: int = 0
+    """Column of this vehicle's first variable."""
+
+    @property
+    def c(self) -> int:
+        return self.offset
+
+    def d(self, n: int) -> int:
+        return self.offset + n
+
+    def s(self, n: int) -> int:
+        return self.offset + 2 * n
+
+    def m(self, n: int) -> int:
+        return self.offset + 3 * n
+
+    def y(self, n: int) -> int:
+        return self.offset + 3 * n + (n if self.soft_reserve else 0)
+
+    def width(self, n: int) -> int:
+        return 3 * n + (n if self.soft_reserve else 0) + (1 if self.departure_index else 0)
+
+
+def _vehicle_data(problem: Problem, vehicle: Vehicle) -> _VehicleData:
+    grid = problem.grid
+    n = len(grid)
+    departure_index: int | None = None
+    extra_kwh = 0.0
+    if vehicle.departure is not None:
+        k = grid.slots_ending_by(vehicle.departure)
+        if k > 0:
+            departure_index = k
+            if k == n:
+                # Departure after the horizon: require what cannot be charged after it.
+                after_h = max(0.0, (vehicle.departure - grid.end).total_seconds() / 3600.0)
+                extra_kwh = (
+                    after_h * vehicle.max_charge_power_w / 1000.0 * vehicle.charge_efficiency
+                )
+    if vehicle.available is not None:
+        available = np.asarray(vehicle.available, dtype=bool)
+    else:
+        available = np.zeros(n, dtype=bool)
+        if vehicle.departure is None:
+            available[:] = True
+        else:
+            available[: grid.slots_ending_by(vehicle.departure)] = True
+    cap = vehicle.capacity_kwh
+    initial = vehicle.soc_pct / 100.0 * cap
+    reserve = max(0.0, vehicle.min_soc_pct / 100.0 * cap)
+    target = vehicle.target_soc_pct / 100.0 * cap - extra_kwh
+    upper = max(vehicle.max_soc_pct, vehicle.target_soc_pct) / 100.0 * cap
+    upper = max(min(upper, cap), initial, reserve)
+    target = min(target, upper)
+    charge_max = np.where(available, vehicle.max_charge_power_w / 1000.0, 0.0)
+    can_discharge = vehicle.v2g_allowed and vehicle.max_discharge_power_w > 0
+    discharge_max = np.where(available & can_discharge, vehicle.max_discharge_power_w / 1000.0, 0.0)
+    return _VehicleData(
+        vehicle=vehicle,
+        available=available,
+        charge_max_kw=charge_max,
+        discharge_max_kw=discharge_max,
+        charge_min_kw=vehicle.min_charge_power_w / 1000.0,
+        discharge_min_kw=vehicle.min_discharge_power_w / 1000.0,
+        eta_c=vehicle.charge_efficiency,
+        eta_d=vehicle.discharge_efficiency,
+        capacity_kwh=cap,
+        initial_kwh=initial,
+        reserve_kwh=reserve,
+        upper_kwh=upper,
+        target_kwh=target,
+        departure_index=departure_index if target > 0 else None,
+        wear=vehicle.wear_cost_per_kwh,
+        soft_reserve=initial < reserve - 1e-9,
+    )
+
+
+def terminal_value_per_kwh(problem: Problem) -> float:
+    """Value of one kWh stored in a battery at the horizon end (see the module docstring)."""
+    if problem.terminal_value_per_kwh is not None:
+        return float(problem.terminal_value_per_kwh)
+    return max(0.0, float(problem.import_price_per_kwh.min()))
+
+
+def penalty_per_kwh(problem: Problem) -> float:
+    """Penalty per kWh of shortfall below a reserve or departure target (soft constraints)."""
+    prices = max(
+        float(np.abs(problem.import_price_per_kwh).max()),
+        float(np.abs(problem.export_price_per_kwh).max()),
+        0.01,
+    )
+    wear = max((v.wear_cost_per_kwh for v in problem.vehicles), default=0.0)
+    eta = min((v.charge_efficiency * v.discharge_efficiency for v in problem.vehicles), default=1)
+    shortest_h = float(problem.grid.durations_h.min())
+    capacity = problem.site.capacity_price_per_kw / shortest_h
+    return 1000.0 * (prices + 2.0 * wear + capacity) / eta
+
+
+def _import_limit_kw(problem: Problem) -> FloatArray:
+    net_load_kw = (problem.load - problem.solar) / 1000.0
+    return np.maximum(problem.site.import_limit_w / 1000.0, net_load_kw)
+
+
+def _export_limit_kw(problem: Problem) -> float:
+    if not problem.site.export_allowed:
+        return 0.0
+    return problem.site.export_limit_w / 1000.0
+
+
+@dataclass(slots=True)
+class _Model:
+    """An assembled problem: objective, bounds, constraint triplets, integrality."""
+
+    cost: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+    rows: list[IntArray] = field(default_factory=list)
+    cols: list[IntArray] = field(default_factory=list)
+    vals: list[FloatArray] = field(default_factory=list)
+    row_lower: list[FloatArray] = field(default_factory=list)
+    row_upper: list[FloatArray] = field(default_factory=list)
+    n_rows: int = 0
+    integrality: npt.NDArray[np.uint8] | None = None
+
+    def add_rows(
+        self,
+        count: int,
+        entries: list[tuple[IntArray, IntArray, FloatArray]],
+        lower: FloatArray,
+        upper: FloatArray,
+    ) -> None:
+        """Append ``count`` rows; ``entries`` hold (row within block, column, value)."""
+        for r, c, v in entries:
+            self.rows.append(r + self.n_rows)
+            self.cols.append(c)
+            self.vals.append(v)
+        self.row_lower.append(lower)
+        self.row_upper.append(upper)
+        self.n_rows += count
+
+    def add_columns(self, cost: FloatArray, lower: FloatArray, upper: FloatArray) -> IntArray:
+        """Append variables; return their column indices."""
+        first = self.cost.shape[0]
+        self.cost = np.concatenate([self.cost, cost])
+        self.lower = np.concatenate([self.lower, lower])
+        self.upper = np.concatenate([self.upper, upper])
+        if self.integrality is not None:
+            self.integrality = np.concatenate(
+                [self.integrality, np.zeros(cost.shape[0], dtype=np.uint8)]
+            )
+        return np.arange(first, first + cost.shape[0], dtype=np.int64)
+
+
+def _full(n: int, value: float) -> FloatArray:
+    return np.full(n, value, dtype=np.float64)
+
+
+def _build(  # noqa: PLR0915
+    problem: Problem, data: list[_VehicleData], tie_break: bool
+) -> tuple[_Model, int | None]:
+    """Assemble the LP. Returns the model and the column of the peak variable (or None)."""
+    n = len(problem.grid)
+    h = problem.grid.durations_h
+    idx = np.arange(n, dtype=np.int64)
+    p_imp = problem.import_price_per_kwh
+    p_exp = problem.export_price_per_kwh
+    site = problem.site
+    scale = max(float(np.abs(p_imp).max()), float(np.abs(p_exp).max()), 0.01)
+    eps = 1e-4 * scale if tie_break else 0.0
+    penalty = penalty_per_kwh(problem)
+    v_term = terminal_value_per_kwh(problem)
+
+    # Site block: g, x, u, then P (optional).
+    solar_kw = problem.solar / 1000.0
+    cost_parts = [h * p_imp, -h * p_exp, h * (1e-3 * eps)]
+    lower_parts = [np.zeros(3 * n)]
+    upper_parts = [_import_limit_kw(problem), _full(n, _export_limit_kw(problem)), solar_kw]
+    peak_col: int | None = None
+    width = 3 * n
+    if site.capacity_price_per_kw > 0:
+        peak_col = width
+        width += 1
+        cost_parts.append(np.array([site.capacity_price_per_kw]))
+        lower_parts.append(np.array([site.peak_import_floor_w / 1000.0]))
+        upper_parts.append(np.array([np.inf]))
+    for vd in data:
+        vd.offset = width
+        width += vd.width(n)
+        later = eps * (idx / n) if tie_break else np.zeros(n)
+        cost_parts += [h * (vd.wear + later), h * (vd.wear + 0.1 * eps), np.zeros(n)]
+        cost_parts[-1][-1] = -v_term
+        s_lower = 0.0 if vd.soft_reserve else vd.reserve_kwh
+        lower_parts += [np.zeros(2 * n), _full(n, s_lower)]
+        upper_parts += [vd.charge_max_kw, vd.discharge_max_kw, _full(n, vd.upper_kwh)]
+        if vd.soft_reserve:
+            cost_parts.append(penalty * h)
+            lower_parts.append(np.zeros(n))
+            upper_parts.append(_full(n, vd.reserve_kwh))
+        if vd.departure_index:
+            cost_parts.append(np.array([penalty]))
+            lower_parts.append(np.zeros(1))
+            upper_parts.append(np.array([max(vd.target_kwh, 0.0)]))
+    model = _Model(
+        cost=np.concatenate(cost_parts),
+        lower=np.concatenate(lower_parts),
+        upper=np.concatenate(upper_parts),
+    )
+
+    # Balance: g - x - u + sum(d - c) = load - solar.
+    entries: list[tuple[IntArray, IntArray, FloatArray]] = [
+        (idx, idx, _full(n, 1.0)),
+        (idx, idx + n, _full(n, -1.0)),
+        (idx, idx + 2 * n, _full(n, -1.0)),
+    ]
+    for vd in data:
+        entries.append((idx, vd.c + idx, _full(n, -1.0)))
+        entries.append((idx, vd.d(n) + idx, _full(n, 1.0)))
+    net_kw = (problem.load - problem.solar) / 1000.0
+    model.add_rows(n, entries, net_kw, net_kw.copy())
+
+    # Dynamics: s_t - s_{t-1} - h eta_c c_t + h / eta_d d_t = [t == 0] s0.
+    for vd in data:
+        rhs = np.zeros(n)
+        rhs[0] = vd.initial_kwh
+        model.add_rows(
+            n,
+            [
+                (idx, vd.s(n) + idx, _full(n, 1.0)),
+                (idx[1:], vd.s(n) + idx[:-1], _full(n - 1, -1.0)),
+                (idx, vd.c + idx, -h * vd.eta_c),
+                (idx, vd.d(n) + idx, h / vd.eta_d),
+            ],
+            rhs,
+            rhs.copy(),
+        )
+        if vd.soft_reserve:
+            model.add_rows(
+                n,
+                [(idx, vd.s(n) + idx, _full(n, 1.0)), (idx, vd.m(n) + idx, _full(n, 1.0))],
+                _full(n, vd.reserve_kwh),
+                _full(n, np.inf),
+            )
+        if vd.departure_index:
+            one = np.zeros(1, dtype=np.int64)
+            model.add_rows(
+                1,
+                [
+                    (one, one + vd.s(n) + vd.departure_index - 1, np.ones(1)),
+                    (one, one + vd.y(n), np.ones(1)),
+                ],
+                np.array([vd.target_kwh]),
+                np.array([np.inf]),
+            )
+    if peak_col is not None:
+        model.add_rows(
+            n,
+            [(idx, idx, _full(n, 1.0)), (idx, _full(n, peak_col).astype(np.int64), _full(n, -1.0))],
+            _full(n, -np.inf),
+            np.zeros(n),
+        )
+    return model, peak_col
+
+
+def _add_direction_binaries(  # noqa: PLR0917
+    model: _Model,
+    first_col: int,
+    second_col: int,
+    slots: IntArray,
+    first_max: FloatArray,
+    second_max: FloatArray,
+) -> None:
+    """Forbid ``first > 0`` and ``second > 0`` in the same slot, for the given slots."""
+    k = slots.shape[0]
+    if k == 0:
+        return
+    if model.integrality is None:
+        model.integrality = np.zeros(model.cost.shape[0], dtype=np.uint8)
+    cols = model.add_columns(np.zeros(k), np.zeros(k), np.ones(k))
+    assert model.integrality is not None
+    model.integrality[cols] = 1
+    r = np.arange(k, dtype=np.int64)
+    # first - M1 b <= 0 ; second + M2 b <= M2
+    model.add_rows(
+        k,
+        [(r, first_col + slots, np.ones(k)), (r, cols, -first_max)],
+        _full(k, -np.inf),
+        np.zeros(k),
+    )
+    model.add_rows(
+        k,
+        [(r, second_col + slots, np.ones(k)), (r, cols, second_max.copy())],
+        _full(k, -np.inf),
+        second_max.copy(),
+    )
+
+
+def _set_semicontinuous(model: _Model, col0: int, slots: IntArray, minimum_kw: float) -> None:
+    """Variables ``col0 + slots`` become 0 or within [minimum, upper]."""
+    if slots.shape[0] == 0:
+        return
+    if model.integrality is None:
+        model.integrality = np.zeros(model.cost.shape[0], dtype=np.uint8)
+    cols = col0 + slots
+    model.integrality[cols] = 2
+    model.lower[cols] = minimum_kw
+
+
+def _run(model: _Model, options: SolveOptions) -> tuple[int, str, FloatArray | None]:
+    shape = (model.n_rows, model.cost.shape[0])
+    matrix = csr_array(
+        (np.concatenate(model.vals), (np.concatenate(model.rows), np.concatenate(model.cols))),
+        shape=shape,
+    )
+    constraint = LinearConstraint(
+        matrix, np.concatenate(model.row_lower), np.concatenate(model.row_upper)
+    )
+    highs_options: dict[str, object] = {
+        "time_limit": options.time_limit_s,
+        "presolve": options.presolve,
+    }
+    if model.integrality is not None:
+        highs_options["mip_rel_gap"] = options.mip_rel_gap
+    result = milp(
+        model.cost,
+        integrality=model.integrality,
+        bounds=Bounds(model.lower, model.upper, keep_feasible=False),
+        constraints=constraint,
+        options=highs_options,
+    )
+    x = None if result.x is None else np.asarray(result.x, dtype=np.float64)
+    return int(result.status), str(result.message), x
+
+
+def _violations(
+    x: FloatArray, data: list[_VehicleData], n: int, g_max: FloatArray, x_max: float
+) -> tuple[list[IntArray], list[IntArray], list[IntArray], IntArray]:
+    """Find the slots that break a rule the LP does not enforce.
+
+    Returns per vehicle the slots with simultaneous charge and discharge, with charge below the
+    minimum, with discharge below the minimum; and the slots importing and exporting at once.
+    """
+    both: list[IntArray] = []
+    low_c: list[IntArray] = []
+    low_d: list[IntArray] = []
+    for vd in data:
+        c = x[vd.c : vd.c + n]
+        d = x[vd.d(n) : vd.d(n) + n]
+        both.append(np.flatnonzero((c > _TOL_KW) & (d > _TOL_KW)).astype(np.int64))
+        low_c.append(
+            np.flatnonzero((c > _TOL_KW) & (c < vd.charge_min_kw - _TOL_KW)).astype(np.int64)
+        )
+        low_d.append(
+            np.flatnonzero((d > _TOL_KW) & (d < vd.discharge_min_kw - _TOL_KW)).astype(np.int64)
+        )
+    g = x[:n]
+    e = x[n : 2 * n]
+    grid_both = np.flatnonzero((g > _TOL_KW) & (e > _TOL_KW)).astype(np.int64)
+    del g_max, x_max
+    return both, low_c, low_d, grid_both
+
+
+def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
+    """Optimal plan for every vehicle of ``problem`` (one or a fleet sharing the site limits).
+
+    Never raises for a well-formed Problem: if HiGHS fails, the answer is the charge-now plan with
+    ``status`` saying why.
+    """
+    started = time.perf_counter()
+    opts = options or SolveOptions()
+    n = len(problem.grid)
+    data = [_vehicle_data(problem, v) for v in problem.vehicles]
+    model, peak_col = _build(problem, data, opts.tie_break)
+    g_max = model.upper[:n].copy()
+    x_max = _export_limit_kw(problem)
+
+    # Pre-emptive integrality where the LP is known to be gameable.
+    negative = problem.import_price_per_kwh < 0
+    for vd in data:
+        slots = np.flatnonzero(negative & (vd.discharge_max_kw > 0) & (vd.charge_max_kw > 0))
+        _add_direction_binaries(
+            model,
+            vd.c,
+            vd.d(n),
+            slots.astype(np.int64),
+            vd.charge_max_kw[slots],
+            vd.discharge_max_kw[slots],
+        )
+    pricey_export = (problem.export_price_per_kwh > problem.import_price_per_kwh) & (x_max > 0)
+    slots = np.flatnonzero(pricey_export).astype(np.int64)
+    _add_direction_binaries(model, 0, n, slots, g_max[slots], _full(slots.shape[0], x_max))
+    for vd in data:
+        if vd.charge_min_kw > 0:
+            # Semi-continuous where charging is possible at all; HiGHS handles it natively.
+            ok = np.flatnonzero(vd.charge_max_kw >= vd.charge_min_kw).astype(np.int64)
+            _set_semicontinuous(model, vd.c, ok, vd.charge_min_kw)
+            model.upper[vd.c + np.flatnonzero(vd.charge_max_kw < vd.charge_min_kw)] = 0.0
+        if vd.discharge_min_kw > 0:
+            ok = np.flatnonzero(vd.discharge_max_kw >= vd.discharge_min_kw).astype(np.int64)
+            _set_semicontinuous(model, vd.d(n), ok, vd.discharge_min_kw)
+            model.upper[vd.d(n) + np.flatnonzero(vd.discharge_max_kw < vd.discharge_min_kw)] = 0.0
+
+    status_text = "optimal"
+    solution: FloatArray | None = None
+    for _ in range(max(1, opts.max_rounds)):
+        status, message, x = _run(model, opts)
+        if x is None or status not in (0, 1):
+            status_text = f"solver failed: {message}"
+            solution = None
+            break
+        solution = x
+        if status == 1:
+            status_text = f"time limit: {message}"
+        both, _low_c, _low_d, grid_both = _violations(x, data, n, g_max, x_max)
+        if not any(b.size for b in both) and not grid_both.size:
+            break
+        for vd, slots_b in zip(data, both, strict=True):
+            _add_direction_binaries(
+                model,
+                vd.c,
+                vd.d(n),
+                slots_b,
+                vd.charge_max_kw[slots_b],
+                vd.discharge_max_kw[slots_b],
+            )
+        _add_direction_binaries(
+            model, 0, n, grid_both, g_max[grid_both], _full(grid_both.shape[0], x_max)
+        )
+    else:
+        status_text = "rule violations remain after max_rounds"
+
+    if solution is None:
+        from .baselines import charge_now  # noqa: PLC0415  (circular at import time)
+
+        fallback = charge_now(problem)
+        return Plan(
+            grid=fallback.grid,
+            vehicles=fallback.vehicles,
+            grid_import_w=fallback.grid_import_w,
+            grid_export_w=fallback.grid_export_w,
+            curtailed_solar_w=fallback.curtailed_solar_w,
+            cost=fallback.cost,
+            status=status_text,
+            solve_time_s=time.perf_counter() - started,
+            strategy="charge_now (solver fallback)",
+        )
+    x = solution
+    charge = [np.clip(x[vd.c : vd.c + n], 0.0, None) * 1000.0 for vd in data]
+    discharge = [np.clip(x[vd.d(n) : vd.d(n) + n], 0.0, None) * 1000.0 for vd in data]
+    _ = peak_col
+    return evaluate(
+        problem,
+        charge,
+        discharge,
+        strategy="optimal",
+        status=status_text,
+        solve_time_s=time.perf_counter() - started,
+        mip=model.integrality is not None,
+        grid_import_w=np.clip(x[:n], 0.0, None) * 1000.0,
+        grid_export_w=np.clip(x[n : 2 * n], 0.0, None) * 1000.0,
+    )
+
+
+def evaluate(
+    problem: Problem,
+    charge_power_w: list[FloatArray],
+    discharge_power_w: list[FloatArray],
+    *,
+    strategy: str,
+    status: str = "optimal",
+    solve_time_s: float = 0.0,
+    mip: bool = False,
+    grid_import_w: FloatArray | None = None,
+    grid_export_w: FloatArray | None = None,
+) -> Plan:
+    """Cost given per-vehicle charge and discharge schedules into a Plan (SoC, flows, costs).
+
+    Used for the optimizer's answer and for the baselines, so every strategy is costed the same
+    way. Without given grid flows, the surplus after the house and vehicles is exported up to the
+    export limit when the export price is positive and curtailed (up to the solar power)
+    otherwise; whatever is left is exported regardless.
+    """
+    n = len(problem.grid)
+    h = problem.grid.durations_h
+    data = [_vehicle_data(problem, v) for v in problem.vehicles]
+    total_c = np.zeros(n)
+    total_d = np.zeros(n)
+    plans: list[VehiclePlan] = []
+    penalty = penalty_per_kwh(problem)
+    v_term = terminal_value_per_kwh(problem)
+    wear_total = 0.0
+    shortfall = 0.0
+    terminal = 0.0
+    for vd, c_w, d_w in zip(data, charge_power_w, discharge_power_w, strict=True):
+        c = np.asarray(c_w, dtype=np.float64) / 1000.0
+        d = np.asarray(d_w, dtype=np.float64) / 1000.0
+        total_c += c
+        total_d += d
+        stored = vd.initial_kwh + np.cumsum(h * (vd.eta_c * c - d / vd.eta_d))
+        wear = float(np.sum(h * vd.wear * (c + d)))
+        wear_total += wear
+        shortfall += penalty * float(np.sum(h * np.clip(vd.reserve_kwh - stored, 0.0, None)))
+        terminal += v_term * float(stored[-1] - vd.initial_kwh)
+        reachable = True
+        best: float | None = None
+        dep_soc: float | None = None
+        if vd.departure_index:
+            at_departure = float(stored[vd.departure_index - 1])
+            missing = max(0.0, vd.target_kwh - at_departure)
+            shortfall += penalty * missing
+            reachable = missing <= 1e-3
+            dep_soc = at_departure / vd.capacity_kwh * 100.0
+            if not reachable:
+                best = dep_soc
+        plans.append(
+            VehiclePlan(
+                charge_power_w=c * 1000.0,
+                discharge_power_w=d * 1000.0,
+                soc_pct=stored / vd.capacity_kwh * 100.0,
+                target_reachable=reachable,
+                best_reachable_soc_pct=best,
+                departure_soc_pct=dep_soc,
+                departure_index=vd.departure_index,
+                wear_cost=wear,
+            )
+        )
+    net_kw = (problem.load - problem.solar) / 1000.0 + total_c - total_d
+    if grid_import_w is None or grid_export_w is None:
+        imp = np.clip(net_kw, 0.0, None)
+        surplus = np.clip(-net_kw, 0.0, None)
+        x_max = _export_limit_kw(problem)
+        solar_kw = problem.solar / 1000.0
+        export_wanted = np.where(problem.export_price_per_kwh > 0, surplus, 0.0)
+        exp = np.minimum(export_wanted, x_max)
+        curtail = np.minimum(surplus - exp, solar_kw)
+        exp = surplus - curtail  # whatever cannot be curtailed must go out
+    else:
+        imp = grid_import_w / 1000.0
+        exp = grid_export_w / 1000.0
+        curtail = np.clip(imp - exp - net_kw, 0.0, None)
+    peak_kw = max(float(imp.max()), problem.site.peak_import_floor_w / 1000.0)
+    cost = CostBreakdown(
+        import_cost=float(np.sum(h * problem.import_price_per_kwh * imp)),
+        export_revenue=float(np.sum(h * problem.export_price_per_kwh * exp)),
+        wear_cost=wear_total,
+        peak_cost=problem.site.capacity_price_per_kw * peak_kw,
+        terminal_value=terminal,
+        shortfall_penalty=shortfall,
+    )
+    return Plan(
+        grid=problem.grid,
+        vehicles=tuple(plans),
+        grid_import_w=imp * 1000.0,
+        grid_export_w=exp * 1000.0,
+        curtailed_solar_w=curtail * 1000.0,
+        cost=cost,
+        status=status,
+        solve_time_s=solve_time_s,
+        strategy=strategy,
+        mip=mip,
+    )
+
+
+_ = math
