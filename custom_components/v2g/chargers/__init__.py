@@ -27,7 +27,7 @@ class ChargerStatus(StrEnum):
 
 
 class ChargerUnavailableError(Exception):
-    """The charger cannot be reached or did not answer; the coordinator marks entities unavailable."""
+    """The charger cannot be reached or did not answer; its entities become unavailable."""
 
 
 class SetpointRejectedError(Exception):
@@ -43,7 +43,7 @@ class Capabilities:
     reports_soc: bool
     """The EV's state of charge is known through the charger."""
     min_charge_power_w: float = 0.0
-    """The lowest non-zero charging power the charger can deliver (AC chargers: 6 A on one phase)."""
+    """The lowest non-zero charging power the charger delivers (AC: 6 A on one phase)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ class ChargerState:
     """The setpoint the charger is following, when it reports one."""
     updated_at: datetime | None = None
     extra: dict[str, str | float | int | bool | None] = field(default_factory=dict)
-    """Backend-specific facts for diagnostics (firmware, protocol version...)."""
+    """Backend-specific facts for diagnostics (firmware, protocol version)."""
 
 
 @runtime_checkable
@@ -85,7 +85,7 @@ class ChargerBackend(Protocol):
         """Leave the charger in a safe state (no discharging) and release resources."""
 
     async def async_read_state(self) -> ChargerState:
-        """Return the current state; raise ChargerUnavailableError when the charger is unreachable."""
+        """Return the current state; raise ChargerUnavailableError when it is unreachable."""
 
     async def async_apply_setpoint(self, power_w: float) -> None:
         """Ask for a signed power; the backend clamps it to what the hardware allows."""

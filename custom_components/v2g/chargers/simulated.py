@@ -145,7 +145,6 @@ class SimulatedCharger:
         self._now = clock()
         self._plugged_in = config.schedule.is_plugged_in(self._now.astimezone(local_tz))
         self._setpoint_w = 0.0
-        self._power_w = 0.0
         self.energy_charged_kwh = 0.0
         self.energy_discharged_kwh = 0.0
         self.online = True
@@ -190,7 +189,8 @@ class SimulatedCharger:
 
     def state(self) -> ChargerState:
         """The state at the last advance, without moving time."""
-        power = self._power_w
+        # Instantaneous power: the setpoint as far as the battery accepts it right now.
+        power = self.battery.max_power_w(self._setpoint_w, 1.0) if self._plugged_in else 0.0
         if not self._plugged_in:
             status = ChargerStatus.DISCONNECTED
         elif power > IDLE_THRESHOLD_W:
@@ -227,14 +227,11 @@ class SimulatedCharger:
     def _flow(self, until: datetime) -> None:
         duration_s = (until - self._now).total_seconds()
         if self._plugged_in and duration_s > 0:
-            self._power_w = self.battery.max_power_w(self._setpoint_w, duration_s)
             grid_kwh = self.battery.step(self._setpoint_w, duration_s)
             if grid_kwh >= 0:
                 self.energy_charged_kwh += grid_kwh
             else:
                 self.energy_discharged_kwh -= grid_kwh
-        else:
-            self._power_w = 0.0
         self._now = max(self._now, until)
 
     def _set_plugged(self, plugged_in: bool) -> None:
@@ -242,7 +239,6 @@ class SimulatedCharger:
             self.battery.drive(self.config.schedule.trip_energy_kwh)
         if not plugged_in:
             self._setpoint_w = 0.0
-            self._power_w = 0.0
         self._plugged_in = plugged_in
 
     def _check_online(self) -> None:

@@ -1,0 +1,93 @@
+"""V2G Smart Charging: smart charging and vehicle-to-grid for bidirectional EV chargers."""
+
+from __future__ import annotations
+
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.util import dt as dt_util
+
+from .chargers import ChargerBackend, ChargerUnavailableError
+from .chargers.simulated import SimulatedCharger, SimulatedChargerConfig
+from .const import (
+    CONF_CAPACITY_KWH,
+    CONF_CHARGER_KIND,
+    CONF_MAX_CHARGE_POWER_W,
+    CONF_MAX_DISCHARGE_POWER_W,
+    DOMAIN,
+    ChargerKind,
+)
+from .coordinator import V2GConfigEntry, V2GCoordinator, V2GRuntimeData
+from .settings import Settings, SettingsStore
+
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.NUMBER,
+    Platform.SELECT,
+    Platform.SENSOR,
+    Platform.SWITCH,
+    Platform.TIME,
+]
+
+
+def create_backend(hass: HomeAssistant, entry: V2GConfigEntry) -> ChargerBackend:
+    """Build the charger backend the entry was configured with."""
+    data = entry.data
+    kind = ChargerKind(data[CONF_CHARGER_KIND])
+    if kind is ChargerKind.SIMULATED:
+        config = SimulatedChargerConfig(
+            max_charge_power_w=float(data[CONF_MAX_CHARGE_POWER_W]),
+            max_discharge_power_w=float(data[CONF_MAX_DISCHARGE_POWER_W]),
+            capacity_kwh=float(data[CONF_CAPACITY_KWH]),
+        )
+        return SimulatedCharger(config, dt_util.utcnow, dt_util.get_default_time_zone())
+    raise NotImplementedError(kind)  # pragma: no cover - every kind is handled above
+
+
+def default_settings(entry: V2GConfigEntry) -> Settings:
+    """Settings a new entry starts with, sized to its charger."""
+    data = entry.data
+    return Settings(
+        max_charge_power_w=float(data[CONF_MAX_CHARGE_POWER_W]),
+        max_discharge_power_w=float(data[CONF_MAX_DISCHARGE_POWER_W]),
+        capacity_kwh=float(data.get(CONF_CAPACITY_KWH, Settings().capacity_kwh)),
+    )
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
+    """Connect to the charger, load settings, run the first update, set up the platforms."""
+    backend = create_backend(hass, entry)
+    try:
+        await backend.async_start()
+    except ChargerUnavailableError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="charger_unavailable",
+            translation_placeholders={"error": str(err)},
+        ) from err
+
+    store = SettingsStore(hass, entry.entry_id, default_settings(entry))
+    await store.async_load()
+    coordinator = V2GCoordinator(hass, entry, backend, store)
+    entry.runtime_data = V2GRuntimeData(backend=backend, settings=store, coordinator=coordinator)
+
+    async def _async_stop_charger(_: Event | None = None) -> None:
+        await coordinator.async_shutdown_charger()
+
+    # Home Assistant does not unload entries when it stops: make the charger safe either way.
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_charger))
+    entry.async_on_unload(_async_stop_charger)
+
+    await coordinator.async_config_entry_first_refresh()
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
+    """Unload the platforms; the charger is made safe by the callbacks registered at setup."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> None:
+    """Forget the entry's stored settings."""
+    await SettingsStore(hass, entry.entry_id, Settings()).async_remove()

@@ -1,0 +1,73 @@
+"""Binary sensors: plugged in, charging, discharging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .chargers import ChargerState, ChargerStatus
+from .coordinator import V2GConfigEntry
+from .entity import Device, V2GEntity
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class V2GBinarySensorDescription(BinarySensorEntityDescription):
+    """A binary sensor and how to read it from the charger state."""
+
+    device: Device
+    is_on_fn: Callable[[ChargerState], bool]
+
+
+BINARY_SENSORS: tuple[V2GBinarySensorDescription, ...] = (
+    V2GBinarySensorDescription(
+        key="plugged_in",
+        translation_key="plugged_in",
+        device=Device.EV,
+        device_class=BinarySensorDeviceClass.PLUG,
+        is_on_fn=lambda s: s.plugged_in,
+    ),
+    V2GBinarySensorDescription(
+        key="charging",
+        translation_key="charging",
+        device=Device.EV,
+        device_class=BinarySensorDeviceClass.BATTERY_CHARGING,
+        is_on_fn=lambda s: s.status is ChargerStatus.CHARGING,
+    ),
+    V2GBinarySensorDescription(
+        key="discharging",
+        translation_key="discharging",
+        device=Device.EV,
+        is_on_fn=lambda s: s.status is ChargerStatus.DISCHARGING,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: V2GConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the binary sensors of one entry."""
+    coordinator = entry.runtime_data.coordinator
+    async_add_entities(V2GBinarySensor(coordinator, desc, desc.device) for desc in BINARY_SENSORS)
+
+
+class V2GBinarySensor(V2GEntity, BinarySensorEntity):
+    """A binary sensor backed by the coordinator's data."""
+
+    entity_description: V2GBinarySensorDescription
+
+    @property
+    def is_on(self) -> bool:
+        """Whether the condition holds."""
+        return self.entity_description.is_on_fn(self.coordinator.data.state)

@@ -1,0 +1,55 @@
+"""Constants for V2G Smart Charging."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+import logging
+from typing import Final
+
+DOMAIN: Final = "v2g"
+LOGGER = logging.getLogger(__package__)
+
+UPDATE_INTERVAL: Final = timedelta(seconds=30)
+
+# Config entry data
+CONF_CHARGER_KIND: Final = "charger_kind"
+CONF_MAX_CHARGE_POWER_W: Final = "max_charge_power_w"
+CONF_MAX_DISCHARGE_POWER_W: Final = "max_discharge_power_w"
+CONF_CAPACITY_KWH: Final = "capacity_kwh"
+
+
+class ChargerKind(StrEnum):
+    """How the integration reaches the charger (the config flow's menu)."""
+
+    SIMULATED = "simulated"
+
+
+class Mode(StrEnum):
+    """What the coordinator does with the charger."""
+
+    CHARGE_NOW = "charge_now"
+    OFF = "off"
+
+
+# Options (vehicle and site settings)
+OPT_CHARGE_EFFICIENCY_PCT: Final = "charge_efficiency_pct"
+OPT_DISCHARGE_EFFICIENCY_PCT: Final = "discharge_efficiency_pct"
+OPT_WEAR_COST_PER_KWH: Final = "wear_cost_per_kwh"
+OPT_MAX_V2G_SOC_PCT: Final = "max_v2g_soc_pct"
+OPT_GRID_IMPORT_LIMIT_W: Final = "grid_import_limit_w"
+OPT_GRID_EXPORT_LIMIT_W: Final = "grid_export_limit_w"
+OPT_EXPORT_ALLOWED: Final = "export_allowed"
+
+DEFAULT_OPTIONS: Final[dict[str, float | bool]] = {
+    OPT_CHARGE_EFFICIENCY_PCT: 92.0,
+    OPT_DISCHARGE_EFFICIENCY_PCT: 92.0,
+    OPT_WEAR_COST_PER_KWH: 0.04,
+    OPT_MAX_V2G_SOC_PCT: 90.0,
+    OPT_GRID_IMPORT_LIMIT_W: 17_250.0,
+    OPT_GRID_EXPORT_LIMIT_W: 11_000.0,
+    OPT_EXPORT_ALLOWED: True,
+}
+
+# A setpoint change smaller than this is not sent to the charger.
+SETPOINT_DEADBAND_W: Final = 50.0

@@ -1,0 +1,61 @@
+"""What power to ask of the charger right now.
+
+`decide` is the one replaceable function: the coordinator hands it the charger's state, the user's
+settings and the time, and applies the setpoint it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+
+from .chargers import ChargerState
+from .const import Mode
+from .settings import Settings
+
+
+class Reason(StrEnum):
+    """Why the setpoint is what it is (shown by the plan sensor)."""
+
+    OFF = "off"
+    NOT_PLUGGED_IN = "not_plugged_in"
+    TARGET_REACHED = "target_reached"
+    CHARGING_NOW = "charging_now"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A signed setpoint in W (positive charges the EV) and why."""
+
+    setpoint_w: float
+    reason: Reason
+
+
+def decide(state: ChargerState, settings: Settings, now: datetime) -> Decision:
+    """Decide the setpoint for the current moment."""
+    del now  # the "Charge now" rule does not look at the clock
+    if settings.mode is Mode.OFF:
+        return Decision(0.0, Reason.OFF)
+    if not state.plugged_in:
+        return Decision(0.0, Reason.NOT_PLUGGED_IN)
+    if state.soc_pct is not None and state.soc_pct >= settings.target_soc_pct:
+        return Decision(0.0, Reason.TARGET_REACHED)
+    power_w = min(settings.max_charge_power_w, state.max_charge_power_w)
+    return Decision(power_w, Reason.CHARGING_NOW)
+
+
+def next_departure(departure: time, now: datetime) -> datetime:
+    """The next time the clock shows `departure` in `now`'s time zone, strictly after `now`."""
+    candidate = datetime.combine(now.date(), departure, tzinfo=now.tzinfo)
+    if candidate <= now:
+        candidate = datetime.combine(now.date() + timedelta(days=1), departure, tzinfo=now.tzinfo)
+    return candidate
+
+
+def energy_needed_kwh(state: ChargerState, settings: Settings) -> float | None:
+    """Battery energy still missing to reach the target SoC (None when the SoC is unknown)."""
+    if state.soc_pct is None:
+        return None
+    missing_pct = max(0.0, settings.target_soc_pct - state.soc_pct)
+    return round(missing_pct / 100.0 * settings.capacity_kwh, 3)

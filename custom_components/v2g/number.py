@@ -1,0 +1,164 @@
+"""Numbers: the user's charging settings (target and reserve SoC, power limits, capacity)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from homeassistant.components.number import (
+    NumberDeviceClass,
+    NumberEntity,
+    NumberEntityDescription,
+    NumberMode,
+)
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfEnergy, UnitOfPower
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import DOMAIN
+from .coordinator import V2GConfigEntry, V2GCoordinator
+from .entity import Device, V2GEntity
+from .settings import Settings
+
+PARALLEL_UPDATES = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class V2GNumberDescription(NumberEntityDescription):
+    """A setting, where it lives in `Settings`, and its bounds."""
+
+    device: Device
+    setting: str
+    max_fn: Callable[[V2GCoordinator], float] | None = None
+    """A maximum that depends on the hardware (charger power limits)."""
+    validate_fn: Callable[[Settings, float], str | None] | None = None
+    """Returns a translation key when the value contradicts another setting."""
+
+
+def _min_below_target(settings: Settings, value: float) -> str | None:
+    return "min_soc_above_target" if value > settings.target_soc_pct else None
+
+
+def _target_above_min(settings: Settings, value: float) -> str | None:
+    return "min_soc_above_target" if value < settings.min_soc_pct else None
+
+
+NUMBERS: tuple[V2GNumberDescription, ...] = (
+    V2GNumberDescription(
+        key="target_soc",
+        translation_key="target_soc",
+        device=Device.EV,
+        setting="target_soc_pct",
+        native_min_value=10,
+        native_max_value=100,
+        native_step=1,
+        mode=NumberMode.SLIDER,
+        native_unit_of_measurement=PERCENTAGE,
+        device_class=NumberDeviceClass.BATTERY,
+        validate_fn=_target_above_min,
+    ),
+    V2GNumberDescription(
+        key="min_soc",
+        translation_key="min_soc",
+        device=Device.EV,
+        setting="min_soc_pct",
+        native_min_value=0,
+        native_max_value=100,
+        native_step=1,
+        mode=NumberMode.SLIDER,
+        native_unit_of_measurement=PERCENTAGE,
+        device_class=NumberDeviceClass.BATTERY,
+        validate_fn=_min_below_target,
+    ),
+    V2GNumberDescription(
+        key="capacity",
+        translation_key="capacity",
+        device=Device.EV,
+        setting="capacity_kwh",
+        entity_category=EntityCategory.CONFIG,
+        native_min_value=5,
+        native_max_value=250,
+        native_step=0.5,
+        mode=NumberMode.BOX,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        device_class=NumberDeviceClass.ENERGY_STORAGE,
+    ),
+    V2GNumberDescription(
+        key="max_charge_power",
+        translation_key="max_charge_power",
+        device=Device.CHARGER,
+        setting="max_charge_power_w",
+        entity_category=EntityCategory.CONFIG,
+        native_min_value=0,
+        native_max_value=22_000,
+        native_step=100,
+        mode=NumberMode.BOX,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        device_class=NumberDeviceClass.POWER,
+        max_fn=lambda c: c.data.state.max_charge_power_w,
+    ),
+    V2GNumberDescription(
+        key="max_discharge_power",
+        translation_key="max_discharge_power",
+        device=Device.CHARGER,
+        setting="max_discharge_power_w",
+        entity_category=EntityCategory.CONFIG,
+        native_min_value=0,
+        native_max_value=22_000,
+        native_step=100,
+        mode=NumberMode.BOX,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        device_class=NumberDeviceClass.POWER,
+        max_fn=lambda c: c.data.state.max_discharge_power_w,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: V2GConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the setting numbers of one entry."""
+    coordinator = entry.runtime_data.coordinator
+    async_add_entities(V2GNumber(coordinator, desc, desc.device) for desc in NUMBERS)
+
+
+class V2GNumber(V2GEntity, NumberEntity):
+    """A setting stored by the integration and used by the next decision."""
+
+    entity_description: V2GNumberDescription
+
+    @property
+    def available(self) -> bool:
+        """Settings stay editable while the charger is offline."""
+        return True
+
+    @property
+    def native_value(self) -> float:
+        """The stored setting."""
+        value: float = getattr(self.coordinator.settings, self.entity_description.setting)
+        return value
+
+    @property
+    def native_max_value(self) -> float:
+        """The description's maximum, or the charger's own limit where it is lower."""
+        desc = self.entity_description
+        if desc.max_fn is None:
+            return float(desc.native_max_value or 0.0)
+        return min(desc.max_fn(self.coordinator), float(desc.native_max_value or 0.0))
+
+    async def async_set_native_value(self, value: float) -> None:
+        """Store the new value and re-plan."""
+        desc = self.entity_description
+        if desc.validate_fn and (error := desc.validate_fn(self.coordinator.settings, value)):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key=error,
+                translation_placeholders={"value": f"{value:g}"},
+            )
+        changes: dict[str, Any] = {desc.setting: value}
+        await self.coordinator.async_settings_changed(**changes)
+        self.async_write_ha_state()

@@ -1,0 +1,86 @@
+"""User settings made through the number, time, select and switch entities.
+
+They live in one Home Assistant Store per config entry, loaded before the first update so the
+coordinator never acts on defaults after a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import time
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.storage import Store
+
+from .const import DOMAIN, Mode
+
+STORAGE_VERSION = 1
+SAVE_DELAY_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the user asked for."""
+
+    mode: Mode = Mode.CHARGE_NOW
+    target_soc_pct: float = 80.0
+    min_soc_pct: float = 20.0
+    max_charge_power_w: float = 11_000.0
+    max_discharge_power_w: float = 11_000.0
+    capacity_kwh: float = 60.0
+    departure_time: time = time(7, 30)
+    allow_v2g: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """Serialise for the store."""
+        data = asdict(self)
+        data["mode"] = str(self.mode)
+        data["departure_time"] = self.departure_time.isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], defaults: Settings) -> Settings:
+        """Read what the store holds; unknown or invalid values fall back to `defaults`."""
+        values: dict[str, Any] = {}
+        for item in fields(cls):
+            if item.name not in data:
+                continue
+            raw = data[item.name]
+            try:
+                if item.name == "mode":
+                    values[item.name] = Mode(raw)
+                elif item.name == "departure_time":
+                    values[item.name] = time.fromisoformat(raw)
+                elif item.name == "allow_v2g":
+                    values[item.name] = bool(raw)
+                else:
+                    values[item.name] = float(raw)
+            except (TypeError, ValueError):
+                continue
+        return replace(defaults, **values)
+
+
+class SettingsStore:
+    """Loads and saves one entry's settings."""
+
+    def __init__(self, hass: HomeAssistant, entry_id: str, defaults: Settings) -> None:
+        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
+        self.settings = defaults
+        self._defaults = defaults
+
+    async def async_load(self) -> Settings:
+        """Load the saved settings, keeping defaults for anything missing."""
+        if (data := await self._store.async_load()) is not None:
+            self.settings = Settings.from_json(data, self._defaults)
+        return self.settings
+
+    def update(self, **changes: Any) -> Settings:
+        """Change settings and schedule a save."""
+        self.settings = replace(self.settings, **changes)
+        self._store.async_delay_save(self.settings.to_json, SAVE_DELAY_S)
+        return self.settings
+
+    async def async_remove(self) -> None:
+        """Delete the stored settings (the entry is being removed)."""
+        await self._store.async_remove()

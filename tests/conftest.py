@@ -1,0 +1,78 @@
+"""Fixtures shared by the integration's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from unittest.mock import patch
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+# Import the integration before `hass` exists, so the loader finds it
+# (not phacc's own testing_config).
+import custom_components.v2g  # noqa: F401
+from custom_components.v2g.const import (
+    CONF_CAPACITY_KWH,
+    CONF_CHARGER_KIND,
+    CONF_MAX_CHARGE_POWER_W,
+    CONF_MAX_DISCHARGE_POWER_W,
+    DEFAULT_OPTIONS,
+    DOMAIN,
+    ChargerKind,
+)
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load custom_components/v2g in every test."""
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Enable every entity, including those disabled by default (phacc lacks this fixture)."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+    ):
+        yield
+
+
+@pytest.fixture
+def mock_config_entry() -> MockConfigEntry:
+    """A simulated charger entry, as the config flow creates it."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Garage",
+        unique_id="simulated_garage",
+        data={
+            CONF_CHARGER_KIND: ChargerKind.SIMULATED.value,
+            CONF_MAX_CHARGE_POWER_W: 11_000.0,
+            CONF_MAX_DISCHARGE_POWER_W: 11_000.0,
+            CONF_CAPACITY_KWH: 60.0,
+        },
+        options=dict(DEFAULT_OPTIONS),
+        entry_id="01JV2GTESTENTRY0000000000",
+    )
+
+
+@pytest.fixture
+def platforms() -> list[Platform]:
+    """Platforms to set up (all by default; platform tests narrow it)."""
+    from custom_components.v2g import PLATFORMS
+
+    return PLATFORMS
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, platforms: list[Platform]
+) -> MockConfigEntry:
+    """Set up the integration with the simulated charger."""
+    await hass.config.async_set_time_zone("Europe/Copenhagen")
+    mock_config_entry.add_to_hass(hass)
+    with patch("custom_components.v2g.PLATFORMS", platforms):
+        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
+    return mock_config_entry

@@ -1,0 +1,93 @@
+"""The coordinator charging the simulated EV to its target over simulated hours."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.v2g.chargers import SetpointRejectedError
+from custom_components.v2g.chargers.simulated import SimulatedCharger
+from custom_components.v2g.const import UPDATE_INTERVAL
+
+
+async def _run(hass: HomeAssistant, freezer: FrozenDateTimeFactory, duration: timedelta) -> None:
+    steps = int(duration / UPDATE_INTERVAL)
+    for _ in range(steps):
+        freezer.tick(UPDATE_INTERVAL)
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+
+
+@pytest.mark.freeze_time("2026-01-15 18:00:30+01:00")
+async def test_charges_to_target_overnight(
+    hass: HomeAssistant, init_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    backend = init_integration.runtime_data.backend
+    assert isinstance(backend, SimulatedCharger)
+    # 40 % of 60 kWh to 80 %: 24 kWh into the battery, 26.1 kWh from the grid at 92 %.
+    assert hass.states.get("sensor.garage_status").state == "charging"
+
+    await _run(hass, freezer, timedelta(hours=3))
+    soc = float(hass.states.get("sensor.garage_ev_state_of_charge").state)
+    assert soc == pytest.approx(80.0, abs=0.6)  # stops within one update of the target
+    assert hass.states.get("sensor.garage_status").state == "idle"
+    assert hass.states.get("sensor.garage_ev_energy_to_target").state == "0.0"
+    assert backend.setpoint_w == 0.0
+    charged = float(hass.states.get("sensor.garage_energy_charged").state)
+    assert charged == pytest.approx(24 / 0.92, rel=0.02)
+    assert hass.states.get("sensor.garage_energy_discharged").state == "0.0"  # never discharges
+    assert init_integration.runtime_data.coordinator.data.decision.reason == "target_reached"
+
+    # The EV leaves at 07:30 and comes back at 18:00 with 8 kWh less; charging starts again.
+    await _run(hass, freezer, timedelta(hours=21))
+    assert hass.states.get("binary_sensor.garage_ev_plugged_in").state == "on"
+    assert hass.states.get("sensor.garage_status").state == "charging"
+
+
+@pytest.mark.freeze_time("2026-01-15 12:00:00+01:00")
+async def test_idle_while_unplugged(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    assert hass.states.get("binary_sensor.garage_ev_plugged_in").state == "off"
+    assert hass.states.get("sensor.garage_status").state == "disconnected"
+    assert hass.states.get("sensor.garage_ev_state_of_charge").state == "unknown"
+    assert hass.states.get("sensor.garage_ev_energy_to_target").state == "unknown"
+    assert init_integration.runtime_data.coordinator.data.decision.reason == "not_plugged_in"
+
+
+@pytest.mark.freeze_time("2026-01-15 18:30:00+01:00")
+async def test_rejected_setpoint_is_retried(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    backend = init_integration.runtime_data.backend
+    assert isinstance(backend, SimulatedCharger)
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.garage_mode", "option": "off"},
+        blocking=True,
+    )
+    original = SimulatedCharger.async_apply_setpoint
+
+    async def reject(self: SimulatedCharger, power_w: float) -> None:
+        raise SetpointRejectedError("profile rejected")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(SimulatedCharger, "async_apply_setpoint", reject)
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {"entity_id": "select.garage_mode", "option": "charge_now"},
+            blocking=True,
+        )
+        await hass.async_block_till_done()
+        assert "Charger rejected a setpoint of 11000 W" in caplog.text
+        assert hass.states.get("sensor.garage_power").state == "0.0"
+    mp.setattr(SimulatedCharger, "async_apply_setpoint", original)
+    await _run(hass, freezer, UPDATE_INTERVAL)
+    assert hass.states.get("sensor.garage_power").state == "11000.0"
