@@ -89,7 +89,7 @@ def detect_format_from_state(  # noqa: PLR0911
     if entity_id.startswith("event.") and isinstance(attributes.get("rates"), list):
         return PriceFormat.OCTOPUS
     raw_today = attributes.get("raw_today")
-    if raw_today is not None or "raw_tomorrow" in attributes:
+    if "raw_today" in attributes or "raw_tomorrow" in attributes:
         sample = _first_mapping(raw_today) or _first_mapping(attributes.get("raw_tomorrow"))
         if sample is not None and "hour" in sample:
             return PriceFormat.ENERGIDATASERVICE
