@@ -1,0 +1,471 @@
+"""Onboard the development Home Assistant that scripts/develop starts, and check the integration.
+
+Sub-commands (run with the project's venv Python; standard library and aiohttp only):
+
+  requirements  print the pip requirements that the integrations in config/configuration.yaml
+                (and their dependencies) need but the venv lacks, one per line
+  probe         exit 0 when something already answers on the development URL
+  onboard       wait until Home Assistant answers, finish onboarding (owner user, core config,
+                analytics, integration step), write a long-lived token to config/.dev_token, add
+                one simulated charger entry, and print how to log in
+  check         onboard, then list the integration's entities with their states through the REST
+                API and scan the log; exit 1 when something is missing or broken
+
+Every step is idempotent: a second run reuses the owner user, the token and the entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from dataclasses import dataclass
+import importlib.metadata
+import json
+import os
+from pathlib import Path
+import re
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = ROOT / "config"
+TOKEN_FILE = CONFIG_DIR / ".dev_token"
+LOG_FILE = CONFIG_DIR / "home-assistant.log"
+
+URL = os.environ.get("V2G_DEV_URL", "http://127.0.0.1:8123")
+CLIENT_ID = f"{URL}/"
+USERNAME = "dev"
+PASSWORD = os.environ.get("V2G_DEV_PASSWORD", "v2g-dev-password")
+DISPLAY_NAME = "Developer"
+DOMAIN = "v2g"
+
+SIMULATED_ENTRY = {
+    "name": "Simulated charger",
+    "max_charge_power_w": 11000,
+    "max_discharge_power_w": 11000,
+    "capacity_kwh": 60,
+}
+
+
+def log(message: str) -> None:
+    """Print one line, marked as ours among Home Assistant's log lines."""
+    print(f"[develop] {message}", flush=True)
+
+
+class OnboardError(RuntimeError):
+    """Onboarding or the check could not finish."""
+
+
+# --- requirements -------------------------------------------------------------------------------
+
+
+def configured_domains(configuration: Path) -> list[str]:
+    """Top-level integration keys of a configuration.yaml (no YAML parser needed)."""
+    domains = []
+    for line in configuration.read_text(encoding="utf-8").splitlines():
+        if match := re.match(r"^([a-z0-9_]+):", line):
+            domains.append(match.group(1))
+    return domains
+
+
+def missing_requirements(domains: list[str]) -> list[str]:
+    """Requirements of the given built-in integrations and their dependencies not installed."""
+    from homeassistant import components  # noqa: PLC0415 - only this sub-command needs it
+    from packaging.requirements import Requirement  # noqa: PLC0415
+
+    base = Path(next(iter(components.__path__)))
+    todo, seen, missing = list(domains), set(), []
+    while todo:
+        domain = todo.pop()
+        if domain in seen:
+            continue
+        seen.add(domain)
+        manifest_path = base / domain / "manifest.json"
+        if not manifest_path.exists():
+            continue  # homeassistant: and custom integrations have no built-in manifest
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        todo.extend(manifest.get("dependencies", []))
+        for requirement in manifest.get("requirements", []):
+            parsed = Requirement(requirement)
+            try:
+                installed = importlib.metadata.version(parsed.name)
+            except importlib.metadata.PackageNotFoundError:
+                installed = None
+            if installed is None or not parsed.specifier.contains(installed, prereleases=True):
+                missing.append(requirement)
+    return sorted(set(missing))
+
+
+# --- HTTP helpers -------------------------------------------------------------------------------
+
+
+@dataclass
+class Client:
+    """A small REST/websocket client for the development instance."""
+
+    session: aiohttp.ClientSession
+    token: str | None = None
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def request(
+        self, method: str, path: str, payload: Any = None, *, expect: tuple[int, ...] = (200,)
+    ) -> Any:
+        """Send one JSON request; return the decoded answer or raise OnboardError."""
+        async with self.session.request(
+            method, f"{URL}{path}", json=payload, headers=self._headers()
+        ) as response:
+            text = await response.text()
+            if response.status not in expect:
+                raise OnboardError(f"{method} {path} -> HTTP {response.status}: {text[:300]}")
+            return json.loads(text) if text else None
+
+    async def token_from_code(self, code: str) -> dict[str, Any]:
+        """Exchange an authorization code for an access and a refresh token."""
+        form = {"grant_type": "authorization_code", "code": code, "client_id": CLIENT_ID}
+        async with self.session.post(f"{URL}/auth/token", data=form) as response:
+            if response.status != 200:
+                raise OnboardError(f"/auth/token -> HTTP {response.status}")
+            tokens: dict[str, Any] = await response.json()
+        self.token = tokens["access_token"]
+        return tokens
+
+    async def login(self) -> dict[str, Any]:
+        """Log in with the development user's password, as the login page does."""
+        flow = await self.request(
+            "POST",
+            "/auth/login_flow",
+            {"client_id": CLIENT_ID, "handler": ["homeassistant", None], "redirect_uri": URL},
+        )
+        result = await self.request(
+            "POST",
+            f"/auth/login_flow/{flow['flow_id']}",
+            {"client_id": CLIENT_ID, "username": USERNAME, "password": PASSWORD},
+        )
+        if result.get("type") != "create_entry":
+            raise OnboardError(
+                f"cannot log in as {USERNAME!r} with the development password "
+                f"({result.get('errors')}); delete config/.storage to start afresh"
+            )
+        return await self.token_from_code(result["result"])
+
+    async def token_valid(self, token: str) -> bool:
+        """Whether a token is accepted by the API."""
+        async with self.session.get(
+            f"{URL}/api/", headers={"Authorization": f"Bearer {token}"}
+        ) as response:
+            return response.status == 200
+
+    async def websocket(self, command: dict[str, Any]) -> Any:
+        """Run one websocket command and return its result."""
+        async with self.session.ws_connect(f"{URL}/api/websocket") as ws:
+            await ws.receive_json()  # auth_required
+            await ws.send_json({"type": "auth", "access_token": self.token})
+            if (auth := await ws.receive_json())["type"] != "auth_ok":
+                raise OnboardError(f"websocket authentication failed: {auth}")
+            await ws.send_json({"id": 1, **command})
+            answer = await ws.receive_json()
+            if not answer.get("success"):
+                raise OnboardError(f"websocket {command['type']} failed: {answer.get('error')}")
+            return answer["result"]
+
+
+def alive(pid: int) -> bool:
+    """Whether a process still exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def wait_for_http(
+    session: aiohttp.ClientSession, timeout_s: float, watch_pid: int | None
+) -> list[dict[str, Any]]:
+    """Wait until Home Assistant serves HTTP; return the onboarding steps ([] when onboarded)."""
+    deadline = time.monotonic() + timeout_s
+    parent = os.getppid()
+    while True:
+        try:
+            async with session.get(f"{URL}/api/onboarding") as response:
+                if response.status == 404:  # the onboarding views go away once onboarded
+                    return []
+                if response.status == 200:
+                    steps: list[dict[str, Any]] = await response.json()
+                    return steps
+        except (aiohttp.ClientError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise OnboardError(f"Home Assistant did not answer on {URL} within {timeout_s:.0f} s")
+        if os.getppid() != parent:  # scripts/develop went away: stop waiting
+            raise OnboardError("scripts/develop stopped")
+        if watch_pid is not None and not alive(watch_pid):
+            raise OnboardError(
+                "Home Assistant exited during start-up; see config/home-assistant.log"
+            )
+        await asyncio.sleep(1)
+
+
+# --- onboarding ---------------------------------------------------------------------------------
+
+
+async def onboard(client: Client, timeout_s: float, watch_pid: int | None = None) -> None:
+    """Finish whatever onboarding is left, make a token and add the simulated charger."""
+    started = time.monotonic()
+    steps = await wait_for_http(client.session, timeout_s, watch_pid)
+    log(f"Home Assistant answers on {URL} after {time.monotonic() - started:.0f} s of waiting")
+    todo = [step["step"] for step in steps if not step["done"]]
+
+    if "user" in todo:
+        log(f"onboarding: creating the owner user {USERNAME!r}")
+        answer = await client.request(
+            "POST",
+            "/api/onboarding/users",
+            {
+                "client_id": CLIENT_ID,
+                "name": DISPLAY_NAME,
+                "username": USERNAME,
+                "password": PASSWORD,
+                "language": "en",
+            },
+        )
+        await client.token_from_code(answer["auth_code"])
+    elif todo or not (TOKEN_FILE.exists() and await client.token_valid(read_token())):
+        await client.login()
+    else:
+        client.token = read_token()
+
+    for step, payload in (
+        ("core_config", None),
+        ("analytics", None),
+        ("integration", {"client_id": CLIENT_ID, "redirect_uri": f"{URL}/?auth_callback=1"}),
+    ):
+        if step in todo:
+            log(f"onboarding: finishing step {step!r}")
+            await client.request("POST", f"/api/onboarding/{step}", payload)
+            if step == "core_config":
+                log(
+                    "onboarding offers met, google_translate, radio_browser and shopping_list; "
+                    "Home Assistant runs with --skip-pip, so the errors 'Error occurred loading "
+                    "flow for integration ...' that follow once are expected and harmless"
+                )
+
+    if not (TOKEN_FILE.exists() and await client.token_valid(read_token())):
+        token = await client.websocket(
+            {
+                "type": "auth/long_lived_access_token",
+                "client_name": "scripts/develop",
+                "lifespan": 3650,
+            }
+        )
+        TOKEN_FILE.write_text(f"{token}\n", encoding="utf-8")
+        TOKEN_FILE.chmod(0o600)
+        log("wrote a long-lived access token to config/.dev_token")
+    client.token = read_token()
+
+    await wait_running(client, timeout_s)
+    await ensure_entry(client)
+
+
+async def wait_running(client: Client, timeout_s: float) -> None:
+    """Wait until start-up is over: HTTP answers before all config entries are set up."""
+    deadline = time.monotonic() + timeout_s
+    while (state := (await client.request("GET", "/api/config"))["state"]) != "RUNNING":
+        if time.monotonic() > deadline:
+            raise OnboardError(f"Home Assistant still {state} after {timeout_s:.0f} s")
+        await asyncio.sleep(1)
+
+
+def read_token() -> str:
+    """The long-lived token written by an earlier run."""
+    return TOKEN_FILE.read_text(encoding="utf-8").strip()
+
+
+async def ensure_entry(client: Client) -> None:
+    """Add the simulated charger through the config-flow REST API unless an entry exists."""
+    entries = await client.request("GET", f"/api/config/config_entries/entry?domain={DOMAIN}")
+    if entries:
+        titles = ", ".join(f"{entry['title']} ({entry['state']})" for entry in entries)
+        log(f"{DOMAIN} already configured: {titles}")
+        return
+    flow = await client.request("POST", "/api/config/config_entries/flow", {"handler": DOMAIN})
+    if flow.get("type") != "menu":
+        raise OnboardError(f"the {DOMAIN} flow did not open with its menu: {flow}")
+    form = await client.request(
+        "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {"next_step_id": "simulated"}
+    )
+    if form.get("type") != "form":
+        raise OnboardError(f"the simulated step did not show its form: {form}")
+    result = await client.request(
+        "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", SIMULATED_ENTRY
+    )
+    if result.get("type") != "create_entry":
+        raise OnboardError(f"the simulated charger entry was not created: {result}")
+    log(f"added the config entry {result['title']!r} ({result['result']['state']})")
+
+
+def print_login() -> None:
+    """Tell the developer how to get in."""
+    line = "=" * 72
+    print(
+        f"\n{line}\n"
+        f"  Home Assistant for V2G development: {URL}\n"
+        f"  log in as user: {USERNAME}\n"
+        f"        password: {PASSWORD}\n"
+        f"  long-lived token for the REST/websocket API: config/.dev_token\n"
+        f'  e.g. curl -H "Authorization: Bearer $(cat config/.dev_token)" {URL}/api/states\n'
+        f"{line}\n",
+        flush=True,
+    )
+
+
+# --- check --------------------------------------------------------------------------------------
+
+
+async def check(client: Client, settle_s: float) -> bool:
+    """List the integration's entities with their states; True when everything looks right."""
+    ok = True
+    entries = await client.request("GET", f"/api/config/config_entries/entry?domain={DOMAIN}")
+    for entry in entries:
+        print(f"config entry {entry['title']!r}: {entry['state']}")
+        if entry["state"] != "loaded":
+            ok = False
+    if not entries:
+        print(f"no {DOMAIN} config entry")
+        return False
+
+    registry = await client.websocket({"type": "config/entity_registry/list"})
+    ours = [item for item in registry if item["platform"] == DOMAIN]
+    devices = await client.websocket({"type": "config/device_registry/list"})
+    device_names = {
+        device["id"]: device["name_by_user"] or device["name"]
+        for device in devices
+        if any(identifier[0] == DOMAIN for identifier in device["identifiers"])
+    }
+
+    # The first coordinator refresh may still be running right after the entry was added.
+    deadline = time.monotonic() + settle_s
+    while True:
+        states = {state["entity_id"]: state for state in await client.request("GET", "/api/states")}
+        missing = [
+            item["entity_id"]
+            for item in ours
+            if item["disabled_by"] is None and item["entity_id"] not in states
+        ]
+        if not missing or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(2)
+
+    print(f"\n{len(device_names)} devices, {len(ours)} entities of {DOMAIN}:")
+    for device_id, device_name in sorted(device_names.items(), key=lambda item: item[1]):
+        print(f"\n  device {device_name!r}")
+        for item in sorted(
+            (item for item in ours if item["device_id"] == device_id),
+            key=lambda item: item["entity_id"],
+        ):
+            print("    " + describe(item, states.get(item["entity_id"])))
+    orphans = [item for item in ours if item["device_id"] not in device_names]
+    for item in orphans:
+        print("  (no device) " + describe(item, states.get(item["entity_id"])))
+
+    if not device_names or not ours:
+        print(f"\nFAIL: no {DOMAIN} devices or entities")
+        ok = False
+    if missing:
+        print(f"\nFAIL: enabled entities without a state: {', '.join(missing)}")
+        ok = False
+    unavailable = [
+        item["entity_id"]
+        for item in ours
+        if states.get(item["entity_id"], {}).get("state") == "unavailable"
+    ]
+    if unavailable:
+        print(f"\nFAIL: unavailable entities: {', '.join(unavailable)}")
+        ok = False
+    return scan_log() and ok
+
+
+def describe(item: dict[str, Any], state: dict[str, Any] | None) -> str:
+    """One line per entity: id, state with unit, friendly name."""
+    if item["disabled_by"]:
+        return f"{item['entity_id']:<55} (disabled by {item['disabled_by']})"
+    if state is None:
+        return f"{item['entity_id']:<55} (no state)"
+    attributes = state["attributes"]
+    unit = attributes.get("unit_of_measurement")
+    value = f"{state['state']} {unit}" if unit else state["state"]
+    return f"{item['entity_id']:<55} {value:<28} {attributes.get('friendly_name', '')}"
+
+
+def scan_log() -> bool:
+    """Print the log's warnings and errors; False when any comes from this integration."""
+    if not LOG_FILE.exists():
+        return True
+    lines = LOG_FILE.read_text(encoding="utf-8", errors="replace").splitlines()
+    pattern = re.compile(r"^\S+ \S+ (WARNING|ERROR|CRITICAL) ")
+    problems = [line for line in lines if pattern.match(line)]
+    ours = [line for line in problems if DOMAIN in line and "has not been tested" not in line]
+    print(f"\nconfig/home-assistant.log: {len(problems)} warnings/errors")
+    for line in problems[:40]:
+        print(f"  {line[:220]}")
+    if ours:
+        print(f"\nFAIL: {len(ours)} warnings/errors mention {DOMAIN}")
+    return not ours
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+async def run(command: str, timeout_s: float, watch_pid: int | None) -> int:
+    """Run an HTTP sub-command."""
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        client = Client(session)
+        if command == "probe":
+            try:
+                async with session.get(f"{URL}/manifest.json", timeout=aiohttp.ClientTimeout(3)):
+                    return 0
+            except (aiohttp.ClientError, TimeoutError):
+                return 1
+        try:
+            await onboard(client, timeout_s, watch_pid)
+            print_login()
+            if command == "check":
+                return 0 if await check(client, settle_s=60) else 1
+        except OnboardError as err:
+            log(f"ERROR: {err}")
+            return 1
+    return 0
+
+
+def main() -> int:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["requirements", "probe", "onboard", "check"])
+    parser.add_argument(
+        "--timeout", type=float, default=900, help="seconds to wait for Home Assistant to answer"
+    )
+    parser.add_argument(
+        "--watch-pid", type=int, help="stop waiting when this process (Home Assistant) exits"
+    )
+    args = parser.parse_args()
+    if args.command == "requirements":
+        for requirement in missing_requirements(
+            configured_domains(CONFIG_DIR / "configuration.yaml")
+        ):
+            print(requirement)
+        return 0
+    try:
+        return asyncio.run(run(args.command, args.timeout, args.watch_pid))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
