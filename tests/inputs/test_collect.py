@@ -254,14 +254,24 @@ async def test_export_entity_and_none(brussels: HomeAssistant) -> None:
     inputs = await InputCollector(hass, config).async_collect(grid, NOW)
     assert inputs.export_price_per_kwh.tolist() == pytest.approx([0.05, 0.06, 0.07, 0.08])
     assert np.all(inputs.import_price_per_kwh == 0.25)
+    assert inputs.currency == hass.config.currency  # a fixed price has no currency of its own
     none = InputsConfig.from_options({"export_price_source": "none"})
     inputs = await InputCollector(hass, none).async_collect(grid, NOW)
     assert np.all(inputs.export_price_per_kwh == 0.0)
     assert inputs.grid_power_w is None
 
 
+async def test_grid_power_inverted(hass: HomeAssistant) -> None:
+    hass.states.async_set("sensor.meter", "800", {"unit_of_measurement": "W"})
+    config = InputsConfig.from_options(
+        {"grid_power_entity": "sensor.meter", "grid_power_invert": True}
+    )
+    assert InputCollector(hass, config).read_grid_power_w() == -800.0
+
+
 async def test_solar_energy_platform_failures(hass: HomeAssistant) -> None:
     empty = _solar_platform(hass, None)
+    hass.config_entries.async_update_entry(empty, title="Forecast.Solar Roof")
     not_loaded = MockConfigEntry(domain="fake_solar")
     not_loaded.add_to_hass(hass)
     config = InputsConfig.from_options(
@@ -276,6 +286,9 @@ async def test_solar_energy_platform_failures(hass: HomeAssistant) -> None:
     }
     assert {p.key for p in inputs.problems} == {ProblemKey.SOLAR_SOURCE_UNAVAILABLE}
     assert not inputs.solar_w.any()
+    labelled = next(p for p in inputs.problems if p.entity_id == empty.entry_id)
+    assert labelled.placeholders == {"entity_id": "Forecast.Solar Roof"}
+    assert labelled.text.startswith("The solar forecast Forecast.Solar Roof is unavailable")
 
 
 async def test_stale_solar_forecast(hass: HomeAssistant) -> None:

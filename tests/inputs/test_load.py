@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 from homeassistant.components.recorder import Recorder
@@ -49,12 +51,17 @@ def _power_metadata(statistic_id: str) -> Any:
     }
 
 
-async def _import_power(hass: HomeAssistant, statistic_id: str, weeks: float) -> None:
+async def _import_power(
+    hass: HomeAssistant,
+    statistic_id: str,
+    weeks: float,
+    power_w: Callable[[datetime], float] = house_power_w,
+) -> None:
     start = NOW - timedelta(weeks=weeks)
     rows = []
     cursor = start
     while cursor < NOW:
-        kw = house_power_w(cursor) / 1000
+        kw = power_w(cursor) / 1000
         rows.append({"start": cursor, "mean": kw, "min": kw, "max": kw})
         cursor += HOUR
     async_import_statistics(hass, _power_metadata(statistic_id), rows)
@@ -107,6 +114,41 @@ async def test_few_weekday_samples_fall_back_to_all_days(stockholm: HomeAssistan
     wednesday_18 = datetime(2025, 1, 29, 18, tzinfo=STOCKHOLM).astimezone(UTC)
     # One Wednesday among seven days at 18:00.
     assert series.value_at(wednesday_18) == pytest.approx((6 * 2100 + 4100) / 7)
+
+
+def ev_charging_w(start: datetime) -> float:
+    """The EV charged 3 kW every night at 02:00 local."""
+    return 3000.0 if start.astimezone(STOCKHOLM).hour == 2 else 0.0
+
+
+async def test_ev_charger_power_is_subtracted(stockholm: HomeAssistant) -> None:
+    hass = stockholm
+    hass.states.async_set("sensor.house_power", "1.2", {"unit_of_measurement": "kW"})
+    hass.states.async_set("sensor.ev_power", "0", {"unit_of_measurement": "W"})
+    await _import_power(
+        hass, "sensor.house_power", 2, lambda t: house_power_w(t) + ev_charging_w(t)
+    )
+    await _import_power(hass, "sensor.ev_power", 2, ev_charging_w)
+    night = datetime(2025, 1, 30, 2, tzinfo=STOCKHOLM).astimezone(UTC)
+    with_ev = await LoadForecaster(hass, "sensor.house_power", 2).async_read(
+        NOW, NOW, NOW + 24 * HOUR
+    )
+    assert with_ev.value_at(night) == pytest.approx(3500.0)
+    without_ev = await LoadForecaster(
+        hass, "sensor.house_power", 2, exclude_entity_id="sensor.ev_power"
+    ).async_read(NOW, NOW, NOW + 24 * HOUR)
+    assert without_ev.value_at(night) == pytest.approx(500.0)
+
+
+async def test_statistics_error_counts_as_missing_history(stockholm: HomeAssistant) -> None:
+    hass = stockholm
+    hass.states.async_set("sensor.house_power", "1.2", {"unit_of_measurement": "kW"})
+    with patch(
+        "custom_components.v2g.inputs.load.statistics_during_period",
+        side_effect=RuntimeError("database is locked"),
+    ):
+        series = await LoadForecaster(hass, "sensor.house_power").async_read(NOW, NOW, NOW + HOUR)
+    assert [p.key for p in series.problems] == [ProblemKey.LOAD_HISTORY_MISSING]
 
 
 async def test_energy_sensor_changes_become_power(stockholm: HomeAssistant) -> None:

@@ -29,8 +29,11 @@ Options (a plain dict read by `InputsConfig.from_options`; default in brackets):
 - `load_source`: "statistics" | "constant" | "none" ["statistics" if `load_entity` else
   "constant"].
 - `load_entity`: entity id of a house power (W/kW) or energy (Wh/kWh) sensor with statistics.
+- `load_exclude_entity`: optional entity id of a power sensor (the EV charger's) whose hourly
+  mean is subtracted from the load history, when the house meter includes the charger.
 - `load_history_weeks`: int 1-52 [4]; `load_constant_w`: float [400], also the fallback.
 - `grid_power_entity`: optional entity id, live grid power, import positive, W or kW.
+- `grid_power_invert`: bool [False], for meters that report export as positive.
 
 Price formula: `import = (spot * unit_factor + price_fee_per_kwh) * (1 + price_vat_pct / 100)`,
 `export = spot_export * unit_factor * export_price_factor + export_price_fee_per_kwh`, where
@@ -103,9 +106,11 @@ CONF_SOLAR_FORECAST_ENTRIES = "solar_forecast_entries"
 CONF_SOLAR_FORECAST_ENTITIES = "solar_forecast_entities"
 CONF_LOAD_SOURCE = "load_source"
 CONF_LOAD_ENTITY = "load_entity"
+CONF_LOAD_EXCLUDE_ENTITY = "load_exclude_entity"
 CONF_LOAD_HISTORY_WEEKS = "load_history_weeks"
 CONF_LOAD_CONSTANT_W = "load_constant_w"
 CONF_GRID_POWER_ENTITY = "grid_power_entity"
+CONF_GRID_POWER_INVERT = "grid_power_invert"
 
 DEFAULT_PRICE_FIXED_PER_KWH = 0.30
 DEFAULT_LOAD_CONSTANT_W = 400.0
@@ -214,9 +219,11 @@ class InputsConfig:
     solar_forecast_entities: tuple[str, ...] = ()
     load_source: LoadSource = LoadSource.CONSTANT
     load_entity: str | None = None
+    load_exclude_entity: str | None = None
     load_history_weeks: int = DEFAULT_LOAD_HISTORY_WEEKS
     load_constant_w: float = DEFAULT_LOAD_CONSTANT_W
     grid_power_entity: str | None = None
+    grid_power_invert: bool = False
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> InputsConfig:
@@ -295,9 +302,11 @@ class InputsConfig:
             solar_forecast_entities=solar_entities,
             load_source=load_source,
             load_entity=load_entity,
+            load_exclude_entity=_str(options, CONF_LOAD_EXCLUDE_ENTITY),
             load_history_weeks=int(weeks),
             load_constant_w=_float(options, CONF_LOAD_CONSTANT_W, DEFAULT_LOAD_CONSTANT_W),
             grid_power_entity=_str(options, CONF_GRID_POWER_ENTITY),
+            grid_power_invert=bool(options.get(CONF_GRID_POWER_INVERT, False)),
         )
 
 
@@ -366,7 +375,9 @@ class InputCollector:
             else None
         )
         self.load_forecaster = (
-            LoadForecaster(hass, config.load_entity, config.load_history_weeks)
+            LoadForecaster(
+                hass, config.load_entity, config.load_history_weeks, config.load_exclude_entity
+            )
             if config.load_source is LoadSource.STATISTICS and config.load_entity
             else None
         )
@@ -427,7 +438,7 @@ class InputCollector:
             export_price_estimated=export_grid[0].estimated,
             solar_estimated=solar_grid.estimated,
             load_estimated=load_grid.estimated,
-            currency=spot.currency,
+            currency=spot.currency or self.hass.config.currency,
             grid_power_w=grid_power_w,
             problems=tuple(unique),
             resolved=tuple(resolved),
@@ -443,7 +454,10 @@ class InputCollector:
         """Live grid power in W (import positive); None when not configured or unusable."""
         if not self.config.grid_power_entity:
             return None
-        return read_power_w(self.hass, self.config.grid_power_entity)
+        power_w = read_power_w(self.hass, self.config.grid_power_entity)
+        if power_w is not None and self.config.grid_power_invert:
+            return -power_w
+        return power_w
 
     async def _async_spot(self, now: datetime, start: datetime, end: datetime) -> Series:
         cfg = self.config
@@ -495,12 +509,7 @@ class InputCollector:
         current = {p.issue_id: p for p in problems}
         for issue_id, problem in current.items():
             if issue_id not in self._active:
-                _LOGGER.warning(
-                    "%s: %s (%s)",
-                    problem.entity_id,
-                    PROBLEM_TEXTS[problem.key].format(entity_id=problem.entity_id),
-                    problem.detail or problem.key,
-                )
+                _LOGGER.warning("%s (%s: %s)", problem.text, problem.key, problem.detail)
         resolved = [p for issue_id, p in self._active.items() if issue_id not in current]
         for problem in resolved:
             _LOGGER.info("%s: %s resolved", problem.entity_id, problem.key)

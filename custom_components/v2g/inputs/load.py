@@ -135,11 +135,23 @@ def sensor_kind(hass: HomeAssistant, entity_id: str) -> str | None:
 
 
 class LoadForecaster:
-    """Builds the load profile from statistics at most once per hour; keep one per entity."""
+    """Builds the load profile from statistics at most once per hour; keep one per entity.
 
-    def __init__(self, hass: HomeAssistant, entity_id: str, history_weeks: int = 4) -> None:
+    With `exclude_entity_id` (the EV charger's power sensor, when the house meter includes the
+    charger) that sensor's hourly mean power is subtracted from each hour first, so past charging
+    does not show up as house load.
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entity_id: str,
+        history_weeks: int = 4,
+        exclude_entity_id: str | None = None,
+    ) -> None:
         self.hass = hass
         self.entity_id = entity_id
+        self.exclude_entity_id = exclude_entity_id
         self.history_weeks = max(1, history_weeks)
         self._profile: LoadProfile | None = None
         self._built_for: datetime | None = None
@@ -176,27 +188,29 @@ class LoadForecaster:
 
     async def _async_build(self, hour: datetime, kind: str) -> LoadProfile:
         self.queries += 1
-        start = hour - timedelta(weeks=self.history_weeks)
-        units = (
-            {"power": UnitOfPower.WATT}
-            if kind == "power"
-            else {"energy": UnitOfEnergy.KILO_WATT_HOUR}
-        )
-        types: set[Any] = {"mean"} if kind == "power" else {"change"}
-        stats = await get_instance(self.hass).async_add_executor_job(
-            statistics_during_period,
-            self.hass,
-            start,
-            hour,
-            {self.entity_id},
-            "hour",
-            units,
-            types,
-        )
-        rows = stats.get(self.entity_id, [])
-        return LoadProfile.from_samples(
-            samples_from_rows(rows, kind), dt_util.get_default_time_zone()
-        )
+        tz = dt_util.get_default_time_zone()
+        ids = {self.entity_id} | ({self.exclude_entity_id} if self.exclude_entity_id else set())
+        types: set[Any] = {"mean", "change"}
+        units = {"power": UnitOfPower.WATT, "energy": UnitOfEnergy.KILO_WATT_HOUR}
+        try:
+            stats = await get_instance(self.hass).async_add_executor_job(
+                statistics_during_period,
+                self.hass,
+                hour - timedelta(weeks=self.history_weeks),
+                hour,
+                ids,
+                "hour",
+                units,
+                types,
+            )
+        except Exception as err:  # a database error must not stop the loop
+            _LOGGER.debug("Statistics of %s could not be read: %s", self.entity_id, err)
+            return LoadProfile(tz)
+        samples = samples_from_rows(stats.get(self.entity_id, []), kind)
+        if self.exclude_entity_id:
+            excluded = dict(samples_from_rows(stats.get(self.exclude_entity_id, []), "power"))
+            samples = [(start, max(0.0, w - excluded.get(start, 0.0))) for start, w in samples]
+        return LoadProfile.from_samples(samples, tz)
 
 
 def read_power_w(hass: HomeAssistant, entity_id: str) -> float | None:

@@ -7,6 +7,7 @@ wall-clock time of an earlier day".
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -101,12 +102,25 @@ class InputProblem:
 
     key: ProblemKey
     entity_id: str
+    """Entity id, or config entry id for an Energy solar forecast."""
     detail: str = ""
+    label: str = ""
+    """What to call the source in texts (a config entry's title); defaults to `entity_id`."""
 
     @property
     def issue_id(self) -> str:
         """Repair issue id: stable for the key and entity, so recovery can delete it."""
         return f"{self.key}.{self.entity_id}"
+
+    @property
+    def placeholders(self) -> dict[str, str]:
+        """Translation placeholders of the repair issue (`{entity_id}` in the texts)."""
+        return {"entity_id": self.label or self.entity_id}
+
+    @property
+    def text(self) -> str:
+        """The English text, placeholders filled in."""
+        return PROBLEM_TEXTS[self.key].format(**self.placeholders)
 
 
 @dataclass(slots=True)
@@ -132,10 +146,13 @@ class Series:
         return max((iv.end for iv in self.intervals), default=None)
 
     def value_at(self, when: datetime) -> float | None:
-        """Return the value of the interval containing `when`, None when no interval does."""
-        for iv in self.intervals:
-            if iv.start <= when < iv.end:
-                return iv.value
+        """Return the value of the interval containing `when`, None when no interval does.
+
+        The intervals must be sorted and non-overlapping (as every reader returns them).
+        """
+        index = bisect.bisect_right(self.intervals, when, key=lambda iv: iv.start) - 1
+        if index >= 0 and when < self.intervals[index].end:
+            return self.intervals[index].value
         return None
 
     def mean(self) -> float | None:
@@ -280,8 +297,20 @@ def clean_intervals(intervals: Iterable[Interval]) -> list[Interval]:
     """Sorted, non-empty, non-overlapping intervals; where two overlap the earlier-listed wins.
 
     Sources that mix resolutions (an hourly and a 15-minute series of the same day) or repeat a
-    day keep the first reading of each moment.
+    day keep the first reading of each moment. Exact repeats (ENTSO-e lists today's prices in
+    two attributes) are dropped first, so the common case needs no overlap search.
     """
+    unique: dict[tuple[datetime, datetime], Interval] = {}
+    for iv in intervals:
+        if iv.end > iv.start:
+            unique.setdefault((iv.start, iv.end), iv)
+    ordered = sorted(unique.values(), key=lambda iv: iv.start)
+    if all(a.end <= b.start for a, b in itertools.pairwise(ordered)):
+        return ordered
+    return _first_wins(unique.values())
+
+
+def _first_wins(intervals: Iterable[Interval]) -> list[Interval]:
     taken: list[Interval] = []
     for iv in intervals:
         if iv.end <= iv.start:

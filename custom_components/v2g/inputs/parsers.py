@@ -462,6 +462,8 @@ def merge(parts: Iterable[Parsed]) -> Parsed:
 
 def sum_power(parts: Sequence[Parsed]) -> Parsed:
     """Add several power series (several PV arrays); a moment counts where any part has data."""
+    if len(parts) == 1:
+        return parts[0]
     edges = sorted({t for part in parts for iv in part.intervals for t in (iv.start, iv.end)})
     result = Parsed(skipped=sum(part.skipped for part in parts))
     for a, b in itertools.pairwise(edges):

@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
@@ -48,6 +49,8 @@ from .model import (
 
 _LOGGER = logging.getLogger(__name__)
 
+NORDPOOL_TZ = ZoneInfo("Europe/Oslo")
+"""Nord Pool's delivery day runs midnight to midnight Central European Time."""
 ACTION_RETRY = timedelta(minutes=15)
 """An incomplete or failed action answer is asked again after this long."""
 
@@ -207,8 +210,9 @@ class PriceReader:
                 InputProblem(ProblemKey.PRICE_UNIT_UNKNOWN, self.entity_id, f"unit {unit!r}")
             )
             price_unit = PriceUnit(None, 1.0)
-        series.currency = price_unit.currency
-        series.unit = f"{price_unit.currency or ''}/kWh"
+        currency = price_unit.currency or _currency_attribute(attributes)
+        series.currency = currency
+        series.unit = f"{currency or ''}/kWh"
         series.intervals = map_values(parsed.intervals, price_unit.per_kwh_factor)
         last_end = series.end
         if last_end is not None and last_end <= now:
@@ -316,15 +320,10 @@ class PriceReader:
         self, now: datetime, horizon_end: datetime
     ) -> tuple[parsers.Parsed, str | None]:
         entry_id, area, currency = self._nordpool_entry()
-        tz = self.local_tz
-        today = now.astimezone(tz).date()
-        self._prune(today)
-        day = (
-            today - timedelta(days=1)
-            if now < local_midnight(today, tz) + timedelta(hours=1)
-            else today
-        )
-        last = horizon_end.astimezone(tz).date()
+        # Nord Pool delivery days are CET/CEST calendar days, whatever the home's zone.
+        day = now.astimezone(NORDPOOL_TZ).date()
+        self._prune(day)
+        last = (horizon_end - timedelta(seconds=1)).astimezone(NORDPOOL_TZ).date()
         parts: list[parsers.Parsed] = []
         errors: list[str] = []
         while day <= last:
@@ -383,6 +382,11 @@ class PriceReader:
             if str(name).lower() in label or str(name).lower().replace(" ", "_") in label:
                 return str(name)
         return None
+
+
+def _currency_attribute(attributes: Mapping[str, Any]) -> str | None:
+    currency = attributes.get("currency")
+    return str(currency).upper() if isinstance(currency, str) and len(currency) == 3 else None
 
 
 def _nordpool_unit(attributes: Mapping[str, Any]) -> str | None:

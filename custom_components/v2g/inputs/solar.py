@@ -48,21 +48,23 @@ async def async_read_energy_platform(
     series = Series(source=",".join(config_entry_ids), unit="W", fetched_at=now)
     parts: list[parsers.Parsed] = []
     for entry_id in config_entry_ids:
+        entry = hass.config_entries.async_get_entry(entry_id)
+        label = entry.title if entry is not None else entry_id
         try:
             raw = await async_get_energy_forecast(hass, entry_id)
         except (LookupError, ImportError) as err:
             _LOGGER.debug("Solar forecast of %s unavailable: %s", entry_id, err)
             series.problems.append(
-                InputProblem(ProblemKey.SOLAR_SOURCE_UNAVAILABLE, entry_id, str(err))
+                InputProblem(ProblemKey.SOLAR_SOURCE_UNAVAILABLE, entry_id, str(err), label)
             )
             continue
         parsed = parsers.parse_wh_hours(raw)
         if not parsed.intervals:
             series.problems.append(
-                InputProblem(ProblemKey.SOLAR_SOURCE_UNAVAILABLE, entry_id, "empty forecast")
+                InputProblem(ProblemKey.SOLAR_SOURCE_UNAVAILABLE, entry_id, "empty forecast", label)
             )
             continue
-        _check_stale(series, entry_id, parsed, now)
+        _check_stale(series, entry_id, parsed, now, label)
         parts.append(parsed)
     series.intervals = parsers.sum_power(parts).intervals if parts else []
     return series
@@ -95,9 +97,13 @@ def read_solar_entities(hass: HomeAssistant, entity_ids: Sequence[str], now: dat
     return series
 
 
-def _check_stale(series: Series, source: str, parsed: parsers.Parsed, now: datetime) -> None:
+def _check_stale(
+    series: Series, source: str, parsed: parsers.Parsed, now: datetime, label: str = ""
+) -> None:
     end = max(iv.end for iv in parsed.intervals)
     if end <= now:
         series.problems.append(
-            InputProblem(ProblemKey.SOLAR_DATA_STALE, source, f"forecast ends {end.isoformat()}")
+            InputProblem(
+                ProblemKey.SOLAR_DATA_STALE, source, f"forecast ends {end.isoformat()}", label
+            )
         )
