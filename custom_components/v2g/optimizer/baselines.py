@@ -46,6 +46,7 @@ def _fill(  # noqa: PLR0917
     eta: float,
     needed_kwh: float,
     minimum_kw: float,
+    room_kwh: float,
 ) -> FloatArray:
     """Charge at ``power_kw`` in the slots of ``order`` until ``needed_kwh`` is stored.
 
@@ -63,7 +64,10 @@ def _fill(  # noqa: PLR0917
         before = float(cumulative[full - 1]) if full > 0 else 0.0
         slot = order[full]
         rest_kw = (needed_kwh - before) / (h[slot] * eta)
-        result[slot] = min(usable[full], max(rest_kw, minimum_kw))
+        rest_kw = min(usable[full], max(rest_kw, minimum_kw))
+        # The minimum power may overshoot the goal: only if the battery has room for it.
+        if before + rest_kw * h[slot] * eta <= room_kwh + 1e-9:
+            result[slot] = rest_kw
     return result
 
 
@@ -80,7 +84,15 @@ def _schedule(
         vd = _vehicle_data(problem, vehicle)
         power = np.minimum(vd.charge_max_kw, headroom)
         order = choose(vd, power)
-        c = _fill(order, power, h, vd.eta_c, _goal_kwh(vd) - vd.initial_kwh, vd.charge_min_kw)
+        c = _fill(
+            order,
+            power,
+            h,
+            vd.eta_c,
+            _goal_kwh(vd) - vd.initial_kwh,
+            vd.charge_min_kw,
+            vd.upper_kwh - vd.initial_kwh,
+        )
         headroom = np.clip(headroom - c, 0.0, None)
         charges.append(c * 1000.0)
     zeros = [np.zeros(len(problem.grid)) for _ in problem.vehicles]

@@ -44,7 +44,12 @@ import time
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import csr_array
+from scipy.sparse import csc_array, csr_array
+
+try:  # scipy's bundled HiGHS binding: private, so fall back to milp() if it ever moves
+    from scipy.optimize._highspy import _core as _highs
+except ImportError:  # pragma: no cover
+    _highs = None
 
 from .model import CostBreakdown, FloatArray, Plan, Problem, Vehicle, VehiclePlan
 
@@ -280,7 +285,7 @@ def _build(  # noqa: PLR0915
     for vd in data:
         vd.offset = width
         width += vd.width(n)
-        later = eps * (idx / n) if tie_break else np.zeros(n)
+        later = eps * (1.0 + idx / n) if tie_break else np.zeros(n)
         cost_parts += [h * (vd.wear + later), h * (vd.wear + 0.1 * eps), np.zeros(n)]
         cost_parts[-1][-1] = -v_term
         s_lower = 0.0 if vd.soft_reserve else vd.reserve_kwh
@@ -400,14 +405,88 @@ def _set_semicontinuous(model: _Model, col0: int, slots: IntArray, minimum_kw: f
 
 
 def _run(model: _Model, options: SolveOptions) -> tuple[int, str, FloatArray | None]:
+    """Solve the assembled model. Returns (status, message, solution or None).
+
+    Status: 0 optimal, 1 stopped by the time limit with a feasible solution, 2 failure.
+    """
     shape = (model.n_rows, model.cost.shape[0])
-    matrix = csr_array(
+    matrix = csc_array(
         (np.concatenate(model.vals), (np.concatenate(model.rows), np.concatenate(model.cols))),
         shape=shape,
     )
-    constraint = LinearConstraint(
-        matrix, np.concatenate(model.row_lower), np.concatenate(model.row_upper)
-    )
+    row_lower = np.concatenate(model.row_lower)
+    row_upper = np.concatenate(model.row_upper)
+    if _highs is not None:
+        return _run_direct(model, matrix, row_lower, row_upper, options)
+    return _run_milp(model, matrix, row_lower, row_upper, options)  # pragma: no cover
+
+
+def _run_direct(
+    model: _Model,
+    matrix: csc_array,
+    row_lower: FloatArray,
+    row_upper: FloatArray,
+    options: SolveOptions,
+) -> tuple[int, str, FloatArray | None]:
+    """Call HiGHS through scipy's bundled binding, skipping scipy's per-call wrapper.
+
+    ``scipy.optimize.milp`` spends about 3 ms per call on option validation and on building dual
+    information in a Python loop over the columns; we need neither. Same solver, same answers.
+    """
+    assert _highs is not None
+    n_cols = model.cost.shape[0]
+    lp = _highs.HighsLp()
+    lp.num_col_ = n_cols
+    lp.num_row_ = model.n_rows
+    lp.col_cost_ = model.cost
+    lp.col_lower_ = model.lower
+    lp.col_upper_ = model.upper
+    lp.row_lower_ = row_lower
+    lp.row_upper_ = row_upper
+    lp.a_matrix_.format_ = _highs.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = n_cols
+    lp.a_matrix_.num_row_ = model.n_rows
+    lp.a_matrix_.start_ = matrix.indptr
+    lp.a_matrix_.index_ = matrix.indices
+    lp.a_matrix_.value_ = matrix.data
+    if model.integrality is not None:
+        kinds = (
+            _highs.HighsVarType.kContinuous,
+            _highs.HighsVarType.kInteger,
+            _highs.HighsVarType.kSemiContinuous,
+        )
+        lp.integrality_ = [kinds[k] for k in model.integrality.tolist()]
+    highs = _highs._Highs()
+    highs_options = _highs.HighsOptions()
+    highs_options.output_flag = False
+    highs_options.log_to_console = False
+    highs_options.time_limit = float(options.time_limit_s)
+    highs_options.presolve = "on" if options.presolve else "off"
+    highs_options.mip_rel_gap = float(options.mip_rel_gap)
+    highs.passOptions(highs_options)
+    if highs.passModel(lp) == _highs.HighsStatus.kError:  # pragma: no cover - a bug if hit
+        return 2, "HiGHS rejected the model", None
+    highs.run()
+    status = highs.getModelStatus()
+    info = highs.getInfo()
+    message = str(highs.modelStatusToString(status))
+    if status == _highs.HighsModelStatus.kOptimal:
+        code = 0
+    elif info.primal_solution_status == _highs.SolutionStatus.kSolutionStatusFeasible:
+        code = 1
+    else:
+        return 2, message, None
+    return code, message, np.asarray(highs.getSolution().col_value, dtype=np.float64)
+
+
+def _run_milp(
+    model: _Model,
+    matrix: csc_array,
+    row_lower: FloatArray,
+    row_upper: FloatArray,
+    options: SolveOptions,
+) -> tuple[int, str, FloatArray | None]:  # pragma: no cover - used if scipy moves its binding
+    """Solve through the public ``scipy.optimize.milp``."""
     highs_options: dict[str, object] = {
         "time_limit": options.time_limit_s,
         "presolve": options.presolve,
@@ -417,40 +496,94 @@ def _run(model: _Model, options: SolveOptions) -> tuple[int, str, FloatArray | N
     result = milp(
         model.cost,
         integrality=model.integrality,
-        bounds=Bounds(model.lower, model.upper, keep_feasible=False),
-        constraints=constraint,
+        bounds=Bounds(model.lower, model.upper),
+        constraints=LinearConstraint(csr_array(matrix), row_lower, row_upper),
         options=highs_options,
     )
-    x = None if result.x is None else np.asarray(result.x, dtype=np.float64)
-    return int(result.status), str(result.message), x
+    if result.x is None:
+        return 2, str(result.message), None
+    return (0 if result.status == 0 else 1), str(result.message), np.asarray(result.x, float)
 
 
-def _violations(
-    x: FloatArray, data: list[_VehicleData], n: int, g_max: FloatArray, x_max: float
-) -> tuple[list[IntArray], list[IntArray], list[IntArray], IntArray]:
-    """Find the slots that break a rule the LP does not enforce.
+@dataclass(slots=True)
+class _Rules:
+    """Which slots already carry integrality, per rule (vehicle rules: one mask per vehicle)."""
 
-    Returns per vehicle the slots with simultaneous charge and discharge, with charge below the
-    minimum, with discharge below the minimum; and the slots importing and exporting at once.
-    """
-    both: list[IntArray] = []
-    low_c: list[IntArray] = []
-    low_d: list[IntArray] = []
+    direction: list[BoolArray]
+    charge_min: list[BoolArray]
+    discharge_min: list[BoolArray]
+    grid: BoolArray
+
+
+def _candidates(data: list[_VehicleData], g_max: FloatArray, x_max: FloatArray) -> _Rules:
+    """Slots where each rule can bite at all."""
+    return _Rules(
+        direction=[(vd.charge_max_kw > 0) & (vd.discharge_max_kw > 0) for vd in data],
+        charge_min=[(vd.charge_max_kw >= vd.charge_min_kw) & (vd.charge_min_kw > 0) for vd in data],
+        discharge_min=[
+            (vd.discharge_max_kw >= vd.discharge_min_kw) & (vd.discharge_min_kw > 0) for vd in data
+        ],
+        grid=(g_max > 0) & (x_max > 0),
+    )
+
+
+def _violations(x: FloatArray, data: list[_VehicleData], n: int) -> _Rules:
+    """Slots whose LP answer breaks a rule the LP does not enforce."""
+    direction: list[BoolArray] = []
+    charge_min: list[BoolArray] = []
+    discharge_min: list[BoolArray] = []
     for vd in data:
         c = x[vd.c : vd.c + n]
         d = x[vd.d(n) : vd.d(n) + n]
-        both.append(np.flatnonzero((c > _TOL_KW) & (d > _TOL_KW)).astype(np.int64))
-        low_c.append(
-            np.flatnonzero((c > _TOL_KW) & (c < vd.charge_min_kw - _TOL_KW)).astype(np.int64)
+        direction.append((c > _TOL_KW) & (d > _TOL_KW))
+        charge_min.append((c > _TOL_KW) & (c < vd.charge_min_kw - _TOL_KW))
+        discharge_min.append((d > _TOL_KW) & (d < vd.discharge_min_kw - _TOL_KW))
+    grid = (x[:n] > _TOL_KW) & (x[n : 2 * n] > _TOL_KW)
+    return _Rules(direction, charge_min, discharge_min, grid)
+
+
+def _any(rules: _Rules) -> bool:
+    masks = [*rules.direction, *rules.charge_min, *rules.discharge_min, rules.grid]
+    return any(bool(mask.any()) for mask in masks)
+
+
+def _impose(
+    model: _Model,
+    data: list[_VehicleData],
+    n: int,
+    have: _Rules,
+    want: _Rules,
+    *,
+    limits: tuple[FloatArray, FloatArray],
+) -> None:
+    """Add integrality for the slots in ``want`` not yet in ``have`` (and record them)."""
+    g_max, x_max = limits
+    for i, vd in enumerate(data):
+        new = np.flatnonzero(want.direction[i] & ~have.direction[i]).astype(np.int64)
+        _add_direction_binaries(
+            model, vd.c, vd.d(n), new, vd.charge_max_kw[new], vd.discharge_max_kw[new]
         )
-        low_d.append(
-            np.flatnonzero((d > _TOL_KW) & (d < vd.discharge_min_kw - _TOL_KW)).astype(np.int64)
-        )
-    g = x[:n]
-    e = x[n : 2 * n]
-    grid_both = np.flatnonzero((g > _TOL_KW) & (e > _TOL_KW)).astype(np.int64)
-    del g_max, x_max
-    return both, low_c, low_d, grid_both
+        have.direction[i] |= want.direction[i]
+        new = np.flatnonzero(want.charge_min[i] & ~have.charge_min[i]).astype(np.int64)
+        _set_semicontinuous(model, vd.c, new, vd.charge_min_kw)
+        have.charge_min[i] |= want.charge_min[i]
+        new = np.flatnonzero(want.discharge_min[i] & ~have.discharge_min[i]).astype(np.int64)
+        _set_semicontinuous(model, vd.d(n), new, vd.discharge_min_kw)
+        have.discharge_min[i] |= want.discharge_min[i]
+    new = np.flatnonzero(want.grid & ~have.grid).astype(np.int64)
+    _add_direction_binaries(model, 0, n, new, g_max[new], x_max[new])
+    have.grid |= want.grid
+
+
+def _restrict(want: _Rules, allowed: _Rules) -> _Rules:
+    return _Rules(
+        direction=[w & a for w, a in zip(want.direction, allowed.direction, strict=True)],
+        charge_min=[w & a for w, a in zip(want.charge_min, allowed.charge_min, strict=True)],
+        discharge_min=[
+            w & a for w, a in zip(want.discharge_min, allowed.discharge_min, strict=True)
+        ],
+        grid=want.grid & allowed.grid,
+    )
 
 
 def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
@@ -464,63 +597,62 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
     n = len(problem.grid)
     data = [_vehicle_data(problem, v) for v in problem.vehicles]
     model, peak_col = _build(problem, data, opts.tie_break)
-    g_max = model.upper[:n].copy()
-    x_max = _export_limit_kw(problem)
+    # Finite bounds on import and export (big-M of the direction binaries): the limits, or what
+    # the house and the vehicles could possibly draw or deliver.
+    # These are also the variables' bounds: more import than the house and the vehicles can
+    # draw (with all solar curtailed), or more export than solar and V2G can deliver, is useless.
+    load_kw = problem.load / 1000.0
+    solar_kw = problem.solar / 1000.0
+    charge_all = sum((vd.charge_max_kw for vd in data), np.zeros(n))
+    discharge_all = sum((vd.discharge_max_kw for vd in data), np.zeros(n))
+    g_max = np.minimum(model.upper[:n], load_kw + charge_all)
+    x_max = np.minimum(model.upper[n : 2 * n], np.clip(solar_kw + discharge_all - load_kw, 0, None))
+    model.upper[:n] = g_max
+    model.upper[n : 2 * n] = x_max
 
-    # Pre-emptive integrality where the LP is known to be gameable.
+    limits = (g_max, x_max)
+    for vd in data:  # a charger that cannot reach its minimum power cannot run at all there
+        model.upper[vd.c + np.flatnonzero(vd.charge_max_kw < vd.charge_min_kw)] = 0.0
+        model.upper[vd.d(n) + np.flatnonzero(vd.discharge_max_kw < vd.discharge_min_kw)] = 0.0
+    allowed = _candidates(data, g_max, x_max)
+    have = _Rules(
+        direction=[np.zeros(n, dtype=bool) for _ in data],
+        charge_min=[np.zeros(n, dtype=bool) for _ in data],
+        discharge_min=[np.zeros(n, dtype=bool) for _ in data],
+        grid=np.zeros(n, dtype=bool),
+    )
+    # Pre-emptive: where the LP is known to be gameable (negative import price: burning energy
+    # by charging and discharging at once pays; export paying more than import: import to export).
     negative = problem.import_price_per_kwh < 0
-    for vd in data:
-        slots = np.flatnonzero(negative & (vd.discharge_max_kw > 0) & (vd.charge_max_kw > 0))
-        _add_direction_binaries(
-            model,
-            vd.c,
-            vd.d(n),
-            slots.astype(np.int64),
-            vd.charge_max_kw[slots],
-            vd.discharge_max_kw[slots],
-        )
-    pricey_export = (problem.export_price_per_kwh > problem.import_price_per_kwh) & (x_max > 0)
-    slots = np.flatnonzero(pricey_export).astype(np.int64)
-    _add_direction_binaries(model, 0, n, slots, g_max[slots], _full(slots.shape[0], x_max))
-    for vd in data:
-        if vd.charge_min_kw > 0:
-            # Semi-continuous where charging is possible at all; HiGHS handles it natively.
-            ok = np.flatnonzero(vd.charge_max_kw >= vd.charge_min_kw).astype(np.int64)
-            _set_semicontinuous(model, vd.c, ok, vd.charge_min_kw)
-            model.upper[vd.c + np.flatnonzero(vd.charge_max_kw < vd.charge_min_kw)] = 0.0
-        if vd.discharge_min_kw > 0:
-            ok = np.flatnonzero(vd.discharge_max_kw >= vd.discharge_min_kw).astype(np.int64)
-            _set_semicontinuous(model, vd.d(n), ok, vd.discharge_min_kw)
-            model.upper[vd.d(n) + np.flatnonzero(vd.discharge_max_kw < vd.discharge_min_kw)] = 0.0
+    pre = _Rules(
+        direction=[negative.copy() for _ in data],
+        charge_min=[np.zeros(n, dtype=bool) for _ in data],
+        discharge_min=[np.zeros(n, dtype=bool) for _ in data],
+        grid=problem.export_price_per_kwh > problem.import_price_per_kwh,
+    )
+    _impose(model, data, n, have, _restrict(pre, allowed), limits=limits)
 
     status_text = "optimal"
     solution: FloatArray | None = None
-    for _ in range(max(1, opts.max_rounds)):
+    rounds = max(2, opts.max_rounds)
+    for round_index in range(rounds):
         status, message, x = _run(model, opts)
         if x is None or status not in (0, 1):
             status_text = f"solver failed: {message}"
             solution = None
             break
         solution = x
-        if status == 1:
-            status_text = f"time limit: {message}"
-        both, _low_c, _low_d, grid_both = _violations(x, data, n, g_max, x_max)
-        if not any(b.size for b in both) and not grid_both.size:
+        status_text = "optimal" if status == 0 else f"time limit: {message}"
+        broken = _violations(x, data, n)
+        if not _any(broken):
             break
-        for vd, slots_b in zip(data, both, strict=True):
-            _add_direction_binaries(
-                model,
-                vd.c,
-                vd.d(n),
-                slots_b,
-                vd.charge_max_kw[slots_b],
-                vd.discharge_max_kw[slots_b],
-            )
-        _add_direction_binaries(
-            model, 0, n, grid_both, g_max[grid_both], _full(grid_both.shape[0], x_max)
-        )
+        if round_index >= rounds - 2:
+            # Last resort: the full MILP (every slot where a rule can bite).
+            _impose(model, data, n, have, allowed, limits=limits)
+        else:
+            _impose(model, data, n, have, _restrict(broken, allowed), limits=limits)
     else:
-        status_text = "rule violations remain after max_rounds"
+        status_text = "rule violations remain after the last round"
 
     if solution is None:
         from .baselines import charge_now  # noqa: PLC0415  (circular at import time)

@@ -1,0 +1,1 @@
+"""Tests of the optimizer package (pure Python, no Home Assistant needed)."""
