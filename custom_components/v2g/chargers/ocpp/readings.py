@@ -1,0 +1,248 @@
+"""What chargers report, turned into plain numbers: meter values and the EV's charging needs.
+
+Input is what the `ocpp` library hands to handlers: snake_case dicts. OCPP 1.6 sends sampled
+values as strings with a `unit`; 2.x sends numbers with `unit_of_measure {unit, multiplier}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+import math
+from typing import Any
+
+from .base import parse_iso
+
+POWER_IMPORT = "Power.Active.Import"
+POWER_EXPORT = "Power.Active.Export"
+POWER_SETPOINT = "Power.Active.Setpoint"
+ENERGY_IMPORT = "Energy.Active.Import.Register"
+ENERGY_EXPORT = "Energy.Active.Export.Register"
+SOC = "SoC"
+CURRENT_IMPORT = "Current.Import"
+CURRENT_EXPORT = "Current.Export"
+VOLTAGE = "Voltage"
+
+_DEFAULT_UNIT = {
+    POWER_IMPORT: "W",
+    POWER_EXPORT: "W",
+    POWER_SETPOINT: "W",
+    ENERGY_IMPORT: "Wh",
+    ENERGY_EXPORT: "Wh",
+    SOC: "Percent",
+    CURRENT_IMPORT: "A",
+    CURRENT_EXPORT: "A",
+    VOLTAGE: "V",
+}
+# Scale to W, kWh, A, V, %.
+_SCALE = {
+    "W": 1.0,
+    "kW": 1000.0,
+    "Wh": 0.001,
+    "kWh": 1.0,
+    "A": 1.0,
+    "V": 1.0,
+    "Percent": 1.0,
+}
+_IGNORED_LOCATIONS = {"Body", "Cable"}
+_PHASES = ("L1", "L2", "L3", "L1-N", "L2-N", "L3-N")
+
+
+@dataclass(slots=True)
+class MeterReading:
+    """The latest value of each measurand in one MeterValues batch (None: not in the batch)."""
+
+    power_import_w: float | None = None
+    power_export_w: float | None = None
+    setpoint_w: float | None = None
+    energy_import_kwh: float | None = None
+    energy_export_kwh: float | None = None
+    soc_pct: float | None = None
+    current_a: float | None = None
+    voltage_v: float | None = None
+    timestamp: datetime | None = None
+
+    @property
+    def has_power(self) -> bool:
+        """Whether the batch says anything about active power."""
+        return self.power_import_w is not None or self.power_export_w is not None
+
+    @property
+    def power_w(self) -> float | None:
+        """Signed power: import (into the EV) minus export."""
+        if not self.has_power:
+            return None
+        return (self.power_import_w or 0.0) - (self.power_export_w or 0.0)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _scaled(sample: dict[str, Any], measurand: str) -> float | None:
+    value = _number(sample.get("value"))
+    if value is None:
+        return None
+    unit = sample.get("unit")
+    multiplier = 0
+    uom = sample.get("unit_of_measure")
+    if isinstance(uom, dict):
+        unit = uom.get("unit", unit)
+        multiplier = int(_number(uom.get("multiplier")) or 0)
+    if not isinstance(unit, str):
+        unit = _DEFAULT_UNIT[measurand]
+    scale = _SCALE.get(unit)
+    if scale is None:
+        return None
+    return value * scale * 10.0**multiplier
+
+
+def _collect(meter_value: dict[str, Any]) -> dict[str, float]:
+    """One MeterValue's samples as {measurand: total}, phases combined when no total is sent."""
+    totals: dict[str, float] = {}
+    phases: dict[str, dict[str, float]] = {}
+    for sample in meter_value.get("sampled_value") or ():
+        if not isinstance(sample, dict):
+            continue
+        measurand = sample.get("measurand") or ENERGY_IMPORT
+        if measurand not in _DEFAULT_UNIT or sample.get("location") in _IGNORED_LOCATIONS:
+            continue
+        value = _scaled(sample, measurand)
+        if value is None:
+            continue
+        phase = sample.get("phase")
+        if phase is None:
+            totals[measurand] = value
+        elif phase in _PHASES:
+            phases.setdefault(measurand, {})[phase] = value
+    for measurand, per_phase in phases.items():
+        if measurand in totals:
+            continue
+        values = list(per_phase.values())
+        if measurand == VOLTAGE:
+            totals[measurand] = sum(values) / len(values)
+        elif measurand in (CURRENT_IMPORT, CURRENT_EXPORT, SOC):
+            totals[measurand] = max(values)
+        else:
+            totals[measurand] = sum(values)
+    return totals
+
+
+def parse_meter_values(meter_values: Iterable[Any]) -> MeterReading:
+    """Reduce MeterValue objects to one reading (later samples win; phases are combined)."""
+    reading = MeterReading()
+    for meter_value in meter_values:
+        if not isinstance(meter_value, dict):
+            continue
+        totals = _collect(meter_value)
+        if totals:
+            _apply(reading, totals)
+            reading.timestamp = parse_iso(meter_value.get("timestamp")) or reading.timestamp
+    return reading
+
+
+def _apply(reading: MeterReading, totals: dict[str, float]) -> None:
+    if POWER_IMPORT in totals or POWER_EXPORT in totals:
+        reading.power_import_w = totals.get(POWER_IMPORT)
+        reading.power_export_w = totals.get(POWER_EXPORT)
+    if POWER_SETPOINT in totals:
+        reading.setpoint_w = totals[POWER_SETPOINT]
+    if ENERGY_IMPORT in totals:
+        reading.energy_import_kwh = totals[ENERGY_IMPORT]
+    if ENERGY_EXPORT in totals:
+        reading.energy_export_kwh = totals[ENERGY_EXPORT]
+    if SOC in totals:
+        reading.soc_pct = min(100.0, max(0.0, totals[SOC]))
+    if CURRENT_IMPORT in totals:
+        reading.current_a = totals[CURRENT_IMPORT]
+    elif CURRENT_EXPORT in totals:
+        reading.current_a = -totals[CURRENT_EXPORT]
+    if VOLTAGE in totals:
+        reading.voltage_v = totals[VOLTAGE]
+
+
+@dataclass(frozen=True, slots=True)
+class EvChargingNeeds:
+    """The EV's wishes from NotifyEVChargingNeeds (OCPP 2.x, ISO 15118), in our units."""
+
+    received_at: datetime
+    evse_id: int
+    requested_energy_transfer: str
+    available_energy_transfer: tuple[str, ...] = ()
+    control_mode: str | None = None
+    departure_time: datetime | None = None
+    requested_energy_kwh: float | None = None
+    """AC/DC energyAmount: energy the EV asks for to reach its target."""
+    soc_pct: float | None = None
+    capacity_kwh: float | None = None
+    min_energy_kwh: float | None = None
+    """2.1 evMinEnergyRequest: energy that must be charged by departure."""
+    target_energy_kwh: float | None = None
+    max_energy_kwh: float | None = None
+    min_v2x_energy_kwh: float | None = None
+    """2.1 evMinV2XEnergyRequest: (negative: may be discharged) at which V2X stops."""
+    max_v2x_energy_kwh: float | None = None
+    max_charge_power_w: float | None = None
+    max_discharge_power_w: float | None = None
+    v2x_parameters: bool = False
+    """Whether v2xChargingParameters were sent."""
+
+    @property
+    def supports_v2x(self) -> bool:
+        """The EV (and the charger forwarding it) offers bidirectional transfer."""
+        modes = (self.requested_energy_transfer, *self.available_energy_transfer)
+        if any(mode.endswith("_BPT") for mode in modes):
+            return True
+        return self.v2x_parameters and (self.max_discharge_power_w or 0.0) > 0.0
+
+
+def _kwh(value: Any) -> float | None:
+    number = _number(value)
+    return None if number is None else number / 1000.0
+
+
+def parse_ev_needs(evse_id: int, needs: dict[str, Any], received_at: datetime) -> EvChargingNeeds:
+    """Build EvChargingNeeds from a snake_case chargingNeeds object (2.0.1 or 2.1)."""
+    ac = needs.get("ac_charging_parameters") or {}
+    dc = needs.get("dc_charging_parameters") or {}
+    v2x = needs.get("v2x_charging_parameters")
+    v2x_dict: dict[str, Any] = v2x if isinstance(v2x, dict) else {}
+    available = needs.get("available_energy_transfer") or ()
+    requested = _kwh(ac.get("energy_amount")) if ac else None
+    if requested is None and dc:
+        requested = _kwh(dc.get("energy_amount"))
+    max_charge = _number(v2x_dict.get("max_charge_power"))
+    if max_charge is None and dc:
+        max_charge = _number(dc.get("ev_max_power"))
+    if max_charge is None and ac:
+        current = _number(ac.get("ev_max_current"))
+        voltage = _number(ac.get("ev_max_voltage"))
+        if current is not None and voltage is not None:
+            max_charge = current * voltage
+    max_discharge = _number(v2x_dict.get("max_discharge_power"))
+    return EvChargingNeeds(
+        received_at=received_at,
+        evse_id=evse_id,
+        requested_energy_transfer=str(needs.get("requested_energy_transfer", "")),
+        available_energy_transfer=tuple(str(mode) for mode in available),
+        control_mode=needs.get("control_mode"),
+        departure_time=parse_iso(needs.get("departure_time")),
+        requested_energy_kwh=requested,
+        soc_pct=_number(dc.get("state_of_charge")) if dc else None,
+        capacity_kwh=_kwh(dc.get("ev_energy_capacity")) if dc else None,
+        min_energy_kwh=_kwh(v2x_dict.get("ev_min_energy_request")),
+        target_energy_kwh=_kwh(v2x_dict.get("ev_target_energy_request")),
+        max_energy_kwh=_kwh(v2x_dict.get("ev_max_energy_request")),
+        min_v2x_energy_kwh=_kwh(v2x_dict.get("ev_min_v2x_energy_request")),
+        max_v2x_energy_kwh=_kwh(v2x_dict.get("ev_max_v2x_energy_request")),
+        max_charge_power_w=max_charge,
+        max_discharge_power_w=abs(max_discharge) if max_discharge is not None else None,
+        v2x_parameters=isinstance(v2x, dict),
+    )

@@ -1,0 +1,307 @@
+"""The OCPP server over real websockets: auth, subprotocols, robustness, several chargers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import aiohttp
+import pytest
+
+from custom_components.v2g.chargers.ocpp import (
+    OcppServer,
+    StationEvent,
+    build_ssl_context,
+    generate_password,
+)
+from custom_components.v2g.chargers.ocpp.server import choose_subprotocol, identity_from_path
+
+from .conftest import PASSWORD, Connect, register, wait_for
+
+
+async def _handshake(
+    http: aiohttp.ClientSession,
+    server: OcppServer,
+    identity: str,
+    auth: aiohttp.BasicAuth | None,
+    protocols: tuple[str, ...] = ("ocpp2.1",),
+) -> int:
+    """The HTTP status the server answers an upgrade request with (101 = accepted)."""
+    try:
+        ws = await http.ws_connect(
+            f"ws://127.0.0.1:{server.port}/{identity}", protocols=protocols, auth=auth
+        )
+    except aiohttp.WSServerHandshakeError as err:
+        return err.status
+    await ws.close()
+    return 101
+
+
+async def test_auth_success_and_failures(server: OcppServer, http: aiohttp.ClientSession) -> None:
+    unknown: list[tuple[str, str]] = []
+    server.on_unknown_identity = lambda identity, remote: unknown.append((identity, remote))
+    register(server, "cp1")
+    register(server, "cp2")
+
+    assert await _handshake(http, server, "cp1", aiohttp.BasicAuth("cp1", PASSWORD)) == 101
+    assert await _handshake(http, server, "cp1", aiohttp.BasicAuth("cp1", "wrong")) == 401
+    assert await _handshake(http, server, "cp1", None) == 401
+    # A valid password of another charger, or this password under another user name.
+    assert await _handshake(http, server, "cp1", aiohttp.BasicAuth("cp2", PASSWORD)) == 401
+    assert unknown == []
+    assert await _handshake(http, server, "nobody", aiohttp.BasicAuth("nobody", PASSWORD)) == 404
+    assert unknown == [("nobody", "127.0.0.1")]
+
+    # 401 carries a challenge; malformed headers are refused the same way.
+    url = f"ws://127.0.0.1:{server.port}/cp1"
+    for header in ("Basic !!!", "Bearer abc", "Basic " + "Y3Ax"):  # "cp1" without ':'
+        async with http.get(url, headers={"Authorization": header}) as response:
+            assert response.status == 401
+            assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+async def test_password_never_logged(
+    server: OcppServer, connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    station = register(server, "cp1", debug_traffic=True)
+    client = await connect("cp1")
+    await wait_for(lambda: station.connected)
+    await _handshake(client.ws._response._session, server, "cp1", aiohttp.BasicAuth("cp1", "x"))  # type: ignore[attr-defined]
+    assert "BootNotification" in caplog.text  # traffic logging works when asked for...
+    assert PASSWORD not in caplog.text  # ...and credentials never show
+    assert "Authorization" not in caplog.text
+    assert "Y3Ax" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("offered", "expected"),
+    [
+        (("ocpp1.6",), "ocpp1.6"),
+        (("ocpp2.0.1",), "ocpp2.0.1"),
+        (("ocpp2.1",), "ocpp2.1"),
+        (("ocpp1.6", "ocpp2.0.1", "ocpp2.1"), "ocpp2.1"),
+        (("ocpp1.6", "ocpp2.0.1"), "ocpp2.0.1"),
+    ],
+)
+async def test_subprotocol_negotiation(
+    server: OcppServer, connect: Connect, offered: tuple[str, ...], expected: str
+) -> None:
+    station = register(server, "cp1")
+    client = await connect("cp1", expected, offer=offered)
+    assert client.ws.protocol == expected
+    await wait_for(lambda: station.boot_info is not None)
+    assert station.ocpp_version == expected.removeprefix("ocpp")
+    assert station.connected
+
+
+async def test_no_common_subprotocol_closes_1002(
+    server: OcppServer, http: aiohttp.ClientSession
+) -> None:
+    station = register(server, "cp1")
+    ws = await http.ws_connect(
+        f"ws://127.0.0.1:{server.port}/cp1",
+        protocols=("ocpp1.5",),
+        auth=aiohttp.BasicAuth("cp1", PASSWORD),
+    )
+    assert ws.protocol is None
+    msg = await ws.receive()
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert ws.close_code == 1002
+    assert not station.connected
+    await ws.close()
+
+
+def test_helpers() -> None:
+    assert choose_subprotocol("ocpp1.6, ocpp2.1") == "ocpp2.1"
+    assert choose_subprotocol("ocpp1.5") is None
+    assert choose_subprotocol(None) is None
+    assert identity_from_path("ocpp/ws/CP-1/") == "CP-1"
+    password = generate_password()
+    assert len(password) == 20
+    assert password.isalnum()
+    assert generate_password() != password
+    with pytest.raises(ValueError, match="16 to 40"):
+        generate_password(8)
+    with pytest.raises(FileNotFoundError):
+        build_ssl_context("/nonexistent/cert.pem", "/nonexistent/key.pem")
+
+
+async def test_url_for_and_registration(server: OcppServer) -> None:
+    register(server, "cp 1")
+    assert server.url_for("cp 1", "192.168.1.5") == f"ws://192.168.1.5:{server.port}/cp%201"
+    assert server.url_for("x", "fe80::1").startswith("ws://[fe80::1]:")
+    with pytest.raises(ValueError, match="already registered"):
+        register(server, "cp 1")
+    with pytest.raises(ValueError, match="path segment"):
+        register(server, "a/b")
+    assert set(server.stations) == {"cp 1"}
+    await server.unregister_station("cp 1")
+    await server.unregister_station("cp 1")  # idempotent
+    assert server.get_station("cp 1") is None
+
+
+async def test_malformed_frames_do_not_take_the_server_down(
+    server: OcppServer, http: aiohttp.ClientSession, connect: Connect
+) -> None:
+    station = register(server, "cp1")
+    register(server, "cp2")
+    other = await connect("cp2", "ocpp1.6")
+    ws = await http.ws_connect(
+        f"ws://127.0.0.1:{server.port}/cp1",
+        protocols=("ocpp2.1",),
+        auth=aiohttp.BasicAuth("cp1", PASSWORD),
+    )
+    for frame in (
+        "not json",
+        "[]",
+        "[2]",
+        '{"a": 1}',
+        '[2, "x1", {"unhashable": 1}, {}]',
+        '[9, "x2", "Heartbeat", {}]',
+        '[3, "no-such-request", {}]',
+    ):
+        await ws.send_str(frame)
+    await ws.send_bytes(b"\x00\x01")
+    # Schema violation: answered with a CallError, the connection stays up.
+    await ws.send_str('[2, "bad", "Heartbeat", {"unexpected": true}]')
+    reply = json.loads((await ws.receive(timeout=5)).data)
+    assert reply[:3] == [4, "x1", "NotImplemented"]  # an action that is no string
+    reply = json.loads((await ws.receive(timeout=5)).data)
+    assert reply[0] == 4
+    assert reply[1] == "bad"
+    await ws.send_str('[2, "hb", "Heartbeat", {}]')
+    reply = json.loads((await ws.receive(timeout=5)).data)
+    assert reply[:2] == [3, "hb"]
+    assert "currentTime" in reply[2]
+    assert station.connected
+
+    # An oversized frame ends that connection only (1009); the server keeps serving.
+    await ws.send_str('[2, "big", "Heartbeat", {"x": "' + "a" * 70_000 + '"}]')
+    msg = await ws.receive(timeout=5)
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert ws.close_code == 1009
+    await wait_for(lambda: not station.connected)
+    response = await other.cp.call(other.call.Heartbeat())
+    assert response.current_time
+    again = await connect("cp1", "ocpp2.1")
+    await wait_for(lambda: station.connected)
+    await again.cp.call(again.call.Heartbeat())
+
+
+async def test_unknown_action_gets_not_implemented(
+    server: OcppServer, http: aiohttp.ClientSession
+) -> None:
+    register(server, "cp1")
+    for protocol in ("ocpp2.1", "ocpp2.0.1", "ocpp1.6"):
+        ws = await http.ws_connect(
+            f"ws://127.0.0.1:{server.port}/cp1",
+            protocols=(protocol,),
+            auth=aiohttp.BasicAuth("cp1", PASSWORD),
+        )
+        # A real 2.1 action nobody handles, and one no version knows.
+        for unique_id, action in (("u1", "NotifyDERAlarm"), ("u2", "MakeCoffee")):
+            await ws.send_str(json.dumps([2, unique_id, action, {}]))
+            reply = json.loads((await ws.receive(timeout=5)).data)
+            assert reply[:3] == [4, unique_id, "NotImplemented"], protocol
+        await ws.close()
+
+
+async def test_skip_schema_validation_option(
+    server: OcppServer, http: aiohttp.ClientSession
+) -> None:
+    strict = register(server, "strict")
+    lax = register(server, "lax", skip_schema_validation=True)
+    boot = {
+        "chargingStation": {"vendorName": "V", "model": "M", "bogus": 1},
+        "reason": "PowerUp",
+    }
+    replies = {}
+    for identity in ("strict", "lax"):
+        ws = await http.ws_connect(
+            f"ws://127.0.0.1:{server.port}/{identity}",
+            protocols=("ocpp2.0.1",),
+            auth=aiohttp.BasicAuth(identity, PASSWORD),
+        )
+        await ws.send_str(json.dumps([2, "b1", "BootNotification", boot]))
+        replies[identity] = json.loads((await ws.receive(timeout=5)).data)
+        await ws.close()
+    assert replies["strict"][0] == 4  # FormatViolation
+    assert replies["lax"][0] == 3
+    assert lax.boot_info is not None
+    assert lax.boot_info.vendor == "V"
+    assert strict.boot_info is None
+
+
+async def test_reconnect_keeps_station_and_takeover(server: OcppServer, connect: Connect) -> None:
+    station = register(server, "cp1")
+    events: list[StationEvent] = []
+    remove = station.add_listener(lambda _station, event: events.append(event))
+    first = await connect("cp1", "ocpp1.6")
+    await wait_for(lambda: station.connected)
+    await first.cp.call(
+        first.call.MeterValues(
+            connector_id=1,
+            meter_value=[
+                {
+                    "timestamp": "2026-01-01T00:00:00Z",
+                    "sampled_value": [
+                        {"value": "12345", "measurand": "Energy.Active.Import.Register"}
+                    ],
+                }
+            ],
+        )
+    )
+    # A second connection for the same identity replaces the first.
+    second = await connect("cp1", "ocpp2.0.1")
+    await wait_for(lambda: first.ws.closed)
+    assert server.get_station("cp1") is station
+    assert station.ocpp_version == "2.0.1"
+    assert (await station.async_read_state()).energy_charged_kwh == pytest.approx(12.345)
+    await second.close()
+    await wait_for(lambda: not station.connected)
+    assert StationEvent.DISCONNECTED in events
+    # Within the grace period the last state is still reported.
+    assert (await station.async_read_state()).energy_charged_kwh == pytest.approx(12.345)
+    third = await connect("cp1", "ocpp2.1")
+    await wait_for(lambda: station.connected)
+    assert server.get_station("cp1") is station
+    assert events.count(StationEvent.CONNECTED) == 3
+    remove()
+    await third.close()
+
+
+async def test_three_chargers_each_get_their_own_commands(
+    server: OcppServer, connect: Connect
+) -> None:
+    stations = {
+        "cp-a": register(server, "cp-a"),
+        "cp-b": register(server, "cp-b"),
+        "cp-c": register(server, "cp-c"),
+    }
+    clients = {
+        "cp-a": await connect(
+            "cp-a", "ocpp1.6", config={"ChargingScheduleAllowedChargingRateUnit": "Power"}
+        ),
+        "cp-b": await connect("cp-b", "ocpp2.0.1", config={"SmartChargingCtrlr.RateUnit": "W"}),
+        "cp-c": await connect("cp-c", "ocpp2.1", config={"SmartChargingCtrlr.RateUnit": "W"}),
+    }
+    for station in stations.values():
+        await wait_for(lambda station=station: station.config.rate_units is not None)
+    setpoints = {"cp-a": 4000.0, "cp-b": 5000.0, "cp-c": 6000.0}
+    await asyncio.gather(
+        *(stations[name].async_apply_setpoint(power) for name, power in setpoints.items())
+    )
+    for name, client in clients.items():
+        assert len(client.rec.profiles) == 1, name
+        profile = client.rec.profiles[0]
+        if name == "cp-a":
+            periods = profile["cs_charging_profiles"]["charging_schedule"][
+                "charging_schedule_period"
+            ]
+        else:
+            periods = profile["charging_profile"]["charging_schedule"][0][
+                "charging_schedule_period"
+            ]
+        assert periods[0]["limit"] == setpoints[name]

@@ -1,0 +1,462 @@
+"""Stations over real websockets: readings -> ChargerState, setpoints -> SetChargingProfile."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from custom_components.v2g.chargers import (
+    ChargerBackend,
+    ChargerStatus,
+    ChargerUnavailableError,
+    SetpointRejectedError,
+)
+from custom_components.v2g.chargers.ocpp import OcppServer, StationEvent
+from custom_components.v2g.chargers.ocpp.base import TX_DEFAULT_PROFILE_ID, TX_PROFILE_ID
+
+from .conftest import Client, Connect, register, wait_for
+
+V2X_CONFIG = {
+    "SmartChargingCtrlr.RateUnit": "A,W",
+    "SmartChargingCtrlr.ProfileStackLevel": "8",
+    "V2XChargingCtrlr.Enabled": "true",
+    "V2XChargingCtrlr.SupportedOperationModes": "ChargingOnly,CentralSetpoint",
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _profile_2x(client: Client, index: int = -1) -> dict[str, Any]:
+    return client.rec.profiles[index]["charging_profile"]
+
+
+def _period_2x(client: Client, index: int = -1) -> dict[str, Any]:
+    return _profile_2x(client, index)["charging_schedule"][0]["charging_schedule_period"][0]
+
+
+async def test_v16_meter_values_to_state(server: OcppServer, connect: Connect) -> None:
+    station = register(server, "cp1")
+    assert isinstance(station, ChargerBackend)
+    client = await connect("cp1", "ocpp1.6")
+    await client.cp.call(
+        client.call.StatusNotification(connector_id=1, error_code="NoError", status="Charging")
+    )
+    await client.cp.call(
+        client.call.MeterValues(
+            connector_id=1,
+            meter_value=[
+                {
+                    "timestamp": _now(),
+                    "sampled_value": [
+                        {"value": "7.2", "measurand": "Power.Active.Import", "unit": "kW"},
+                        {
+                            "value": "1234.5",
+                            "measurand": "Energy.Active.Import.Register",
+                            "unit": "kWh",
+                        },
+                        {"value": "250", "measurand": "Energy.Active.Export.Register"},
+                        {"value": "63", "measurand": "SoC", "unit": "Percent", "location": "EV"},
+                        {
+                            "value": "10.4",
+                            "measurand": "Current.Import",
+                            "unit": "A",
+                            "phase": "L1",
+                        },
+                        {
+                            "value": "10.6",
+                            "measurand": "Current.Import",
+                            "unit": "A",
+                            "phase": "L2",
+                        },
+                        {"value": "229", "measurand": "Voltage", "unit": "V", "phase": "L1-N"},
+                        {"value": "231", "measurand": "Voltage", "unit": "V", "phase": "L2-N"},
+                        {"value": "31", "measurand": "Temperature", "unit": "Celsius"},
+                    ],
+                }
+            ],
+        )
+    )
+    state = await station.async_read_state()
+    assert state.plugged_in
+    assert state.status is ChargerStatus.CHARGING
+    assert state.power_w == 7200.0
+    assert state.energy_charged_kwh == pytest.approx(1234.5)
+    assert state.energy_discharged_kwh == pytest.approx(0.25)
+    assert state.soc_pct == 63.0
+    assert state.max_discharge_power_w == 0.0
+    assert state.extra["current_a"] == pytest.approx(10.6)
+    assert state.extra["voltage_v"] == pytest.approx(230.0)
+    assert state.extra["vendor"] == "TestVendor"
+    assert state.updated_at is not None
+    assert station.capabilities.reports_soc
+    assert not station.capabilities.bidirectional
+
+    # Unplugging: Available -> disconnected, no SoC, no power.
+    await client.cp.call(
+        client.call.StatusNotification(connector_id=1, error_code="NoError", status="Available")
+    )
+    state = await station.async_read_state()
+    assert state.status is ChargerStatus.DISCONNECTED
+    assert state.power_w == 0.0
+    assert state.soc_pct is None
+    await client.cp.call(
+        client.call.StatusNotification(connector_id=0, error_code="OtherError", status="Faulted")
+    )
+    assert (await station.async_read_state()).status is ChargerStatus.FAULT
+
+
+async def test_v21_transaction_event_discharging(server: OcppServer, connect: Connect) -> None:
+    station = register(server, "cp1", declared_bidirectional=True)
+    client = await connect("cp1", "ocpp2.1")
+    meter = [
+        {
+            "timestamp": _now(),
+            "sampled_value": [
+                {"value": 0, "measurand": "Power.Active.Import"},
+                {
+                    "value": 3.5,
+                    "measurand": "Power.Active.Export",
+                    "unit_of_measure": {"unit": "kW"},
+                },
+                {"value": 42, "measurand": "SoC"},
+                {
+                    "value": 5,
+                    "measurand": "Energy.Active.Export.Register",
+                    "unit_of_measure": {"unit": "Wh", "multiplier": 3},
+                },
+            ],
+        }
+    ]
+    await client.cp.call(
+        client.call.TransactionEvent(
+            event_type="Started",
+            timestamp=_now(),
+            trigger_reason="CablePluggedIn",
+            seq_no=0,
+            transaction_info={"transaction_id": "tx-1", "charging_state": "EVConnected"},
+            evse={"id": 1, "connector_id": 1},
+            meter_value=meter,
+        )
+    )
+    state = await station.async_read_state()
+    assert station.transaction_id == "tx-1"
+    assert state.status is ChargerStatus.DISCHARGING
+    assert state.power_w == -3500.0
+    assert state.energy_discharged_kwh == pytest.approx(5.0)
+    assert state.soc_pct == 42.0
+    assert station.capabilities.bidirectional
+    assert state.max_discharge_power_w == 11_000.0
+    await client.cp.call(
+        client.call.TransactionEvent(
+            event_type="Ended",
+            timestamp=_now(),
+            trigger_reason="EVCommunicationLost",
+            seq_no=1,
+            transaction_info={"transaction_id": "tx-1"},
+        )
+    )
+    assert station.transaction_id is None
+
+
+async def test_ev_charging_needs(server: OcppServer, connect: Connect) -> None:
+    station = register(server, "cp1", max_charge_power_w=22_000.0)
+    events: list[StationEvent] = []
+    station.add_listener(lambda _station, event: events.append(event))
+    client = await connect("cp1", "ocpp2.1")
+    departure = (datetime.now(UTC) + timedelta(hours=8)).replace(microsecond=0)
+    await client.cp.call(
+        client.call.NotifyEVChargingNeeds(
+            evse_id=1,
+            charging_needs={
+                "requested_energy_transfer": "AC_BPT",
+                "control_mode": "DynamicControl",
+                "departure_time": departure.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "ac_charging_parameters": {
+                    "energy_amount": 20_000,
+                    "ev_min_current": 6,
+                    "ev_max_current": 16,
+                    "ev_max_voltage": 400,
+                },
+                "v2x_charging_parameters": {
+                    "max_charge_power": 11_000,
+                    "max_discharge_power": 7_000,
+                    "ev_min_energy_request": 10_000,
+                    "ev_max_energy_request": 45_000,
+                    "ev_min_v2x_energy_request": -5_000,
+                },
+            },
+        )
+    )
+    assert StationEvent.EV_NEEDS in events
+    needs = station.ev_needs
+    assert needs is not None
+    assert needs.departure_time == departure
+    assert needs.requested_energy_kwh == 20.0
+    assert needs.min_energy_kwh == 10.0
+    assert needs.min_v2x_energy_kwh == -5.0
+    assert needs.supports_v2x
+    assert station.capabilities.bidirectional  # OCPP 2.1 + the EV offers BPT
+    state = await station.async_read_state()
+    assert state.max_charge_power_w == 11_000.0
+    assert state.max_discharge_power_w == 7_000.0
+
+
+async def test_v16_setpoints(server: OcppServer, connect: Connect) -> None:
+    station = register(server, "cp1")
+    client = await connect(
+        "cp1",
+        "ocpp1.6",
+        config={
+            "ChargingScheduleAllowedChargingRateUnit": "Current",
+            "ChargeProfileMaxStackLevel": "5",
+        },
+    )
+    await wait_for(lambda: station.config.rate_units == frozenset({"A"}))
+    await station.async_apply_setpoint(7_000.0)
+    profile = client.rec.profiles[-1]
+    assert profile["connector_id"] == 1
+    cs = profile["cs_charging_profiles"]
+    assert cs["charging_profile_purpose"] == "TxDefaultProfile"
+    assert cs["stack_level"] == 5
+    assert "transaction_id" not in cs
+    assert cs["charging_schedule"]["charging_rate_unit"] == "A"
+    period = cs["charging_schedule"]["charging_schedule_period"][0]
+    assert float(period["limit"]) == pytest.approx(10.1)  # 7000 / (230 * 3) = 10.14 -> 10.1
+    assert period["number_phases"] == 3
+    valid_to = datetime.fromisoformat(cs["valid_to"])
+    assert timedelta(minutes=4) < valid_to - datetime.now(UTC) <= timedelta(minutes=5)
+
+    # A small change is not sent; a transaction turns it into a TxProfile.
+    await station.async_apply_setpoint(7_050.0)
+    assert len(client.rec.profiles) == 1
+    response = await client.cp.call(
+        client.call.StartTransaction(
+            connector_id=1, id_tag="tag", meter_start=1000, timestamp=_now()
+        )
+    )
+    await wait_for(lambda: len(client.rec.profiles) == 2)  # re-sent for the transaction
+    cs = client.rec.profiles[-1]["cs_charging_profiles"]
+    assert cs["charging_profile_purpose"] == "TxProfile"
+    assert cs["transaction_id"] == response.transaction_id
+    # Charge only: a negative setpoint becomes 0.
+    await station.async_apply_setpoint(-3_000.0)
+    period = client.rec.profiles[-1]["cs_charging_profiles"]["charging_schedule"][
+        "charging_schedule_period"
+    ][0]
+    assert period["limit"] == 0
+    await client.cp.call(
+        client.call.StopTransaction(
+            meter_stop=2000, timestamp=_now(), transaction_id=response.transaction_id
+        )
+    )
+    assert station.transaction_id is None
+    assert (await station.async_read_state()).energy_charged_kwh == pytest.approx(2.0)
+
+
+async def test_v16_watts_when_allowed(server: OcppServer, connect: Connect) -> None:
+    station = register(server, "cp1")
+    client = await connect(
+        "cp1", "ocpp1.6", config={"ChargingScheduleAllowedChargingRateUnit": "Current,Power"}
+    )
+    await wait_for(lambda: station.config.rate_units is not None)
+    await station.async_apply_setpoint(4_321.4)
+    schedule = client.rec.profiles[-1]["cs_charging_profiles"]["charging_schedule"]
+    assert schedule["charging_rate_unit"] == "W"
+    assert schedule["charging_schedule_period"][0]["limit"] == 4321
+
+
+async def test_v201_setpoint_charge_only(server: OcppServer, connect: Connect) -> None:
+    station = register(server, "cp1", declared_bidirectional=True)  # ignored below 2.1
+    client = await connect("cp1", "ocpp2.0.1", config={"SmartChargingCtrlr.RateUnit": "W"})
+    await wait_for(lambda: station.config.rate_units is not None)
+    assert not station.capabilities.bidirectional
+    await station.async_apply_setpoint(-5_000.0)
+    profile = _profile_2x(client)
+    assert client.rec.profiles[-1]["evse_id"] == 1
+    assert profile["id"] == TX_DEFAULT_PROFILE_ID
+    assert profile["charging_profile_purpose"] == "TxDefaultProfile"
+    assert profile["charging_profile_kind"] == "Absolute"
+    assert profile["charging_schedule"][0]["charging_rate_unit"] == "W"
+    assert _period_2x(client)["limit"] == 0
+    assert "valid_to" in profile
+
+
+async def test_v21_central_setpoint(server: OcppServer, connect: Connect) -> None:
+    station = register(server, "cp1")
+    client = await connect("cp1", "ocpp2.1", config=V2X_CONFIG)
+    await wait_for(lambda: station.config.v2x_supported is True)
+    assert station.capabilities.bidirectional
+    await client.cp.call(
+        client.call.TransactionEvent(
+            event_type="Started",
+            timestamp=_now(),
+            trigger_reason="CablePluggedIn",
+            seq_no=0,
+            transaction_info={"transaction_id": "tx-9"},
+            evse={"id": 1},
+        )
+    )
+    await station.async_apply_setpoint(-4_000.0)
+    profile = _profile_2x(client)
+    assert profile["id"] == TX_PROFILE_ID
+    assert profile["charging_profile_purpose"] == "TxProfile"
+    assert profile["transaction_id"] == "tx-9"
+    assert profile["stack_level"] == 8
+    assert profile["max_offline_duration"] == 120
+    assert profile["invalid_after_offline_duration"] is True
+    period = _period_2x(client)
+    assert period == {"start_period": 0, "operation_mode": "CentralSetpoint", "setpoint": -4000.0}
+
+    # Deadband, sign change, to zero.
+    await station.async_apply_setpoint(-4_050.0)
+    assert len(client.rec.profiles) == 1
+    await station.async_apply_setpoint(2_000.0)
+    assert _period_2x(client)["setpoint"] == 2000.0
+    await station.async_apply_setpoint(0.0)
+    assert _period_2x(client)["setpoint"] == 0.0
+    assert (await station.async_read_state()).setpoint_w == 0.0
+
+    # Unload clears our profiles, and only ours.
+    await station.async_stop()
+    assert [clear["charging_profile_id"] for clear in client.rec.clears] == [
+        TX_PROFILE_ID,
+        TX_DEFAULT_PROFILE_ID,
+    ]
+
+
+async def test_v21_without_v2x_is_charge_only(server: OcppServer, connect: Connect) -> None:
+    station = register(server, "cp1")
+    client = await connect(
+        "cp1",
+        "ocpp2.1",
+        config={"SmartChargingCtrlr.RateUnit": "A", "V2XChargingCtrlr.Enabled": "false"},
+    )
+    await wait_for(lambda: station.config.v2x_supported is False)
+    assert not station.capabilities.bidirectional
+    assert (await station.async_read_state()).max_discharge_power_w == 0.0
+    await station.async_apply_setpoint(-2_000.0)
+    assert _period_2x(client) == {
+        "start_period": 0,
+        "operation_mode": "ChargingOnly",
+        "limit": 0.0,
+        "number_phases": 3,
+    }
+    await station.async_apply_setpoint(11_000.0)
+    assert _period_2x(client)["limit"] == pytest.approx(15.9)
+
+
+async def test_rejected_tx_profile_falls_back_to_tx_default(
+    server: OcppServer, connect: Connect
+) -> None:
+    station = register(server, "cp1")
+    client = await connect(
+        "cp1", "ocpp1.6", config={"ChargingScheduleAllowedChargingRateUnit": "Power"}
+    )
+    client.rec.policy = lambda payload: (
+        "NotSupported"
+        if payload["cs_charging_profiles"]["charging_profile_purpose"] == "TxProfile"
+        else "Accepted"
+    )
+    await wait_for(lambda: station.config.rate_units is not None)
+    await client.cp.call(
+        client.call.StartTransaction(connector_id=1, id_tag="tag", meter_start=0, timestamp=_now())
+    )
+    await wait_for(lambda: station.transaction_id is not None)
+    await station.async_apply_setpoint(5_000.0)
+    purposes = [p["cs_charging_profiles"]["charging_profile_purpose"] for p in client.rec.profiles]
+    assert purposes == ["TxProfile", "TxDefaultProfile"]
+    assert not station.profile_rejected
+    # The fallback is remembered.
+    await station.async_apply_setpoint(9_000.0)
+    assert (
+        client.rec.profiles[-1]["cs_charging_profiles"]["charging_profile_purpose"]
+        == "TxDefaultProfile"
+    )
+    assert len(client.rec.profiles) == 3
+
+
+async def test_rejected_everything_raises_and_notifies(
+    server: OcppServer, connect: Connect
+) -> None:
+    station = register(server, "cp1")
+    events: list[StationEvent] = []
+    station.add_listener(lambda _station, event: events.append(event))
+    client = await connect("cp1", "ocpp2.0.1")
+    client.rec.policy = lambda _payload: "Rejected"
+    await wait_for(lambda: StationEvent.CONFIGURED in events or len(events) > 3)
+    with pytest.raises(SetpointRejectedError, match="Rejected"):
+        await station.async_apply_setpoint(5_000.0)
+    units = [_profile_2x(client, i)["charging_schedule"][0]["charging_rate_unit"] for i in range(2)]
+    assert units == ["W", "A"]  # the other unit was tried too
+    assert station.profile_rejected
+    assert StationEvent.PROFILE_REJECTED in events
+    assert "Rejected" in (station.last_rejection or "")
+    # The next accepted profile clears the problem.
+    client.rec.policy = lambda _payload: "Accepted"
+    await station.async_apply_setpoint(5_000.0)
+    assert not station.profile_rejected
+    assert StationEvent.PROFILE_ACCEPTED in events
+
+
+async def test_v21_refused_setpoint_falls_back_to_charging_only(
+    server: OcppServer, connect: Connect
+) -> None:
+    station = register(server, "cp1", rate_unit="W")
+    client = await connect("cp1", "ocpp2.1", config=V2X_CONFIG)
+    client.rec.policy = lambda payload: (
+        "Rejected"
+        if payload["charging_profile"]["charging_schedule"][0]["charging_schedule_period"][0].get(
+            "operation_mode"
+        )
+        == "CentralSetpoint"
+        else "Accepted"
+    )
+    await wait_for(lambda: station.capabilities.bidirectional)
+    with pytest.raises(SetpointRejectedError, match="CentralSetpoint"):
+        await station.async_apply_setpoint(-3_000.0)
+    assert _period_2x(client) == {"start_period": 0, "operation_mode": "ChargingOnly", "limit": 0.0}
+    assert not station.capabilities.bidirectional
+    await station.async_apply_setpoint(-3_000.0)  # clamped to 0, already applied: no error
+
+
+async def test_no_answer_and_disconnect_make_it_unavailable(
+    server: OcppServer, connect: Connect
+) -> None:
+    station = register(server, "cp1", response_timeout_s=0.3, offline_grace_s=0.2)
+    client = await connect("cp1", "ocpp2.0.1")
+    await asyncio.sleep(0.4)  # configuration read done
+    client.rec.silent = True
+    with pytest.raises(ChargerUnavailableError, match="did not answer"):
+        await station.async_apply_setpoint(5_000.0)
+    await client.close()
+    await wait_for(lambda: not station.connected)
+    with pytest.raises(ChargerUnavailableError):
+        await station.async_apply_setpoint(5_000.0)
+    await asyncio.sleep(0.25)
+    with pytest.raises(ChargerUnavailableError, match="not been connected"):
+        await station.async_read_state()
+
+
+async def test_never_connected_reports_offline(server: OcppServer) -> None:
+    station = register(server, "cp1")
+    await station.async_start()  # the server already runs: nothing to do
+    state = await station.async_read_state()
+    assert state.status is ChargerStatus.OFFLINE
+    await station.async_stop()  # nothing to clear, no error
+
+
+async def test_refresh_before_validity_runs_out(server: OcppServer, connect: Connect) -> None:
+    station = register(server, "cp1", profile_validity_s=30)
+    client = await connect("cp1", "ocpp2.1", config=V2X_CONFIG)
+    await wait_for(lambda: station.capabilities.bidirectional)
+    await station.async_apply_setpoint(-1_000.0)
+    assert len(client.rec.profiles) == 1
+    station._schedule_refresh(0.05)
+    await wait_for(lambda: len(client.rec.profiles) == 2)
+    assert _period_2x(client)["setpoint"] == -1000.0
+    await station.async_stop()
