@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 import logging
 from typing import Any
-from unittest.mock import AsyncMock, Mock
+from unittest.mock import AsyncMock, Mock, patch
 from zoneinfo import ZoneInfo
 
 from homeassistant.config_entries import ConfigEntryState
@@ -297,3 +297,31 @@ async def test_stale_solar_forecast(hass: HomeAssistant) -> None:
     config = InputsConfig.from_options({"solar_forecast_entries": [entry.entry_id]})
     inputs = await InputCollector(hass, config).async_collect(make_grid(NOW, NOW + HOUR), NOW)
     assert [p.key for p in inputs.problems] == [ProblemKey.SOLAR_DATA_STALE]
+
+
+async def test_unexpected_errors_become_problems(brussels: HomeAssistant) -> None:
+    hass = brussels
+    hass.states.async_set("sensor.house_power", "500", {"unit_of_measurement": "W"})
+    config = InputsConfig.from_options(
+        {
+            "price_entity": PRICE_ENTITY,
+            "solar_forecast_entities": ["sensor.solar"],
+            "load_entity": "sensor.house_power",
+            "load_constant_w": 123,
+        }
+    )
+    collector = InputCollector(hass, config)
+    boom = AsyncMock(side_effect=RuntimeError("boom"))
+    with (
+        patch("custom_components.v2g.inputs.PriceReader.async_read", boom),
+        patch("custom_components.v2g.inputs.read_solar_entities", side_effect=KeyError("x")),
+        patch("custom_components.v2g.inputs.LoadForecaster.async_read", boom),
+    ):
+        inputs = await collector.async_collect(make_grid(NOW, NOW + HOUR), NOW)
+    assert {(p.key, p.entity_id) for p in inputs.problems} == {
+        (ProblemKey.PRICE_SOURCE_UNAVAILABLE, PRICE_ENTITY),
+        (ProblemKey.SOLAR_SOURCE_UNAVAILABLE, "sensor.solar"),
+        (ProblemKey.LOAD_HISTORY_MISSING, "sensor.house_power"),
+    }
+    assert np.all(inputs.import_price_per_kwh == 0.30)
+    assert np.all(inputs.load_w == 123.0)

@@ -195,6 +195,41 @@ async def test_entsoe_entity(hass: HomeAssistant) -> None:
     assert series.value_at(datetime(2024, 10, 8, 16, tzinfo=UTC)) == pytest.approx(0.09897)
 
 
+async def test_entsoe_current_price_sensor_reads_its_sibling(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry
+) -> None:
+    """Only the average-price sensor carries the lists; picking another ENTSO-e sensor works."""
+    await hass.config.async_set_time_zone("Europe/Brussels")
+    entry = MockConfigEntry(domain="entsoe")
+    entry.add_to_hass(hass)
+    for key, object_id in (
+        ("current_price", "current_electricity_market_price"),
+        ("avg_price", "average_electricity_price"),
+    ):
+        entity_registry.async_get_or_create(
+            "sensor", "entsoe", f"entsoe.{key}", config_entry=entry, suggested_object_id=object_id
+        )
+    points = entsoe_xml_points("hass_entsoe_api_BE_60M.xml")
+    attributes = entsoe_attributes(points, BRUSSELS, datetime(2024, 10, 8, tzinfo=BRUSSELS))
+    hass.states.async_set("sensor.average_electricity_price", "0.07", attributes)
+    hass.states.async_set(
+        "sensor.current_electricity_market_price", "0.06", {"unit_of_measurement": "€/kWh"}
+    )
+    reader = PriceReader(hass, "sensor.current_electricity_market_price")
+    now = datetime(2024, 10, 8, 8, tzinfo=UTC)
+    series = await reader.async_read(now, now + 12 * HOUR)
+    assert series.problems == []
+    assert len(series.intervals) == 24
+    alone = MockConfigEntry(domain="entsoe")
+    alone.add_to_hass(hass)
+    entity_registry.async_get_or_create(
+        "sensor", "entsoe", "other.current", config_entry=alone, suggested_object_id="lonely"
+    )
+    hass.states.async_set("sensor.lonely", "0.06", {"unit_of_measurement": "€/kWh"})
+    lonely = await PriceReader(hass, "sensor.lonely").async_read(now, now + HOUR)
+    assert problem_keys(lonely) == {ProblemKey.PRICE_SOURCE_UNAVAILABLE}
+
+
 async def test_octopus_event_entities_current_and_next_day(hass: HomeAssistant) -> None:
     await hass.config.async_set_time_zone("Europe/London")
     london = ZoneInfo("Europe/London")

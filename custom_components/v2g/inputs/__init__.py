@@ -42,9 +42,9 @@ Price formula: `import = (spot * unit_factor + price_fee_per_kwh) * (1 + price_v
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
 import logging
 from typing import Any
@@ -392,7 +392,11 @@ class InputCollector:
         start, end = grid.start, grid.end
 
         # Import prices: spot per kWh from the source, then fee and VAT.
-        spot = await self._async_spot(now, start, end)
+        spot = await _guarded(
+            self._async_spot(now, start, end),
+            Series(cfg.price_entity or "price", "/kWh"),
+            ProblemKey.PRICE_SOURCE_UNAVAILABLE,
+        )
         problems.extend(spot.problems)
         imports = Series(
             spot.source,
@@ -404,17 +408,30 @@ class InputCollector:
         import_grid = fill.grid_prices(imports, grid, tz, cfg.price_fixed_per_kwh)
 
         # Export prices.
-        export_grid = await self._async_export(spot, grid, now)
-        problems.extend(export_grid[1])
+        export_series = await _guarded(
+            self._async_export(spot, now, grid.end),
+            Series(cfg.export_price_entity or "export_price", "/kWh"),
+            ProblemKey.PRICE_SOURCE_UNAVAILABLE,
+        )
+        problems.extend(export_series.problems)
+        export_grid = self._grid_export(export_series, grid, tz)
 
         # Solar.
-        solar = await self._async_solar(now)
+        solar = await _guarded(
+            self._async_solar(now),
+            Series(",".join(cfg.solar_forecast_entities or cfg.solar_forecast_entries), "W"),
+            ProblemKey.SOLAR_SOURCE_UNAVAILABLE,
+        )
         problems.extend(solar.problems)
         solar_grid = fill.grid_solar(solar, grid, tz)
 
         # Load.
         if self.load_forecaster is not None:
-            load = await self.load_forecaster.async_read(now, start, end)
+            load = await _guarded(
+                self.load_forecaster.async_read(now, start, end),
+                Series(self.load_forecaster.entity_id, "W"),
+                ProblemKey.LOAD_HISTORY_MISSING,
+            )
             problems.extend(load.problems)
             load_grid = fill.grid_load(load, grid, cfg.load_constant_w)
         elif cfg.load_source is LoadSource.CONSTANT:
@@ -431,11 +448,11 @@ class InputCollector:
         return Inputs(
             grid=grid,
             import_price_per_kwh=import_grid.values,
-            export_price_per_kwh=export_grid[0].values,
+            export_price_per_kwh=export_grid.values,
             solar_w=solar_grid.values,
             load_w=load_grid.values,
             price_estimated=import_grid.estimated,
-            export_price_estimated=export_grid[0].estimated,
+            export_price_estimated=export_grid.estimated,
             solar_estimated=solar_grid.estimated,
             load_estimated=load_grid.estimated,
             currency=spot.currency or self.hass.config.currency,
@@ -476,25 +493,25 @@ class InputCollector:
             fetched_at=now,
         )
 
-    async def _async_export(
-        self, spot: Series, grid: SlotGrid, now: datetime
-    ) -> tuple[fill.Gridded, list[InputProblem]]:
+    async def _async_export(self, spot: Series, now: datetime, end: datetime) -> Series:
+        """Export price per kWh as a series: spot * factor + fee (problems of its own source)."""
         cfg = self.config
-        tz = dt_util.get_default_time_zone()
-        if cfg.export_price_source is ExportPriceSource.NONE:
-            return fill.constant(grid, 0.0), []
-        if cfg.export_price_source is ExportPriceSource.FIXED:
-            return fill.constant(grid, cfg.export_price_fixed_per_kwh), []
         source = spot
         if self.export_reader is not None:
-            source = await self.export_reader.async_read(now, grid.end)
+            source = await self.export_reader.async_read(now, end)
         intervals: list[Interval] = map_values(
             source.intervals, cfg.export_price_factor, cfg.export_price_fee_per_kwh
         )
-        series = Series(source.source, source.unit, intervals, source.currency)
-        fallback = cfg.export_price_fixed_per_kwh
         problems = source.problems if source is not spot else []
-        return fill.grid_prices(series, grid, tz, fallback), problems
+        return Series(source.source, source.unit, intervals, source.currency, problems=problems)
+
+    def _grid_export(self, series: Series, grid: SlotGrid, tz: tzinfo) -> fill.Gridded:
+        cfg = self.config
+        if cfg.export_price_source is ExportPriceSource.NONE:
+            return fill.constant(grid, 0.0)
+        if cfg.export_price_source is ExportPriceSource.FIXED:
+            return fill.constant(grid, cfg.export_price_fixed_per_kwh)
+        return fill.grid_prices(series, grid, tz, cfg.export_price_fixed_per_kwh)
 
     async def _async_solar(self, now: datetime) -> Series:
         cfg = self.config
@@ -515,3 +532,15 @@ class InputCollector:
             _LOGGER.info("%s: %s resolved", problem.entity_id, problem.key)
         self._active = current
         return resolved
+
+
+async def _guarded(
+    reading: Coroutine[Any, Any, Series], fallback: Series, key: ProblemKey
+) -> Series:
+    """Run one source's reader; an unexpected error becomes a problem, never a failed update."""
+    try:
+        return await reading
+    except Exception as err:  # a bug or an odd payload in one source must not stop the loop
+        _LOGGER.debug("Reading %s failed", fallback.source, exc_info=True)
+        fallback.problems.append(InputProblem(key, fallback.source, repr(err)))
+        return fallback

@@ -135,6 +135,11 @@ def detect_price_format(hass: HomeAssistant, entity_id: str) -> PriceFormat:
     return detect_format_from_state(entity_id, state.state, state.attributes, platform)
 
 
+_LIST_FORMATS = frozenset(
+    {PriceFormat.ENTSOE, PriceFormat.NORDPOOL_CUSTOM, PriceFormat.ENERGIDATASERVICE}
+)
+
+
 @dataclass(slots=True)
 class _CachedAnswer:
     fetched_at: datetime
@@ -177,6 +182,8 @@ class PriceReader:
         series = Series(source=self.entity_id, unit="/kWh", fetched_at=now)
         state = self.hass.states.get(self.entity_id)
         attributes: Mapping[str, Any] = state.attributes if state is not None else {}
+        if fmt in _LIST_FORMATS and not parsers.find_list_attribute(attributes):
+            attributes = self._sibling_attributes(attributes)
         try:
             parsed, unit = await self._async_parse(fmt, attributes, now, horizon_end)
         except (HomeAssistantError, ValueError, KeyError, TypeError) as err:
@@ -224,6 +231,23 @@ class PriceReader:
                 )
             )
         return series
+
+    def _sibling_attributes(self, attributes: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Attributes of another entity of the same config entry that holds the price list.
+
+        The ENTSO-e integration keeps its lists on the average-price sensor only; a user who picks
+        its "current price" sensor still gets prices.
+        """
+        registry = er.async_get(self.hass)
+        chosen = registry.async_get(self.entity_id)
+        if chosen is None or chosen.config_entry_id is None:
+            return attributes
+        for sibling in er.async_entries_for_config_entry(registry, chosen.config_entry_id):
+            state = self.hass.states.get(sibling.entity_id)
+            if state is not None and parsers.find_list_attribute(state.attributes):
+                _LOGGER.debug("Reading prices of %s from %s", self.entity_id, sibling.entity_id)
+                return state.attributes
+        return attributes
 
     def _price_unit(self, unit: str | None) -> PriceUnit | None:
         return parse_price_unit(self._unit_override or unit)
