@@ -55,7 +55,7 @@ def test_options_defaults_and_errors() -> None:
         }
     )
     assert config.price_source == "entity"
-    assert config.price_adjustment.vat_pct == 25.0
+    assert config.price_vat_pct == 25.0
     assert config.solar_source == "energy"
     assert config.load_source == "statistics"
     assert config.load_history_weeks == 6
@@ -118,7 +118,7 @@ async def test_collect_entsoe_solar_load_grid(brussels: HomeAssistant) -> None:
             "price_fee_per_kwh": 0.1,
             "price_vat_pct": 21,
             "export_price_factor": 0.8,
-            "export_price_fee_per_kwh": -0.01,
+            "export_price_fee_per_kwh": 0.01,
             "solar_forecast_entries": [entry.entry_id],
             "load_constant_w": 350,
             "grid_power_entity": "sensor.grid_power",
@@ -133,6 +133,7 @@ async def test_collect_entsoe_solar_load_grid(brussels: HomeAssistant) -> None:
     assert len(inputs.import_price_per_kwh) == len(grid) == 192
     # 2024-10-07 10:00Z: 56.02 EUR/MWh (15-minute data; the first quarter).
     spot = 0.05602
+    # (spot + fee) * (1 + VAT) and spot * factor - fee.
     assert inputs.import_price_per_kwh[0] == pytest.approx((spot + 0.1) * 1.21)
     assert inputs.export_price_per_kwh[0] == pytest.approx(spot * 0.8 - 0.01)
     # Known through 2024-10-08 22:00Z, estimated after.
@@ -210,7 +211,7 @@ async def test_schedule_fixed_export_and_solar_entities(hass: HomeAssistant) -> 
             "price_source": "schedule",
             "price_schedule": "00:00-07:00=0.10",
             "price_schedule_default_per_kwh": 0.40,
-            "price_vat_pct": 0,
+            "price_vat_pct": 25,
             "export_price_source": "fixed",
             "export_price_fixed_per_kwh": 0.05,
             "solar_forecast_entities": ["sensor.solcast_forecast_today", "sensor.solcast_missing"],
@@ -221,7 +222,7 @@ async def test_schedule_fixed_export_and_solar_entities(hass: HomeAssistant) -> 
     inputs = await InputCollector(hass, config).async_collect(grid, NOW)
     local_hours = [s.astimezone(BRUSSELS).hour for s in grid.start_datetimes()]
     for hour, price in zip(local_hours, inputs.import_price_per_kwh, strict=True):
-        assert price == (0.10 if hour < 7 else 0.40)
+        assert price == (0.10 if hour < 7 else 0.40)  # final prices: no fee or VAT added
     assert not inputs.price_estimated.any()
     assert np.all(inputs.export_price_per_kwh == 0.05)
     assert inputs.solar_w[:4].tolist() == [2000.0] * 4

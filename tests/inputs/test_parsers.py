@@ -12,7 +12,6 @@ import pytest
 from custom_components.v2g.inputs import parsers
 from custom_components.v2g.inputs.model import (
     Interval,
-    PriceAdjustment,
     PriceUnit,
     Series,
     clean_intervals,
@@ -403,6 +402,20 @@ def test_solcast_detailed_forecast_attribute() -> None:
     assert parsers.parse_solar_attribute({}, UTC, None).intervals == []
 
 
+def test_open_meteo_style_mappings() -> None:
+    wh = {"wh_period": {"2026-02-06T10:00:00+00:00": 800, "2026-02-06T11:00:00+00:00": 900}}
+    assert [iv.value for iv in parsers.parse_solar_attribute(wh, UTC, "kWh").intervals] == [
+        800.0,
+        900.0,
+    ]
+    watts = {"watts": {"2026-02-06T10:00:00+00:00": 1200, "2026-02-06T10:15:00+00:00": 1300}}
+    parsed = parsers.parse_solar_attribute(watts, UTC, "kWh")
+    assert [(iv.end - iv.start, iv.value) for iv in parsed.intervals] == [
+        (timedelta(minutes=15), 1200.0),
+        (timedelta(minutes=15), 1300.0),
+    ]
+
+
 def test_sum_power_of_two_arrays() -> None:
     t0 = datetime(2025, 6, 1, 10, tzinfo=UTC)
     a = parsers.Parsed([Interval(t0, t0 + timedelta(hours=2), 1000.0)])
@@ -445,14 +458,6 @@ def test_parse_price_unit(unit: str | None, expected: PriceUnit | None) -> None:
         assert result is not None
         assert result.currency == expected.currency
         assert result.per_kwh_factor == pytest.approx(expected.per_kwh_factor)
-
-
-def test_price_adjustment_formula() -> None:
-    """(spot + fee) * (1 + vat): 45.2 EUR/MWh spot, 0.12 fee, 25 % VAT."""
-    adjustment = PriceAdjustment(fee_per_kwh=0.12, vat_pct=25.0)
-    spot_per_kwh = 45.2 * 0.001
-    assert adjustment.apply(spot_per_kwh) == pytest.approx((0.0452 + 0.12) * 1.25)
-    assert PriceAdjustment().apply(0.3) == 0.3
 
 
 def test_parse_time_conventions() -> None:

@@ -13,7 +13,8 @@ Options (a plain dict read by `InputsConfig.from_options`; default in brackets):
 - `price_unit`: optional str overriding the entity's unit ("EUR/MWh", "öre/kWh", "c/kWh").
 - `price_fee_per_kwh`: float [0], grid fee and energy taxes per kWh added to the spot price.
 - `price_vat_pct`: float [0], VAT in percent, applied after the fee.
-- `price_fixed_per_kwh`: float [0.30], the flat price ("fixed"); also the last-resort fallback.
+- `price_fixed_per_kwh`: float [0.30], the flat price ("fixed"); also the last-resort fallback
+  when an entity source has never delivered a price.
 - `price_schedule`: time-of-use windows, "00:30-04:30=0.12; 17:00-20:00=0.45" (text, one window
   per line or ";"-separated), or {"00:30-04:30": 0.12}, or [{"start", "end", "price"}].
 - `price_schedule_default_per_kwh`: float [`price_fixed_per_kwh`], price outside the windows.
@@ -21,7 +22,8 @@ Options (a plain dict read by `InputsConfig.from_options`; default in brackets):
   Tibber account several homes (normally found from the chosen entity).
 - `export_price_source`: "derived" | "entity" | "fixed" | "none" ["derived"].
 - `export_price_entity`: entity id ("entity"); `export_price_unit`: optional unit override.
-- `export_price_factor`: float [1.0]; `export_price_fee_per_kwh`: float [0], may be negative.
+- `export_price_factor`: float [1.0]; `export_price_fee_per_kwh`: float [0], deducted (may be
+  negative for a feed-in bonus).
 - `export_price_fixed_per_kwh`: float [0], the flat feed-in price ("fixed"; also the fallback).
 - `solar_source`: "energy" | "entity" | "none" [from which of the next two is set].
 - `solar_forecast_entries`: list of config entry ids (Forecast.Solar, Solcast...), summed.
@@ -35,16 +37,20 @@ Options (a plain dict read by `InputsConfig.from_options`; default in brackets):
 - `grid_power_entity`: optional entity id, live grid power, import positive, W or kW.
 - `grid_power_invert`: bool [False], for meters that report export as positive.
 
-Price formula: `import = (spot * unit_factor + price_fee_per_kwh) * (1 + price_vat_pct / 100)`,
-`export = spot_export * unit_factor * export_price_factor + export_price_fee_per_kwh`, where
-`spot_export` is the import source's spot ("derived") or the export entity's value ("entity").
+Price formula (the optimizer's `Tariff`): with `spot = value * unit_factor` (per kWh; unit_factor
+0.001 for per MWh, 0.01 for cents/öre/pence),
+`import = (spot + price_fee_per_kwh) * (1 + price_vat_pct / 100)` and
+`export = spot_export * export_price_factor - export_price_fee_per_kwh`, where `spot_export` is the
+import spot ("derived") or the export entity's price ("entity"). Fee and VAT apply to entity
+sources only: a "fixed" price and a "schedule" are taken as the final price per kWh (and are the
+spot of a "derived" export price).
 """
 
 from __future__ import annotations
 
 from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 import logging
 from typing import Any
@@ -54,17 +60,15 @@ from homeassistant.util import dt as dt_util
 import numpy as np
 import numpy.typing as npt
 
+from ..optimizer.model import Tariff
 from ..optimizer.slots import SlotGrid
 from . import fill, parsers
 from .load import LoadForecaster, read_power_w
 from .model import (
     PROBLEM_TEXTS,
     InputProblem,
-    Interval,
-    PriceAdjustment,
     ProblemKey,
     Series,
-    map_values,
 )
 from .prices import PriceFormat, PriceReader, detect_price_format
 from .solar import async_read_energy_platform, read_solar_entities
@@ -202,7 +206,8 @@ class InputsConfig:
     price_source: PriceSource = PriceSource.FIXED
     price_entity: str | None = None
     price_unit: str | None = None
-    price_adjustment: PriceAdjustment = field(default_factory=PriceAdjustment)
+    price_fee_per_kwh: float = 0.0
+    price_vat_pct: float = 0.0
     price_fixed_per_kwh: float = DEFAULT_PRICE_FIXED_PER_KWH
     price_schedule: tuple[parsers.TouWindow, ...] = ()
     price_schedule_default_per_kwh: float = DEFAULT_PRICE_FIXED_PER_KWH
@@ -280,10 +285,8 @@ class InputsConfig:
             price_source=price_source,
             price_entity=price_entity,
             price_unit=_str(options, CONF_PRICE_UNIT),
-            price_adjustment=PriceAdjustment(
-                fee_per_kwh=_float(options, CONF_PRICE_FEE_PER_KWH, 0.0),
-                vat_pct=_float(options, CONF_PRICE_VAT_PCT, 0.0),
-            ),
+            price_fee_per_kwh=_float(options, CONF_PRICE_FEE_PER_KWH, 0.0),
+            price_vat_pct=_float(options, CONF_PRICE_VAT_PCT, 0.0),
             price_fixed_per_kwh=fixed,
             price_schedule=schedule,
             price_schedule_default_per_kwh=_float(
@@ -391,30 +394,39 @@ class InputCollector:
         problems: list[InputProblem] = []
         start, end = grid.start, grid.end
 
-        # Import prices: spot per kWh from the source, then fee and VAT.
+        # Spot prices per kWh: from the entity, the schedule or the flat price.
         spot = await _guarded(
             self._async_spot(now, start, end),
             Series(cfg.price_entity or "price", "/kWh"),
             ProblemKey.PRICE_SOURCE_UNAVAILABLE,
         )
         problems.extend(spot.problems)
-        imports = Series(
-            spot.source,
-            spot.unit,
-            cfg.price_adjustment.apply_all(spot.intervals),
-            spot.currency,
-            spot.fetched_at,
-        )
-        import_grid = fill.grid_prices(imports, grid, tz, cfg.price_fixed_per_kwh)
+        tariff = self.tariff
+        spot_grid = fill.grid_prices(spot, grid, tz, np.nan)
+        if self.import_reader is not None:
+            import_values = tariff.import_price(spot_grid.values)
+        else:  # a fixed price or a schedule is the final price
+            import_values = spot_grid.values.copy()
+        import_values[np.isnan(import_values)] = cfg.price_fixed_per_kwh
 
         # Export prices.
-        export_series = await _guarded(
-            self._async_export(spot, now, grid.end),
-            Series(cfg.export_price_entity or "export_price", "/kWh"),
-            ProblemKey.PRICE_SOURCE_UNAVAILABLE,
-        )
-        problems.extend(export_series.problems)
-        export_grid = self._grid_export(export_series, grid, tz)
+        if cfg.export_price_source is ExportPriceSource.NONE:
+            export_grid = fill.constant(grid, 0.0)
+        elif cfg.export_price_source is ExportPriceSource.FIXED:
+            export_grid = fill.constant(grid, cfg.export_price_fixed_per_kwh)
+        else:
+            export_spot = spot_grid
+            if self.export_reader is not None:
+                export_series = await _guarded(
+                    self.export_reader.async_read(now, end),
+                    Series(self.export_reader.entity_id, "/kWh"),
+                    ProblemKey.PRICE_SOURCE_UNAVAILABLE,
+                )
+                problems.extend(export_series.problems)
+                export_spot = fill.grid_prices(export_series, grid, tz, np.nan)
+            export_values = tariff.export_price(export_spot.values)
+            export_values[np.isnan(export_values)] = cfg.export_price_fixed_per_kwh
+            export_grid = fill.Gridded(export_values, export_spot.estimated)
 
         # Solar.
         solar = await _guarded(
@@ -447,11 +459,11 @@ class InputCollector:
         resolved = self._track(unique)
         return Inputs(
             grid=grid,
-            import_price_per_kwh=import_grid.values,
+            import_price_per_kwh=import_values,
             export_price_per_kwh=export_grid.values,
             solar_w=solar_grid.values,
             load_w=load_grid.values,
-            price_estimated=import_grid.estimated,
+            price_estimated=spot_grid.estimated,
             export_price_estimated=export_grid.estimated,
             solar_estimated=solar_grid.estimated,
             load_estimated=load_grid.estimated,
@@ -465,6 +477,17 @@ class InputCollector:
                 else None
             ),
             fetched_at=now,
+        )
+
+    @property
+    def tariff(self) -> Tariff:
+        """The optimizer's tariff built from the price options."""
+        cfg = self.config
+        return Tariff(
+            import_fee_per_kwh=cfg.price_fee_per_kwh,
+            vat=cfg.price_vat_pct / 100.0,
+            export_fee_per_kwh=cfg.export_price_fee_per_kwh,
+            export_multiplier=cfg.export_price_factor,
         )
 
     def read_grid_power_w(self) -> float | None:
@@ -492,26 +515,6 @@ class InputCollector:
             parsers.flat_intervals(cfg.price_fixed_per_kwh, start, end),
             fetched_at=now,
         )
-
-    async def _async_export(self, spot: Series, now: datetime, end: datetime) -> Series:
-        """Export price per kWh as a series: spot * factor + fee (problems of its own source)."""
-        cfg = self.config
-        source = spot
-        if self.export_reader is not None:
-            source = await self.export_reader.async_read(now, end)
-        intervals: list[Interval] = map_values(
-            source.intervals, cfg.export_price_factor, cfg.export_price_fee_per_kwh
-        )
-        problems = source.problems if source is not spot else []
-        return Series(source.source, source.unit, intervals, source.currency, problems=problems)
-
-    def _grid_export(self, series: Series, grid: SlotGrid, tz: tzinfo) -> fill.Gridded:
-        cfg = self.config
-        if cfg.export_price_source is ExportPriceSource.NONE:
-            return fill.constant(grid, 0.0)
-        if cfg.export_price_source is ExportPriceSource.FIXED:
-            return fill.constant(grid, cfg.export_price_fixed_per_kwh)
-        return fill.grid_prices(series, grid, tz, cfg.export_price_fixed_per_kwh)
 
     async def _async_solar(self, now: datetime) -> Series:
         cfg = self.config

@@ -409,25 +409,3 @@ def parse_price_unit(unit: str | None) -> PriceUnit | None:
         return None
     currency, subunit = _CURRENCY_SYMBOLS[money]
     return PriceUnit(currency, subunit * _ENERGY_UNITS[energy])
-
-
-@dataclass(frozen=True, slots=True)
-class PriceAdjustment:
-    """Turns a spot price per kWh into what the household pays.
-
-    `price_per_kwh = (spot_per_kwh + fee_per_kwh) * (1 + vat_pct / 100)`, where
-    `spot_per_kwh = source_value * unit_factor` (unit_factor from the entity's unit: 0.001 for
-    per MWh, 0.01 for cents/öre/pence per kWh). Sources that already include taxes and fees
-    (Tibber, Octopus, most Nord Pool custom setups) keep the defaults 0 and 0.
-    """
-
-    fee_per_kwh: float = 0.0
-    vat_pct: float = 0.0
-
-    def apply(self, spot_per_kwh: float) -> float:
-        """Return the price the household pays for one kWh."""
-        return (spot_per_kwh + self.fee_per_kwh) * (1.0 + self.vat_pct / 100.0)
-
-    def apply_all(self, intervals: Iterable[Interval]) -> list[Interval]:
-        """`apply` on each interval."""
-        return [Interval(iv.start, iv.end, self.apply(iv.value)) for iv in intervals]

@@ -399,12 +399,20 @@ def parse_solar_attribute(
 
     Solcast (`detailedForecast`: {period_start, pv_estimate kW}, 30 minutes) and generic lists
     ({start/period_start/time, end?, pv_estimate (kW) | power_w (W) | watts | value}). The unit of
-    a generic `value` is the entity's unit (W or kW; default W).
+    a generic `value` is the entity's unit (W or kW; default W). Sensors of the Open-Meteo Solar
+    Forecast integration carry mappings instead: `wh_period` {iso start: Wh} or `watts`
+    {iso time: W}.
     """
     for name in SOLAR_LIST_ATTRIBUTES:
         entries = attributes.get(name)
         if isinstance(entries, list) and entries:
             return _parse_power_entries(entries, local_tz, unit)
+    if isinstance(attributes.get("wh_period"), Mapping):
+        return parse_wh_hours({"wh_hours": attributes["wh_period"]})
+    watts = attributes.get("watts")
+    if isinstance(watts, Mapping):
+        points = [{"start": key, "value": value} for key, value in watts.items()]
+        return parse_entries(points, local_tz, value_keys=("value",))
     return Parsed()
 
 

@@ -4,7 +4,7 @@ Sources:
 - the Energy dashboard's solar forecast platform (Forecast.Solar, Solcast and any integration that
   implements `energy.async_get_solar_forecast(hass, config_entry_id) -> {"wh_hours": {...}}`),
   one or several config entries summed (several arrays);
-- sensors with a forecast list attribute (Solcast's `detailedForecast` on its forecast_today /
+- sensors with a forecast attribute (Solcast's `detailedForecast` on its forecast_today /
   forecast_tomorrow / forecast_day_3 ... sensors; generic lists), several merged in time;
 - none: zero everywhere (valid; not a problem).
 """
