@@ -1,0 +1,1 @@
+"""Development tools that run outside Home Assistant (simulated hardware)."""
