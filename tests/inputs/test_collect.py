@@ -141,12 +141,12 @@ async def test_collect_entsoe_solar_load_grid(brussels: HomeAssistant) -> None:
     assert not inputs.price_estimated[:known_until].any()
     assert inputs.price_estimated[known_until:].all()
     assert inputs.export_price_estimated[known_until:].all()
-    assert inputs.solar_w[grid.index_at(datetime(2024, 10, 7, 12, tzinfo=UTC))] == 1000.0
+    assert inputs.solar_power_w[grid.index_at(datetime(2024, 10, 7, 12, tzinfo=UTC))] == 1000.0
     # Tomorrow repeats today's forecast (the forecast ends today), flagged as estimated.
     tomorrow_noon = grid.index_at(datetime(2024, 10, 8, 12, tzinfo=UTC))
-    assert inputs.solar_w[tomorrow_noon] == 1000.0
+    assert inputs.solar_power_w[tomorrow_noon] == 1000.0
     assert inputs.solar_estimated[tomorrow_noon]
-    assert np.all(inputs.load_w == 350.0)
+    assert np.all(inputs.base_load_power_w == 350.0)
     assert inputs.grid_power_w == 1200.0
     summary = inputs.summary()
     assert summary["estimated_price_slots"] == int(inputs.price_estimated.sum())
@@ -225,8 +225,8 @@ async def test_schedule_fixed_export_and_solar_entities(hass: HomeAssistant) -> 
         assert price == (0.10 if hour < 7 else 0.40)  # final prices: no fee or VAT added
     assert not inputs.price_estimated.any()
     assert np.all(inputs.export_price_per_kwh == 0.05)
-    assert inputs.solar_w[:4].tolist() == [2000.0] * 4
-    assert np.all(inputs.load_w == 0.0)
+    assert inputs.solar_power_w[:4].tolist() == [2000.0] * 4
+    assert np.all(inputs.base_load_power_w == 0.0)
     assert [(p.key, p.entity_id) for p in inputs.problems] == [
         (ProblemKey.SOLAR_SOURCE_UNAVAILABLE, "sensor.solcast_missing")
     ]
@@ -286,7 +286,7 @@ async def test_solar_energy_platform_failures(hass: HomeAssistant) -> None:
         "missing",
     }
     assert {p.key for p in inputs.problems} == {ProblemKey.SOLAR_SOURCE_UNAVAILABLE}
-    assert not inputs.solar_w.any()
+    assert not inputs.solar_power_w.any()
     labelled = next(p for p in inputs.problems if p.entity_id == empty.entry_id)
     assert labelled.placeholders == {"entity_id": "Forecast.Solar Roof"}
     assert labelled.text.startswith("The solar forecast Forecast.Solar Roof is unavailable")
@@ -325,4 +325,4 @@ async def test_unexpected_errors_become_problems(brussels: HomeAssistant) -> Non
         (ProblemKey.LOAD_HISTORY_MISSING, "sensor.house_power"),
     }
     assert np.all(inputs.import_price_per_kwh == 0.30)
-    assert np.all(inputs.load_w == 123.0)
+    assert np.all(inputs.base_load_power_w == 123.0)

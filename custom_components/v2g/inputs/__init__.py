@@ -320,8 +320,8 @@ class Inputs:
     grid: SlotGrid
     import_price_per_kwh: npt.NDArray[np.float64]
     export_price_per_kwh: npt.NDArray[np.float64]
-    solar_w: npt.NDArray[np.float64]
-    load_w: npt.NDArray[np.float64]
+    solar_power_w: npt.NDArray[np.float64]
+    base_load_power_w: npt.NDArray[np.float64]
     price_estimated: npt.NDArray[np.bool_]
     """True where the import price is a fallback (not published yet, source down...)."""
     export_price_estimated: npt.NDArray[np.bool_]
@@ -461,8 +461,8 @@ class InputCollector:
             grid=grid,
             import_price_per_kwh=import_values,
             export_price_per_kwh=export_grid.values,
-            solar_w=solar_grid.values,
-            load_w=load_grid.values,
+            solar_power_w=solar_grid.values,
+            base_load_power_w=load_grid.values,
             price_estimated=spot_grid.estimated,
             export_price_estimated=export_grid.estimated,
             solar_estimated=solar_grid.estimated,
