@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
+import ipaddress
 import json
 import logging
+from pathlib import Path
+import ssl
 
 import aiohttp
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 import pytest
 
+from custom_components.v2g.chargers import ChargerUnavailableError
 from custom_components.v2g.chargers.ocpp import (
     OcppServer,
     StationEvent,
@@ -62,13 +71,16 @@ async def test_auth_success_and_failures(server: OcppServer, http: aiohttp.Clien
 
 
 async def test_password_never_logged(
-    server: OcppServer, connect: Connect, caplog: pytest.LogCaptureFixture
+    server: OcppServer,
+    http: aiohttp.ClientSession,
+    connect: Connect,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     station = register(server, "cp1", debug_traffic=True)
-    client = await connect("cp1")
+    await connect("cp1")
     await wait_for(lambda: station.connected)
-    await _handshake(client.ws._response._session, server, "cp1", aiohttp.BasicAuth("cp1", "x"))  # type: ignore[attr-defined]
+    await _handshake(http, server, "cp1", aiohttp.BasicAuth("cp1", "x"))
     assert "BootNotification" in caplog.text  # traffic logging works when asked for...
     assert PASSWORD not in caplog.text  # ...and credentials never show
     assert "Authorization" not in caplog.text
@@ -305,3 +317,84 @@ async def test_three_chargers_each_get_their_own_commands(
                 "charging_schedule_period"
             ]
         assert periods[0]["limit"] == setpoints[name]
+
+
+def _self_signed(tmp_path: Path) -> tuple[str, str]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = tmp_path / "cert.pem"
+    key_path = tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+async def test_tls_security_profile_2(socket_enabled: None, tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    context = build_ssl_context(cert, key)
+    assert context.minimum_version is ssl.TLSVersion.TLSv1_2
+    server = OcppServer(host="127.0.0.1", port=0, ssl_context=context)
+    station = register(server, "secure")
+    await station.async_start()  # starts the shared server
+    assert server.running
+    assert server.url_for("secure", "127.0.0.1").startswith("wss://")
+    client_context = ssl.create_default_context(cafile=cert)
+    try:
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(
+                server.url_for("secure", "127.0.0.1"),
+                protocols=("ocpp2.0.1",),
+                auth=aiohttp.BasicAuth("secure", PASSWORD),
+                ssl=client_context,
+            )
+            await ws.send_str('[2, "hb", "Heartbeat", {}]')
+            reply = json.loads((await ws.receive(timeout=5)).data)
+            assert reply[:2] == [3, "hb"]
+            assert station.connected
+            assert station.diagnostics()["ocpp_version"] == "2.0.1"
+            assert PASSWORD not in str(station.diagnostics())
+            await ws.close()
+    finally:
+        await server.stop()
+    assert not server.running
+
+
+async def test_port_in_use_makes_start_fail(server: OcppServer) -> None:
+    other = OcppServer(host="127.0.0.1", port=server.port)
+    station = register(other, "cp1")
+    with pytest.raises(ChargerUnavailableError, match="cannot listen"):
+        await station.async_start()
+    assert not other.running
+    await other.stop()
+
+
+async def test_unregister_closes_the_connection(server: OcppServer, connect: Connect) -> None:
+    station = register(server, "cp1")
+    client = await connect("cp1", "ocpp1.6")
+    await wait_for(lambda: station.connected)
+    await server.unregister_station("cp1")
+    await wait_for(lambda: client.ws.closed)
+    await wait_for(lambda: not station.connected)
+    station.set_debug_traffic(True)
+    assert station.options.debug_traffic

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 import hmac
@@ -218,6 +218,7 @@ class OcppStation:
         self._v2x_rejected = False
         self._rejected = False
         self._resend_after_reply = False
+        self._shut_down = False
 
     def __repr__(self) -> str:
         return (
@@ -240,6 +241,33 @@ class OcppStation:
         if decoded:
             ok = hmac.compare_digest(candidate, decoded) or ok
         return ok
+
+    def set_debug_traffic(self, enabled: bool) -> None:
+        """Log this charger's OCPP frames at INFO (True) or DEBUG (False), from now on."""
+        self.options = replace(self.options, debug_traffic=enabled)
+        if self._session is not None:
+            self._session.logger.debug_traffic = enabled
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Everything useful for a diagnostics download; never the password."""
+        return {
+            "identity": self.identity,
+            "remote": self.remote,
+            "connected": self.connected,
+            "ocpp_version": self.ocpp_version,
+            "boot_info": asdict(self.boot_info) if self.boot_info else None,
+            "options": asdict(self.options),
+            "configuration": dict(self.config.raw),
+            "rate_units": sorted(self.config.rate_units or ()),
+            "max_stack_level": self.config.max_stack_level,
+            "v2x_supported": self.config.v2x_supported,
+            "capabilities": asdict(self.capabilities),
+            "ev_needs": asdict(self.ev_needs) if self.ev_needs else None,
+            "target_w": self._target_w,
+            "profile_rejected": self._rejected,
+            "last_rejection": self.last_rejection,
+            "state": asdict(self.state()),
+        }
 
     # --- listeners -----------------------------------------------------------------------
 
@@ -279,6 +307,7 @@ class OcppStation:
             previous.mark_closed()
         self._cancel_tasks()
         self._cancel_timers()
+        self._shut_down = False
         self._session = session
         self.remote = remote
         self.ocpp_version = session.ocpp_version
@@ -306,15 +335,16 @@ class OcppStation:
         self._offline_since = time.monotonic()
         self._cancel_tasks()
         self._cancel_timers()
-        loop = asyncio.get_running_loop()
-        self._unavailable_handle = loop.call_later(
-            self.options.offline_grace_s, self._fire, StationEvent.UNAVAILABLE
-        )
+        if not self._shut_down:
+            self._unavailable_handle = asyncio.get_running_loop().call_later(
+                self.options.offline_grace_s, self._fire, StationEvent.UNAVAILABLE
+            )
         _LOGGER.info("Charger %s disconnected", self.identity)
         self._fire(StationEvent.DISCONNECTED)
 
     async def async_shutdown(self) -> None:
         """Stop background work (the server is stopping or forgetting this station)."""
+        self._shut_down = True
         self._cancel_timers()
         tasks = list(self._tasks)
         self._cancel_tasks()
