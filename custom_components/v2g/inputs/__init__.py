@@ -63,6 +63,7 @@ import numpy.typing as npt
 from ..optimizer.model import Tariff
 from ..optimizer.slots import SlotGrid
 from . import fill, parsers
+from .issues import clear_repair_issues, sync_repair_issues
 from .load import LoadForecaster, read_power_w
 from .model import (
     PROBLEM_TEXTS,
@@ -82,8 +83,10 @@ __all__ = [
     "InvalidInputsConfigError",
     "PriceFormat",
     "ProblemKey",
+    "clear_repair_issues",
     "detect_price_format",
     "read_power_w",
+    "sync_repair_issues",
 ]
 
 _LOGGER = logging.getLogger(__name__)
