@@ -14,22 +14,34 @@ from custom_components.v2g.chargers.simulated import SimulatedCharger
 from custom_components.v2g.const import UPDATE_INTERVAL
 
 
-async def _run(hass: HomeAssistant, freezer: FrozenDateTimeFactory, duration: timedelta) -> None:
-    steps = int(duration / UPDATE_INTERVAL)
-    for _ in range(steps):
-        freezer.tick(UPDATE_INTERVAL)
+async def _run(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    duration: timedelta,
+    step: timedelta = UPDATE_INTERVAL,
+) -> None:
+    """Move the clock; the coordinator updates once per step (the simulation integrates)."""
+    for _ in range(int(duration / step)):
+        freezer.tick(step)
         async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+        await hass.async_block_till_done(wait_background_tasks=True)
 
 
 @pytest.mark.freeze_time("2026-01-15 18:00:30+01:00")
-async def test_charges_to_target_overnight(
+async def test_charge_now_to_target_overnight(
     hass: HomeAssistant, init_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:
     backend = init_integration.runtime_data.backend
     assert isinstance(backend, SimulatedCharger)
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.garage_mode", "option": "charge_now"},
+        blocking=True,
+    )
     # 40 % of 60 kWh to 80 %: 24 kWh into the battery, 26.1 kWh from the grid at 92 %.
     assert hass.states.get("sensor.garage_status").state == "charging"
+    assert hass.states.get("sensor.garage_plan").state == "charging_now"
 
     await _run(hass, freezer, timedelta(hours=3))
     soc = float(hass.states.get("sensor.garage_ev_state_of_charge").state)
@@ -43,7 +55,7 @@ async def test_charges_to_target_overnight(
     assert init_integration.runtime_data.coordinator.data.decision.reason == "target_reached"
 
     # The EV leaves at 07:30 and comes back at 18:00 with 8 kWh less; charging starts again.
-    await _run(hass, freezer, timedelta(hours=21))
+    await _run(hass, freezer, timedelta(hours=21), step=timedelta(minutes=5))
     assert hass.states.get("binary_sensor.garage_ev_plugged_in").state == "on"
     assert hass.states.get("sensor.garage_status").state == "charging"
 

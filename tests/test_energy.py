@@ -33,7 +33,7 @@ async def test_energy_dashboard_accepts_battery(
     for _ in range(10):
         freezer.tick(timedelta(seconds=30))
         async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+        await hass.async_block_till_done(wait_background_tasks=True)
     await async_wait_recording_done(hass)
     do_adhoc_statistics(hass, start=start)
     await async_wait_recording_done(hass)

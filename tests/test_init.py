@@ -87,7 +87,7 @@ async def test_charger_drops_off_and_recovers(
     for _ in range(3):
         freezer.tick(UPDATE_INTERVAL)
         async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+        await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get("sensor.garage_power").state == STATE_UNAVAILABLE
     assert hass.states.get("binary_sensor.garage_ev_plugged_in").state == STATE_UNAVAILABLE
     # Settings stay usable while the charger is away.
@@ -97,7 +97,7 @@ async def test_charger_drops_off_and_recovers(
     backend.online = True
     freezer.tick(UPDATE_INTERVAL)
     async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get("sensor.garage_power").state == "11000.0"
     assert "Fetching v2g Garage data recovered" in caplog.text
 
@@ -140,7 +140,7 @@ async def test_settings_survive_restart(
     )
     freezer.tick(timedelta(seconds=5))  # the store saves after a short delay
     async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
 
     assert await hass.config_entries.async_reload(init_integration.entry_id)
     await hass.async_block_till_done()

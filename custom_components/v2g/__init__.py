@@ -5,6 +5,7 @@ from __future__ import annotations
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 
 from .chargers import ChargerBackend, ChargerUnavailableError
@@ -18,6 +19,7 @@ from .const import (
     ChargerKind,
 )
 from .coordinator import V2GConfigEntry, V2GCoordinator, V2GRuntimeData
+from .entity import Device, device_info
 from .settings import Settings, SettingsStore
 
 PLATFORMS: list[Platform] = [
@@ -79,6 +81,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
     entry.async_on_unload(_async_stop_charger)
 
     await coordinator.async_config_entry_first_refresh()
+    # The charger first: the EV's device points at it with via_device.
+    device_registry = dr.async_get(hass)
+    for device in (Device.CHARGER, Device.EV):
+        device_registry.async_get_or_create(
+            config_entry_id=entry.entry_id, **device_info(entry, device)
+        )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 

@@ -28,8 +28,16 @@ class ChargerKind(StrEnum):
 class Mode(StrEnum):
     """What the coordinator does with the charger."""
 
+    SMART = "smart"
+    """The optimizer: cheapest and greenest hours, vehicle-to-grid when allowed."""
+    SMART_CHARGE_ONLY = "smart_charge_only"
+    """The optimizer, never discharging."""
     CHARGE_NOW = "charge_now"
+    """Full power until the target, as a plain charger does."""
     OFF = "off"
+
+
+SMART_MODES: Final = frozenset({Mode.SMART, Mode.SMART_CHARGE_ONLY})
 
 
 # Options (vehicle and site settings)

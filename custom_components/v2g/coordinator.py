@@ -1,4 +1,4 @@
-"""The one place that orchestrates: read the charger, decide, apply."""
+"""The one place that orchestrates: read the charger, collect inputs, plan, apply."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .chargers import ChargerBackend, ChargerState, ChargerUnavailableError, SetpointRejectedError
-from .const import DOMAIN, LOGGER, SETPOINT_DEADBAND_W, UPDATE_INTERVAL
-from .decision import Decision, decide
+from .const import DOMAIN, LOGGER, SETPOINT_DEADBAND_W, SMART_MODES, UPDATE_INTERVAL
+from .decision import Decision, decide, decide_from_plan, next_departure
+from .inputs import InputCollector, Inputs, InputsConfig
+from .planner import PlanResult, build_problem, make_plan, planning_grid
 from .settings import Settings, SettingsStore
 
 
@@ -37,10 +40,15 @@ class V2GData:
     decision: Decision
     applied_setpoint_w: float
     updated_at: datetime
+    departure: datetime
+    plan: PlanResult | None = None
+    """The optimizer's plan in the Smart modes while the EV is plugged in."""
+    inputs: Inputs | None = None
+    """Prices, solar and load on the plan's slots (Smart modes)."""
 
 
 class V2GCoordinator(DataUpdateCoordinator[V2GData]):
-    """Reads the charger, decides a setpoint and applies it, every update."""
+    """Reads the charger, plans, and applies the first slot's setpoint, every update."""
 
     config_entry: V2GConfigEntry
 
@@ -60,7 +68,9 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         )
         self.backend = backend
         self.settings_store = settings
+        self.inputs = InputCollector(hass, InputsConfig.from_options(entry.options))
         self._applied_w: float | None = None
+        self._plan_failed = False
 
     @property
     def settings(self) -> Settings:
@@ -70,13 +80,85 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
     async def _async_update_data(self) -> V2GData:
         now = dt_util.now()
         state = await self._async_read_state()
-        decision = decide(state, self.settings, now)
+        settings = self.settings
+        departure = next_departure(settings.departure_time, now)
+        plan: PlanResult | None = None
+        inputs: Inputs | None = None
+        if settings.mode in SMART_MODES:
+            grid = planning_grid(now)
+            inputs = await self.inputs.async_collect(grid, dt_util.utcnow())
+            self._sync_issues(inputs)
+            if state.plugged_in:
+                plan = await self._async_plan(state, settings, departure, inputs)
+        if plan is not None:
+            decision = decide_from_plan(plan.plan.setpoint_w, state, settings)
+        else:
+            # "Charge now", "Off", the EV away, or a plan that failed: the plain rule keeps the
+            # driver's target (never discharges).
+            decision = decide(state, settings, now)
         previous = self._applied_w
         applied = await self._async_apply(decision.setpoint_w)
         if applied != previous:
             # Show the effect of a new setpoint at once, not one update later.
             state = await self._async_read_state()
-        return V2GData(state=state, decision=decision, applied_setpoint_w=applied, updated_at=now)
+        return V2GData(
+            state=state,
+            decision=decision,
+            applied_setpoint_w=applied,
+            updated_at=now,
+            departure=departure,
+            plan=plan,
+            inputs=inputs,
+        )
+
+    async def _async_plan(
+        self, state: ChargerState, settings: Settings, departure: datetime, inputs: Inputs
+    ) -> PlanResult | None:
+        problem, soc_assumed = build_problem(
+            state=state,
+            capabilities=self.backend.capabilities,
+            mode=settings.mode,
+            allow_v2g=settings.allow_v2g,
+            target_soc_pct=settings.target_soc_pct,
+            min_soc_pct=settings.min_soc_pct,
+            max_charge_power_w=settings.max_charge_power_w,
+            max_discharge_power_w=settings.max_discharge_power_w,
+            capacity_kwh=settings.capacity_kwh,
+            departure=departure,
+            options=self.config_entry.options,
+            grid=inputs.grid,
+            import_price_per_kwh=inputs.import_price_per_kwh,
+            export_price_per_kwh=inputs.export_price_per_kwh,
+            solar_w=inputs.solar_power_w,
+            load_w=inputs.base_load_power_w,
+        )
+        try:
+            result = await self.hass.async_add_executor_job(make_plan, problem, soc_assumed)
+        except Exception:  # the driver must never be stranded by a solver bug
+            if not self._plan_failed:
+                LOGGER.exception("Planning failed; charging at full power until it works again")
+            self._plan_failed = True
+            return None
+        if self._plan_failed:
+            LOGGER.info("Planning works again")
+            self._plan_failed = False
+        return result
+
+    def _sync_issues(self, inputs: Inputs) -> None:
+        """One repair issue per input problem while it lasts."""
+        entry_id = self.config_entry.entry_id
+        for problem in inputs.problems:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                f"{entry_id}.{problem.issue_id}",
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=str(problem.key),
+                translation_placeholders={"entity_id": problem.entity_id, "name": self.name},
+            )
+        for problem in inputs.resolved:
+            ir.async_delete_issue(self.hass, DOMAIN, f"{entry_id}.{problem.issue_id}")
 
     async def _async_read_state(self) -> ChargerState:
         try:

@@ -1,7 +1,7 @@
-"""What power to ask of the charger right now.
+"""What power to ask of the charger right now, and why.
 
-`decide` is the one replaceable function: the coordinator hands it the charger's state, the user's
-settings and the time, and applies the setpoint it returns.
+`decide` is the rule for the modes without a plan ("Charge now", "Off", and the EV away);
+`decide_from_plan` reads the optimizer's plan in the Smart modes.
 """
 
 from __future__ import annotations
@@ -14,14 +14,23 @@ from .chargers import ChargerState
 from .const import Mode
 from .settings import Settings
 
+# Below this magnitude a planned power counts as "no energy flowing".
+IDLE_W = 1.0
+
 
 class Reason(StrEnum):
-    """Why the setpoint is what it is (shown by the plan sensor)."""
+    """Why the setpoint is what it is (the plan sensor's state)."""
 
     OFF = "off"
     NOT_PLUGGED_IN = "not_plugged_in"
     TARGET_REACHED = "target_reached"
     CHARGING_NOW = "charging_now"
+    CHARGING = "charging"
+    """Smart: this is one of the cheapest or sunniest slots before departure."""
+    DISCHARGING = "discharging"
+    """Smart: selling or using stored energy while it pays."""
+    WAITING = "waiting"
+    """Smart: cheaper slots come before departure."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +42,7 @@ class Decision:
 
 
 def decide(state: ChargerState, settings: Settings, now: datetime) -> Decision:
-    """Decide the setpoint for the current moment."""
+    """Decide the setpoint without a plan: "Charge now" and "Off"."""
     del now  # the "Charge now" rule does not look at the clock
     if settings.mode is Mode.OFF:
         return Decision(0.0, Reason.OFF)
@@ -43,6 +52,17 @@ def decide(state: ChargerState, settings: Settings, now: datetime) -> Decision:
         return Decision(0.0, Reason.TARGET_REACHED)
     power_w = min(settings.max_charge_power_w, state.max_charge_power_w)
     return Decision(power_w, Reason.CHARGING_NOW)
+
+
+def decide_from_plan(setpoint_w: float, state: ChargerState, settings: Settings) -> Decision:
+    """Name what the plan's first slot does."""
+    if setpoint_w > IDLE_W:
+        return Decision(setpoint_w, Reason.CHARGING)
+    if setpoint_w < -IDLE_W:
+        return Decision(setpoint_w, Reason.DISCHARGING)
+    if state.soc_pct is not None and state.soc_pct >= settings.target_soc_pct:
+        return Decision(0.0, Reason.TARGET_REACHED)
+    return Decision(0.0, Reason.WAITING)
 
 
 def next_departure(departure: time, now: datetime) -> datetime:

@@ -9,6 +9,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from .coordinator import V2GConfigEntry
+from .planner import PlanResult
 
 TO_REDACT = {"password", "unique_id", "identity", "url", "serial_number", "vin"}
 
@@ -33,6 +34,25 @@ async def async_get_config_entry_diagnostics(
             "last_update_success": coordinator.last_update_success,
             "state": asdict(data.state) if data else None,
             "decision": asdict(data.decision) if data else None,
+            "plan": _plan_summary(data.plan) if data and data.plan else None,
+            "inputs": data.inputs.summary() if data and data.inputs else None,
         },
         TO_REDACT,
     )
+
+
+def _plan_summary(result: PlanResult) -> dict[str, Any]:
+    plan = result.plan
+    return {
+        "status": plan.status,
+        "strategy": plan.strategy,
+        "mip": plan.mip,
+        "solve_time_s": plan.solve_time_s,
+        "slots": len(plan.grid),
+        "setpoint_w": plan.setpoint_w,
+        "target_reachable": plan.target_reachable,
+        "departure_soc_pct": plan.departure_soc_pct,
+        "cost": result.cost,
+        "savings": result.savings,
+        "soc_assumed": result.soc_assumed,
+    }

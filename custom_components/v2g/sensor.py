@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -19,8 +20,9 @@ from homeassistant.util import dt as dt_util
 
 from .chargers import ChargerStatus
 from .coordinator import V2GConfigEntry, V2GCoordinator
-from .decision import energy_needed_kwh, next_departure
+from .decision import Reason, energy_needed_kwh
 from .entity import Device, V2GEntity
+from .planner import schedule
 
 PARALLEL_UPDATES = 0
 
@@ -31,12 +33,58 @@ class V2GSensorDescription(SensorEntityDescription):
 
     device: Device
     value_fn: Callable[[V2GCoordinator], StateType]
+    attrs_fn: Callable[[V2GCoordinator], dict[str, Any]] | None = None
+    monetary: bool = False
+    """The unit is the price source's currency (or Home Assistant's)."""
 
 
 def _minutes_to_departure(coordinator: V2GCoordinator) -> float:
-    now = dt_util.now()
-    departure = next_departure(coordinator.settings.departure_time, now)
-    return round((departure - now).total_seconds() / 60.0)
+    return round((coordinator.data.departure - dt_util.now()).total_seconds() / 60.0)
+
+
+def _plan_attributes(coordinator: V2GCoordinator) -> dict[str, Any]:
+    data = coordinator.data
+    attributes: dict[str, Any] = {
+        "setpoint_w": data.applied_setpoint_w,
+        "departure": data.departure.isoformat(),
+    }
+    if data.inputs is not None:
+        attributes["estimated_price_slots"] = int(data.inputs.price_estimated.sum())
+    if (result := data.plan) is None:
+        return attributes | {"schedule": []}
+    plan = result.plan
+    return attributes | {
+        "status": plan.status,
+        "target_reachable": plan.target_reachable,
+        "best_reachable_soc_pct": plan.best_reachable_soc_pct,
+        "soc_assumed": result.soc_assumed,
+        "schedule": schedule(plan),
+    }
+
+
+def _cost_attributes(coordinator: V2GCoordinator) -> dict[str, Any]:
+    if (result := coordinator.data.plan) is None:
+        return {}
+    cost = result.plan.cost
+    return {
+        "import_cost": round(cost.import_cost, 2),
+        "export_revenue": round(cost.export_revenue, 2),
+        "peak_cost": round(cost.peak_cost, 2),
+        "wear_cost": round(cost.wear_cost, 2),
+    }
+
+
+def _plan_value(
+    fn: Callable[[Any], float | None],
+) -> Callable[[V2GCoordinator], StateType]:
+    def value(coordinator: V2GCoordinator) -> StateType:
+        result = coordinator.data.plan
+        if result is None:
+            return None
+        number = fn(result)
+        return None if number is None else round(number, 2)
+
+    return value
 
 
 SENSORS: tuple[V2GSensorDescription, ...] = (
@@ -107,6 +155,44 @@ SENSORS: tuple[V2GSensorDescription, ...] = (
         suggested_display_precision=1,
         value_fn=_minutes_to_departure,
     ),
+    V2GSensorDescription(
+        key="plan",
+        translation_key="plan",
+        device=Device.CHARGER,
+        device_class=SensorDeviceClass.ENUM,
+        options=[reason.value for reason in Reason],
+        value_fn=lambda c: c.data.decision.reason.value,
+        attrs_fn=_plan_attributes,
+    ),
+    V2GSensorDescription(
+        key="projected_cost",
+        translation_key="projected_cost",
+        device=Device.CHARGER,
+        device_class=SensorDeviceClass.MONETARY,
+        suggested_display_precision=2,
+        monetary=True,
+        value_fn=_plan_value(lambda r: r.cost),
+        attrs_fn=_cost_attributes,
+    ),
+    V2GSensorDescription(
+        key="projected_savings",
+        translation_key="projected_savings",
+        device=Device.CHARGER,
+        device_class=SensorDeviceClass.MONETARY,
+        suggested_display_precision=2,
+        monetary=True,
+        value_fn=_plan_value(lambda r: r.savings),
+    ),
+    V2GSensorDescription(
+        key="planned_departure_soc",
+        translation_key="planned_departure_soc",
+        device=Device.EV,
+        device_class=SensorDeviceClass.BATTERY,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=PERCENTAGE,
+        suggested_display_precision=0,
+        value_fn=_plan_value(lambda r: r.plan.departure_soc_pct),
+    ),
 )
 
 
@@ -124,8 +210,25 @@ class V2GSensor(V2GEntity, SensorEntity):
     """A sensor backed by the coordinator's data."""
 
     entity_description: V2GSensorDescription
+    # The per-slot schedule is for cards and automations, not for the database.
+    _unrecorded_attributes = frozenset({"schedule"})
 
     @property
     def native_value(self) -> StateType:
         """The sensor's value."""
         return self.entity_description.value_fn(self.coordinator)
+
+    @property
+    def native_unit_of_measurement(self) -> str | None:
+        """The description's unit; for money, the price source's currency."""
+        if self.entity_description.monetary:
+            inputs = self.coordinator.data.inputs
+            return (inputs.currency if inputs else None) or self.hass.config.currency
+        return super().native_unit_of_measurement
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The plan's details, for the plan sensor."""
+        if self.entity_description.attrs_fn is None:
+            return None
+        return self.entity_description.attrs_fn(self.coordinator)

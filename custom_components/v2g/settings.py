@@ -23,7 +23,7 @@ SAVE_DELAY_S = 1.0
 class Settings:
     """What the user asked for."""
 
-    mode: Mode = Mode.CHARGE_NOW
+    mode: Mode = Mode.SMART
     target_soc_pct: float = 80.0
     min_soc_pct: float = 20.0
     max_charge_power_w: float = 11_000.0

@@ -1,0 +1,107 @@
+"""Smart mode driving the simulated charger through a night with a time-of-use tariff."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.v2g.const import DEFAULT_OPTIONS
+
+TOU_OPTIONS = {
+    **DEFAULT_OPTIONS,
+    "price_source": "schedule",
+    "price_schedule": "00:30-04:30=0.10; 17:00-21:00=0.45",
+    "price_schedule_default_per_kwh": 0.30,
+    "export_price_source": "fixed",
+    "export_price_fixed_per_kwh": 0.30,
+    "load_source": "none",
+}
+
+
+@pytest.fixture
+def mock_config_entry(mock_config_entry: MockConfigEntry) -> MockConfigEntry:
+    """The garage charger with a time-of-use tariff: cheap at night, expensive in the evening."""
+    return MockConfigEntry(
+        domain=mock_config_entry.domain,
+        title=mock_config_entry.title,
+        unique_id=mock_config_entry.unique_id,
+        data=mock_config_entry.data,
+        options=TOU_OPTIONS,
+        entry_id=mock_config_entry.entry_id,
+    )
+
+
+async def _run_until(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, hours: float, step_min: int = 5
+) -> list[tuple[float, float]]:
+    """Advance the clock; return (power W, SoC %) seen after every update."""
+    seen = []
+    for _ in range(int(hours * 60 / step_min)):
+        freezer.tick(timedelta(minutes=step_min))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        power = float(hass.states.get("sensor.garage_power").state)
+        soc = float(hass.states.get("sensor.garage_ev_state_of_charge").state)
+        seen.append((power, soc))
+    return seen
+
+
+@pytest.mark.freeze_time("2026-01-15 18:30:00+01:00")
+async def test_smart_charge_only_waits_for_the_cheap_window(
+    hass: HomeAssistant, init_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.garage_mode", "option": "smart_charge_only"},
+        blocking=True,
+    )
+    plan = hass.states.get("sensor.garage_plan")
+    assert plan.state == "waiting"
+    # 40 % -> 80 % of 60 kWh is 26.1 kWh from the grid: it all fits in the cheap window.
+    schedule = plan.attributes["schedule"]
+    charging = [point["start"] for point in schedule if point["power_w"] > 0]
+    assert charging
+    assert min(charging) >= "2026-01-15T23:30:00+00:00"  # 00:30 local
+    assert max(charging) < "2026-01-16T03:30:00+00:00"  # 04:30 local
+    assert hass.states.get("sensor.garage_ev_planned_state_of_charge_at_departure").state == "80.0"
+    assert float(hass.states.get("sensor.garage_projected_savings").state) > 0
+    # Cost: 26.1 kWh at 0.10.
+    assert float(hass.states.get("sensor.garage_projected_cost").state) == pytest.approx(
+        2.61, abs=0.05
+    )
+    assert (
+        hass.states.get("sensor.garage_projected_cost").attributes["unit_of_measurement"] == "EUR"
+    )
+
+    seen = await _run_until(hass, freezer, hours=12.9)  # until just before 07:30
+    assert all(power >= 0 for power, _ in seen)  # never discharges
+    evening = seen[: int(5.5 * 12)]  # 18:30 -> 00:00
+    assert all(power == 0 for power, _ in evening)
+    assert seen[-1][1] == pytest.approx(80.0, abs=1.0)
+
+
+@pytest.mark.freeze_time("2026-01-15 18:30:00+01:00")
+async def test_smart_v2g_sells_the_evening_peak_and_refills_at_night(
+    hass: HomeAssistant, init_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.garage_allow_vehicle_to_grid"}, blocking=True
+    )
+    assert hass.states.get("sensor.garage_plan").state == "discharging"
+    assert float(hass.states.get("sensor.garage_power").state) < 0
+
+    seen = await _run_until(hass, freezer, hours=12.9)  # until just before 07:30
+    socs = [soc for _, soc in seen]
+    assert min(socs) >= 20.0 - 0.5  # never below the reserve
+    assert min(socs) < 30.0  # sold most of what it had above the reserve
+    night = seen[(6 * 12) : (10 * 12)]  # 00:30 -> 04:30
+    assert max(power for power, _ in night) > 0
+    # The driver's target is kept; cheap night energy may fill up to the V2G cycling cap (90 %)
+    # for selling at tomorrow evening's peak.
+    assert 79.0 <= socs[-1] <= 90.5
+    assert float(hass.states.get("sensor.garage_energy_discharged").state) > 5.0
