@@ -343,12 +343,26 @@ async def nordpool_entity(
     )
     calls: list[dict[str, Any]] = []
     response = load_json("ha_core_nordpool_service_get_prices_for_date_response.json")
+    api = load_json("ha_core_nordpool_delivery_period_today.json")
 
     async def get_prices_for_date(call: ServiceCall) -> ServiceResponse:
         calls.append(dict(call.data))
         if call.data["date"] != "2024-11-05":
             raise ServiceValidationError("empty_response")
-        return {area: response[area] for area in call.data["areas"]}
+        # SE3: the recorded action response; other areas built from the API answer the way
+        # the core action does (start/end ISO strings in UTC, price per MWh).
+        return {
+            area: response.get(area)
+            or [
+                {
+                    "start": e["deliveryStart"],
+                    "end": e["deliveryEnd"],
+                    "price": e["entryPerArea"][area],
+                }
+                for e in api["multiAreaEntries"]
+            ]
+            for area in call.data["areas"]
+        }
 
     hass.services.async_register(
         "nordpool",
@@ -391,6 +405,27 @@ async def test_nordpool_core_action_failing(
     now = datetime(2024, 12, 1, 9, tzinfo=UTC)
     series = await reader.async_read(now, now + 10 * HOUR)
     assert problem_keys(series) == {ProblemKey.PRICE_SOURCE_UNAVAILABLE}
+
+
+async def test_nordpool_core_area_from_block_sensor(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    nordpool_entity: tuple[MockConfigEntry, list[dict[str, Any]]],
+) -> None:
+    """Block-price sensors have unique ids "<block>-<AREA>-<key>"; SE4 is not the first area."""
+    entry, calls = nordpool_entity
+    entity_registry.async_get_or_create(
+        "sensor",
+        "nordpool",
+        "off_peak_1-SE4-block_average",
+        config_entry=entry,
+        suggested_object_id="nord_pool_se4_off_peak_1_average",
+    )
+    reader = PriceReader(hass, "sensor.nord_pool_se4_off_peak_1_average")
+    now = datetime(2024, 11, 5, 9, tzinfo=UTC)
+    series = await reader.async_read(now, now + 2 * HOUR)
+    assert calls[0]["areas"] == ["SE4"]
+    assert series.intervals[0].value == pytest.approx(0.28379)
 
 
 async def test_tibber_action_home_from_entity_name(

@@ -333,9 +333,9 @@ class PriceReader:
         currency = config_entry.data.get("currency") if config_entry else None
         area = self._nordpool_area
         if area is None and reg_entry.unique_id:
-            # Core Nord Pool unique ids are "<AREA>-<sensor key>".
-            prefix = reg_entry.unique_id.split("-", 1)[0].upper()
-            area = prefix if prefix in (a.upper() for a in areas) else None
+            # Core Nord Pool unique ids are "<AREA>-<key>" or "<block>-<AREA>-<key>".
+            known = {a.upper() for a in areas}
+            area = next((p for p in reg_entry.unique_id.upper().split("-") if p in known), None)
         if area is None and areas:
             area = areas[0]
         return reg_entry.config_entry_id, area, currency
