@@ -20,6 +20,7 @@ from .const import (
 )
 from .coordinator import V2GConfigEntry, V2GCoordinator, V2GRuntimeData
 from .entity import Device, device_info
+from .inputs import clear_repair_issues
 from .settings import Settings, SettingsStore
 
 PLATFORMS: list[Platform] = [
@@ -93,7 +94,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
 
 async def async_unload_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
     """Unload the platforms; the charger is made safe by the callbacks registered at setup."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        clear_repair_issues(hass, DOMAIN, entry.entry_id)
+    return unloaded
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> None:

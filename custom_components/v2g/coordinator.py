@@ -8,14 +8,13 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .chargers import ChargerBackend, ChargerState, ChargerUnavailableError, SetpointRejectedError
 from .const import DOMAIN, LOGGER, SETPOINT_DEADBAND_W, SMART_MODES, UPDATE_INTERVAL
 from .decision import Decision, decide, decide_from_plan, next_departure
-from .inputs import InputCollector, Inputs, InputsConfig
+from .inputs import InputCollector, Inputs, InputsConfig, sync_repair_issues
 from .planner import PlanResult, build_problem, make_plan, planning_grid
 from .settings import Settings, SettingsStore
 
@@ -87,7 +86,7 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         if settings.mode in SMART_MODES:
             grid = planning_grid(now)
             inputs = await self.inputs.async_collect(grid, dt_util.utcnow())
-            self._sync_issues(inputs)
+            sync_repair_issues(self.hass, DOMAIN, self.config_entry.entry_id, inputs.problems)
             if state.plugged_in:
                 plan = await self._async_plan(state, settings, departure, inputs)
         if plan is not None:
@@ -143,22 +142,6 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
             LOGGER.info("Planning works again")
             self._plan_failed = False
         return result
-
-    def _sync_issues(self, inputs: Inputs) -> None:
-        """One repair issue per input problem while it lasts."""
-        entry_id = self.config_entry.entry_id
-        for problem in inputs.problems:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                f"{entry_id}.{problem.issue_id}",
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=str(problem.key),
-                translation_placeholders={"entity_id": problem.entity_id, "name": self.name},
-            )
-        for problem in inputs.resolved:
-            ir.async_delete_issue(self.hass, DOMAIN, f"{entry_id}.{problem.issue_id}")
 
     async def _async_read_state(self) -> ChargerState:
         try:
