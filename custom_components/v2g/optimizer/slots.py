@@ -52,7 +52,10 @@ def to_datetime64(moment: datetime) -> np.datetime64:
 
 
 def _epoch_s(moment: datetime) -> int:
-    return int(to_datetime64(moment).astype(np.int64))
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        msg = f"datetime must be timezone-aware, got naive {moment!r}"
+        raise ValueError(msg)
+    return (moment - _EPOCH) // timedelta(seconds=1)
 
 
 def _to_datetime(value: np.datetime64) -> datetime:

@@ -44,7 +44,7 @@ import time
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import csc_array, csr_array
+from scipy.sparse import csc_array
 
 try:  # scipy's bundled HiGHS binding: private, so fall back to milp() if it ever moves
     from scipy.optimize._highspy import _core as _highs
@@ -404,16 +404,38 @@ def _set_semicontinuous(model: _Model, col0: int, slots: IntArray, minimum_kw: f
     model.lower[cols] = minimum_kw
 
 
+@dataclass(frozen=True, slots=True)
+class _Csc:
+    """A column-compressed constraint matrix as HiGHS takes it."""
+
+    indptr: npt.NDArray[np.int32]
+    indices: npt.NDArray[np.int32]
+    data: FloatArray
+    shape: tuple[int, int]
+
+
+def _csc(model: _Model) -> _Csc:
+    """Compress the triplets by column (no duplicates by construction).
+
+    Built directly with numpy: scipy's generic COO to CSC conversion and format checks cost
+    more than the rest of the assembly.
+    """
+    n_cols = model.cost.shape[0]
+    rows = np.concatenate(model.rows)
+    cols = np.concatenate(model.cols)
+    vals = np.concatenate(model.vals)
+    order = np.lexsort((rows, cols))
+    indptr = np.zeros(n_cols + 1, dtype=np.int32)
+    np.cumsum(np.bincount(cols, minlength=n_cols), out=indptr[1:])
+    return _Csc(indptr, rows[order].astype(np.int32), vals[order], (model.n_rows, n_cols))
+
+
 def _run(model: _Model, options: SolveOptions) -> tuple[int, str, FloatArray | None]:
     """Solve the assembled model. Returns (status, message, solution or None).
 
     Status: 0 optimal, 1 stopped by the time limit with a feasible solution, 2 failure.
     """
-    shape = (model.n_rows, model.cost.shape[0])
-    matrix = csc_array(
-        (np.concatenate(model.vals), (np.concatenate(model.rows), np.concatenate(model.cols))),
-        shape=shape,
-    )
+    matrix = _csc(model)
     row_lower = np.concatenate(model.row_lower)
     row_upper = np.concatenate(model.row_upper)
     if _highs is not None:
@@ -423,7 +445,7 @@ def _run(model: _Model, options: SolveOptions) -> tuple[int, str, FloatArray | N
 
 def _run_direct(
     model: _Model,
-    matrix: csc_array,
+    matrix: _Csc,
     row_lower: FloatArray,
     row_upper: FloatArray,
     options: SolveOptions,
@@ -481,7 +503,7 @@ def _run_direct(
 
 def _run_milp(
     model: _Model,
-    matrix: csc_array,
+    matrix: _Csc,
     row_lower: FloatArray,
     row_upper: FloatArray,
     options: SolveOptions,
@@ -497,7 +519,11 @@ def _run_milp(
         model.cost,
         integrality=model.integrality,
         bounds=Bounds(model.lower, model.upper),
-        constraints=LinearConstraint(csr_array(matrix), row_lower, row_upper),
+        constraints=LinearConstraint(
+            csc_array((matrix.data, matrix.indices, matrix.indptr), shape=matrix.shape),
+            row_lower,
+            row_upper,
+        ),
         options=highs_options,
     )
     if result.x is None:
@@ -673,8 +699,9 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
     charge = [np.clip(x[vd.c : vd.c + n], 0.0, None) * 1000.0 for vd in data]
     discharge = [np.clip(x[vd.d(n) : vd.d(n) + n], 0.0, None) * 1000.0 for vd in data]
     _ = peak_col
-    return evaluate(
+    return _evaluate(
         problem,
+        data,
         charge,
         discharge,
         strategy="optimal",
@@ -705,9 +732,36 @@ def evaluate(
     export limit when the export price is positive and curtailed (up to the solar power)
     otherwise; whatever is left is exported regardless.
     """
+    data = [_vehicle_data(problem, v) for v in problem.vehicles]
+    return _evaluate(
+        problem,
+        data,
+        charge_power_w,
+        discharge_power_w,
+        strategy=strategy,
+        status=status,
+        solve_time_s=solve_time_s,
+        mip=mip,
+        grid_import_w=grid_import_w,
+        grid_export_w=grid_export_w,
+    )
+
+
+def _evaluate(
+    problem: Problem,
+    data: list[_VehicleData],
+    charge_power_w: list[FloatArray],
+    discharge_power_w: list[FloatArray],
+    *,
+    strategy: str,
+    status: str,
+    solve_time_s: float,
+    mip: bool,
+    grid_import_w: FloatArray | None,
+    grid_export_w: FloatArray | None,
+) -> Plan:
     n = len(problem.grid)
     h = problem.grid.durations_h
-    data = [_vehicle_data(problem, v) for v in problem.vehicles]
     total_c = np.zeros(n)
     total_d = np.zeros(n)
     plans: list[VehiclePlan] = []
