@@ -164,15 +164,6 @@ class Series:
         return weighted / total_s
 
 
-class InputError(Exception):
-    """A payload could not be read; carries the problem key the caller reports."""
-
-    def __init__(self, key: ProblemKey, detail: str) -> None:
-        super().__init__(detail)
-        self.key = key
-        self.detail = detail
-
-
 # --- numbers -------------------------------------------------------------------------------
 
 
