@@ -101,23 +101,120 @@ async def test_user_flow_already_configured(
     assert result["reason"] == "already_configured"
 
 
-async def test_options_flow(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+async def test_options_vehicle_site(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
     result = await hass.config_entries.options.async_init(init_integration.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["vehicle_site", "prices", "export_price", "solar_load"]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "vehicle_site"}
+    )
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "init"
+    assert result["step_id"] == "vehicle_site"
 
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {
-            **DEFAULT_OPTIONS,
-            OPT_GRID_IMPORT_LIMIT_W: 11_000,
-            OPT_EXPORT_ALLOWED: False,
-        },
+        {**DEFAULT_OPTIONS, OPT_GRID_IMPORT_LIMIT_W: 11_000, OPT_EXPORT_ALLOWED: False},
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert init_integration.options[OPT_GRID_IMPORT_LIMIT_W] == 11_000
     assert init_integration.options[OPT_EXPORT_ALLOWED] is False
+
+
+async def _options_step(hass: HomeAssistant, entry: MockConfigEntry, step: str) -> str:
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": step}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == step
+    return str(result["flow_id"])
+
+
+async def test_options_prices_schedule(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    flow_id = await _options_step(hass, init_integration, "prices")
+    # A schedule without windows is refused, with the reason, and nothing is saved.
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {"price_source": "schedule", "price_schedule": ""}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"price_schedule": "invalid_option"}
+    assert "no time windows" in result["description_placeholders"]["detail"]
+    assert "price_source" not in init_integration.options
+
+    result = await hass.config_entries.options.async_configure(
+        flow_id,
+        {
+            "price_source": "schedule",
+            "price_schedule": "00:30-04:30=0.10; 17:00-21:00=0.45",
+            "price_schedule_default_per_kwh": 0.3,
+        },
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.options["price_source"] == "schedule"
+    # The reloaded entry plans with the schedule: 18:30 is in the expensive evening window.
+    inputs = init_integration.runtime_data.coordinator.data.inputs
+    assert inputs is not None
+    assert inputs.import_price_per_kwh[0] == pytest.approx(0.45)
+
+
+async def test_options_price_entity_required(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    flow_id = await _options_step(hass, init_integration, "prices")
+    result = await hass.config_entries.options.async_configure(flow_id, {"price_source": "entity"})
+    assert result["errors"] == {"price_entity": "invalid_option"}
+
+    hass.states.async_set(
+        "sensor.nordpool_kwh_dk2_eur",
+        "0.25",
+        {
+            "unit_of_measurement": "EUR/kWh",
+            "raw_today": [
+                {
+                    "start": "2026-01-15T18:00:00+01:00",
+                    "end": "2026-01-15T19:00:00+01:00",
+                    "value": 0.25,
+                }
+            ],
+        },
+    )
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {"price_source": "entity", "price_entity": "sensor.nordpool_kwh_dk2_eur"}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.options["price_entity"] == "sensor.nordpool_kwh_dk2_eur"
+
+
+async def test_options_export_and_solar_load(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    flow_id = await _options_step(hass, init_integration, "export_price")
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {"export_price_source": "fixed", "export_price_fixed_per_kwh": 0.08}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.options["export_price_fixed_per_kwh"] == 0.08
+
+    flow_id = await _options_step(hass, init_integration, "solar_load")
+    # A statistics-based load forecast needs a sensor; the error is shown on the form.
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {"solar_source": "none", "load_source": "statistics"}
+    )
+    assert result["errors"] == {"load_entity": "invalid_option"}
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {"solar_source": "none", "load_source": "constant", "load_constant_w": 650}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.options["load_constant_w"] == 650
+    # Earlier choices of other steps are kept.
+    assert init_integration.options["export_price_fixed_per_kwh"] == 0.08
 
 
 async def test_reconfigure_flow(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:

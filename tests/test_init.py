@@ -164,3 +164,17 @@ async def test_remove_entry_forgets_settings(
     await hass.config_entries.async_remove(init_integration.entry_id)
     await hass.async_block_till_done()
     assert f"{DOMAIN}.{init_integration.entry_id}" not in hass_storage
+
+
+@pytest.mark.freeze_time(EVENING)
+async def test_unusable_options_stop_setup_with_a_reason(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry, options={**mock_config_entry.options, "price_source": "entity"}
+    )
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert "a price entity is required" in (mock_config_entry.reason or "")

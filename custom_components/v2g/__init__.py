@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 
@@ -20,7 +20,7 @@ from .const import (
 )
 from .coordinator import V2GConfigEntry, V2GCoordinator, V2GRuntimeData
 from .entity import Device, device_info
-from .inputs import clear_repair_issues
+from .inputs import InvalidInputsConfigError, clear_repair_issues
 from .settings import Settings, SettingsStore
 
 PLATFORMS: list[Platform] = [
@@ -71,7 +71,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
 
     store = SettingsStore(hass, entry.entry_id, default_settings(entry))
     await store.async_load()
-    coordinator = V2GCoordinator(hass, entry, backend, store)
+    try:
+        coordinator = V2GCoordinator(hass, entry, backend, store)
+    except InvalidInputsConfigError as err:
+        await backend.async_stop()
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_options",
+            translation_placeholders={"detail": str(err)},
+        ) from err
     entry.runtime_data = V2GRuntimeData(backend=backend, settings=store, coordinator=coordinator)
 
     async def _async_stop_charger(_: Event | None = None) -> None:

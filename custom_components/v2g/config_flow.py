@@ -32,6 +32,36 @@ from .const import (
     ChargerKind,
 )
 from .coordinator import V2GConfigEntry
+from .inputs import (
+    CONF_EXPORT_PRICE_ENTITY,
+    CONF_EXPORT_PRICE_FACTOR,
+    CONF_EXPORT_PRICE_FEE_PER_KWH,
+    CONF_EXPORT_PRICE_FIXED_PER_KWH,
+    CONF_EXPORT_PRICE_SOURCE,
+    CONF_GRID_POWER_ENTITY,
+    CONF_GRID_POWER_INVERT,
+    CONF_LOAD_CONSTANT_W,
+    CONF_LOAD_ENTITY,
+    CONF_LOAD_EXCLUDE_ENTITY,
+    CONF_LOAD_HISTORY_WEEKS,
+    CONF_LOAD_SOURCE,
+    CONF_PRICE_ENTITY,
+    CONF_PRICE_FEE_PER_KWH,
+    CONF_PRICE_FIXED_PER_KWH,
+    CONF_PRICE_SCHEDULE,
+    CONF_PRICE_SCHEDULE_DEFAULT_PER_KWH,
+    CONF_PRICE_SOURCE,
+    CONF_PRICE_VAT_PCT,
+    CONF_SOLAR_FORECAST_ENTITIES,
+    CONF_SOLAR_FORECAST_ENTRIES,
+    CONF_SOLAR_SOURCE,
+    ExportPriceSource,
+    InputsConfig,
+    InvalidInputsConfigError,
+    LoadSource,
+    PriceSource,
+    SolarSource,
+)
 
 DEFAULT_SIMULATED_NAME = "Simulated charger"
 
@@ -143,38 +173,150 @@ class V2GConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
 
+SOLAR_FORECAST_DOMAINS = ("forecast_solar", "solcast_solar", "open_meteo_solar_forecast")
+
+
+def _select(options: list[str], key: str, *, multiple: bool = False) -> selector.SelectSelector:
+    return selector.SelectSelector(
+        selector.SelectSelectorConfig(
+            options=options,
+            translation_key=key,
+            multiple=multiple,
+            mode=selector.SelectSelectorMode.DROPDOWN
+            if multiple or len(options) > 4
+            else selector.SelectSelectorMode.LIST,
+        )
+    )
+
+
+def _entity(
+    domain: list[str], device_class: list[str] | None = None, *, multiple: bool = False
+) -> selector.EntitySelector:
+    config = selector.EntitySelectorConfig(domain=domain, multiple=multiple)
+    if device_class:
+        config["device_class"] = device_class
+    return selector.EntitySelector(config)
+
+
+def _price_selector(step: float = 0.001) -> selector.NumberSelector:
+    return _number_selector(-10, 100, step)
+
+
 class V2GOptionsFlow(OptionsFlowWithReload):
-    """Vehicle and site settings that change rarely."""
+    """Vehicle and site settings, and where prices, solar and load come from."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """One form for the vehicle's battery and the site's grid connection."""
+        """Let the user pick which group of settings to change."""
+        return self.async_show_menu(
+            step_id="init", menu_options=["vehicle_site", "prices", "export_price", "solar_load"]
+        )
+
+    async def _async_save(
+        self, step_id: str, schema: vol.Schema, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        """Show the form, or check the merged options and save them (the entry reloads)."""
         errors: dict[str, str] = {}
+        placeholders = {"detail": ""}
         if user_input is not None:
-            return self.async_create_entry(data={**self.config_entry.options, **user_input})
-        current = {**DEFAULT_OPTIONS, **self.config_entry.options}
+            fields = {str(marker) for marker in schema.schema}
+            # Optional fields left empty are removed rather than kept from before.
+            options = {k: v for k, v in self.config_entry.options.items() if k not in fields}
+            options.update(user_input)
+            try:
+                InputsConfig.from_options(options)
+            except InvalidInputsConfigError as err:
+                errors[err.option if err.option in fields else "base"] = "invalid_option"
+                placeholders["detail"] = str(err)
+            else:
+                return self.async_create_entry(data=options)
+        current = {**DEFAULT_OPTIONS, **self.config_entry.options, **(user_input or {})}
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(schema, current),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_vehicle_site(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The vehicle's battery and the site's grid connection."""
         schema = vol.Schema(
             {
-                vol.Required(
-                    OPT_CHARGE_EFFICIENCY_PCT, default=current[OPT_CHARGE_EFFICIENCY_PCT]
-                ): _number_selector(50, 100, 0.5, "%"),
-                vol.Required(
-                    OPT_DISCHARGE_EFFICIENCY_PCT, default=current[OPT_DISCHARGE_EFFICIENCY_PCT]
-                ): _number_selector(50, 100, 0.5, "%"),
-                vol.Required(
-                    OPT_WEAR_COST_PER_KWH, default=current[OPT_WEAR_COST_PER_KWH]
-                ): _number_selector(0, 1, 0.001),
-                vol.Required(
-                    OPT_MAX_V2G_SOC_PCT, default=current[OPT_MAX_V2G_SOC_PCT]
-                ): _number_selector(10, 100, 1, "%"),
-                vol.Required(
-                    OPT_GRID_IMPORT_LIMIT_W, default=current[OPT_GRID_IMPORT_LIMIT_W]
-                ): _power_selector(200_000),
-                vol.Required(
-                    OPT_GRID_EXPORT_LIMIT_W, default=current[OPT_GRID_EXPORT_LIMIT_W]
-                ): _power_selector(200_000),
-                vol.Required(
-                    OPT_EXPORT_ALLOWED, default=current[OPT_EXPORT_ALLOWED]
-                ): selector.BooleanSelector(),
+                vol.Required(OPT_CHARGE_EFFICIENCY_PCT): _number_selector(50, 100, 0.5, "%"),
+                vol.Required(OPT_DISCHARGE_EFFICIENCY_PCT): _number_selector(50, 100, 0.5, "%"),
+                vol.Required(OPT_WEAR_COST_PER_KWH): _number_selector(0, 1, 0.001),
+                vol.Required(OPT_MAX_V2G_SOC_PCT): _number_selector(10, 100, 1, "%"),
+                vol.Required(OPT_GRID_IMPORT_LIMIT_W): _power_selector(200_000),
+                vol.Required(OPT_GRID_EXPORT_LIMIT_W): _power_selector(200_000),
+                vol.Required(OPT_EXPORT_ALLOWED): selector.BooleanSelector(),
             }
         )
-        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+        return await self._async_save("vehicle_site", schema, user_input)
+
+    async def async_step_prices(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Where the import price comes from."""
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_PRICE_SOURCE, default="fixed"): _select(
+                    [source.value for source in PriceSource], CONF_PRICE_SOURCE
+                ),
+                vol.Optional(CONF_PRICE_ENTITY): _entity(["sensor", "event"]),
+                vol.Optional(CONF_PRICE_FEE_PER_KWH): _price_selector(),
+                vol.Optional(CONF_PRICE_VAT_PCT): _number_selector(0, 100, 0.1, "%"),
+                vol.Optional(CONF_PRICE_FIXED_PER_KWH): _price_selector(),
+                vol.Optional(CONF_PRICE_SCHEDULE): selector.TextSelector(
+                    selector.TextSelectorConfig(multiline=True)
+                ),
+                vol.Optional(CONF_PRICE_SCHEDULE_DEFAULT_PER_KWH): _price_selector(),
+            }
+        )
+        return await self._async_save("prices", schema, user_input)
+
+    async def async_step_export_price(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """What exported energy earns."""
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_EXPORT_PRICE_SOURCE, default="derived"): _select(
+                    [source.value for source in ExportPriceSource], CONF_EXPORT_PRICE_SOURCE
+                ),
+                vol.Optional(CONF_EXPORT_PRICE_ENTITY): _entity(["sensor", "event"]),
+                vol.Optional(CONF_EXPORT_PRICE_FACTOR): _number_selector(0, 10, 0.01),
+                vol.Optional(CONF_EXPORT_PRICE_FEE_PER_KWH): _price_selector(),
+                vol.Optional(CONF_EXPORT_PRICE_FIXED_PER_KWH): _price_selector(),
+            }
+        )
+        return await self._async_save("export_price", schema, user_input)
+
+    async def async_step_solar_load(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The solar forecast, the house load and the live grid meter."""
+        forecasts = [
+            selector.SelectOptionDict(value=entry.entry_id, label=entry.title)
+            for domain in SOLAR_FORECAST_DOMAINS
+            for entry in self.hass.config_entries.async_entries(domain)
+        ]
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_SOLAR_SOURCE, default="none"): _select(
+                    [source.value for source in SolarSource], CONF_SOLAR_SOURCE
+                ),
+                vol.Optional(CONF_SOLAR_FORECAST_ENTRIES): selector.SelectSelector(
+                    selector.SelectSelectorConfig(options=forecasts, multiple=True)
+                ),
+                vol.Optional(CONF_SOLAR_FORECAST_ENTITIES): _entity(["sensor"], multiple=True),
+                vol.Required(CONF_LOAD_SOURCE, default="constant"): _select(
+                    [source.value for source in LoadSource], CONF_LOAD_SOURCE
+                ),
+                vol.Optional(CONF_LOAD_ENTITY): _entity(["sensor"], ["power", "energy"]),
+                vol.Optional(CONF_LOAD_EXCLUDE_ENTITY): _entity(["sensor"], ["power", "energy"]),
+                vol.Optional(CONF_LOAD_HISTORY_WEEKS): _number_selector(1, 52, 1),
+                vol.Optional(CONF_LOAD_CONSTANT_W): _power_selector(50_000),
+                vol.Optional(CONF_GRID_POWER_ENTITY): _entity(["sensor"], ["power"]),
+                vol.Optional(CONF_GRID_POWER_INVERT): selector.BooleanSelector(),
+            }
+        )
+        return await self._async_save("solar_load", schema, user_input)
