@@ -400,6 +400,8 @@ def test_solcast_detailed_forecast_attribute() -> None:
     assert parsers.parse_solar_attribute(generic, UTC, "W").intervals[0].value == 2.0
     assert parsers.parse_solar_attribute({"forecast": [{"start": "x", "q": 1}]}, UTC, None).skipped
     assert parsers.parse_solar_attribute({}, UTC, None).intervals == []
+    hourly = {"detailedHourly": [{"period_start": "2026-02-06T06:00:00+00:00", "power_kw": 1.5}]}
+    assert parsers.parse_solar_attribute(hourly, UTC, None).intervals[0].value == 1500.0
 
 
 def test_open_meteo_style_mappings() -> None:

@@ -397,8 +397,9 @@ def parse_solar_attribute(
 ) -> Parsed:
     """Read a sensor's forecast list attribute as mean power W.
 
-    Solcast (`detailedForecast`: {period_start, pv_estimate kW}, 30 minutes) and generic lists
-    ({start/period_start/time, end?, pv_estimate (kW) | power_w (W) | watts | value}). The unit of
+    Solcast (`detailedForecast`: {period_start, pv_estimate kW}, 30 minutes; `detailedHourly`)
+    and generic lists ({start/period_start/time, end?, pv_estimate | power_kw (kW) | power_w |
+    watts (W) | value | power}). The unit of
     a generic `value` is the entity's unit (W or kW; default W). Sensors of the Open-Meteo Solar
     Forecast integration carry mappings instead: `wh_period` {iso start: Wh} or `watts`
     {iso time: W}.
@@ -421,6 +422,7 @@ def _parse_power_entries(entries: list[Any], local_tz: tzinfo, unit: str | None)
     result = Parsed()
     for key, factor in (
         ("pv_estimate", 1000.0),
+        ("power_kw", 1000.0),
         ("power_w", 1.0),
         ("watts", 1.0),
         ("value", generic_factor),
