@@ -57,6 +57,16 @@ def parse_iso(value: object) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+_MAX_LOGGED_CHARS = 300
+
+
+def _shorten(arg: Any) -> Any:
+    text = arg if isinstance(arg, str) else repr(arg)
+    if len(text) <= _MAX_LOGGED_CHARS:
+        return arg
+    return f"{text[:_MAX_LOGGED_CHARS]}... ({len(text)} characters)"
+
+
 class TrafficLogger:
     """The logger handed to the `ocpp` library: frames at DEBUG, or INFO when asked for.
 
@@ -69,13 +79,13 @@ class TrafficLogger:
         self.debug_traffic = debug_traffic
 
     def _log(self, level: int, msg: str, args: tuple[Any, ...], exc_info: bool) -> None:
-        if TRAFFIC_LOGGER.isEnabledFor(level):
-            TRAFFIC_LOGGER.log(
-                level,
-                msg,
-                *args,
-                exc_info=exc_info and TRAFFIC_LOGGER.isEnabledFor(logging.DEBUG),
-            )
+        if not TRAFFIC_LOGGER.isEnabledFor(level):
+            return
+        verbose = self.debug_traffic or TRAFFIC_LOGGER.isEnabledFor(logging.DEBUG)
+        if not verbose:
+            # Problems are logged without the (possibly huge) frame content.
+            args = tuple(_shorten(arg) for arg in args)
+        TRAFFIC_LOGGER.log(level, msg, *args, exc_info=exc_info and verbose)
 
     def debug(self, msg: str, *args: Any, **_kwargs: Any) -> None:
         """Library debug output."""

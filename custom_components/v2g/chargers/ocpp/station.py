@@ -429,6 +429,7 @@ class OcppStation:
             self._plugged_in = status in _PLUGGED_STATUSES
             if not self._plugged_in:
                 self._meter.power_w = 0.0
+                self.ev_needs = None  # the next EV brings its own
         else:
             return
         self._fire(StationEvent.STATE)
