@@ -427,9 +427,11 @@ async def test_v21_refused_setpoint_falls_back_to_charging_only(
 async def test_no_answer_and_disconnect_make_it_unavailable(
     server: OcppServer, connect: Connect
 ) -> None:
-    station = register(server, "cp1", response_timeout_s=0.3, offline_grace_s=0.2)
+    station = register(server, "cp1", response_timeout_s=0.5, offline_grace_s=0.2)
+    events: list[StationEvent] = []
+    station.add_listener(lambda _station, event: events.append(event))
     client = await connect("cp1", "ocpp2.0.1")
-    await asyncio.sleep(0.4)  # configuration read done
+    await wait_for(lambda: StationEvent.CONFIGURED in events)
     client.rec.silent = True
     with pytest.raises(ChargerUnavailableError, match="did not answer"):
         await station.async_apply_setpoint(5_000.0)
