@@ -26,7 +26,7 @@ pytestmark = pytest.mark.freeze_time("2026-01-15 18:30:00+01:00")
 async def test_user_flow_simulated(hass: HomeAssistant) -> None:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["simulated"]
+    assert result["menu_options"] == ["ocpp", "simulated"]
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "simulated"}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 
+from . import ocpp_hub
 from .chargers import ChargerBackend, ChargerUnavailableError
+from .chargers.ocpp import OcppStation, StationEvent
 from .chargers.simulated import SimulatedCharger, SimulatedChargerConfig
 from .const import (
     CONF_CAPACITY_KWH,
@@ -16,6 +18,7 @@ from .const import (
     CONF_MAX_CHARGE_POWER_W,
     CONF_MAX_DISCHARGE_POWER_W,
     DOMAIN,
+    LOGGER,
     ChargerKind,
 )
 from .coordinator import V2GConfigEntry, V2GCoordinator, V2GRuntimeData
@@ -33,18 +36,30 @@ PLATFORMS: list[Platform] = [
 ]
 
 
-def create_backend(hass: HomeAssistant, entry: V2GConfigEntry) -> ChargerBackend:
+async def async_create_backend(hass: HomeAssistant, entry: V2GConfigEntry) -> ChargerBackend:
     """Build the charger backend the entry was configured with."""
     data = entry.data
-    kind = ChargerKind(data[CONF_CHARGER_KIND])
-    if kind is ChargerKind.SIMULATED:
-        config = SimulatedChargerConfig(
-            max_charge_power_w=float(data[CONF_MAX_CHARGE_POWER_W]),
-            max_discharge_power_w=float(data[CONF_MAX_DISCHARGE_POWER_W]),
-            capacity_kwh=float(data[CONF_CAPACITY_KWH]),
-        )
-        return SimulatedCharger(config, dt_util.utcnow, dt_util.get_default_time_zone())
-    raise NotImplementedError(kind)  # pragma: no cover - every kind is handled above
+    if ChargerKind(data[CONF_CHARGER_KIND]) is ChargerKind.OCPP:
+        try:
+            return await ocpp_hub.async_register(hass, entry.entry_id, data)
+        except ocpp_hub.OcppServerMismatchError as err:
+            raise ConfigEntryError(
+                translation_domain=DOMAIN,
+                translation_key="ocpp_server_mismatch",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        except OSError as err:  # the TLS certificate or key cannot be read
+            raise ConfigEntryError(
+                translation_domain=DOMAIN,
+                translation_key="ocpp_tls",
+                translation_placeholders={"error": str(err)},
+            ) from err
+    config = SimulatedChargerConfig(
+        max_charge_power_w=float(data[CONF_MAX_CHARGE_POWER_W]),
+        max_discharge_power_w=float(data[CONF_MAX_DISCHARGE_POWER_W]),
+        capacity_kwh=float(data[CONF_CAPACITY_KWH]),
+    )
+    return SimulatedCharger(config, dt_util.utcnow, dt_util.get_default_time_zone())
 
 
 def default_settings(entry: V2GConfigEntry) -> Settings:
@@ -59,7 +74,18 @@ def default_settings(entry: V2GConfigEntry) -> Settings:
 
 async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
     """Connect to the charger, load settings, run the first update, set up the platforms."""
-    backend = create_backend(hass, entry)
+    backend = await async_create_backend(hass, entry)
+
+    async def _async_release() -> None:
+        """On unload (and failed setup): charger idle first, then let go of it."""
+        try:
+            await backend.async_stop()
+        except ChargerUnavailableError:
+            LOGGER.debug("Charger unreachable while stopping; its own timeouts end any discharge")
+        if isinstance(backend, OcppStation):
+            await ocpp_hub.async_unregister(hass, entry.entry_id, backend.identity)
+
+    entry.async_on_unload(_async_release)
     try:
         await backend.async_start()
     except ChargerUnavailableError as err:
@@ -74,7 +100,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
     try:
         coordinator = V2GCoordinator(hass, entry, backend, store)
     except InvalidInputsConfigError as err:
-        await backend.async_stop()
         raise ConfigEntryError(
             translation_domain=DOMAIN,
             translation_key="invalid_options",
@@ -82,13 +107,20 @@ async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
         ) from err
     entry.runtime_data = V2GRuntimeData(backend=backend, settings=store, coordinator=coordinator)
 
-    async def _async_stop_charger(_: Event | None = None) -> None:
+    async def _async_stop_charger(_: Event) -> None:
         await coordinator.async_shutdown_charger()
 
-    # Home Assistant does not unload entries when it stops: make the charger safe either way.
+    # Home Assistant does not unload entries when it stops: make the charger safe then too.
     entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_charger))
-    entry.async_on_unload(_async_stop_charger)
 
+    if isinstance(backend, OcppStation):
+
+        @callback
+        def _pushed(_station: OcppStation, _event: StationEvent) -> None:
+            # local_push: meter values and status changes refresh the entities (debounced).
+            entry.async_create_task(hass, coordinator.async_request_refresh())
+
+        entry.async_on_unload(backend.add_listener(_pushed))
     await coordinator.async_config_entry_first_refresh()
     # The charger first: the EV's device points at it with via_device.
     device_registry = dr.async_get(hass)

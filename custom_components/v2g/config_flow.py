@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -9,17 +10,31 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
-from homeassistant.const import CONF_NAME, UnitOfEnergy, UnitOfPower
-from homeassistant.core import callback
+from homeassistant.const import (
+    CONF_HOST,
+    CONF_NAME,
+    CONF_PASSWORD,
+    CONF_PORT,
+    UnitOfEnergy,
+    UnitOfPower,
+)
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import selector
 from homeassistant.util import slugify
 import voluptuous as vol
 
+from .chargers.ocpp import build_ssl_context, generate_password
 from .const import (
     CONF_CAPACITY_KWH,
     CONF_CHARGER_KIND,
+    CONF_DECLARED_BIDIRECTIONAL,
+    CONF_IDENTITY,
     CONF_MAX_CHARGE_POWER_W,
     CONF_MAX_DISCHARGE_POWER_W,
+    CONF_SKIP_SCHEMA_VALIDATION,
+    CONF_TLS_CERTFILE,
+    CONF_TLS_KEYFILE,
+    DEFAULT_OCPP_PORT,
     DEFAULT_OPTIONS,
     DOMAIN,
     OPT_CHARGE_EFFICIENCY_PCT,
@@ -62,8 +77,12 @@ from .inputs import (
     PriceSource,
     SolarSource,
 )
+from .ocpp_hub import DATA_OCPP, charger_url
 
 DEFAULT_SIMULATED_NAME = "Simulated charger"
+CONF_NEW_PASSWORD = "new_password"
+# What OCPP-J allows in a charger identity (the last segment of its URL).
+OCPP_IDENTITY = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
 
 
 def _power_selector(maximum: int = 50_000) -> selector.NumberSelector:
@@ -121,9 +140,15 @@ class V2GConfigFlow(ConfigFlow, domain=DOMAIN):
         """Vehicle and site settings."""
         return V2GOptionsFlow()
 
+    def __init__(self) -> None:
+        self._data: dict[str, Any] = {}
+        self._discovered: dict[str, str] = {}
+
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Let the user pick how the charger is reached."""
-        return self.async_show_menu(step_id="user", menu_options=[ChargerKind.SIMULATED.value])
+        return self.async_show_menu(
+            step_id="user", menu_options=[ChargerKind.OCPP.value, ChargerKind.SIMULATED.value]
+        )
 
     async def async_step_simulated(
         self, user_input: dict[str, Any] | None = None
@@ -153,16 +178,87 @@ class V2GConfigFlow(ConfigFlow, domain=DOMAIN):
         )
         return self.async_show_form(step_id="simulated", data_schema=schema, errors=errors)
 
+    async def async_step_integration_discovery(
+        self, discovery_info: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """A charger with an unknown identity tried to connect to the OCPP server."""
+        identity = str(discovery_info[CONF_IDENTITY])
+        await self.async_set_unique_id(f"{ChargerKind.OCPP}_{identity}")
+        self._abort_if_unique_id_configured()
+        self._discovered = {CONF_IDENTITY: identity, "remote": str(discovery_info["remote"])}
+        self.context["title_placeholders"] = {"name": identity}
+        return await self.async_step_ocpp()
+
+    async def async_step_ocpp(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """An OCPP 1.6, 2.0.1 or 2.1 charger that connects to Home Assistant's OCPP server."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            identity = str(user_input[CONF_IDENTITY]).strip()
+            await self.async_set_unique_id(f"{ChargerKind.OCPP}_{identity}")
+            self._abort_if_unique_id_configured()
+            errors = await self._async_ocpp_errors(identity, user_input)
+            if not errors:
+                self._data = {
+                    CONF_CHARGER_KIND: ChargerKind.OCPP.value,
+                    **user_input,
+                    CONF_IDENTITY: identity,
+                    CONF_PASSWORD: generate_password(),
+                }
+                return await self.async_step_ocpp_connect()
+        defaults = user_input or {CONF_IDENTITY: self._discovered.get(CONF_IDENTITY, "")}
+        return self.async_show_form(
+            step_id="ocpp",
+            data_schema=self.add_suggested_values_to_schema(_ocpp_schema(), defaults),
+            errors=errors,
+            description_placeholders={
+                "remote": self._discovered.get("remote", ""),
+            },
+        )
+
+    async def async_step_ocpp_connect(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show what to type into the charger; the entry is created when the user confirms."""
+        if user_input is not None:
+            return self.async_create_entry(
+                title=self._data[CONF_IDENTITY], data=self._data, options=dict(DEFAULT_OPTIONS)
+            )
+        return self.async_show_form(
+            step_id="ocpp_connect",
+            data_schema=vol.Schema({}),
+            description_placeholders=_connect_placeholders(self.hass, self._data),
+        )
+
+    async def _async_ocpp_errors(self, identity: str, user_input: dict[str, Any]) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if not OCPP_IDENTITY.match(identity):
+            errors[CONF_IDENTITY] = "invalid_identity"
+        # One OCPP server per Home Assistant: other chargers fix its port.
+        hub = self.hass.data.get(DATA_OCPP)
+        others = hub.identities - {identity} if hub is not None else set()
+        port = int(user_input.get(CONF_PORT, DEFAULT_OCPP_PORT))
+        if hub is not None and others and hub.server.running and port != hub.server.port:
+            errors[CONF_PORT] = "port_mismatch"
+        if certfile := user_input.get(CONF_TLS_CERTFILE):
+            try:
+                await self.hass.async_add_executor_job(
+                    build_ssl_context, certfile, user_input.get(CONF_TLS_KEYFILE) or None
+                )
+            except (OSError, ValueError):
+                errors[CONF_TLS_CERTFILE] = "tls_invalid"
+        return errors | _hardware_errors(user_input)
+
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change how the charger is reached (for the simulation: its hardware)."""
+        """Change the simulated hardware (OCPP entries go to their own form)."""
         entry = self._get_reconfigure_entry()
+        if entry.data[CONF_CHARGER_KIND] == ChargerKind.OCPP:
+            return await self.async_step_reconfigure_ocpp()
         errors: dict[str, str] = {}
         if user_input is not None and not (errors := _hardware_errors(user_input)):
             return self.async_update_reload_and_abort(
-                entry,
-                data_updates={key: float(value) for key, value in user_input.items()},
+                entry, data_updates={key: float(value) for key, value in user_input.items()}
             )
         schema = vol.Schema(_simulated_hardware_schema(user_input or dict(entry.data)))
         return self.async_show_form(
@@ -171,6 +267,58 @@ class V2GConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
             description_placeholders={"name": entry.title},
         )
+
+    async def async_step_reconfigure_ocpp(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change an OCPP charger's limits, server settings or password."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            errors = await self._async_ocpp_errors(entry.data[CONF_IDENTITY], user_input)
+            if not errors:
+                updates = dict(user_input)
+                if updates.pop(CONF_NEW_PASSWORD, False):
+                    updates[CONF_PASSWORD] = generate_password()
+                return self.async_update_reload_and_abort(entry, data_updates=updates)
+        return self.async_show_form(
+            step_id="reconfigure_ocpp",
+            data_schema=self.add_suggested_values_to_schema(
+                _ocpp_schema(reconfigure=True), user_input or dict(entry.data)
+            ),
+            errors=errors,
+            description_placeholders={
+                "name": entry.title,
+                **_connect_placeholders(self.hass, dict(entry.data)),
+            },
+        )
+
+
+def _ocpp_schema(*, reconfigure: bool = False) -> vol.Schema:
+    fields: dict[vol.Marker, Any] = {}
+    if not reconfigure:
+        fields[vol.Required(CONF_IDENTITY)] = selector.TextSelector()
+    fields |= {
+        vol.Required(CONF_MAX_CHARGE_POWER_W, default=11_000): _power_selector(),
+        vol.Required(CONF_MAX_DISCHARGE_POWER_W, default=0): _power_selector(),
+        vol.Required(CONF_DECLARED_BIDIRECTIONAL, default=False): selector.BooleanSelector(),
+        vol.Required(CONF_PORT, default=DEFAULT_OCPP_PORT): _number_selector(1, 65535, 1),
+        vol.Optional(CONF_HOST): selector.TextSelector(),
+        vol.Optional(CONF_TLS_CERTFILE): selector.TextSelector(),
+        vol.Optional(CONF_TLS_KEYFILE): selector.TextSelector(),
+        vol.Required(CONF_SKIP_SCHEMA_VALIDATION, default=False): selector.BooleanSelector(),
+    }
+    if reconfigure:
+        fields[vol.Required(CONF_NEW_PASSWORD, default=False)] = selector.BooleanSelector()
+    return vol.Schema(fields)
+
+
+def _connect_placeholders(hass: HomeAssistant, data: dict[str, Any]) -> dict[str, str]:
+    return {
+        "url": charger_url(hass, data),
+        CONF_IDENTITY: str(data[CONF_IDENTITY]),
+        CONF_PASSWORD: str(data[CONF_PASSWORD]),
+    }
 
 
 SOLAR_FORECAST_DOMAINS = ("forecast_solar", "solcast_solar", "open_meteo_solar_forecast")

@@ -17,12 +17,19 @@ CONF_CHARGER_KIND: Final = "charger_kind"
 CONF_MAX_CHARGE_POWER_W: Final = "max_charge_power_w"
 CONF_MAX_DISCHARGE_POWER_W: Final = "max_discharge_power_w"
 CONF_CAPACITY_KWH: Final = "capacity_kwh"
+CONF_IDENTITY: Final = "identity"
+CONF_DECLARED_BIDIRECTIONAL: Final = "declared_bidirectional"
+CONF_SKIP_SCHEMA_VALIDATION: Final = "skip_schema_validation"
+CONF_TLS_CERTFILE: Final = "tls_certfile"
+CONF_TLS_KEYFILE: Final = "tls_keyfile"
+DEFAULT_OCPP_PORT: Final = 9000
 
 
 class ChargerKind(StrEnum):
     """How the integration reaches the charger (the config flow's menu)."""
 
     SIMULATED = "simulated"
+    OCPP = "ocpp"
 
 
 class Mode(StrEnum):
