@@ -188,6 +188,7 @@ async def test_ev_charging_needs(server: OcppServer, connect: Connect) -> None:
                     "ev_min_energy_request": 10_000,
                     "ev_max_energy_request": 45_000,
                     "ev_min_v2x_energy_request": -5_000,
+                    "target_so_c": 80,
                 },
             },
         )
@@ -199,6 +200,7 @@ async def test_ev_charging_needs(server: OcppServer, connect: Connect) -> None:
     assert needs.requested_energy_kwh == 20.0
     assert needs.min_energy_kwh == 10.0
     assert needs.min_v2x_energy_kwh == -5.0
+    assert needs.target_soc_pct == 80.0
     assert needs.supports_v2x
     assert station.capabilities.bidirectional  # OCPP 2.1 + the EV offers BPT
     state = await station.async_read_state()

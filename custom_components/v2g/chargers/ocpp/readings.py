@@ -181,6 +181,8 @@ class EvChargingNeeds:
     requested_energy_kwh: float | None = None
     """AC/DC energyAmount: energy the EV asks for to reach its target."""
     soc_pct: float | None = None
+    target_soc_pct: float | None = None
+    """2.1 v2xChargingParameters.targetSoC."""
     capacity_kwh: float | None = None
     min_energy_kwh: float | None = None
     """2.1 evMinEnergyRequest: energy that must be charged by departure."""
@@ -236,6 +238,8 @@ def parse_ev_needs(evse_id: int, needs: dict[str, Any], received_at: datetime) -
         departure_time=parse_iso(needs.get("departure_time")),
         requested_energy_kwh=requested,
         soc_pct=_number(dc.get("state_of_charge")) if dc else None,
+        # The library turns 'targetSoC' into 'target_so_c'.
+        target_soc_pct=_number(v2x_dict.get("target_so_c", v2x_dict.get("target_soc"))),
         capacity_kwh=_kwh(dc.get("ev_energy_capacity")) if dc else None,
         min_energy_kwh=_kwh(v2x_dict.get("ev_min_energy_request")),
         target_energy_kwh=_kwh(v2x_dict.get("ev_target_energy_request")),
