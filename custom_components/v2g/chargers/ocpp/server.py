@@ -226,6 +226,8 @@ class OcppServer:
     def _warn_once(self, identity: str, kind: str, msg: str, *args: object) -> None:
         key = (identity, kind)
         level = logging.DEBUG if key in self._warned else logging.WARNING
+        if len(self._warned) > 1000:  # scanners trying many names
+            self._warned.clear()
         self._warned.add(key)
         _LOGGER.log(level, msg, *args)
 
