@@ -8,6 +8,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -17,6 +18,8 @@ from .decision import Decision, decide, decide_from_plan, next_departure
 from .inputs import InputCollector, Inputs, InputsConfig, sync_repair_issues
 from .planner import PlanResult, build_problem, make_plan, planning_grid
 from .settings import Settings, SettingsStore
+
+PUSH_REFRESH_COOLDOWN_S = 1.0
 
 
 @dataclass(slots=True)
@@ -64,6 +67,10 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
             config_entry=entry,
             name=f"{DOMAIN} {entry.title}",
             update_interval=UPDATE_INTERVAL,
+            # Chargers that push (OCPP) ask for refreshes; follow them within a second.
+            request_refresh_debouncer=Debouncer(
+                hass, LOGGER, cooldown=PUSH_REFRESH_COOLDOWN_S, immediate=True
+            ),
         )
         self.backend = backend
         self.settings_store = settings
@@ -97,7 +104,7 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
             decision = decide(state, settings, now)
         previous = self._applied_w
         applied = await self._async_apply(decision.setpoint_w)
-        if applied != previous:
+        if applied != previous and self._applied_w is not None:
             # Show the effect of a new setpoint at once, not one update later.
             state = await self._async_read_state()
         return V2GData(
@@ -163,8 +170,11 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         try:
             await self.backend.async_apply_setpoint(setpoint_w)
         except ChargerUnavailableError as err:
+            # The charger's last state is still fresh (it answered the read) but it cannot take
+            # commands right now, for example while it reconnects: send again next time.
+            LOGGER.debug("Setpoint of %.0f W not sent: %s", setpoint_w, err)
             self._applied_w = None
-            raise _unavailable(err) from err
+            return 0.0
         except SetpointRejectedError as err:
             LOGGER.warning("Charger rejected a setpoint of %.0f W: %s", setpoint_w, err)
             self._applied_w = None

@@ -1,0 +1,291 @@
+"""An OCPP charger set up through the UI, talking to Home Assistant over a real websocket.
+
+The charger is the repository's simulated OCPP 2.1 bidirectional charger (simulator/), so these
+tests run the real protocol end to end on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable
+import socket
+from typing import Any
+
+import aiohttp
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.v2g.chargers.ocpp import OcppStation
+from custom_components.v2g.const import DEFAULT_OPTIONS, DOMAIN
+from custom_components.v2g.ocpp_hub import DATA_OCPP
+from simulator.ocpp_charger import SimConfig, run_charger
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _until(condition: Callable[[], bool], within_s: float = 15.0) -> None:
+    """Poll: the states change from another task (the websocket peer), not from an event here."""
+    async with asyncio.timeout(within_s):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def port(socket_enabled: None) -> int:
+    """A free port on 127.0.0.1 for the OCPP server."""
+    return _free_port()
+
+
+@pytest.fixture
+async def ocpp_entry(hass: HomeAssistant, port: int) -> AsyncGenerator[MockConfigEntry]:
+    """An OCPP charger entry made through the config flow, loaded."""
+    await hass.config.async_set_time_zone("Europe/Copenhagen")
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "ocpp"}
+    )
+    assert result["step_id"] == "ocpp"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "identity": "driveway",
+            "max_charge_power_w": 11_000,
+            "max_discharge_power_w": 7_000,
+            "declared_bidirectional": False,
+            "port": port,
+            "host": "127.0.0.1",
+            "skip_schema_validation": False,
+        },
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "ocpp_connect"
+    placeholders = result["description_placeholders"]
+    assert placeholders["url"] == f"ws://homeassistant.local:{port}/driveway"
+    assert placeholders["identity"] == "driveway"
+    assert len(placeholders["password"]) >= 16
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["password"] == placeholders["password"]
+    await hass.async_block_till_done()
+    entry = result["result"]
+    assert entry.state is ConfigEntryState.LOADED
+    yield entry
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+async def simulator(
+    ocpp_entry: MockConfigEntry, port: int
+) -> AsyncGenerator[Callable[..., SimConfig]]:
+    """Start simulated OCPP 2.1 chargers against Home Assistant; all stop at the end."""
+    stops: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+
+    def start(**overrides: Any) -> SimConfig:
+        config = SimConfig(
+            url=f"ws://127.0.0.1:{port}/driveway",
+            identity="driveway",
+            password=ocpp_entry.data["password"],
+            meter_interval_s=0.2,
+            reconnect_max_s=0.5,
+            **overrides,
+        )
+        stop = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(run_charger(config, stop))
+        stops.append((stop, task))
+        return config
+
+    yield start
+    for stop, task in stops:
+        stop.set()
+        await task
+
+
+async def test_charger_reports_through_ocpp(
+    hass: HomeAssistant, ocpp_entry: MockConfigEntry, simulator: Callable[..., SimConfig]
+) -> None:
+    # Before the charger connects, the entry is loaded and waits for it.
+    assert hass.states.get("sensor.driveway_status").state == "offline"
+    simulator(soc_pct=40.0)
+    await _until(lambda: hass.states.get("sensor.driveway_ev_state_of_charge").state == "40.0")
+    assert hass.states.get("binary_sensor.driveway_ev_plugged_in").state == "on"
+    # Smart mode with a flat price charges at once; the charger follows the profile.
+    await _until(lambda: float(hass.states.get("sensor.driveway_power").state) > 1000)
+    assert hass.states.get("sensor.driveway_plan").state == "charging"
+    backend = ocpp_entry.runtime_data.backend
+    assert isinstance(backend, OcppStation)
+    assert backend.state().extra["profile_purpose"] in {"TxProfile", "TxDefaultProfile"}
+
+
+async def test_v2g_over_ocpp_21(
+    hass: HomeAssistant, ocpp_entry: MockConfigEntry, simulator: Callable[..., SimConfig]
+) -> None:
+    """A 2.1 charger that reports V2X support is discharged with a signed central setpoint."""
+    simulator(soc_pct=70.0)
+    backend = ocpp_entry.runtime_data.backend
+    assert isinstance(backend, OcppStation)
+    await _until(lambda: backend.capabilities.bidirectional)
+    # Expensive now, cheap in three hours, departure in eight: sell now, buy back later.
+    hour = dt_util.now().hour
+    cheap = f"{(hour + 3) % 24:02d}:00-{(hour + 6) % 24:02d}:00=0.05"
+    hass.config_entries.async_update_entry(
+        ocpp_entry,
+        options={
+            **DEFAULT_OPTIONS,
+            "price_source": "schedule",
+            "price_schedule": cheap,
+            "price_schedule_default_per_kwh": 0.60,
+            "export_price_source": "fixed",
+            "export_price_fixed_per_kwh": 0.50,
+        },
+    )
+    await hass.config_entries.async_reload(ocpp_entry.entry_id)
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        "time",
+        "set_value",
+        {"entity_id": "time.driveway_ev_departure_time", "time": f"{(hour + 8) % 24:02d}:00:00"},
+        blocking=True,
+    )
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.driveway_allow_vehicle_to_grid"}, blocking=True
+    )
+    backend = ocpp_entry.runtime_data.backend
+    assert isinstance(backend, OcppStation)
+    await _until(lambda: backend.state().extra["profile_mode"] == "setpoint")
+    await _until(lambda: float(hass.states.get("sensor.driveway_power").state) < -1000)
+    assert hass.states.get("binary_sensor.driveway_ev_discharging").state == "on"
+
+    # Unloading clears the profile: the charger is never left discharging.
+    await hass.config_entries.async_unload(ocpp_entry.entry_id)
+    await hass.async_block_till_done()
+    assert DATA_OCPP not in hass.data
+
+
+async def test_unknown_charger_is_discovered(
+    hass: HomeAssistant, ocpp_entry: MockConfigEntry, port: int
+) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"http://127.0.0.1:{port}/carport",
+            headers={
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            },
+        ) as response,
+    ):
+        assert response.status == 404
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["unique_id"] for flow in flows] == ["ocpp_carport"]
+    flow = flows[0]
+    assert flow["step_id"] == "ocpp"
+    # Adopting it: the identity is filled in, the user confirms the connection details.
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"],
+        {
+            "identity": "carport",
+            "max_charge_power_w": 7_400,
+            "max_discharge_power_w": 0,
+            "declared_bidirectional": False,
+            "port": port,
+            "skip_schema_validation": False,
+        },
+    )
+    assert result["step_id"] == "ocpp_connect"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert hass.data[DATA_OCPP].identities == {"driveway", "carport"}
+
+
+async def test_wrong_password_is_refused(
+    hass: HomeAssistant, ocpp_entry: MockConfigEntry, port: int
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+            await http.ws_connect(
+                f"ws://127.0.0.1:{port}/driveway",
+                protocols=("ocpp2.1",),
+                auth=aiohttp.BasicAuth("driveway", "not-the-password"),
+            )
+    assert err.value.status == 401
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+async def test_reconfigure_new_password_and_port_rules(
+    hass: HomeAssistant, ocpp_entry: MockConfigEntry, port: int
+) -> None:
+    old_password = ocpp_entry.data["password"]
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": ocpp_entry.entry_id}
+    )
+    assert result["step_id"] == "reconfigure_ocpp"
+    assert result["description_placeholders"]["password"] == old_password
+    fields = {
+        "max_charge_power_w": 7_400,
+        "max_discharge_power_w": 0,
+        "declared_bidirectional": False,
+        "port": port,
+        "host": "127.0.0.1",
+        "skip_schema_validation": True,
+        "new_password": True,
+    }
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**fields, "tls_certfile": "/nonexistent/cert.pem"}
+    )
+    assert result["errors"] == {"tls_certfile": "tls_invalid"}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], fields)
+    await hass.async_block_till_done()
+    assert result["reason"] == "reconfigure_successful"
+    assert ocpp_entry.data["password"] != old_password
+    assert ocpp_entry.data["skip_schema_validation"] is True
+    assert ocpp_entry.state is ConfigEntryState.LOADED
+
+    # A second charger must use the same port as the running server.
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "ocpp"}
+    )
+    second = {
+        "identity": "bad identity/",
+        "max_charge_power_w": 11_000,
+        "max_discharge_power_w": 0,
+        "declared_bidirectional": False,
+        "port": port + 1,
+        "skip_schema_validation": False,
+    }
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], second)
+    assert result["errors"] == {"identity": "invalid_identity", "port": "port_mismatch"}
+
+
+async def test_profile_rejected_repair_issue(
+    hass: HomeAssistant, ocpp_entry: MockConfigEntry, issue_registry: ir.IssueRegistry
+) -> None:
+    backend = ocpp_entry.runtime_data.backend
+    assert isinstance(backend, OcppStation)
+    backend.last_rejection = "Rejected"
+    backend._fire(backend_event("PROFILE_REJECTED"))
+    issue = issue_registry.async_get_issue(DOMAIN, f"profile_rejected.{ocpp_entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_placeholders == {"identity": "driveway", "reason": "Rejected"}
+    backend._fire(backend_event("PROFILE_ACCEPTED"))
+    assert issue_registry.async_get_issue(DOMAIN, f"profile_rejected.{ocpp_entry.entry_id}") is None
+
+
+def backend_event(name: str) -> Any:
+    from custom_components.v2g.chargers.ocpp import StationEvent
+
+    return StationEvent[name]
