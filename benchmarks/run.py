@@ -194,8 +194,10 @@ def map_sessions(
     for plug_in, plug_out, energy in raw:
         _, week, weekday = plug_in.isocalendar()
         day = None
-        for year in (year_start.year, year_start.year + 1):
-            for w in (week, 52):
+        # The same ISO week in whichever of the two calendar years puts it in the window;
+        # week 53 falls back to week 52 in years without one.
+        for w in (week, 52):
+            for year in (year_start.year, year_start.year + 1):
                 try:
                     candidate = date.fromisocalendar(year, w, weekday)
                 except ValueError:
@@ -470,7 +472,7 @@ def simulate(world: World, sessions: list[Session], strategy: str) -> Tally:  # 
             else:
                 tally.missed_unreachable += 1
         soc_kwh = soc
-    mean_import = float(np.mean(world.import_price))
+    mean_import = float(np.nanmean(world.import_price))
     end_adjust = (first_arrival_kwh - (soc_kwh or 0.0)) * mean_import
     tally.cost_eur = tally.energy_bill_eur + tally.wear_eur + end_adjust
     return tally

@@ -267,7 +267,9 @@ class VehiclePlan:
     best_reachable_soc_pct: float | None
     """When the target is unreachable: the highest SoC at departure the plan reaches."""
     departure_soc_pct: float | None
-    """Planned SoC at departure (None without a departure inside or after the horizon)."""
+    """Planned SoC at departure; at the horizon end when the departure is later (the target
+    there is then reduced by what can still be charged after the horizon). None without a
+    departure target."""
     departure_index: int | None
     """Number of slots before the departure target applies (None without a target)."""
     wear_cost: float

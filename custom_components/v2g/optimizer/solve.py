@@ -11,14 +11,18 @@ Formulation (per slot ``t`` of length ``h_t`` hours; powers kW, energies kWh ins
   ``s_t = s_{t-1} + h_t (eta_c c_t - d_t / eta_d)``; ``s_t + m_t >= reserve``;
   ``s_dep + y >= target``; ``g_t <= P``;
 - objective: ``sum h (p_imp g - p_exp x + wear (c + d)) + capacity_price P
-  - v_term * sum s_end + M (sum h m + y)`` plus tie-breaking epsilons: charging costs
-  ``eps * t / T`` more per kWh the later it happens (charge early when prices tie), discharging
-  and curtailing cost a tiny constant (no cycling or spilling for nothing).
+  - v_term * sum s_end + M (sum h m + y)`` plus tie-breaking epsilons (``eps`` = 1e-4 of the
+  largest price): charging costs ``eps * (1 + t / T)`` more per kWh, so equal prices charge
+  early and charging to hold energy at exactly its terminal value does not happen;
+  discharging costs ``0.1 eps`` and curtailing ``0.001 eps`` (no cycling or spilling for
+  nothing).
 
 Soft constraints keep every problem feasible: shortfalls below the reserve or the target cost
 ``M`` per kWh, where ``M`` is 1000 times the most any kWh could cost; the import limit is raised
 per slot to the base load if the house alone exceeds it. So the solve never comes back
-infeasible, and an unreachable target yields the best reachable SoC (the flag tells).
+infeasible, and an unreachable target yields the best reachable SoC (the flag tells). The
+target of a departure after the horizon end is reduced by what the charger can still deliver
+between the horizon end and the departure.
 
 Terminal value ``v_term``: a kWh stored at the horizon end is worth the lowest import price of the
 horizon (floored at 0), unless the Problem overrides it. That is conservative: it never pays to
@@ -32,13 +36,17 @@ once (only when export pays more than import), or charges below the charger's mi
 binaries (direction) or semi-continuous variables (minimum power) are added for exactly those
 slots — pre-emptively for slots with negative import price or export above import — and the
 problem re-solved, until the answer satisfies all of them. Since each round solves a relaxation
-of the full MILP, an answer that satisfies every rule is optimal for the full MILP too.
+of the full MILP, an answer that satisfies every rule is optimal for the full MILP too. After
+``max_rounds - 1`` rounds the full MILP is solved (every slot where a rule can bite).
+
+HiGHS is called through scipy's bundled binding (``scipy.optimize._highspy``), which skips about
+3 ms of per-call Python overhead in ``scipy.optimize.milp``; if a scipy release moves it, the code
+falls back to ``milp`` (same solver, same answers).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-import math
 import time
 
 import numpy as np
@@ -190,7 +198,9 @@ def penalty_per_kwh(problem: Problem) -> float:
     )
     wear = max((v.wear_cost_per_kwh for v in problem.vehicles), default=0.0)
     eta = min((v.charge_efficiency * v.discharge_efficiency for v in problem.vehicles), default=1)
-    shortest_h = float(problem.grid.durations_h.min())
+    # A kWh more in a slot of h hours raises the peak by 1 / h kW (slots under 5 min count as 5
+    # min: a shortened first slot must not blow the penalty up by orders of magnitude).
+    shortest_h = max(float(problem.grid.durations_h.min()), 1.0 / 12.0)
     capacity = problem.site.capacity_price_per_kw / shortest_h
     return 1000.0 * (prices + 2.0 * wear + capacity) / eta
 
@@ -838,6 +848,3 @@ def _evaluate(
         strategy=strategy,
         mip=mip,
     )
-
-
-_ = math

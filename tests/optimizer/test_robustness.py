@@ -1,0 +1,94 @@
+"""Failure paths: the solver never leaves the coordinator without a plan."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from custom_components.v2g.optimizer import Problem, SlotGrid, SolveOptions, solve
+
+from .common import assert_no_simultaneous, ev, hours, kw, problem
+
+solve_module = sys.modules["custom_components.v2g.optimizer.solve"]
+
+
+def test_solver_failure_falls_back_to_charge_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(solve_module, "_run", lambda model, options: (2, "boom", None))
+    vehicle = ev(soc_pct=40.0, departure=hours(2), v2g_allowed=False)
+    plan = solve(problem([0.3, 0.1], vehicles=(vehicle,)))
+    assert not plan.ok
+    assert plan.status == "solver failed: boom"
+    assert plan.strategy.startswith("charge_now")
+    assert kw(plan.charge_power_w) == [10.0, 0.0]
+
+
+def test_time_limit_keeps_the_feasible_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = solve_module._run
+
+    def limited(model: object, options: object) -> tuple[int, str, object]:
+        _, _, x = real(model, options)
+        return 1, "Time limit reached", x
+
+    monkeypatch.setattr(solve_module, "_run", limited)
+    plan = solve(problem([0.3, 0.1], vehicles=(ev(soc_pct=40.0, departure=hours(2)),)))
+    assert plan.status == "time limit: Time limit reached"
+    assert not plan.ok
+    assert plan.target_reachable
+
+
+def test_last_round_is_the_full_milp() -> None:
+    """With two rounds, violations of the LP go straight to the full MILP."""
+    vehicle = ev(departure=hours(3), min_discharge_power_w=3_000.0)
+    prob = problem(
+        [0.40, 0.40, 0.10], export_price=[0.0] * 3, vehicles=(vehicle,), load_w=[500.0] * 3
+    )
+    plan = solve(prob, SolveOptions(max_rounds=2))
+    assert plan.ok
+    assert plan.mip
+    d = plan.discharge_power_w
+    assert ((d < 1e-3) | (d >= 3_000.0 - 1e-3)).all()
+    assert_no_simultaneous(plan)
+
+
+def test_rules_still_broken_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = solve_module._violations
+
+    def always(x: object, data: list[object], n: int) -> object:
+        broken = real(x, data, n)
+        broken.grid[:] = True
+        return broken
+
+    monkeypatch.setattr(solve_module, "_violations", always)
+    prob = problem([0.3, 0.1], vehicles=(ev(departure=hours(2)),), solar_w=[5e3, 5e3])
+    plan = solve(prob, SolveOptions(max_rounds=3))
+    assert plan.status == "rule violations remain after the last round"
+
+
+def test_vehicle_and_problem_validation() -> None:
+    with pytest.raises(ValueError, match="max_charge_power_w"):
+        ev(max_charge_power_w=-1.0)
+    assert ev().can_discharge
+    assert not ev(v2g_allowed=False).can_discharge
+    prob = problem([0.1, 0.2])
+    with pytest.raises(ValueError, match="required"):
+        Problem(
+            grid=prob.grid,
+            import_price_per_kwh=None,  # type: ignore[arg-type]
+            export_price_per_kwh=prob.export_price_per_kwh,
+            vehicles=(),
+        )
+    empty = SlotGrid(np.array([], dtype="datetime64[s]"), np.array([], dtype=np.int64))
+    with pytest.raises(ValueError, match="empty"):
+        Problem(
+            grid=empty,
+            import_price_per_kwh=np.array([]),
+            export_price_per_kwh=np.array([]),
+            vehicles=(),
+        )
+
+
+def test_signed_power() -> None:
+    plan = solve(problem([0.30, 0.10], vehicles=(ev(departure=hours(2)),)))
+    assert kw(plan.vehicles[0].power_w) == [-10.0, 10.0]
