@@ -92,3 +92,22 @@ def test_vehicle_and_problem_validation() -> None:
 def test_signed_power() -> None:
     plan = solve(problem([0.30, 0.10], vehicles=(ev(departure=hours(2)),)))
     assert kw(plan.vehicles[0].power_w) == [-10.0, 10.0]
+
+
+def test_pure_lp_would_burn_energy_at_negative_prices() -> None:
+    """Why the direction binaries exist: a full battery paid to consume charges and discharges at
+    once in the LP relaxation; the solve never does."""
+    vehicle = ev(soc_pct=95.0, charge_efficiency=0.9, discharge_efficiency=0.9)
+    prob = problem([-0.10, -0.10, -0.10, 0.20], vehicles=(vehicle,))
+    data = [solve_module._vehicle_data(prob, v) for v in prob.vehicles]
+    model, _ = solve_module._build(prob, data, True)
+    status, _, x = solve_module._run(model, SolveOptions())
+    assert status == 0
+    assert x is not None
+    n = len(prob.grid)
+    c, d = x[data[0].c : data[0].c + n], x[data[0].d(n) : data[0].d(n) + n]
+    assert ((c > 1e-6) & (d > 1e-6)).any()
+    plan = solve(prob)
+    assert plan.ok
+    assert plan.mip
+    assert_no_simultaneous(plan)

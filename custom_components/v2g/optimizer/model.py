@@ -169,8 +169,9 @@ class Tariff:
 class Problem:
     """Everything one solve needs. Arrays have one value per slot of ``grid``.
 
-    Scalars are broadcast to every slot; ``None`` solar / load mean zero. The export price
-    defaults to the import price only if explicitly given so — it is required.
+    Scalars are broadcast to every slot; ``None`` solar / load mean zero; prices are required
+    and must be finite (fill gaps before building the Problem). One vehicle or a fleet: all
+    vehicles share the site's import and export limits and are solved jointly.
     """
 
     grid: SlotGrid
