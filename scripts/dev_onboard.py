@@ -7,11 +7,15 @@ Sub-commands (run with the project's venv Python; standard library and aiohttp o
   probe         exit 0 when something already answers on the development URL
   onboard       wait until Home Assistant answers, finish onboarding (owner user, core config,
                 analytics, integration step), write a long-lived token to config/.dev_token, add
-                one simulated charger entry, and print how to log in
-  check         onboard, then list the integration's entities with their states through the REST
-                API and scan the log; exit 1 when something is missing or broken
+                one simulated charger entry and one OCPP charger entry (identity sim-charger),
+                keep the OCPP password in config/.sim_charger_password, touch
+                config/.sim_charger_ready for scripts/develop to start the OCPP simulator, and print
+                how to log in
+  check         onboard, then wait for the OCPP simulator to show up in the OCPP entry's entities,
+                list the integration's entities with their states through the REST API and scan
+                the log; exit 1 when something is missing or broken
 
-Every step is idempotent: a second run reuses the owner user, the token and the entry.
+Every step is idempotent: a second run reuses the owner user, the token and the entries.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 import importlib.metadata
 import inspect
 import json
+import math
 import os
 from pathlib import Path
 import re
@@ -37,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "config"
 TOKEN_FILE = CONFIG_DIR / ".dev_token"
 LOG_FILE = CONFIG_DIR / "home-assistant.log"
+SIM_LOG_FILE = CONFIG_DIR / "ocpp-simulator.log"  # written by scripts/develop
 
 URL = os.environ.get("V2G_DEV_URL", "http://127.0.0.1:8123")
 CLIENT_ID = f"{URL}/"
@@ -51,6 +57,27 @@ SIMULATED_ENTRY = {
     "max_discharge_power_w": 11000,
     "capacity_kwh": 60,
 }
+
+# The OCPP charger that simulator/ocpp_charger.py plays (started by scripts/develop).
+OCPP_IDENTITY = "sim-charger"
+OCPP_ENTRY = {
+    "identity": OCPP_IDENTITY,
+    "max_charge_power_w": 11000,
+    "max_discharge_power_w": 11000,
+    "declared_bidirectional": False,
+    "port": 9000,
+    "host": "127.0.0.1",
+    "skip_schema_validation": False,
+}
+OCPP_URL = f"ws://{OCPP_ENTRY['host']}:{OCPP_ENTRY['port']}/{OCPP_IDENTITY}"
+# The REST API never shows entry data: the password is kept here (git-ignored, mode 600) when the
+# entry is made, or read again from the reconfigure form when this file is gone.
+SIM_PASSWORD_FILE = CONFIG_DIR / ".sim_charger_password"
+# Touched once the entry exists and the password file is current: scripts/develop removes it on
+# start and starts the simulator when it appears.
+SIM_READY_FILE = CONFIG_DIR / ".sim_charger_ready"
+# How long the check waits for the simulator to connect and report.
+OCPP_CONNECT_TIMEOUT_S = 60
 
 
 def log(message: str) -> None:
@@ -241,7 +268,7 @@ async def wait_for_http(
 
 
 async def onboard(client: Client, timeout_s: float, watch_pid: int | None = None) -> None:
-    """Finish whatever onboarding is left, make a token and add the simulated charger."""
+    """Finish whatever onboarding is left, make a token and add both charger entries."""
     started = time.monotonic()
     steps = await wait_for_http(client.session, timeout_s, watch_pid)
     log(f"Home Assistant answers on {URL} after {time.monotonic() - started:.0f} s of waiting")
@@ -297,6 +324,7 @@ async def onboard(client: Client, timeout_s: float, watch_pid: int | None = None
 
     await wait_running(client, timeout_s)
     await ensure_entry(client)
+    await ensure_ocpp_entry(client)
     if "core_config" in todo:
         await remove_failed_onboarding_entries(client)
 
@@ -351,9 +379,91 @@ async def ensure_entry(client: Client) -> None:
     log(f"added the config entry {result['title']!r} ({result['result']['state']})")
 
 
+async def ensure_ocpp_entry(client: Client) -> None:
+    """Add the OCPP charger entry unless it exists; keep its password for the simulator."""
+    flow = await client.request("POST", "/api/config/config_entries/flow", {"handler": DOMAIN})
+    flow_path = f"/api/config/config_entries/flow/{flow['flow_id']}"
+    if flow.get("type") != "menu":
+        raise OnboardError(f"the {DOMAIN} flow did not open with its menu: {flow}")
+    form = await client.request("POST", flow_path, {"next_step_id": "ocpp"})
+    if form.get("type") != "form":
+        raise OnboardError(f"the ocpp step did not show its form: {form}")
+    # The flow checks the unique id (ocpp_<identity>) first: it aborts when the entry exists.
+    connect = await client.request("POST", flow_path, OCPP_ENTRY)
+    if connect.get("type") == "abort" and connect.get("reason") == "already_configured":
+        if SIM_PASSWORD_FILE.exists():
+            log(
+                f"OCPP charger {OCPP_IDENTITY!r} already configured; "
+                f"password from {rel(SIM_PASSWORD_FILE)}"
+            )
+        else:
+            write_sim_password(await password_from_reconfigure(client))
+            log(
+                f"OCPP charger {OCPP_IDENTITY!r} already configured; read its password from the "
+                f"reconfigure form into {rel(SIM_PASSWORD_FILE)}"
+            )
+    elif connect.get("type") == "form" and connect.get("step_id") == "ocpp_connect":
+        placeholders = connect.get("description_placeholders") or {}
+        if placeholders.get("identity") != OCPP_IDENTITY or not placeholders.get("password"):
+            raise OnboardError(f"the ocpp_connect step lacks the connection details: {connect}")
+        result = await client.request("POST", flow_path, {})
+        if result.get("type") != "create_entry":
+            raise OnboardError(f"the OCPP charger entry was not created: {result}")
+        write_sim_password(placeholders["password"])
+        log(
+            f"added the config entry {result['title']!r} ({result['result']['state']}); "
+            f"the charger connects to {placeholders.get('url')}"
+        )
+    else:
+        raise OnboardError(f"the ocpp step did not lead to ocpp_connect: {connect}")
+    SIM_READY_FILE.touch()
+
+
+async def password_from_reconfigure(client: Client) -> str:
+    """Open the OCPP entry's reconfigure form, read the password it shows, and close it again."""
+    entries = await client.request("GET", f"/api/config/config_entries/entry?domain={DOMAIN}")
+    # The entry is titled with the identity unless renamed; the form itself confirms the identity.
+    entries.sort(key=lambda entry: entry["title"] != OCPP_IDENTITY)
+    for entry in entries:
+        if not entry["supports_reconfigure"]:
+            continue
+        flow = await client.request(
+            "POST",
+            "/api/config/config_entries/flow",
+            {"handler": DOMAIN, "entry_id": entry["entry_id"]},  # entry_id: source reconfigure
+        )
+        if flow.get("type") == "form":
+            await client.request("DELETE", f"/api/config/config_entries/flow/{flow['flow_id']}")
+        placeholders = flow.get("description_placeholders") or {}
+        if (
+            flow.get("step_id") == "reconfigure_ocpp"
+            and placeholders.get("identity") == OCPP_IDENTITY
+            and placeholders.get("password")
+        ):
+            return str(placeholders["password"])
+    raise OnboardError(f"no reconfigure form shows the password of {OCPP_IDENTITY!r}")
+
+
+def write_sim_password(password: str) -> None:
+    """Keep the simulator's password where only this user can read it."""
+    SIM_PASSWORD_FILE.touch(mode=0o600)
+    SIM_PASSWORD_FILE.chmod(0o600)
+    SIM_PASSWORD_FILE.write_text(f"{password}\n", encoding="utf-8")
+
+
+def rel(path: Path) -> str:
+    """A path inside the repository, as the developer types it."""
+    return str(path.relative_to(ROOT))
+
+
 def print_login() -> None:
     """Tell the developer how to get in."""
     line = "=" * 72
+    password = (
+        SIM_PASSWORD_FILE.read_text(encoding="utf-8").strip()
+        if SIM_PASSWORD_FILE.exists()
+        else "(unknown)"
+    )
     print(
         f"\n{line}\n"
         f"  Home Assistant for V2G development: {URL}\n"
@@ -361,6 +471,11 @@ def print_login() -> None:
         f"        password: {PASSWORD}\n"
         f"  long-lived token for the REST/websocket API: config/.dev_token\n"
         f'  e.g. curl -H "Authorization: Bearer $(cat config/.dev_token)" {URL}/api/states\n'
+        f"\n"
+        f"  OCPP charger (simulator/ocpp_charger.py, log: config/ocpp-simulator.log)\n"
+        f"             URL: {OCPP_URL}\n"
+        f"        identity: {OCPP_IDENTITY}\n"
+        f"        password: {password}   (also in {rel(SIM_PASSWORD_FILE)})\n"
         f"{line}\n",
         flush=True,
     )
@@ -386,6 +501,8 @@ async def check(client: Client, settle_s: float) -> bool:
     except OnboardError as err:
         print(f"FAIL: {err} (the UI cannot load; see config/home-assistant.log)")
         ok = False
+
+    ok = await check_ocpp(client, entries) and ok
 
     registry = await client.websocket({"type": "config/entity_registry/list"})
     ours = [item for item in registry if item["platform"] == DOMAIN]
@@ -429,7 +546,87 @@ async def check(client: Client, settle_s: float) -> bool:
         ok = False
     ok = check_states(ours, states) and ok
     ok = await check_translations(client, ours, states) and ok
+    ok = scan_simulator_log() and ok
     return scan_log() and ok
+
+
+def is_number(value: str) -> bool:
+    """Whether a state is a finite number."""
+    try:
+        return math.isfinite(float(value))
+    except ValueError:
+        return False
+
+
+# What the simulator must show in the OCPP entry: (platform, translation_key) -> entity id that
+# follows from the entry title, and a test of the state.
+OCPP_EXPECTED: dict[tuple[str, str], tuple[str, str, Any]] = {
+    ("sensor", "status"): (
+        "sensor.sim_charger_status",
+        "not offline",
+        lambda state: state not in ("offline", "unavailable", "unknown"),
+    ),
+    ("binary_sensor", "plugged_in"): (
+        "binary_sensor.sim_charger_ev_plugged_in",
+        "on",
+        lambda state: state == "on",
+    ),
+    ("sensor", "soc"): (
+        "sensor.sim_charger_ev_state_of_charge",
+        "a number",
+        is_number,
+    ),
+}
+
+
+async def check_ocpp(client: Client, entries: list[dict[str, Any]]) -> bool:
+    """Wait until the OCPP entry's entities show the simulator connected and reporting."""
+    entry = next((entry for entry in entries if entry["title"] == OCPP_IDENTITY), None)
+    if entry is None:
+        print(f"\nFAIL: no {DOMAIN} config entry titled {OCPP_IDENTITY!r}")
+        return False
+    started = time.monotonic()
+    deadline = started + OCPP_CONNECT_TIMEOUT_S
+    while True:
+        registry = await client.websocket({"type": "config/entity_registry/list"})
+        found = {
+            (item["entity_id"].split(".")[0], item["translation_key"]): item["entity_id"]
+            for item in registry
+            if item["config_entry_id"] == entry["entry_id"]
+        }
+        states = {state["entity_id"]: state for state in await client.request("GET", "/api/states")}
+        results = []
+        for key, (expected_id, wanted, test) in OCPP_EXPECTED.items():
+            entity_id = found.get(key)
+            state = states.get(entity_id or "", {}).get("state")
+            results.append((key, expected_id, entity_id, wanted, state, test(state or "")))
+        if all(result[-1] for result in results) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(2)
+    elapsed = time.monotonic() - started
+    good = all(result[-1] for result in results)
+    verdict = f"after {elapsed:.0f} s" if good else f"not within {OCPP_CONNECT_TIMEOUT_S} s"
+    print(f"\nOCPP charger {OCPP_IDENTITY!r} ({entry['state']}): simulator reporting {verdict}")
+    for key, expected_id, entity_id, wanted, state, passed in results:
+        shown = entity_id or f"{expected_id} (no entity with translation_key {key[1]!r})"
+        note = "" if entity_id in (None, expected_id) else f"  (expected id {expected_id})"
+        print(f"  {'ok  ' if passed else 'FAIL'} {shown:<45} {state!s:<12} want {wanted}{note}")
+    if not good:
+        print(f"FAIL: the OCPP simulator did not show up; see {rel(SIM_LOG_FILE)}")
+    return good and entry["state"] == "loaded"
+
+
+def scan_simulator_log() -> bool:
+    """Print the simulator's warnings and errors; False on errors or tracebacks."""
+    if not SIM_LOG_FILE.exists():
+        print(f"\n{rel(SIM_LOG_FILE)}: missing (the simulator did not start)")
+        return False
+    lines = SIM_LOG_FILE.read_text(encoding="utf-8", errors="replace").splitlines()
+    problems = [line for line in lines if re.search(r" (WARNING|ERROR|CRITICAL) |^Traceback", line)]
+    print(f"\n{rel(SIM_LOG_FILE)}: {len(lines)} lines, {len(problems)} warnings/errors")
+    for line in problems[:20]:
+        print(f"  {line[:220]}")
+    return not any(" WARNING " not in line for line in problems)
 
 
 def check_states(ours: list[dict[str, Any]], states: dict[str, dict[str, Any]]) -> bool:
