@@ -406,3 +406,13 @@ def test_setpoint_and_timing_reported() -> None:
 def test_utc_grid_start() -> None:
     prob = problem([0.1])
     assert prob.grid.start == datetime(2024, 6, 3, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("price", [0.002, 0.25, 25.0])
+def test_equal_prices_charge_early_on_a_long_horizon(price: float) -> None:
+    """Tie-breaking must survive solver tolerances at any price level (cents or kroner)."""
+    vehicle = ev(soc_pct=35.0, target_soc_pct=80.0, departure=hours(40), v2g_allowed=False)
+    prob = problem([price] * 192, slot_s=900, vehicles=(vehicle,))
+    plan = solve(prob)
+    charging = np.flatnonzero(plan.charge_power_w > 1.0)
+    assert charging.tolist() == list(range(18))  # 45 kWh at 10 kW = 4.5 h = 18 quarters

@@ -66,6 +66,10 @@ __all__ = ["SolveOptions", "evaluate", "penalty_per_kwh", "solve", "terminal_val
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
+_DUAL_TOLERANCE = 1e-9
+"""HiGHS dual feasibility tolerance (default 1e-7): tie-breaking cost differences between
+neighbouring slots are ~1e-7 of the largest price on a 192-slot horizon."""
+
 _TOL_KW = 1e-6
 """Powers below this (kW, i.e. 1 mW) count as zero when checking the LP answer."""
 
@@ -309,8 +313,10 @@ def _build(  # noqa: PLR0915
             cost_parts.append(np.array([penalty]))
             lower_parts.append(np.zeros(1))
             upper_parts.append(np.array([max(vd.target_kwh, 0.0)]))
+    # Costs in units of the largest price: HiGHS tolerances are absolute, and the tie-breaking
+    # epsilons must stay well above them whatever the currency or price level.
     model = _Model(
-        cost=np.concatenate(cost_parts),
+        cost=np.concatenate(cost_parts) / scale,
         lower=np.concatenate(lower_parts),
         upper=np.concatenate(upper_parts),
     )
@@ -495,6 +501,7 @@ def _run_direct(
     highs_options.time_limit = float(options.time_limit_s)
     highs_options.presolve = "on" if options.presolve else "off"
     highs_options.mip_rel_gap = float(options.mip_rel_gap)
+    highs_options.dual_feasibility_tolerance = _DUAL_TOLERANCE
     highs.passOptions(highs_options)
     if highs.passModel(lp) == _highs.HighsStatus.kError:  # pragma: no cover - a bug if hit
         return 2, "HiGHS rejected the model", None
