@@ -61,7 +61,12 @@ async def test_charge_now_to_target_overnight(
 
 
 @pytest.mark.freeze_time("2026-01-15 12:00:00+01:00")
-async def test_idle_while_unplugged(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+async def test_idle_while_unplugged(
+    hass: HomeAssistant, init_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    # The simulated EV is home when the simulation starts, and leaves at 07:30.
+    assert hass.states.get("binary_sensor.garage_ev_plugged_in").state == "on"
+    await _run(hass, freezer, timedelta(hours=20), step=timedelta(minutes=15))
     assert hass.states.get("binary_sensor.garage_ev_plugged_in").state == "off"
     assert hass.states.get("sensor.garage_status").state == "disconnected"
     assert hass.states.get("sensor.garage_ev_state_of_charge").state == "unknown"

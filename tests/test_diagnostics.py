@@ -28,5 +28,9 @@ async def test_diagnostics(
     assert diagnostics["last_update_success"] is True
     assert diagnostics["state"]["power_w"] == 11000.0
     # A flat price: the plan charges at once (equal cost, earlier is safer).
-    assert diagnostics["decision"] == {"setpoint_w": 11000.0, "reason": "charging"}
+    assert diagnostics["decision"] == {
+        "setpoint_w": 11000.0,
+        "reason": "charging",
+        "limited_by_grid": False,
+    }
     assert diagnostics["plan"]["status"] == "optimal"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Callable
+from datetime import datetime, timedelta
 import socket
 from typing import Any
 
@@ -124,6 +125,11 @@ async def test_charger_reports_through_ocpp(
     backend = ocpp_entry.runtime_data.backend
     assert isinstance(backend, OcppStation)
     assert backend.state().extra["profile_purpose"] in {"TxProfile", "TxDefaultProfile"}
+    # The EV said (NotifyEVChargingNeeds) it leaves in 8 hours: that is the plan's deadline.
+    departure = datetime.fromisoformat(
+        hass.states.get("sensor.driveway_plan").attributes["departure"]
+    )
+    assert abs(departure - dt_util.now() - timedelta(hours=8)) < timedelta(minutes=2)
 
 
 async def test_v2g_over_ocpp_21(
@@ -289,3 +295,25 @@ def backend_event(name: str) -> Any:
     from custom_components.v2g.chargers.ocpp import StationEvent
 
     return StationEvent[name]
+
+
+async def test_diagnostics_redact_the_charger(
+    hass: HomeAssistant,
+    hass_client: Any,
+    ocpp_entry: MockConfigEntry,
+    simulator: Callable[..., SimConfig],
+) -> None:
+    from pytest_homeassistant_custom_component.components.diagnostics import (
+        get_diagnostics_for_config_entry,
+    )
+
+    simulator()
+    backend = ocpp_entry.runtime_data.backend
+    assert isinstance(backend, OcppStation)
+    await _until(lambda: backend.connected and backend.ocpp_version is not None)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, ocpp_entry)
+    text = str(diagnostics)
+    assert ocpp_entry.data["password"] not in text
+    assert diagnostics["entry"]["data"]["password"] == "**REDACTED**"
+    assert diagnostics["ocpp"]["identity"] == "**REDACTED**"
+    assert diagnostics["ocpp"]["ocpp_version"] == "2.1"

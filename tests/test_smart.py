@@ -68,7 +68,7 @@ async def test_smart_charge_only_waits_for_the_cheap_window(
     assert charging
     assert min(charging) >= "2026-01-15T23:30:00+00:00"  # 00:30 local
     assert max(charging) < "2026-01-16T03:30:00+00:00"  # 04:30 local
-    assert hass.states.get("sensor.garage_ev_planned_state_of_charge_at_departure").state == "80.0"
+    assert hass.states.get("sensor.garage_ev_state_of_charge_at_departure").state == "80.0"
     assert float(hass.states.get("sensor.garage_projected_savings").state) > 0
     # Cost: 26.1 kWh at 0.10.
     assert float(hass.states.get("sensor.garage_projected_cost").state) == pytest.approx(

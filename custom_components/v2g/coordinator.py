@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+import math
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -13,8 +14,17 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 
 from .chargers import ChargerBackend, ChargerState, ChargerUnavailableError, SetpointRejectedError
-from .const import DOMAIN, LOGGER, SETPOINT_DEADBAND_W, SMART_MODES, UPDATE_INTERVAL
-from .decision import Decision, decide, decide_from_plan, next_departure
+from .const import (
+    DOMAIN,
+    LOGGER,
+    OPT_EXPORT_ALLOWED,
+    OPT_GRID_EXPORT_LIMIT_W,
+    OPT_GRID_IMPORT_LIMIT_W,
+    SETPOINT_DEADBAND_W,
+    SMART_MODES,
+    UPDATE_INTERVAL,
+)
+from .decision import Decision, decide, decide_from_plan, limit_to_grid, next_departure
 from .inputs import InputCollector, Inputs, InputsConfig, sync_repair_issues
 from .planner import PlanResult, build_problem, make_plan, planning_grid
 from .settings import Settings, SettingsStore
@@ -88,6 +98,8 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         state = await self._async_read_state()
         settings = self.settings
         departure = next_departure(settings.departure_time, now)
+        if state.ev_departure is not None and state.ev_departure > now:
+            departure = state.ev_departure  # the driver told the car
         plan: PlanResult | None = None
         inputs: Inputs | None = None
         if settings.mode in SMART_MODES:
@@ -102,6 +114,7 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
             # "Charge now", "Off", the EV away, or a plan that failed: the plain rule keeps the
             # driver's target (never discharges).
             decision = decide(state, settings, now)
+        decision = self._within_grid_limits(decision, state)
         previous = self._applied_w
         applied = await self._async_apply(decision.setpoint_w)
         if applied != previous and self._applied_w is not None:
@@ -116,6 +129,24 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
             plan=plan,
             inputs=inputs,
         )
+
+    def _within_grid_limits(self, decision: Decision, state: ChargerState) -> Decision:
+        """Correct the setpoint with the live grid meter, when one is configured."""
+        grid_power_w = self.inputs.read_grid_power_w()
+        if grid_power_w is None or decision.setpoint_w == 0:
+            return decision
+        options = self.config_entry.options
+        limited = limit_to_grid(
+            decision.setpoint_w,
+            grid_power_w=grid_power_w,
+            ev_power_w=state.power_w,
+            import_limit_w=float(options.get(OPT_GRID_IMPORT_LIMIT_W, math.inf)) or math.inf,
+            export_limit_w=float(options.get(OPT_GRID_EXPORT_LIMIT_W, math.inf)),
+            export_allowed=bool(options.get(OPT_EXPORT_ALLOWED, True)),
+        )
+        if abs(limited - decision.setpoint_w) < 1.0:
+            return decision
+        return replace(decision, setpoint_w=limited, limited_by_grid=True)
 
     async def _async_plan(
         self, state: ChargerState, settings: Settings, departure: datetime, inputs: Inputs

@@ -39,6 +39,8 @@ class Decision:
 
     setpoint_w: float
     reason: Reason
+    limited_by_grid: bool = False
+    """The live grid meter cut the setpoint (main fuse or export limit)."""
 
 
 def decide(state: ChargerState, settings: Settings, now: datetime) -> Decision:
@@ -79,3 +81,27 @@ def energy_needed_kwh(state: ChargerState, settings: Settings) -> float | None:
         return None
     missing_pct = max(0.0, settings.target_soc_pct - state.soc_pct)
     return round(missing_pct / 100.0 * settings.capacity_kwh, 3)
+
+
+def limit_to_grid(
+    setpoint_w: float,
+    *,
+    grid_power_w: float,
+    ev_power_w: float,
+    import_limit_w: float,
+    export_limit_w: float,
+    export_allowed: bool,
+) -> float:
+    """Keep the site within its grid connection, from the live meter (import positive).
+
+    The meter sees the house and the EV; the house alone is the meter minus the EV's power now.
+    Charging is cut to the import headroom (the main fuse); discharging to what the house uses
+    plus what may be exported. Forecasts are never exact: this is the real-time correction.
+    """
+    house_w = grid_power_w - ev_power_w
+    if setpoint_w > 0:
+        return max(0.0, min(setpoint_w, import_limit_w - house_w))
+    if setpoint_w < 0:
+        may_export_w = export_limit_w if export_allowed else 0.0
+        return min(0.0, max(setpoint_w, -(max(0.0, house_w) + may_export_w)))
+    return setpoint_w

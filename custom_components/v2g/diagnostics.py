@@ -8,10 +8,21 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
+from .chargers.ocpp import OcppStation
 from .coordinator import V2GConfigEntry
 from .planner import PlanResult
 
-TO_REDACT = {"password", "unique_id", "identity", "url", "serial_number", "vin"}
+TO_REDACT = {
+    "password",
+    "unique_id",
+    "identity",
+    "url",
+    "remote",
+    "serial_number",
+    "charge_point_serial_number",
+    "vin",
+    "title",
+}
 
 
 async def async_get_config_entry_diagnostics(
@@ -36,6 +47,9 @@ async def async_get_config_entry_diagnostics(
             "decision": asdict(data.decision) if data else None,
             "plan": _plan_summary(data.plan) if data and data.plan else None,
             "inputs": data.inputs.summary() if data and data.inputs else None,
+            "ocpp": (
+                runtime.backend.diagnostics() if isinstance(runtime.backend, OcppStation) else None
+            ),
         },
         TO_REDACT,
     )

@@ -32,6 +32,8 @@ def device_info(entry: V2GConfigEntry, device: Device) -> DeviceInfo:
     return DeviceInfo(
         identifiers={(DOMAIN, f"{entry.unique_id}_{Device.EV}")},
         name=f"{entry.title} EV",
+        manufacturer="V2G Smart Charging",
+        model="Electric vehicle",
         via_device=charger_id,
     )
 

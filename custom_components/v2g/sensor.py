@@ -46,6 +46,7 @@ def _plan_attributes(coordinator: V2GCoordinator) -> dict[str, Any]:
     data = coordinator.data
     attributes: dict[str, Any] = {
         "setpoint_w": data.applied_setpoint_w,
+        "limited_by_grid": data.decision.limited_by_grid,
         "departure": data.departure.isoformat(),
     }
     if data.inputs is not None:

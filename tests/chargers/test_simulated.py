@@ -71,7 +71,9 @@ def test_plug_schedule_across_midnight() -> None:
 
 async def test_charger_day_cycle() -> None:
     clock = Clock(datetime(2026, 1, 15, 17, 0, tzinfo=CPH).astimezone(UTC))
-    config = SimulatedChargerConfig(capacity_kwh=60, initial_soc_pct=50, charge_efficiency=1.0)
+    config = SimulatedChargerConfig(
+        capacity_kwh=60, initial_soc_pct=50, charge_efficiency=1.0, start_plugged_in=False
+    )
     charger = SimulatedCharger(config, clock, CPH)
     await charger.async_start()
 

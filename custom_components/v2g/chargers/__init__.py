@@ -66,6 +66,8 @@ class ChargerState:
     setpoint_w: float | None = None
     """The setpoint the charger is following, when it reports one."""
     updated_at: datetime | None = None
+    ev_departure: datetime | None = None
+    """When the EV says it leaves (ISO 15118 via OCPP 2.x); overrides the daily departure time."""
     extra: dict[str, str | float | int | bool | None] = field(default_factory=dict)
     """Backend-specific facts for diagnostics (firmware, protocol version)."""
 

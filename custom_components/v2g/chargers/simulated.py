@@ -116,6 +116,9 @@ class SimulatedChargerConfig:
     discharge_efficiency: float = 0.92
     schedule: PlugSchedule = PlugSchedule()
     min_charge_power_w: float = 1_400.0
+    start_plugged_in: bool = True
+    """The EV is home when the simulation starts (until its next departure), so a demo started
+    in the daytime has something to show at once."""
 
 
 class SimulatedCharger:
@@ -143,7 +146,9 @@ class SimulatedCharger:
             min_charge_power_w=config.min_charge_power_w,
         )
         self._now = clock()
-        self._plugged_in = config.schedule.is_plugged_in(self._now.astimezone(local_tz))
+        self._plugged_in = config.start_plugged_in or config.schedule.is_plugged_in(
+            self._now.astimezone(local_tz)
+        )
         self._setpoint_w = 0.0
         self.energy_charged_kwh = 0.0
         self.energy_discharged_kwh = 0.0

@@ -619,6 +619,7 @@ class OcppStation:
                 else (applied.target_w if applied is not None else None)
             ),
             updated_at=meter.updated_at,
+            ev_departure=needs.departure_time if (needs := self.ev_needs) and plugged else None,
             extra=self._extra(),
         )
 
