@@ -5,7 +5,8 @@ from __future__ import annotations
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
 from . import ocpp_hub
@@ -24,7 +25,10 @@ from .const import (
 from .coordinator import V2GConfigEntry, V2GCoordinator, V2GRuntimeData
 from .entity import Device, device_info
 from .inputs import InvalidInputsConfigError, clear_repair_issues
+from .services import async_setup_services
 from .settings import Settings, SettingsStore
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -34,6 +38,12 @@ PLATFORMS: list[Platform] = [
     Platform.SWITCH,
     Platform.TIME,
 ]
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions, which work across entries."""
+    async_setup_services(hass)
+    return True
 
 
 async def async_create_backend(hass: HomeAssistant, entry: V2GConfigEntry) -> ChargerBackend:

@@ -97,9 +97,7 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         now = dt_util.now()
         state = await self._async_read_state()
         settings = self.settings
-        departure = next_departure(settings.departure_time, now)
-        if state.ev_departure is not None and state.ev_departure > now:
-            departure = state.ev_departure  # the driver told the car
+        departure = self._departure(state, settings, now)
         plan: PlanResult | None = None
         inputs: Inputs | None = None
         if settings.mode in SMART_MODES:
@@ -129,6 +127,15 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
             plan=plan,
             inputs=inputs,
         )
+
+    @staticmethod
+    def _departure(state: ChargerState, settings: Settings, now: datetime) -> datetime:
+        """A one-off departure from the action, else the EV's own, else the daily time."""
+        if settings.departure_override is not None and settings.departure_override > now:
+            return settings.departure_override
+        if state.ev_departure is not None and state.ev_departure > now:
+            return state.ev_departure  # the driver told the car
+        return next_departure(settings.departure_time, now)
 
     def _within_grid_limits(self, decision: Decision, state: ChargerState) -> Decision:
         """Correct the setpoint with the live grid meter, when one is configured."""

@@ -7,7 +7,7 @@ coordinator never acts on defaults after a restart.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import time
+from datetime import datetime, time
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -31,12 +31,17 @@ class Settings:
     capacity_kwh: float = 60.0
     departure_time: time = time(7, 30)
     allow_v2g: bool = False
+    departure_override: datetime | None = None
+    """A one-off departure (the `set_departure` action); used while it lies in the future."""
 
     def to_json(self) -> dict[str, Any]:
         """Serialise for the store."""
         data = asdict(self)
         data["mode"] = str(self.mode)
         data["departure_time"] = self.departure_time.isoformat()
+        data["departure_override"] = (
+            self.departure_override.isoformat() if self.departure_override else None
+        )
         return data
 
     @classmethod
@@ -52,6 +57,8 @@ class Settings:
                     values[item.name] = Mode(raw)
                 elif item.name == "departure_time":
                     values[item.name] = time.fromisoformat(raw)
+                elif item.name == "departure_override":
+                    values[item.name] = datetime.fromisoformat(raw) if raw else None
                 elif item.name == "allow_v2g":
                     values[item.name] = bool(raw)
                 else:
