@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 import math
 
@@ -11,6 +12,7 @@ import pytest
 from custom_components.v2g.optimizer import (
     Problem,
     Site,
+    SlotGrid,
     SolveOptions,
     grid_from_intervals,
     make_local_day_grid,
@@ -416,3 +418,30 @@ def test_equal_prices_charge_early_on_a_long_horizon(price: float) -> None:
     plan = solve(prob)
     charging = np.flatnonzero(plan.charge_power_w > 1.0)
     assert charging.tolist() == list(range(18))  # 45 kWh at 10 kW = 4.5 h = 18 quarters
+
+
+def test_shortened_first_slot() -> None:
+    """The coordinator starts the grid at `now`: the first slot may last only a minute."""
+    full = problem([0.1, 0.3, 0.3], slot_s=900).grid
+    starts = full.starts.copy()
+    durations = full.durations_s.copy()
+    starts[0] += np.timedelta64(840, "s")
+    durations[0] = 60
+    grid = SlotGrid(starts, durations)
+    vehicle = ev(soc_pct=40.0, target_soc_pct=41.0, departure=T0 + timedelta(minutes=45))
+    prob = Problem(
+        grid=grid,
+        import_price_per_kwh=np.array([0.1, 0.3, 0.3]),
+        export_price_per_kwh=np.array([0.1, 0.3, 0.3]),
+        vehicles=(vehicle,),
+        site=Site(capacity_price_per_kw=1.0),
+    )
+    plan = solve(prob)
+    assert plan.ok
+    assert plan.target_reachable
+    # The peak price (1 per kW) outweighs the price spread (0.2 per kWh): 1 kWh spread flat
+    # over the 31 minutes, 1 / (31 / 60) = 1.935 kW in every slot.
+    np.testing.assert_allclose(plan.charge_power_w, [1000.0 * 60 / 31] * 3)
+    assert plan.departure_soc_pct == pytest.approx(41.0)
+    cheap_first = solve(dataclasses.replace(prob, site=Site()))
+    assert cheap_first.setpoint_w == pytest.approx(10_000.0)  # 1 min at 10 kW = 1/6 kWh
