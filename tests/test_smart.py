@@ -105,3 +105,23 @@ async def test_smart_v2g_sells_the_evening_peak_and_refills_at_night(
     # for selling at tomorrow evening's peak.
     assert 79.0 <= socs[-1] <= 90.5
     assert float(hass.states.get("sensor.garage_energy_discharged").state) > 5.0
+
+
+@pytest.mark.freeze_time("2026-01-15 18:30:00+01:00")
+async def test_late_departure_charges_at_once(
+    hass: HomeAssistant, init_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """The driver said 19:00 but the EV is still plugged in at 19:05, below target."""
+    await hass.services.async_call(
+        "time",
+        "set_value",
+        {"entity_id": "time.garage_ev_departure_time", "time": "19:00:00"},
+        blocking=True,
+    )
+    # Expensive evening until 21:00: 30 minutes are not enough for 24 kWh, so it charges now.
+    seen = await _run_until(hass, freezer, hours=35 / 60)
+    assert hass.states.get("sensor.garage_plan").state == "missed_departure"
+    assert seen[-1][0] == 11_000.0
+    # Four hours after the departure time the plan is for tomorrow's 19:00 again.
+    await _run_until(hass, freezer, hours=4, step_min=30)
+    assert hass.states.get("sensor.garage_plan").state != "missed_departure"

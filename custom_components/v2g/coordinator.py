@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 import math
 from typing import Any
 
@@ -24,12 +24,22 @@ from .const import (
     SMART_MODES,
     UPDATE_INTERVAL,
 )
-from .decision import Decision, decide, decide_from_plan, limit_to_grid, next_departure
+from .decision import (
+    Decision,
+    Reason,
+    decide,
+    decide_from_plan,
+    limit_to_grid,
+    next_departure,
+)
 from .inputs import InputCollector, Inputs, InputsConfig, sync_repair_issues
 from .planner import PlanResult, build_problem, make_plan, planning_grid
 from .settings import Settings, SettingsStore
 
 PUSH_REFRESH_COOLDOWN_S = 1.0
+# Within this long after the daily departure, an EV still plugged in below its target is charged
+# at once instead of being planned towards tomorrow's departure.
+MISSED_DEPARTURE_WINDOW = timedelta(hours=4)
 
 
 @dataclass(slots=True)
@@ -100,13 +110,18 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         departure = self._departure(state, settings, now)
         plan: PlanResult | None = None
         inputs: Inputs | None = None
+        missed = False
         if settings.mode in SMART_MODES:
             grid = planning_grid(now)
             inputs = await self.inputs.async_collect(grid, dt_util.utcnow())
             sync_repair_issues(self.hass, DOMAIN, self.config_entry.entry_id, inputs.problems)
-            if state.plugged_in:
+            if state.plugged_in and not (missed := self._missed_departure(state, settings, now)):
                 plan = await self._async_plan(state, settings, departure, inputs)
-        if plan is not None:
+        if settings.mode in SMART_MODES and state.plugged_in and missed:
+            # Still here after the departure time, below the target: the driver is late and
+            # needs the energy now, not at tomorrow's cheapest hours.
+            decision = replace(decide(state, settings, now), reason=Reason.MISSED_DEPARTURE)
+        elif plan is not None:
             decision = decide_from_plan(plan.plan.setpoint_w, state, settings)
         else:
             # "Charge now", "Off", the EV away, or a plan that failed: the plain rule keeps the
@@ -136,6 +151,18 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         if state.ev_departure is not None and state.ev_departure > now:
             return state.ev_departure  # the driver told the car
         return next_departure(settings.departure_time, now)
+
+    @staticmethod
+    def _missed_departure(state: ChargerState, settings: Settings, now: datetime) -> bool:
+        """The daily departure passed a little while ago and the EV is still below its target."""
+        if state.soc_pct is None or state.soc_pct >= settings.target_soc_pct - 0.5:
+            return False
+        if settings.departure_override is not None and settings.departure_override > now:
+            return False
+        if state.ev_departure is not None and state.ev_departure > now:
+            return False
+        last = next_departure(settings.departure_time, now) - timedelta(days=1)
+        return timedelta(0) <= now - last <= MISSED_DEPARTURE_WINDOW
 
     def _within_grid_limits(self, decision: Decision, state: ChargerState) -> Decision:
         """Correct the setpoint with the live grid meter, when one is configured."""

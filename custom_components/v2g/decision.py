@@ -31,6 +31,8 @@ class Reason(StrEnum):
     """Smart: selling or using stored energy while it pays."""
     WAITING = "waiting"
     """Smart: cheaper slots come before departure."""
+    MISSED_DEPARTURE = "missed_departure"
+    """Smart: the departure time passed with the EV below its target: charging at full power."""
 
 
 @dataclass(frozen=True, slots=True)
