@@ -111,7 +111,7 @@ async def test_smart_v2g_sells_the_evening_peak_and_refills_at_night(
 async def test_late_departure_charges_at_once(
     hass: HomeAssistant, init_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:
-    """The driver said 19:00 but the EV is still plugged in at 19:05, below target."""
+    """The driver said 19:00 but the EV, plugged in since 18:30, is still there at 19:05."""
     await hass.services.async_call(
         "time",
         "set_value",
@@ -125,3 +125,58 @@ async def test_late_departure_charges_at_once(
     # Four hours after the departure time the plan is for tomorrow's 19:00 again.
     await _run_until(hass, freezer, hours=4, step_min=30)
     assert hass.states.get("sensor.garage_plan").state != "missed_departure"
+
+
+@pytest.mark.freeze_time("2026-06-15 09:00:00+02:00")
+async def test_solar_surplus_fills_the_battery(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """Sun from 10:00 to 16:00: the EV waits for it and stores the surplus above its target."""
+    forecast = [
+        {"period_start": f"2026-06-15T{hour:02d}:{minute:02d}:00+02:00", "pv_estimate": 8.0}
+        for hour in range(10, 16)
+        for minute in (0, 30)
+    ]
+    hass.states.async_set(
+        "sensor.solcast_pv_forecast_forecast_today",
+        "48",
+        {"unit_of_measurement": "kWh", "detailedForecast": forecast},
+    )
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry,
+        options={
+            **DEFAULT_OPTIONS,
+            "price_source": "fixed",
+            "price_fixed_per_kwh": 0.30,
+            "export_price_source": "fixed",
+            "export_price_fixed_per_kwh": 0.05,
+            "solar_source": "entity",
+            "solar_forecast_entities": ["sensor.solcast_pv_forecast_forecast_today"],
+            "load_source": "constant",
+            "load_constant_w": 400,
+        },
+    )
+    await hass.config.async_set_time_zone("Europe/Copenhagen")
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.garage_mode", "option": "smart_charge_only"},
+        blocking=True,
+    )
+
+    plan = hass.states.get("sensor.garage_plan")
+    assert plan.state == "waiting"  # grid power at 0.30 now, or free sunshine in an hour
+    schedule = plan.attributes["schedule"]
+    before_sun = [p for p in schedule if p["start"] < "2026-06-15T08:00"]  # UTC
+    assert all(p["power_w"] == 0 for p in before_sun)
+    # From 10:00 local the whole surplus (8 kW - 400 W house) goes into the EV until it is full.
+    first_sunny = [p for p in schedule if "2026-06-15T08:00" <= p["start"] < "2026-06-15T10:00"]
+    assert all(p["power_w"] == pytest.approx(7_600, abs=50) for p in first_sunny)
+    # 6 h x 7.6 kW x 0.92 = 42 kWh of sunshine: past the 80 % target up to the 90 % cap.
+    assert max(p["soc_pct"] for p in schedule) == pytest.approx(90.0, abs=0.2)
+    cost = hass.states.get("sensor.garage_projected_cost")
+    # No import at all: the EV's cost is the feed-in it forgoes, 30 kWh / 0.92 at 0.05.
+    assert float(cost.state) == pytest.approx(30 / 0.92 * 0.05, abs=0.02)

@@ -97,6 +97,7 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         self.inputs = InputCollector(hass, InputsConfig.from_options(entry.options))
         self._applied_w: float | None = None
         self._plan_failed = False
+        self._plugged_since: datetime | None = None
 
     @property
     def settings(self) -> Settings:
@@ -106,6 +107,10 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
     async def _async_update_data(self) -> V2GData:
         now = dt_util.now()
         state = await self._async_read_state()
+        if not state.plugged_in:
+            self._plugged_since = None
+        elif self._plugged_since is None:
+            self._plugged_since = now  # after a restart: as if plugged in just now
         settings = self.settings
         departure = self._departure(state, settings, now)
         plan: PlanResult | None = None
@@ -152,9 +157,8 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
             return state.ev_departure  # the driver told the car
         return next_departure(settings.departure_time, now)
 
-    @staticmethod
-    def _missed_departure(state: ChargerState, settings: Settings, now: datetime) -> bool:
-        """The daily departure passed a little while ago and the EV is still below its target."""
+    def _missed_departure(self, state: ChargerState, settings: Settings, now: datetime) -> bool:
+        """The EV was plugged in over the daily departure time and is still below its target."""
         if state.soc_pct is None or state.soc_pct >= settings.target_soc_pct - 0.5:
             return False
         if settings.departure_override is not None and settings.departure_override > now:
@@ -162,7 +166,8 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         if state.ev_departure is not None and state.ev_departure > now:
             return False
         last = next_departure(settings.departure_time, now) - timedelta(days=1)
-        return timedelta(0) <= now - last <= MISSED_DEPARTURE_WINDOW
+        plugged_before = self._plugged_since is not None and self._plugged_since < last
+        return plugged_before and now - last <= MISSED_DEPARTURE_WINDOW
 
     def _within_grid_limits(self, decision: Decision, state: ChargerState) -> Decision:
         """Correct the setpoint with the live grid meter, when one is configured."""

@@ -26,7 +26,17 @@ from .const import (
     OPT_WEAR_COST_PER_KWH,
     Mode,
 )
-from .optimizer import Plan, Problem, Site, SlotGrid, Vehicle, charge_now, make_grid, solve
+from .optimizer import (
+    Plan,
+    Problem,
+    Site,
+    SlotGrid,
+    Vehicle,
+    charge_now,
+    evaluate,
+    make_grid,
+    solve,
+)
 
 HORIZON = timedelta(hours=48)
 SLOT_S = 900
@@ -41,15 +51,18 @@ class PlanResult:
     """Money "Charge now" would spend over the horizon, terminal energy valued alike."""
     soc_assumed: bool
     """The EV reported no SoC; the plan assumed it is at its reserve."""
+    site_cost_without_ev: float
+    """The house and solar alone over the horizon: what the site pays anyway."""
 
     @property
     def cost(self) -> float:
-        """Money the plan pays over the horizon: import - export revenue + peak charge.
+        """What the EV adds to the site's bill over the horizon (import - export + peak charge).
 
-        Battery wear is not money paid now; it is part of `savings` and of the plan's choices.
+        The house's own consumption is not counted; solar surplus the EV takes counts at the
+        feed-in it forgoes. Battery wear is not money paid now; it is part of `savings`.
         """
         cost = self.plan.cost
-        return cost.import_cost - cost.export_revenue + cost.peak_cost
+        return cost.import_cost - cost.export_revenue + cost.peak_cost - self.site_cost_without_ev
 
     @property
     def savings(self) -> float:
@@ -107,10 +120,9 @@ def build_problem(
         target_soc_pct=target_soc_pct,
         departure=departure,
         min_soc_pct=min_soc_pct,
-        # Without V2G, energy above the target has no use: charge to the target, no further.
-        max_soc_pct=(
-            max(_option(options, OPT_MAX_V2G_SOC_PCT), target_soc_pct) if v2g else target_soc_pct
-        ),
+        # Above the target only energy that costs less than it is worth later gets stored (solar
+        # surplus); grid energy bought just to hold it never pays (see optimizer.solve).
+        max_soc_pct=max(_option(options, OPT_MAX_V2G_SOC_PCT), target_soc_pct),
         max_charge_power_w=max(0.0, min(max_charge_power_w, state.max_charge_power_w)),
         max_discharge_power_w=(
             max(0.0, min(max_discharge_power_w, state.max_discharge_power_w)) if v2g else 0.0
@@ -144,10 +156,15 @@ def make_plan(problem: Problem, soc_assumed: bool) -> PlanResult:
     """Solve, and price "Charge now" on the same inputs (runs in an executor thread)."""
     plan = solve(problem)
     baseline = charge_now(problem)
+    idle = np.zeros(len(problem.grid))
+    without_ev = evaluate(problem, [idle], [idle], strategy="no_ev").cost
     return PlanResult(
         plan=plan,
         baseline_cost=baseline.cost.total_cost - baseline.cost.terminal_value,
         soc_assumed=soc_assumed,
+        site_cost_without_ev=without_ev.import_cost
+        - without_ev.export_revenue
+        + without_ev.peak_cost,
     )
 
 

@@ -71,6 +71,7 @@ def _cost_attributes(coordinator: V2GCoordinator) -> dict[str, Any]:
         "import_cost": round(cost.import_cost, 2),
         "export_revenue": round(cost.export_revenue, 2),
         "peak_cost": round(cost.peak_cost, 2),
+        "site_cost_without_ev": round(result.site_cost_without_ev, 2),
         "wear_cost": round(cost.wear_cost, 2),
     }
 
