@@ -35,26 +35,17 @@ from ocpp.v21 import ChargePoint, call, call_result
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from custom_components.v2g.chargers.ocpp.base import WebSocketConnection, handles
+from custom_components.v2g.chargers.ocpp.base import (
+    WebSocketConnection,
+    handles,
+    parse_iso,
+    utc_iso,
+)
 from custom_components.v2g.chargers.simulated import BatteryModel
 
 _LOGGER = logging.getLogger("v2g.simulator")
 EVSE_ID = 1
 CONNECTOR_ID = 1
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +192,7 @@ class EvSimulation:
             limit = float(period.get("limit", self.config.max_power_w / scale)) * scale
         else:
             return "Rejected"
-        start = _parse_time(schedule.get("start_schedule"))
+        start = parse_iso(schedule.get("start_schedule"))
         duration = schedule.get("duration")
         self.step()
         self.profiles[int(profile["id"])] = Profile(
@@ -210,7 +201,7 @@ class EvSimulation:
             stack_level=int(profile.get("stack_level", 0)),
             setpoint_w=setpoint,
             limit_w=limit,
-            valid_to=_parse_time(profile.get("valid_to")),
+            valid_to=parse_iso(profile.get("valid_to")),
             ends_at=start + timedelta(seconds=duration) if start and duration else None,
             max_offline_s=profile.get("max_offline_duration"),
             invalid_after_offline=bool(profile.get("invalid_after_offline_duration", False)),
@@ -251,7 +242,7 @@ class EvSimulation:
             unit = {"SoC": "Percent"}.get(sample["measurand"])
             unit = unit or ("Wh" if sample["measurand"].startswith("Energy") else "W")
             sample["unit_of_measure"] = {"unit": unit}
-        return {"timestamp": _iso(now), "sampled_value": samples}
+        return {"timestamp": utc_iso(now), "sampled_value": samples}
 
     def charging_needs(self) -> dict[str, Any]:
         """NotifyEVChargingNeeds chargingNeeds (snake_case, no per-phase fields)."""
@@ -259,7 +250,7 @@ class EvSimulation:
         needed_wh = max(0.0, (cfg.target_soc_pct - self.battery.soc_pct) / 100 * cfg.capacity_kwh)
         needs: dict[str, Any] = {
             "requested_energy_transfer": "AC_BPT" if cfg.bidirectional else "AC_three_phase",
-            "departure_time": _iso(self.clock() + timedelta(hours=cfg.departure_h)),
+            "departure_time": utc_iso(self.clock() + timedelta(hours=cfg.departure_h)),
             "ac_charging_parameters": {
                 "energy_amount": round(needed_wh * 1000.0),
                 "ev_min_current": 6,
@@ -355,7 +346,7 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
         )
         await self.call(
             call.StatusNotification(
-                timestamp=_iso(self.sim.clock()),
+                timestamp=utc_iso(self.sim.clock()),
                 connector_status="Occupied",
                 evse_id=EVSE_ID,
                 connector_id=CONNECTOR_ID,
@@ -364,7 +355,7 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
         await self.call(
             call.TransactionEvent(
                 event_type="Started" if first_connection else "Updated",
-                timestamp=_iso(self.sim.clock()),
+                timestamp=utc_iso(self.sim.clock()),
                 trigger_reason="CablePluggedIn" if first_connection else "ChargingStateChanged",
                 seq_no=self._next(seq),
                 transaction_info={"transaction_id": transaction_id, "charging_state": "Charging"},

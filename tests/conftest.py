@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from typing import Any
 from unittest.mock import patch
 
 from homeassistant.const import Platform
@@ -40,7 +41,13 @@ def entity_registry_enabled_by_default() -> Generator[None]:
 
 
 @pytest.fixture
-def mock_config_entry() -> MockConfigEntry:
+def entry_options() -> dict[str, Any]:
+    """The entry's options (test modules override this fixture)."""
+    return dict(DEFAULT_OPTIONS)
+
+
+@pytest.fixture
+def mock_config_entry(entry_options: dict[str, Any]) -> MockConfigEntry:
     """A simulated charger entry, as the config flow creates it."""
     return MockConfigEntry(
         domain=DOMAIN,
@@ -52,7 +59,7 @@ def mock_config_entry() -> MockConfigEntry:
             CONF_MAX_DISCHARGE_POWER_W: 11_000.0,
             CONF_CAPACITY_KWH: 60.0,
         },
-        options=dict(DEFAULT_OPTIONS),
+        options=entry_options,
         entry_id="01JV2GTESTENTRY0000000000",
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -13,20 +15,13 @@ pytestmark = pytest.mark.freeze_time("2026-01-15 18:30:00+01:00")
 
 
 @pytest.fixture
-def mock_config_entry(mock_config_entry: MockConfigEntry) -> MockConfigEntry:
+def entry_options() -> dict[str, Any]:
     """The garage charger behind a 11 kW main fuse with a live grid meter."""
-    return MockConfigEntry(
-        domain=mock_config_entry.domain,
-        title=mock_config_entry.title,
-        unique_id=mock_config_entry.unique_id,
-        data=mock_config_entry.data,
-        options={
-            **DEFAULT_OPTIONS,
-            "grid_import_limit_w": 11_000,
-            "grid_power_entity": "sensor.grid_power",
-        },
-        entry_id=mock_config_entry.entry_id,
-    )
+    return {
+        **DEFAULT_OPTIONS,
+        "grid_import_limit_w": 11_000,
+        "grid_power_entity": "sensor.grid_power",
+    }
 
 
 async def test_charging_backs_off_for_the_house(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
@@ -23,16 +24,9 @@ TOU_OPTIONS = {
 
 
 @pytest.fixture
-def mock_config_entry(mock_config_entry: MockConfigEntry) -> MockConfigEntry:
+def entry_options() -> dict[str, Any]:
     """The garage charger with a time-of-use tariff: cheap at night, expensive in the evening."""
-    return MockConfigEntry(
-        domain=mock_config_entry.domain,
-        title=mock_config_entry.title,
-        unique_id=mock_config_entry.unique_id,
-        data=mock_config_entry.data,
-        options=TOU_OPTIONS,
-        entry_id=mock_config_entry.entry_id,
-    )
+    return dict(TOU_OPTIONS)
 
 
 async def _run_until(

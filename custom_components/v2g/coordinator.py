@@ -112,7 +112,9 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         elif self._plugged_since is None:
             self._plugged_since = now  # after a restart: as if plugged in just now
         settings = self.settings
-        departure = self._departure(state, settings, now)
+        departure = self._one_off_departure(state, settings, now) or next_departure(
+            settings.departure_time, now
+        )
         plan: PlanResult | None = None
         inputs: Inputs | None = None
         missed = False
@@ -149,21 +151,20 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         )
 
     @staticmethod
-    def _departure(state: ChargerState, settings: Settings, now: datetime) -> datetime:
-        """A one-off departure from the action, else the EV's own, else the daily time."""
-        if settings.departure_override is not None and settings.departure_override > now:
-            return settings.departure_override
-        if state.ev_departure is not None and state.ev_departure > now:
-            return state.ev_departure  # the driver told the car
-        return next_departure(settings.departure_time, now)
+    def _one_off_departure(
+        state: ChargerState, settings: Settings, now: datetime
+    ) -> datetime | None:
+        """A departure from the action, else the one the EV announced, while still ahead."""
+        for departure in (settings.departure_override, state.ev_departure):
+            if departure is not None and departure > now:
+                return departure
+        return None
 
     def _missed_departure(self, state: ChargerState, settings: Settings, now: datetime) -> bool:
         """The EV was plugged in over the daily departure time and is still below its target."""
         if state.soc_pct is None or state.soc_pct >= settings.target_soc_pct - 0.5:
             return False
-        if settings.departure_override is not None and settings.departure_override > now:
-            return False
-        if state.ev_departure is not None and state.ev_departure > now:
+        if self._one_off_departure(state, settings, now) is not None:
             return False
         last = next_departure(settings.departure_time, now) - timedelta(days=1)
         plugged_before = self._plugged_since is not None and self._plugged_since < last

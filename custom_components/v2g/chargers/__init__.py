@@ -26,6 +26,17 @@ class ChargerStatus(StrEnum):
     OFFLINE = "offline"  # the charger is not reachable
 
 
+def flow_status(plugged_in: bool, power_w: float, idle_below_w: float) -> ChargerStatus:
+    """Disconnected, idle, charging or discharging, from the plug and the signed power."""
+    if not plugged_in:
+        return ChargerStatus.DISCONNECTED
+    if power_w > idle_below_w:
+        return ChargerStatus.CHARGING
+    if power_w < -idle_below_w:
+        return ChargerStatus.DISCHARGING
+    return ChargerStatus.IDLE
+
+
 class ChargerUnavailableError(Exception):
     """The charger cannot be reached or did not answer; its entities become unavailable."""
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
-from . import Capabilities, ChargerState, ChargerStatus, ChargerUnavailableError
+from . import Capabilities, ChargerState, ChargerUnavailableError, flow_status
 
 # Below this magnitude a setpoint counts as "no energy flowing".
 IDLE_THRESHOLD_W = 1.0
@@ -196,17 +196,9 @@ class SimulatedCharger:
         """The state at the last advance, without moving time."""
         # Instantaneous power: the setpoint as far as the battery accepts it right now.
         power = self.battery.max_power_w(self._setpoint_w, 1.0) if self._plugged_in else 0.0
-        if not self._plugged_in:
-            status = ChargerStatus.DISCONNECTED
-        elif power > IDLE_THRESHOLD_W:
-            status = ChargerStatus.CHARGING
-        elif power < -IDLE_THRESHOLD_W:
-            status = ChargerStatus.DISCHARGING
-        else:
-            status = ChargerStatus.IDLE
         return ChargerState(
             plugged_in=self._plugged_in,
-            status=status,
+            status=flow_status(self._plugged_in, power, IDLE_THRESHOLD_W),
             power_w=round(power, 1),
             energy_charged_kwh=round(self.energy_charged_kwh, 4),
             energy_discharged_kwh=round(self.energy_discharged_kwh, 4),

@@ -33,6 +33,7 @@ from .. import (
     ChargerStatus,
     ChargerUnavailableError,
     SetpointRejectedError,
+    flow_status,
 )
 from .base import (
     TX_DEFAULT_PROFILE_ID,
@@ -595,14 +596,8 @@ class OcppStation:
             status = ChargerStatus.OFFLINE
         elif self._station_faulted or self._connector_faulted:
             status = ChargerStatus.FAULT
-        elif not plugged:
-            status = ChargerStatus.DISCONNECTED
-        elif power > IDLE_THRESHOLD_W:
-            status = ChargerStatus.CHARGING
-        elif power < -IDLE_THRESHOLD_W:
-            status = ChargerStatus.DISCHARGING
         else:
-            status = ChargerStatus.IDLE
+            status = flow_status(plugged, power, IDLE_THRESHOLD_W)
         applied = self._applied
         return ChargerState(
             plugged_in=plugged,
