@@ -108,3 +108,40 @@ async def test_rejected_setpoint_is_retried(
     mp.setattr(SimulatedCharger, "async_apply_setpoint", original)
     await _run(hass, freezer, UPDATE_INTERVAL)
     assert hass.states.get("sensor.garage_power").state == "11000.0"
+
+
+@pytest.mark.freeze_time("2026-01-15 18:30:00+01:00")
+async def test_planning_failure_falls_back_to_charging(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A solver bug must never strand the driver: charge to the target, never discharge."""
+    coordinator = init_integration.runtime_data.coordinator
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.garage_mode", "option": "off"},
+        blocking=True,
+    )
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("solver exploded")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("custom_components.v2g.coordinator.make_plan", broken)
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {"entity_id": "select.garage_mode", "option": "smart"},
+            blocking=True,
+        )
+        await _run(hass, freezer, UPDATE_INTERVAL * 3)
+        assert coordinator.data.plan is None
+        assert coordinator.data.decision.reason == "charging_now"
+        assert hass.states.get("sensor.garage_power").state == "11000.0"
+        assert caplog.text.count("Planning failed") == 1
+    await _run(hass, freezer, UPDATE_INTERVAL)
+    assert coordinator.data.plan is not None
+    assert "Planning works again" in caplog.text

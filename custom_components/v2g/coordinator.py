@@ -115,25 +115,7 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         departure = self._one_off_departure(state, settings, now) or next_departure(
             settings.departure_time, now
         )
-        plan: PlanResult | None = None
-        inputs: Inputs | None = None
-        missed = False
-        if settings.mode in SMART_MODES:
-            grid = planning_grid(now)
-            inputs = await self.inputs.async_collect(grid, dt_util.utcnow())
-            sync_repair_issues(self.hass, DOMAIN, self.config_entry.entry_id, inputs.problems)
-            if state.plugged_in and not (missed := self._missed_departure(state, settings, now)):
-                plan = await self._async_plan(state, settings, departure, inputs)
-        if settings.mode in SMART_MODES and state.plugged_in and missed:
-            # Still here after the departure time, below the target: the driver is late and
-            # needs the energy now, not at tomorrow's cheapest hours.
-            decision = replace(decide(state, settings, now), reason=Reason.MISSED_DEPARTURE)
-        elif plan is not None:
-            decision = decide_from_plan(plan.plan.setpoint_w, state, settings)
-        else:
-            # "Charge now", "Off", the EV away, or a plan that failed: the plain rule keeps the
-            # driver's target (never discharges).
-            decision = decide(state, settings, now)
+        decision, plan, inputs = await self._async_decide(state, settings, now, departure)
         decision = self._within_grid_limits(decision, state)
         previous = self._applied_w
         applied = await self._async_apply(decision.setpoint_w)
@@ -149,6 +131,26 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
             plan=plan,
             inputs=inputs,
         )
+
+    async def _async_decide(
+        self, state: ChargerState, settings: Settings, now: datetime, departure: datetime
+    ) -> tuple[Decision, PlanResult | None, Inputs | None]:
+        """The setpoint and why; in the Smart modes also the inputs and the plan."""
+        if settings.mode not in SMART_MODES:
+            return decide(state, settings, now), None, None
+        inputs = await self.inputs.async_collect(planning_grid(now), dt_util.utcnow())
+        sync_repair_issues(self.hass, DOMAIN, self.config_entry.entry_id, inputs.problems)
+        if not state.plugged_in:
+            return decide(state, settings, now), None, inputs
+        if self._missed_departure(state, settings, now):
+            # Still here after the departure time, below the target: the driver is late and
+            # needs the energy now, not at tomorrow's cheapest hours.
+            decision = replace(decide(state, settings, now), reason=Reason.MISSED_DEPARTURE)
+            return decision, None, inputs
+        if (plan := await self._async_plan(state, settings, departure, inputs)) is None:
+            # Planning failed: the plain rule keeps the driver's target (never discharges).
+            return decide(state, settings, now), None, inputs
+        return decide_from_plan(plan.plan.setpoint_w, state, settings), plan, inputs
 
     @staticmethod
     def _one_off_departure(
