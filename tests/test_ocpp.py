@@ -61,6 +61,7 @@ async def ocpp_entry(hass: HomeAssistant, port: int) -> AsyncGenerator[MockConfi
             "identity": "driveway",
             "max_charge_power_w": 11_000,
             "max_discharge_power_w": 7_000,
+            "phases": "3",
             "declared_bidirectional": False,
             "port": port,
             "host": "127.0.0.1",
@@ -204,6 +205,7 @@ async def test_unknown_charger_is_discovered(
         {
             "identity": "carport",
             "max_charge_power_w": 7_400,
+            "phases": "1",
             "max_discharge_power_w": 0,
             "declared_bidirectional": False,
             "port": port,
@@ -317,3 +319,31 @@ async def test_diagnostics_redact_the_charger(
     assert diagnostics["entry"]["data"]["password"] == "**REDACTED**"
     assert diagnostics["ocpp"]["identity"] == "**REDACTED**"
     assert diagnostics["ocpp"]["ocpp_version"] == "2.1"
+
+
+async def test_phases_reach_the_station(
+    hass: HomeAssistant, ocpp_entry: MockConfigEntry, port: int
+) -> None:
+    """A one-phase charger's current limits are computed for one phase."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": ocpp_entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "max_charge_power_w": 7_400,
+            "max_discharge_power_w": 0,
+            "phases": "1",
+            "declared_bidirectional": False,
+            "port": port,
+            "host": "127.0.0.1",
+            "skip_schema_validation": False,
+            "new_password": False,
+        },
+    )
+    await hass.async_block_till_done()
+    assert result["reason"] == "reconfigure_successful"
+    backend = ocpp_entry.runtime_data.backend
+    assert isinstance(backend, OcppStation)
+    assert backend.options.phases == 1
+    assert backend.capabilities.min_charge_power_w == pytest.approx(6 * 230)

@@ -31,6 +31,7 @@ from .const import (
     CONF_IDENTITY,
     CONF_MAX_CHARGE_POWER_W,
     CONF_MAX_DISCHARGE_POWER_W,
+    CONF_PHASES,
     CONF_SKIP_SCHEMA_VALIDATION,
     CONF_TLS_CERTFILE,
     CONF_TLS_KEYFILE,
@@ -301,6 +302,13 @@ def _ocpp_schema(*, reconfigure: bool = False) -> vol.Schema:
     fields |= {
         vol.Required(CONF_MAX_CHARGE_POWER_W, default=11_000): _power_selector(),
         vol.Required(CONF_MAX_DISCHARGE_POWER_W, default=0): _power_selector(),
+        vol.Required(CONF_PHASES, default="3"): selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=["1", "3"],
+                translation_key=CONF_PHASES,
+                mode=selector.SelectSelectorMode.LIST,
+            )
+        ),
         vol.Required(CONF_DECLARED_BIDIRECTIONAL, default=False): selector.BooleanSelector(),
         vol.Required(CONF_PORT, default=DEFAULT_OCPP_PORT): _number_selector(1, 65535, 1),
         vol.Optional(CONF_HOST): selector.TextSelector(),

@@ -20,6 +20,7 @@ CONF_CAPACITY_KWH: Final = "capacity_kwh"
 CONF_IDENTITY: Final = "identity"
 CONF_DECLARED_BIDIRECTIONAL: Final = "declared_bidirectional"
 CONF_SKIP_SCHEMA_VALIDATION: Final = "skip_schema_validation"
+CONF_PHASES: Final = "phases"
 CONF_TLS_CERTFILE: Final = "tls_certfile"
 CONF_TLS_KEYFILE: Final = "tls_keyfile"
 DEFAULT_OCPP_PORT: Final = 9000

@@ -33,6 +33,7 @@ from .const import (
     CONF_IDENTITY,
     CONF_MAX_CHARGE_POWER_W,
     CONF_MAX_DISCHARGE_POWER_W,
+    CONF_PHASES,
     CONF_SKIP_SCHEMA_VALIDATION,
     CONF_TLS_CERTFILE,
     CONF_TLS_KEYFILE,
@@ -104,6 +105,7 @@ def station_options(data: dict[str, Any] | Any) -> StationOptions:
         skip_schema_validation=bool(data.get(CONF_SKIP_SCHEMA_VALIDATION, False)),
         max_charge_power_w=float(data[CONF_MAX_CHARGE_POWER_W]),
         max_discharge_power_w=float(data[CONF_MAX_DISCHARGE_POWER_W]),
+        phases=int(data.get(CONF_PHASES, 3)),
     )
 
 
