@@ -14,6 +14,7 @@ from custom_components.v2g.const import (
     CONF_CHARGER_KIND,
     CONF_MAX_CHARGE_POWER_W,
     CONF_MAX_DISCHARGE_POWER_W,
+    DEFAULT_INPUT_OPTIONS,
     DEFAULT_OPTIONS,
     DOMAIN,
     OPT_EXPORT_ALLOWED,
@@ -51,7 +52,7 @@ async def test_user_flow_simulated(hass: HomeAssistant) -> None:
         CONF_MAX_DISCHARGE_POWER_W: 0.0,
         CONF_CAPACITY_KWH: 40.0,
     }
-    assert result["options"] == DEFAULT_OPTIONS
+    assert result["options"] == {**DEFAULT_OPTIONS, **DEFAULT_INPUT_OPTIONS}
     entry = result["result"]
     assert entry.unique_id == "simulated_driveway"
     await hass.async_block_till_done()

@@ -107,6 +107,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
 
     store = SettingsStore(hass, entry.entry_id, default_settings(entry))
     await store.async_load()
+    entry.async_on_unload(store.async_flush)
     try:
         coordinator = V2GCoordinator(hass, entry, backend, store)
     except InvalidInputsConfigError as err:

@@ -35,6 +35,7 @@ from .const import (
     CONF_SKIP_SCHEMA_VALIDATION,
     CONF_TLS_CERTFILE,
     CONF_TLS_KEYFILE,
+    DEFAULT_INPUT_OPTIONS,
     DEFAULT_OCPP_PORT,
     DEFAULT_OPTIONS,
     DOMAIN,
@@ -71,6 +72,9 @@ from .inputs import (
     CONF_SOLAR_FORECAST_ENTITIES,
     CONF_SOLAR_FORECAST_ENTRIES,
     CONF_SOLAR_SOURCE,
+    DEFAULT_LOAD_CONSTANT_W,
+    DEFAULT_LOAD_HISTORY_WEEKS,
+    DEFAULT_PRICE_FIXED_PER_KWH,
     ExportPriceSource,
     InputsConfig,
     InvalidInputsConfigError,
@@ -84,6 +88,10 @@ DEFAULT_SIMULATED_NAME = "Simulated charger"
 CONF_NEW_PASSWORD = "new_password"
 # What OCPP-J allows in a charger identity (the last segment of its URL).
 OCPP_IDENTITY = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
+
+
+def _new_entry_options() -> dict[str, Any]:
+    return {**DEFAULT_OPTIONS, **DEFAULT_INPUT_OPTIONS}
 
 
 def _power_selector(maximum: int = 50_000) -> selector.NumberSelector:
@@ -169,7 +177,7 @@ class V2GConfigFlow(ConfigFlow, domain=DOMAIN):
                         CONF_MAX_DISCHARGE_POWER_W: float(user_input[CONF_MAX_DISCHARGE_POWER_W]),
                         CONF_CAPACITY_KWH: float(user_input[CONF_CAPACITY_KWH]),
                     },
-                    options=dict(DEFAULT_OPTIONS),
+                    options=_new_entry_options(),
                 )
         schema = vol.Schema(
             {
@@ -222,7 +230,9 @@ class V2GConfigFlow(ConfigFlow, domain=DOMAIN):
         """Show what to type into the charger; the entry is created when the user confirms."""
         if user_input is not None:
             return self.async_create_entry(
-                title=self._data[CONF_IDENTITY], data=self._data, options=dict(DEFAULT_OPTIONS)
+                title=self._data[CONF_IDENTITY],
+                data=self._data,
+                options=_new_entry_options(),
             )
         return self.async_show_form(
             step_id="ocpp_connect",
@@ -329,6 +339,18 @@ def _connect_placeholders(hass: HomeAssistant, data: dict[str, Any]) -> dict[str
     }
 
 
+# What the inputs layer uses when an option is not set, shown in the forms as suggestions.
+INPUT_FORM_DEFAULTS: dict[str, Any] = {
+    CONF_PRICE_FIXED_PER_KWH: DEFAULT_PRICE_FIXED_PER_KWH,
+    CONF_PRICE_FEE_PER_KWH: 0.0,
+    CONF_PRICE_VAT_PCT: 0.0,
+    CONF_EXPORT_PRICE_FACTOR: 1.0,
+    CONF_EXPORT_PRICE_FEE_PER_KWH: 0.0,
+    CONF_EXPORT_PRICE_FIXED_PER_KWH: 0.0,
+    CONF_LOAD_HISTORY_WEEKS: DEFAULT_LOAD_HISTORY_WEEKS,
+    CONF_LOAD_CONSTANT_W: DEFAULT_LOAD_CONSTANT_W,
+}
+
 SOLAR_FORECAST_DOMAINS = ("forecast_solar", "solcast_solar", "open_meteo_solar_forecast")
 
 
@@ -385,7 +407,12 @@ class V2GOptionsFlow(OptionsFlowWithReload):
                 placeholders["detail"] = str(err)
             else:
                 return self.async_create_entry(data=options)
-        current = {**DEFAULT_OPTIONS, **self.config_entry.options, **(user_input or {})}
+        current = {
+            **DEFAULT_OPTIONS,
+            **INPUT_FORM_DEFAULTS,
+            **self.config_entry.options,
+            **(user_input or {}),
+        }
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(schema, current),

@@ -66,6 +66,12 @@ DEFAULT_OPTIONS: Final[dict[str, float | bool]] = {
     OPT_GRID_EXPORT_LIMIT_W: 11_000.0,
     OPT_EXPORT_ALLOWED: True,
 }
+# New entries earn nothing for exported energy until a feed-in price is chosen in the options:
+# "derived" from a flat or time-of-use retail price would pay the retail price for exports.
+DEFAULT_INPUT_OPTIONS: Final[dict[str, str | float]] = {
+    "export_price_source": "fixed",
+    "export_price_fixed_per_kwh": 0.0,
+}
 
 # A setpoint change smaller than this is not sent to the charger.
 SETPOINT_DEADBAND_W: Final = 50.0

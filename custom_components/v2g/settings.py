@@ -88,6 +88,10 @@ class SettingsStore:
         self._store.async_delay_save(self.settings.to_json, SAVE_DELAY_S)
         return self.settings
 
+    async def async_flush(self) -> None:
+        """Write pending changes now (before an unload, so a reload reads them)."""
+        await self._store.async_save(self.settings.to_json())
+
     async def async_remove(self) -> None:
         """Delete the stored settings (the entry is being removed)."""
         await self._store.async_remove()
