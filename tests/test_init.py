@@ -178,3 +178,16 @@ async def test_unusable_options_stop_setup_with_a_reason(
     await hass.async_block_till_done()
     assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
     assert "a price entity is required" in (mock_config_entry.reason or "")
+
+
+@pytest.mark.freeze_time(EVENING)
+async def test_setting_changed_just_before_reload_is_kept(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.garage_allow_vehicle_to_grid"}, blocking=True
+    )
+    # No time passes: the delayed save has not run when the entry reloads.
+    assert await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("switch.garage_allow_vehicle_to_grid").state == "on"

@@ -131,6 +131,7 @@ async def test_charger_reports_through_ocpp(
         hass.states.get("sensor.driveway_plan").attributes["departure"]
     )
     assert abs(departure - dt_util.now() - timedelta(hours=8)) < timedelta(minutes=2)
+    assert hass.states.get("sensor.driveway_ev_departure").attributes["source"] == "ev"
 
 
 async def test_v2g_over_ocpp_21(

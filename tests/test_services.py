@@ -55,6 +55,9 @@ async def test_set_departure_one_off(
         "2026-01-15T22:00:00+01:00"
     )
     assert hass.states.get("number.garage_ev_target_state_of_charge").state == "90.0"
+    departure = hass.states.get("sensor.garage_ev_departure")
+    assert departure.state == "2026-01-15T21:00:00+00:00"
+    assert departure.attributes["source"] == "one_off"
     # 3.5 h at 11 kW (35.4 kWh into the battery) covers 40 % -> 90 % of 60 kWh (30 kWh).
     assert plan.attributes["target_reachable"] is True
     assert hass.states.get("sensor.garage_ev_state_of_charge_at_departure").state == "90.0"

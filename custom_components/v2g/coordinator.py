@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 import math
 from typing import Any
 
@@ -42,6 +43,17 @@ PUSH_REFRESH_COOLDOWN_S = 1.0
 MISSED_DEPARTURE_WINDOW = timedelta(hours=4)
 
 
+class DepartureSource(StrEnum):
+    """Which departure the plan works towards."""
+
+    ONE_OFF = "one_off"
+    """From the set_departure action."""
+    EV = "ev"
+    """Announced by the EV (ISO 15118 through OCPP)."""
+    DAILY = "daily"
+    """The daily departure time entity."""
+
+
 @dataclass(slots=True)
 class V2GRuntimeData:
     """What a loaded entry holds."""
@@ -63,6 +75,7 @@ class V2GData:
     applied_setpoint_w: float
     updated_at: datetime
     departure: datetime
+    departure_source: DepartureSource
     plan: PlanResult | None = None
     """The optimizer's plan in the Smart modes while the EV is plugged in."""
     inputs: Inputs | None = None
@@ -112,9 +125,7 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         elif self._plugged_since is None:
             self._plugged_since = now  # after a restart: as if plugged in just now
         settings = self.settings
-        departure = self._one_off_departure(state, settings, now) or next_departure(
-            settings.departure_time, now
-        )
+        departure, departure_source = self._departure(state, settings, now)
         decision, plan, inputs = await self._async_decide(state, settings, now, departure)
         decision = self._within_grid_limits(decision, state)
         previous = self._applied_w
@@ -128,6 +139,7 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
             applied_setpoint_w=applied,
             updated_at=now,
             departure=departure,
+            departure_source=departure_source,
             plan=plan,
             inputs=inputs,
         )
@@ -153,20 +165,21 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         return decide_from_plan(plan.plan.setpoint_w, state, settings), plan, inputs
 
     @staticmethod
-    def _one_off_departure(
+    def _departure(
         state: ChargerState, settings: Settings, now: datetime
-    ) -> datetime | None:
-        """A departure from the action, else the one the EV announced, while still ahead."""
-        for departure in (settings.departure_override, state.ev_departure):
-            if departure is not None and departure > now:
-                return departure
-        return None
+    ) -> tuple[datetime, DepartureSource]:
+        """A one-off departure from the action, else the EV's own, else the daily time."""
+        if settings.departure_override is not None and settings.departure_override > now:
+            return settings.departure_override, DepartureSource.ONE_OFF
+        if state.ev_departure is not None and state.ev_departure > now:
+            return state.ev_departure, DepartureSource.EV  # the driver told the car
+        return next_departure(settings.departure_time, now), DepartureSource.DAILY
 
     def _missed_departure(self, state: ChargerState, settings: Settings, now: datetime) -> bool:
         """The EV was plugged in over the daily departure time and is still below its target."""
         if state.soc_pct is None or state.soc_pct >= settings.target_soc_pct - 0.5:
             return False
-        if self._one_off_departure(state, settings, now) is not None:
+        if self._departure(state, settings, now)[1] is not DepartureSource.DAILY:
             return False
         last = next_departure(settings.departure_time, now) - timedelta(days=1)
         plugged_before = self._plugged_since is not None and self._plugged_since < last

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from homeassistant.components.sensor import (
@@ -32,7 +33,7 @@ class V2GSensorDescription(SensorEntityDescription):
     """A sensor and how to read its value from the coordinator."""
 
     device: Device
-    value_fn: Callable[[V2GCoordinator], StateType]
+    value_fn: Callable[[V2GCoordinator], StateType | datetime]
     attrs_fn: Callable[[V2GCoordinator], dict[str, Any]] | None = None
     monetary: bool = False
     """The unit is the price source's currency (or Home Assistant's)."""
@@ -148,6 +149,14 @@ SENSORS: tuple[V2GSensorDescription, ...] = (
         value_fn=lambda c: energy_needed_kwh(c.data.state, c.settings),
     ),
     V2GSensorDescription(
+        key="departure",
+        translation_key="departure",
+        device=Device.EV,
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda c: c.data.departure,
+        attrs_fn=lambda c: {"source": c.data.departure_source.value},
+    ),
+    V2GSensorDescription(
         key="time_to_departure",
         translation_key="time_to_departure",
         device=Device.EV,
@@ -216,7 +225,7 @@ class V2GSensor(V2GEntity, SensorEntity):
     _unrecorded_attributes = frozenset({"schedule"})
 
     @property
-    def native_value(self) -> StateType:
+    def native_value(self) -> StateType | datetime:
         """The sensor's value."""
         return self.entity_description.value_fn(self.coordinator)
 
