@@ -16,7 +16,7 @@ import aiohttp
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -132,6 +132,10 @@ async def test_charger_reports_through_ocpp(
     )
     assert abs(departure - dt_util.now() - timedelta(hours=8)) < timedelta(minutes=2)
     assert hass.states.get("sensor.driveway_ev_departure").attributes["source"] == "ev"
+    # The charger device carries what the charger said about itself at boot.
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "ocpp_driveway_charger")})
+    assert device is not None
+    assert (device.manufacturer, device.model) == ("V2G Smart Charging", "Simulated V2X 11")
 
 
 async def test_v2g_over_ocpp_21(

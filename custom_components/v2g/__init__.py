@@ -11,7 +11,7 @@ from homeassistant.util import dt as dt_util
 
 from . import ocpp_hub
 from .chargers import ChargerBackend, ChargerUnavailableError
-from .chargers.ocpp import OcppStation, StationEvent
+from .chargers.ocpp import BootInfo, OcppStation, StationEvent
 from .chargers.simulated import SimulatedCharger, SimulatedChargerConfig
 from .const import (
     CONF_CAPACITY_KWH,
@@ -127,7 +127,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
     if isinstance(backend, OcppStation):
 
         @callback
-        def _pushed(_station: OcppStation, _event: StationEvent) -> None:
+        def _pushed(station: OcppStation, event: StationEvent) -> None:
+            if event is StationEvent.BOOTED and station.boot_info is not None:
+                _update_charger_device(hass, entry, station.boot_info)
             # local_push: meter values and status changes refresh the entities (debounced).
             entry.async_create_task(hass, coordinator.async_request_refresh())
 
@@ -141,6 +143,21 @@ async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
         )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+@callback
+def _update_charger_device(hass: HomeAssistant, entry: V2GConfigEntry, boot: BootInfo) -> None:
+    """Name the charger device after what the charger says it is (BootNotification)."""
+    device_registry = dr.async_get(hass)
+    info = device_info(entry, Device.CHARGER)
+    if device := device_registry.async_get_device(identifiers=info["identifiers"]):
+        device_registry.async_update_device(
+            device.id,
+            manufacturer=boot.vendor,
+            model=boot.model,
+            sw_version=boot.firmware_version,
+            serial_number=boot.serial_number,
+        )
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:

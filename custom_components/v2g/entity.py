@@ -8,8 +8,14 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import CONF_CHARGER_KIND, DOMAIN
+from .const import CONF_CHARGER_KIND, DOMAIN, ChargerKind
 from .coordinator import V2GConfigEntry, V2GCoordinator
+
+# Until an OCPP charger reports its vendor and model (BootNotification).
+CHARGER_MODELS = {
+    ChargerKind.OCPP: "OCPP charger",
+    ChargerKind.SIMULATED: "Simulated bidirectional charger",
+}
 
 
 class Device(StrEnum):
@@ -27,7 +33,7 @@ def device_info(entry: V2GConfigEntry, device: Device) -> DeviceInfo:
             identifiers={charger_id},
             name=entry.title,
             manufacturer="V2G Smart Charging",
-            model=f"{entry.data[CONF_CHARGER_KIND].capitalize()} bidirectional charger",
+            model=CHARGER_MODELS[ChargerKind(entry.data[CONF_CHARGER_KIND])],
         )
     return DeviceInfo(
         identifiers={(DOMAIN, f"{entry.unique_id}_{Device.EV}")},
