@@ -14,7 +14,9 @@ from custom_components.v2g.optimizer import (
     Site,
     SlotGrid,
     SolveOptions,
+    Vehicle,
     grid_from_intervals,
+    make_grid,
     make_local_day_grid,
     solve,
 )
@@ -445,3 +447,55 @@ def test_shortened_first_slot() -> None:
     assert plan.departure_soc_pct == pytest.approx(41.0)
     cheap_first = solve(dataclasses.replace(prob, site=Site()))
     assert cheap_first.setpoint_w == pytest.approx(10_000.0)  # 1 min at 10 kW = 1/6 kWh
+
+
+@pytest.mark.parametrize("min_charge_w", [0.0, 1_400.0])
+def test_feed_in_above_the_night_rate_matches_the_full_milp(min_charge_w: float) -> None:
+    """UK-style tariff: a fixed 0.30 feed-in above the 0.10 night rate (0.45 in the evening).
+
+    Importing at night to export pays, so which night slots import and which export is a
+    combinatorial choice (the meter cannot do both in one slot, nor the car). The plan must
+    obey every rule and cost what the full MILP (every binary present, real costs, tight gap)
+    costs.
+    """
+    start = datetime(2026, 1, 15, 17, 0, 30, tzinfo=UTC)
+    grid = make_grid(start, start + timedelta(hours=48))
+    n = len(grid)
+    vehicle = Vehicle(
+        capacity_kwh=60.0,
+        soc_pct=40.0,
+        target_soc_pct=80.0,
+        departure=start + timedelta(hours=14, minutes=29),
+        min_soc_pct=20.0,
+        max_soc_pct=90.0,
+        max_charge_power_w=11_000.0,
+        max_discharge_power_w=11_000.0,
+        min_charge_power_w=min_charge_w,
+        charge_efficiency=0.92,
+        discharge_efficiency=0.92,
+        wear_cost_per_kwh=0.04,
+        v2g_allowed=True,
+    )
+    prob = Problem(
+        grid=grid,
+        import_price_per_kwh=np.where(np.arange(n) % 96 < 30, 0.10, 0.45),
+        export_price_per_kwh=np.full(n, 0.30),
+        vehicles=(vehicle,),
+        base_load_power_w=np.full(n, 400.0),
+        site=Site(import_limit_w=17_250.0, export_limit_w=11_000.0),
+    )
+    plan = solve(prob)
+    reference = solve(
+        prob, SolveOptions(reference=True, tie_break=False, mip_rel_gap=1e-9, time_limit_s=60.0)
+    )
+    assert plan.ok
+    assert reference.status == "optimal"
+    assert_no_simultaneous(plan)
+    assert_balanced(prob, plan)
+    assert plan.target_reachable
+    assert plan.departure_soc_pct is not None
+    assert plan.departure_soc_pct >= 80.0 - 1e-6
+    c = plan.charge_power_w
+    assert ((c < 1e-3) | (c >= min_charge_w - 1e-3)).all()
+    assert float(plan.discharge_power_w.sum()) > 0.0  # the night arbitrage is taken
+    assert plan.cost.objective == pytest.approx(reference.cost.objective, rel=1e-6)
