@@ -191,3 +191,19 @@ async def test_setting_changed_just_before_reload_is_kept(
     assert await hass.config_entries.async_reload(init_integration.entry_id)
     await hass.async_block_till_done()
     assert hass.states.get("switch.garage_allow_vehicle_to_grid").state == "on"
+
+
+@pytest.mark.freeze_time(EVENING)
+async def test_nothing_is_sent_after_home_assistant_stops(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """A refresh pushed by the charger after the stop must not start charging again."""
+    backend = _backend(init_integration)
+    coordinator = init_integration.runtime_data.coordinator
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert backend.setpoint_w == 0.0
+    await coordinator.async_request_refresh()
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert backend.setpoint_w == 0.0

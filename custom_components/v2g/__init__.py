@@ -19,7 +19,6 @@ from .const import (
     CONF_MAX_CHARGE_POWER_W,
     CONF_MAX_DISCHARGE_POWER_W,
     DOMAIN,
-    LOGGER,
     ChargerKind,
 )
 from .coordinator import V2GConfigEntry, V2GCoordinator, V2GRuntimeData
@@ -85,17 +84,25 @@ def default_settings(entry: V2GConfigEntry) -> Settings:
 async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
     """Connect to the charger, load settings, run the first update, set up the platforms."""
     backend = await async_create_backend(hass, entry)
+    store = SettingsStore(hass, entry.entry_id, default_settings(entry))
+    await store.async_load()
+    try:
+        coordinator = V2GCoordinator(hass, entry, backend, store)
+    except InvalidInputsConfigError as err:
+        await _async_release_backend(hass, entry, backend)
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_options",
+            translation_placeholders={"detail": str(err)},
+        ) from err
 
     async def _async_release() -> None:
-        """On unload (and failed setup): charger idle first, then let go of it."""
-        try:
-            await backend.async_stop()
-        except ChargerUnavailableError:
-            LOGGER.debug("Charger unreachable while stopping; its own timeouts end any discharge")
-        if isinstance(backend, OcppStation):
-            await ocpp_hub.async_unregister(hass, entry.entry_id, backend.identity)
+        """On unload (and failed setup): charger idle for good first, then let go of it."""
+        await coordinator.async_shutdown_charger()
+        await _async_release_backend(hass, entry, backend)
 
     entry.async_on_unload(_async_release)
+    entry.async_on_unload(store.async_flush)
     try:
         await backend.async_start()
     except ChargerUnavailableError as err:
@@ -103,18 +110,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
             translation_domain=DOMAIN,
             translation_key="charger_unavailable",
             translation_placeholders={"error": str(err)},
-        ) from err
-
-    store = SettingsStore(hass, entry.entry_id, default_settings(entry))
-    await store.async_load()
-    entry.async_on_unload(store.async_flush)
-    try:
-        coordinator = V2GCoordinator(hass, entry, backend, store)
-    except InvalidInputsConfigError as err:
-        raise ConfigEntryError(
-            translation_domain=DOMAIN,
-            translation_key="invalid_options",
-            translation_placeholders={"detail": str(err)},
         ) from err
     entry.runtime_data = V2GRuntimeData(backend=backend, settings=store, coordinator=coordinator)
 
@@ -143,6 +138,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
         )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def _async_release_backend(
+    hass: HomeAssistant, entry: V2GConfigEntry, backend: ChargerBackend
+) -> None:
+    """Give an OCPP charger's identity back to the shared server."""
+    if isinstance(backend, OcppStation):
+        await ocpp_hub.async_unregister(hass, entry.entry_id, backend.identity)
 
 
 @callback

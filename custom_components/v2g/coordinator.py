@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -111,6 +112,8 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         self._applied_w: float | None = None
         self._plan_failed = False
         self._plugged_since: datetime | None = None
+        self._control_lock = asyncio.Lock()
+        self._stopped = False
 
     @property
     def settings(self) -> Settings:
@@ -245,6 +248,12 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
 
     async def _async_apply(self, setpoint_w: float) -> float:
         """Send the setpoint when it changed meaningfully; return what the charger follows."""
+        async with self._control_lock:
+            if self._stopped:
+                return 0.0
+            return await self._async_send(setpoint_w)
+
+    async def _async_send(self, setpoint_w: float) -> float:
         previous = self._applied_w
         changed = (
             previous is None
@@ -275,12 +284,20 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         await self.async_refresh()
 
     async def async_shutdown_charger(self) -> None:
-        """Leave the charger safe: no discharging once Home Assistant is not in control."""
-        try:
-            await self.backend.async_stop()
-        except ChargerUnavailableError:
-            LOGGER.debug("Charger unreachable while stopping; its own timeouts end any discharge")
-        self._applied_w = None
+        """Leave the charger safe for good: idle, and no setpoint sent after this.
+
+        Called on unload and when Home Assistant stops. Refreshes are shut down first; a refresh
+        already under way either sent its setpoint before the lock was taken (the stop below
+        then replaces it) or finds the latch set and sends nothing.
+        """
+        self._stopped = True
+        await self.async_shutdown()
+        async with self._control_lock:
+            try:
+                await self.backend.async_stop()
+            except ChargerUnavailableError:
+                LOGGER.debug("Charger unreachable while stopping; its timeouts end any discharge")
+            self._applied_w = None
 
 
 def _unavailable(err: ChargerUnavailableError) -> UpdateFailed:
