@@ -92,3 +92,11 @@ async def test_energy_needed_and_departure(
     assert hass.states.get("sensor.garage_ev_energy_to_target").state == "24.0"
     # 18:30 -> 07:30 next morning is 13 hours.
     assert hass.states.get("sensor.garage_ev_time_to_departure").state == "13.0"
+
+
+@pytest.mark.freeze_time("2026-10-24 22:00:00+02:00")
+async def test_time_to_departure_across_dst_end(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    # 22:00 CEST -> 07:30 CET: the clocks go back an hour in between, so it is 10.5 hours.
+    assert hass.states.get("sensor.garage_ev_time_to_departure").state == "10.5"

@@ -204,6 +204,16 @@ async def test_unknown_charger_is_discovered(
     assert [flow["context"]["unique_id"] for flow in flows] == ["ocpp_carport"]
     flow = flows[0]
     assert flow["step_id"] == "ocpp"
+    # The form starts with the identity and the running server's settings.
+    form = await hass.config_entries.flow.async_configure(flow["flow_id"])
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in form["data_schema"].schema
+        if key.description and "suggested_value" in key.description
+    }
+    assert suggested["identity"] == "carport"
+    assert suggested["host"] == "127.0.0.1"
+    assert suggested["port"] == port
     # Adopting it: the identity is filled in, the user confirms the connection details.
     result = await hass.config_entries.flow.async_configure(
         flow["flow_id"],
@@ -214,6 +224,7 @@ async def test_unknown_charger_is_discovered(
             "max_discharge_power_w": 0,
             "declared_bidirectional": False,
             "port": port,
+            "host": "127.0.0.1",
             "skip_schema_validation": False,
         },
     )

@@ -51,7 +51,7 @@ async def async_create_backend(hass: HomeAssistant, entry: V2GConfigEntry) -> Ch
     if ChargerKind(data[CONF_CHARGER_KIND]) is ChargerKind.OCPP:
         try:
             return await ocpp_hub.async_register(hass, entry.entry_id, data)
-        except ocpp_hub.OcppServerMismatchError as err:
+        except (ocpp_hub.OcppServerMismatchError, ValueError) as err:
             raise ConfigEntryError(
                 translation_domain=DOMAIN,
                 translation_key="ocpp_server_mismatch",

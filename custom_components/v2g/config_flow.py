@@ -55,6 +55,7 @@ from .inputs import (
     CONF_EXPORT_PRICE_FEE_PER_KWH,
     CONF_EXPORT_PRICE_FIXED_PER_KWH,
     CONF_EXPORT_PRICE_SOURCE,
+    CONF_EXPORT_PRICE_UNIT,
     CONF_GRID_POWER_ENTITY,
     CONF_GRID_POWER_INVERT,
     CONF_LOAD_CONSTANT_W,
@@ -68,6 +69,7 @@ from .inputs import (
     CONF_PRICE_SCHEDULE,
     CONF_PRICE_SCHEDULE_DEFAULT_PER_KWH,
     CONF_PRICE_SOURCE,
+    CONF_PRICE_UNIT,
     CONF_PRICE_VAT_PCT,
     CONF_SOLAR_FORECAST_ENTITIES,
     CONF_SOLAR_FORECAST_ENTRIES,
@@ -82,10 +84,11 @@ from .inputs import (
     PriceSource,
     SolarSource,
 )
-from .ocpp_hub import DATA_OCPP, charger_url
+from .ocpp_hub import DATA_OCPP, charger_url, listen_key
 
 DEFAULT_SIMULATED_NAME = "Simulated charger"
 CONF_NEW_PASSWORD = "new_password"
+OCPP_OPTIONAL_FIELDS = frozenset({CONF_HOST, CONF_TLS_CERTFILE, CONF_TLS_KEYFILE})
 # What OCPP-J allows in a charger identity (the last segment of its URL).
 OCPP_IDENTITY = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
 
@@ -214,7 +217,10 @@ class V2GConfigFlow(ConfigFlow, domain=DOMAIN):
                     CONF_PASSWORD: generate_password(),
                 }
                 return await self.async_step_ocpp_connect()
-        defaults = user_input or {CONF_IDENTITY: self._discovered.get(CONF_IDENTITY, "")}
+        defaults = user_input or {
+            CONF_IDENTITY: self._discovered.get(CONF_IDENTITY, ""),
+            **self._running_server_fields(),
+        }
         return self.async_show_form(
             step_id="ocpp",
             data_schema=self.add_suggested_values_to_schema(_ocpp_schema(), defaults),
@@ -240,16 +246,27 @@ class V2GConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders=_connect_placeholders(self.hass, self._data),
         )
 
+    def _running_server_fields(self) -> dict[str, Any]:
+        """The shared server's settings, so a second charger's form starts with them."""
+        if (hub := self.hass.data.get(DATA_OCPP)) is None:
+            return {}
+        host, port, certfile, keyfile = hub.listen
+        fields = {CONF_PORT: port, CONF_HOST: None if host == "0.0.0.0" else host}
+        fields |= {CONF_TLS_CERTFILE: certfile, CONF_TLS_KEYFILE: keyfile}
+        return {key: value for key, value in fields.items() if value is not None}
+
     async def _async_ocpp_errors(self, identity: str, user_input: dict[str, Any]) -> dict[str, str]:
         errors: dict[str, str] = {}
         if not OCPP_IDENTITY.match(identity):
             errors[CONF_IDENTITY] = "invalid_identity"
-        # One OCPP server per Home Assistant: other chargers fix its port.
+        # One OCPP server per Home Assistant: other chargers fix how it listens.
         hub = self.hass.data.get(DATA_OCPP)
-        others = hub.identities - {identity} if hub is not None else set()
-        port = int(user_input.get(CONF_PORT, DEFAULT_OCPP_PORT))
-        if hub is not None and others and hub.server.running and port != hub.server.port:
-            errors[CONF_PORT] = "port_mismatch"
+        if hub is not None and hub.identities - {identity}:
+            wanted = listen_key(user_input)
+            if wanted[1] != hub.listen[1]:
+                errors[CONF_PORT] = "port_mismatch"
+            elif wanted != hub.listen:
+                errors[CONF_TLS_CERTFILE] = "server_mismatch"
         if certfile := user_input.get(CONF_TLS_CERTFILE):
             try:
                 await self.hass.async_add_executor_job(
@@ -291,7 +308,9 @@ class V2GConfigFlow(ConfigFlow, domain=DOMAIN):
                 updates = dict(user_input)
                 if updates.pop(CONF_NEW_PASSWORD, False):
                     updates[CONF_PASSWORD] = generate_password()
-                return self.async_update_reload_and_abort(entry, data_updates=updates)
+                # Optional fields left empty are cleared, not kept from before.
+                kept = {k: v for k, v in entry.data.items() if k not in OCPP_OPTIONAL_FIELDS}
+                return self.async_update_reload_and_abort(entry, data=kept | updates)
         return self.async_show_form(
             step_id="reconfigure_ocpp",
             data_schema=self.add_suggested_values_to_schema(
@@ -445,6 +464,7 @@ class V2GOptionsFlow(OptionsFlowWithReload):
                     [source.value for source in PriceSource], CONF_PRICE_SOURCE
                 ),
                 vol.Optional(CONF_PRICE_ENTITY): _entity(["sensor", "event"]),
+                vol.Optional(CONF_PRICE_UNIT): selector.TextSelector(),
                 vol.Optional(CONF_PRICE_FEE_PER_KWH): _price_selector(),
                 vol.Optional(CONF_PRICE_VAT_PCT): _number_selector(0, 100, 0.1, "%"),
                 vol.Optional(CONF_PRICE_FIXED_PER_KWH): _price_selector(),
@@ -466,6 +486,7 @@ class V2GOptionsFlow(OptionsFlowWithReload):
                     [source.value for source in ExportPriceSource], CONF_EXPORT_PRICE_SOURCE
                 ),
                 vol.Optional(CONF_EXPORT_PRICE_ENTITY): _entity(["sensor", "event"]),
+                vol.Optional(CONF_EXPORT_PRICE_UNIT): selector.TextSelector(),
                 vol.Optional(CONF_EXPORT_PRICE_FACTOR): _number_selector(0, 10, 0.01),
                 vol.Optional(CONF_EXPORT_PRICE_FEE_PER_KWH): _price_selector(),
                 vol.Optional(CONF_EXPORT_PRICE_FIXED_PER_KWH): _price_selector(),

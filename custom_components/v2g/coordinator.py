@@ -34,7 +34,13 @@ from .decision import (
     limit_to_grid,
     next_departure,
 )
-from .inputs import InputCollector, Inputs, InputsConfig, sync_repair_issues
+from .inputs import (
+    InputCollector,
+    Inputs,
+    InputsConfig,
+    clear_repair_issues,
+    sync_repair_issues,
+)
 from .planner import PlanResult, build_problem, make_plan, planning_grid
 from .settings import Settings, SettingsStore
 
@@ -126,7 +132,7 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         if not state.plugged_in:
             self._plugged_since = None
         elif self._plugged_since is None:
-            self._plugged_since = now  # after a restart: as if plugged in just now
+            self._plugged_since = dt_util.utcnow()  # after a restart: as if plugged in now
         settings = self.settings
         departure, departure_source = self._departure(state, settings, now)
         decision, plan, inputs = await self._async_decide(state, settings, now, departure)
@@ -152,6 +158,8 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
     ) -> tuple[Decision, PlanResult | None, Inputs | None]:
         """The setpoint and why; in the Smart modes also the inputs and the plan."""
         if settings.mode not in SMART_MODES:
+            # Inputs are not read outside the Smart modes: their problems are not current.
+            clear_repair_issues(self.hass, DOMAIN, self.config_entry.entry_id)
             return decide(state, settings, now), None, None
         inputs = await self.inputs.async_collect(planning_grid(now), dt_util.utcnow())
         sync_repair_issues(self.hass, DOMAIN, self.config_entry.entry_id, inputs.problems)
@@ -184,9 +192,10 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
             return False
         if self._departure(state, settings, now)[1] is not DepartureSource.DAILY:
             return False
-        last = next_departure(settings.departure_time, now) - timedelta(days=1)
+        # Wall-clock arithmetic for the daily time, UTC for durations (DST-safe).
+        last = dt_util.as_utc(next_departure(settings.departure_time, now) - timedelta(days=1))
         plugged_before = self._plugged_since is not None and self._plugged_since < last
-        return plugged_before and now - last <= MISSED_DEPARTURE_WINDOW
+        return plugged_before and dt_util.as_utc(now) - last <= MISSED_DEPARTURE_WINDOW
 
     def _within_grid_limits(self, decision: Decision, state: ChargerState) -> Decision:
         """Correct the setpoint with the live grid meter, when one is configured."""

@@ -161,4 +161,3 @@ class V2GNumber(V2GEntity, NumberEntity):
             )
         changes: dict[str, Any] = {desc.setting: value}
         await self.coordinator.async_settings_changed(**changes)
-        self.async_write_ha_state()

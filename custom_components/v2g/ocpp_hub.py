@@ -6,6 +6,7 @@ adopt them in one click. A charger that rejects our charging profiles gets a rep
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ from homeassistant.const import (
     CONF_PORT,
     EVENT_HOMEASSISTANT_CLOSE,
 )
-from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.helpers import discovery_flow, issue_registry as ir
 from homeassistant.util.hass_dict import HassKey
 from yarl import URL
@@ -42,13 +43,19 @@ from .const import (
 )
 
 DATA_OCPP: HassKey[OcppHub] = HassKey(f"{DOMAIN}_ocpp")
+DATA_OCPP_LOCK: HassKey[asyncio.Lock] = HassKey(f"{DOMAIN}_ocpp_lock")
+
+
+type ListenKey = tuple[str, int, str | None, str | None]
 
 
 @dataclass(slots=True)
 class OcppHub:
-    """The shared server and the entries using it."""
+    """The shared server, how it listens, and the chargers using it."""
 
     server: OcppServer
+    listen: ListenKey
+    unsub_close: CALLBACK_TYPE
     identities: set[str] = field(default_factory=set)
 
 
@@ -56,7 +63,8 @@ class OcppServerMismatchError(Exception):
     """The instance's OCPP server already runs with another port or TLS setting."""
 
 
-def _listen_key(data: dict[str, Any] | Any) -> tuple[str, int, str | None, str | None]:
+def listen_key(data: dict[str, Any] | Any) -> ListenKey:
+    """Host, port, certificate and key an entry asks the server to listen with."""
     return (
         str(data.get(CONF_HOST) or "0.0.0.0"),
         int(data.get(CONF_PORT) or DEFAULT_OCPP_PORT),
@@ -65,14 +73,24 @@ def _listen_key(data: dict[str, Any] | Any) -> tuple[str, int, str | None, str |
     )
 
 
-async def async_get_hub(hass: HomeAssistant, data: dict[str, Any] | Any) -> OcppHub:
-    """The running hub, or a new one configured from an entry's data."""
-    host, port, certfile, keyfile = _listen_key(data)
+def _lock(hass: HomeAssistant) -> asyncio.Lock:
+    """Entries set up (and unload) concurrently; one of them creates the shared server."""
+    return hass.data.setdefault(DATA_OCPP_LOCK, asyncio.Lock())
+
+
+async def _async_get_hub(hass: HomeAssistant, data: dict[str, Any] | Any) -> OcppHub:
+    """The hub, or a new one configured from an entry's data (call with the lock held)."""
+    listen = listen_key(data)
     if (hub := hass.data.get(DATA_OCPP)) is not None:
-        server = hub.server
-        if server.port != port and server.running:
-            raise OcppServerMismatchError(f"the OCPP server already listens on port {server.port}")
-        return hub
+        if hub.listen != listen and hub.identities:
+            raise OcppServerMismatchError(
+                f"the OCPP server already listens on port {hub.listen[1]}"
+                f"{' with TLS' if hub.listen[2] else ' without TLS'}"
+            )
+        if hub.listen == listen:
+            return hub
+        await _async_drop_hub(hass, hub)  # unused, and configured differently
+    host, port, certfile, keyfile = listen
     ssl_context = (
         await hass.async_add_executor_job(build_ssl_context, certfile, keyfile)
         if certfile
@@ -89,13 +107,19 @@ async def async_get_hub(hass: HomeAssistant, data: dict[str, Any] | Any) -> Ocpp
         )
 
     server = OcppServer(host, port, ssl_context, on_unknown_identity=unknown_identity)
-    hub = hass.data[DATA_OCPP] = OcppHub(server)
 
     async def _async_close(_: Event) -> None:
         await server.stop()
 
-    hass.bus.async_listen_once(EVENT_HOMEASSISTANT_CLOSE, _async_close)
+    unsub = hass.bus.async_listen_once(EVENT_HOMEASSISTANT_CLOSE, _async_close)
+    hub = hass.data[DATA_OCPP] = OcppHub(server, listen, unsub)
     return hub
+
+
+async def _async_drop_hub(hass: HomeAssistant, hub: OcppHub) -> None:
+    hub.unsub_close()
+    await hub.server.stop()
+    hass.data.pop(DATA_OCPP, None)
 
 
 def station_options(data: dict[str, Any] | Any) -> StationOptions:
@@ -113,10 +137,13 @@ async def async_register(
     hass: HomeAssistant, entry_id: str, data: dict[str, Any] | Any
 ) -> OcppStation:
     """Register the entry's charger on the shared server (started by the station)."""
-    hub = await async_get_hub(hass, data)
     identity = str(data[CONF_IDENTITY])
-    station = hub.server.register_station(identity, str(data[CONF_PASSWORD]), station_options(data))
-    hub.identities.add(identity)
+    async with _lock(hass):
+        hub = await _async_get_hub(hass, data)
+        station = hub.server.register_station(
+            identity, str(data[CONF_PASSWORD]), station_options(data)
+        )
+        hub.identities.add(identity)
 
     @callback
     def profile_issue(station: OcppStation, event: StationEvent) -> None:
@@ -144,18 +171,18 @@ async def async_register(
 async def async_unregister(hass: HomeAssistant, entry_id: str, identity: str) -> None:
     """Forget the entry's charger; the last one out stops the server."""
     ir.async_delete_issue(hass, DOMAIN, f"profile_rejected.{entry_id}")
-    if (hub := hass.data.get(DATA_OCPP)) is None:
-        return
-    await hub.server.unregister_station(identity)
-    hub.identities.discard(identity)
-    if not hub.identities:
-        await hub.server.stop()
-        hass.data.pop(DATA_OCPP, None)
+    async with _lock(hass):
+        if (hub := hass.data.get(DATA_OCPP)) is None:
+            return
+        await hub.server.unregister_station(identity)
+        hub.identities.discard(identity)
+        if not hub.identities:
+            await _async_drop_hub(hass, hub)
 
 
 def charger_url(hass: HomeAssistant, data: dict[str, Any] | Any) -> str:
     """The URL to type into the charger, with this Home Assistant's host name or address."""
-    _, port, certfile, _ = _listen_key(data)
+    _, port, certfile, _ = listen_key(data)
     host = "homeassistant.local"
     for url in (hass.config.internal_url, hass.config.external_url):
         if url and (candidate := URL(url).host):

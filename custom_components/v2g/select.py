@@ -42,4 +42,3 @@ class V2GModeSelect(V2GEntity, SelectEntity):
     async def async_select_option(self, option: str) -> None:
         """Switch mode and act on it at once."""
         await self.coordinator.async_settings_changed(mode=Mode(option))
-        self.async_write_ha_state()

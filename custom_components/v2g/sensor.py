@@ -40,7 +40,9 @@ class V2GSensorDescription(SensorEntityDescription):
 
 
 def _minutes_to_departure(coordinator: V2GCoordinator) -> float:
-    return round((coordinator.data.departure - dt_util.now()).total_seconds() / 60.0)
+    # In UTC: local datetimes sharing a zone subtract as wall clocks, wrong across DST.
+    remaining = dt_util.as_utc(coordinator.data.departure) - dt_util.utcnow()
+    return round(remaining.total_seconds() / 60.0)
 
 
 def _plan_attributes(coordinator: V2GCoordinator) -> dict[str, Any]:

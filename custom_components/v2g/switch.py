@@ -41,9 +41,7 @@ class V2GAllowSwitch(V2GEntity, SwitchEntity):
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Allow discharging."""
         await self.coordinator.async_settings_changed(allow_v2g=True)
-        self.async_write_ha_state()
 
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Forbid discharging."""
         await self.coordinator.async_settings_changed(allow_v2g=False)
-        self.async_write_ha_state()

@@ -41,4 +41,3 @@ class V2GDepartureTime(V2GEntity, TimeEntity):
     async def async_set_value(self, value: time) -> None:
         """Store the new departure time and re-plan."""
         await self.coordinator.async_settings_changed(departure_time=value.replace(microsecond=0))
-        self.async_write_ha_state()
