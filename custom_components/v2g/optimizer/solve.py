@@ -44,8 +44,8 @@ rate) get two extra rows tying import to load and charging and export to dischar
 relaxation cannot arbitrage with the vehicles idle; and a round with them is solved by
 ``_solve_lexicographic``: a lower bound from the number of import slots (the relaxation's value
 is convex in it), roundings of the relaxation checked against that bound, and only if none is
-proven optimal a MILP. Without this, a 48 h horizon with 30 such slots took HiGHS ~2 s of
-branching over equivalent orders of import and export slots; with it, ~20 ms (4 LPs).
+proven optimal the MILP as before. Without this, a 48 h horizon with 30 such slots took HiGHS
+~2 s of branching over equivalent orders of import and export slots; with it, ~20 ms (4 LPs).
 
 HiGHS is called through scipy's bundled binding (``scipy.optimize._highspy``), which skips about
 3 ms of per-call Python overhead in ``scipy.optimize.milp``; if a scipy release moves it, the code
@@ -532,7 +532,6 @@ def _run(
     options: SolveOptions,
     *,
     start: FloatArray | None = None,
-    max_nodes: int | None = None,
 ) -> tuple[int, str, FloatArray | None]:
     """Solve the assembled model. Returns (status, message, solution or None).
 
@@ -542,9 +541,7 @@ def _run(
     row_lower = np.concatenate(model.row_lower)
     row_upper = np.concatenate(model.row_upper)
     if _highs is not None:
-        return _run_direct(
-            model, matrix, row_lower, row_upper, options, start=start, max_nodes=max_nodes
-        )
+        return _run_direct(model, matrix, row_lower, row_upper, options, start=start)
     return _run_milp(model, matrix, row_lower, row_upper, options)  # pragma: no cover
 
 
@@ -556,7 +553,6 @@ def _run_direct(
     options: SolveOptions,
     *,
     start: FloatArray | None,
-    max_nodes: int | None,
 ) -> tuple[int, str, FloatArray | None]:
     """Call HiGHS through scipy's bundled binding, skipping scipy's per-call wrapper.
 
@@ -594,8 +590,6 @@ def _run_direct(
     highs_options.presolve = "on" if options.presolve else "off"
     highs_options.mip_rel_gap = float(options.mip_rel_gap)
     highs_options.dual_feasibility_tolerance = _DUAL_TOLERANCE
-    if max_nodes is not None:
-        highs_options.mip_max_nodes = max_nodes
     highs.passOptions(highs_options)
     if highs.passModel(lp) == _highs.HighsStatus.kError:  # pragma: no cover - a bug if hit
         return 2, "HiGHS rejected the model", None
@@ -673,10 +667,6 @@ def _fixed(model: _Model, cols: IntArray, values: FloatArray) -> _Model:
     return variant
 
 
-_COUNT_NODES = 1
-"""Branch-and-bound nodes allowed to the MILP with the number of import slots fixed: its LP
-bound is tight when the count bound is, so it is settled at the root or not worth waiting for."""
-
 _PHASES = (1.0 - 1e-4, 1e-4, 0.5)
 """Phases of the running-sum rounding tried: import first (a relaxation time-sharing at a
 vehicle's lower energy bound must charge first), export first (at the upper bound), halfway."""
@@ -697,72 +687,55 @@ def _spread(values: FloatArray, phase: float = 0.5) -> FloatArray:
 def _solve_lexicographic(
     model: _Model, options: SolveOptions
 ) -> tuple[int, str, FloatArray | None]:
-    """Solve a model with meter direction binaries: real cost first, then the tie-breaks.
+    """Solve a model with meter direction binaries, cheaply when a rounding can be proven optimal.
 
     Slots where export pays more than import are symmetric: with equal prices, which of them
     import and which export only moves the tie-breaking epsilons, and proving the epsilon-best
     order to HiGHS's gap takes thousands of LP solves (seconds). And the relaxation is weak in
     a way branching on single binaries hardly mends: it time-shares a fractional number of
-    import slots. So:
+    import slots. So, before any branching:
 
-    1. Real costs only (no epsilons). The relaxation (every binary in [0, 1], semi-continuous
-       variables down to 0) has ``K*`` import slots (the sum of the direction binaries). Its
-       value with that sum fixed is convex in the sum, so the smaller of the relaxations with
-       the sum fixed at ``floor(K*)`` and at ``ceil(K*)`` is a lower bound on the MILP optimum.
-    2. An integer answer: the better relaxation's direction binaries rounded by running sums
-       (import and export slots alternating as the relaxation time-shares them), the LP
-       re-solved with those directions; if that misses the bound, the MILP with the count fixed
-       (its LP bound is tight: HiGHS settles it at or near the root). An answer within
-       ``mip_rel_gap`` of the bound is optimal for the full MILP; if neither is, the full MILP
-       is solved (real costs). Exact either way.
-    3. The tie-breaks: the integer decisions fixed as found, the real cost capped at the
-       optimum, the LP re-solved with the epsilons (equal-cost plans still charge early, within
-       the directions found).
+    1. A lower bound on the MILP's real cost (no epsilons): the relaxation (every binary in
+       [0, 1], semi-continuous variables down to 0) has ``K*`` import slots (the sum of the
+       direction binaries). Its value with that sum fixed is convex in the sum, so the smaller
+       of the relaxations with the sum fixed at ``floor(K*)`` and at ``ceil(K*)`` is a lower
+       bound on the MILP optimum (``_count_bound``).
+    2. Integer answers: the better relaxation's direction binaries rounded by running sums
+       (import and export slots alternating as the relaxation time-shares them; import first,
+       export first, halfway), the LP re-solved with those directions and the epsilons. The
+       first whose real cost is within ``mip_rel_gap`` of the bound is optimal for the full
+       MILP and is the answer (its epsilons are optimal within its directions).
+    3. If none is, the MILP as before (with the epsilons), warm-started from the best rounding.
     """
     assert model.integrality is not None
     plain = model.cost if model.plain_cost is None else model.plain_cost
-    exact = model.copy()
-    exact.cost = plain
     binaries = np.concatenate(model.grid_binaries)
     binaries = binaries[np.argsort(np.concatenate(model.grid_slots), kind="stable")]
+    exact = model.copy()
+    exact.cost = plain
     found = _count_bound(exact, binaries, options)
-    solution: FloatArray | None = None
     start: FloatArray | None = None
-    status, message = 0, "optimal"
-
-    def proven(x: FloatArray | None, status: int, bound: float) -> bool:
-        if x is None or status != 0:
-            return False
-        value = float(plain @ x)
-        return value - bound <= options.mip_rel_gap * max(1.0, abs(value))
-
     if found is not None:
-        bound, count, relaxed_x = found
+        bound, relaxed_x = found
         for phase in _PHASES:
-            # With the epsilons: if the real cost is proven optimal, this is the answer.
             rounded = _spread(relaxed_x[binaries], phase)
             status, message, x = _run(_fixed(model, binaries, rounded), options)
-            if proven(x, status, bound):
+            if x is None or status != 0:
+                continue
+            value = float(plain @ x)
+            if value - bound <= options.mip_rel_gap * max(1.0, abs(value)):
                 return status, message, x
-            if x is not None and status == 0 and (start is None or plain @ x < plain @ start):
+            if start is None or value < float(plain @ start):
                 start = x
-        if solution is None:
-            status, message, x = _run(_with_count(exact, count), options, max_nodes=_COUNT_NODES)
-            solution = x if proven(x, status, bound) else None
-    if solution is None:
-        # Not proven: the MILP as it stands (with the epsilons), from the best rounding found.
-        return _run(model, options, start=start)
-    if model.plain_cost is None:
-        return status, message, solution
-    return status, message, _polish(model, solution, options)
+    return _run(model, options, start=start)
 
 
 def _count_bound(
     exact: _Model, binaries: IntArray, options: SolveOptions
-) -> tuple[float, int, FloatArray] | None:
+) -> tuple[float, FloatArray] | None:
     """Lower bound on the MILP (real costs) from the number of import slots.
 
-    Returns the bound, the better count and its relaxation's answer, or None if an LP fails.
+    Returns the bound and the better relaxation's answer, or None if an LP fails.
     """
     assert exact.integrality is not None
     relaxed = exact.copy()
@@ -774,41 +747,15 @@ def _count_bound(
     k_star = float(x[binaries].sum())
     counts = sorted({math.floor(k_star + 1e-6), math.ceil(k_star - 1e-6)})
     if len(counts) == 1:
-        return float(exact.cost @ x), counts[0], x
-    best: tuple[float, int, FloatArray] | None = None
+        return float(exact.cost @ x), x
+    best: tuple[float, FloatArray] | None = None
     for count in counts:
         status, _, x = _run(_with_count(relaxed, count), options)
         if x is None or status != 0:  # infeasible or failed: no valid bound from here
             return None
         if best is None or float(exact.cost @ x) < best[0]:
-            best = (float(exact.cost @ x), count, x)
+            best = (float(exact.cost @ x), x)
     return best
-
-
-def _polish(model: _Model, solution: FloatArray, options: SolveOptions) -> FloatArray:
-    """Tie-breaks within the integer decisions of ``solution``, at no extra real cost."""
-    assert model.integrality is not None
-    assert model.plain_cost is not None
-    plain = model.plain_cost
-    integrality = model.integrality
-    binary = np.flatnonzero(integrality == 1).astype(np.int64)
-    polished = _fixed(model, binary, np.round(solution[binary]))
-    polished.integrality = None
-    off = (integrality == 2) & (solution <= _TOL_KW)
-    polished.lower[off] = 0.0
-    polished.upper[off] = 0.0
-    value = float(plain @ solution)
-    cols = np.flatnonzero(plain).astype(np.int64)
-    polished.add_rows(
-        1,
-        [(np.zeros(cols.shape[0], dtype=np.int64), cols, plain[cols])],
-        np.array([-np.inf]),
-        np.array([value + max(1e-7, 1e-9 * abs(value))]),
-    )
-    status, _, x = _run(polished, options)
-    if x is not None and status == 0:
-        return x
-    return solution  # pragma: no cover - the fixed LP is feasible by design
 
 
 def _plain_cost(problem: Problem, data: list[_VehicleData], model: _Model) -> FloatArray:
