@@ -118,7 +118,7 @@ async def test_late_departure_charges_at_once(
     assert seen[-1][0] == 11_000.0
     # Four hours after the departure time the plan is for tomorrow's 19:00 again.
     await _run_until(hass, freezer, hours=4, step_min=30)
-    assert hass.states.get("sensor.garage_plan").state != "missed_departure"
+    assert hass.states.get("sensor.garage_plan").state == "target_reached"
 
 
 @pytest.mark.freeze_time("2026-06-15 09:00:00+02:00")

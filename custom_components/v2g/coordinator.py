@@ -126,6 +126,12 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         """The user's current settings."""
         return self.settings_store.settings
 
+    @property
+    def currency(self) -> str:
+        """The price source's currency, else Home Assistant's."""
+        inputs = self.data.inputs if self.data else None
+        return (inputs.currency if inputs else None) or self.hass.config.currency
+
     async def _async_update_data(self) -> V2GData:
         now = dt_util.now()
         state = await self._async_read_state()

@@ -57,16 +57,12 @@ async def async_get_config_entry_diagnostics(
 
 def _plan_summary(result: PlanResult) -> dict[str, Any]:
     plan = result.plan
-    return {
-        "status": plan.status,
+    return result.facts() | {
         "strategy": plan.strategy,
         "mip": plan.mip,
         "solve_time_s": plan.solve_time_s,
         "slots": len(plan.grid),
         "setpoint_w": plan.setpoint_w,
-        "target_reachable": plan.target_reachable,
-        "departure_soc_pct": plan.departure_soc_pct,
         "cost": result.cost,
         "savings": result.savings,
-        "soc_assumed": result.soc_assumed,
     }

@@ -27,6 +27,7 @@ from .const import (
     Mode,
 )
 from .optimizer import (
+    CostBreakdown,
     Plan,
     Problem,
     Site,
@@ -61,13 +62,30 @@ class PlanResult:
         The house's own consumption is not counted; solar surplus the EV takes counts at the
         feed-in it forgoes. Battery wear is not money paid now; it is part of `savings`.
         """
-        cost = self.plan.cost
-        return cost.import_cost - cost.export_revenue + cost.peak_cost - self.site_cost_without_ev
+        return _cash(self.plan.cost) - self.site_cost_without_ev
 
     @property
     def savings(self) -> float:
         """What the plan saves against "Charge now", both valuing the energy left at the end."""
         return self.baseline_cost - (self.plan.cost.total_cost - self.plan.cost.terminal_value)
+
+    def facts(self) -> dict[str, Any]:
+        """What the plan promises, for the plan sensor, the get_plan action and diagnostics."""
+        plan = self.plan
+        best = plan.best_reachable_soc_pct
+        departure = plan.departure_soc_pct
+        return {
+            "status": plan.status,
+            "target_reachable": plan.target_reachable,
+            "best_reachable_soc_pct": None if best is None else round(best, 1),
+            "departure_soc_pct": None if departure is None else round(departure, 1),
+            "soc_assumed": self.soc_assumed,
+        }
+
+
+def _cash(cost: CostBreakdown) -> float:
+    """Money that changes hands: import - export revenue + peak charge (no wear)."""
+    return cost.import_cost - cost.export_revenue + cost.peak_cost
 
 
 def planning_grid(now: datetime) -> SlotGrid:
@@ -162,9 +180,7 @@ def make_plan(problem: Problem, soc_assumed: bool) -> PlanResult:
         plan=plan,
         baseline_cost=baseline.cost.total_cost - baseline.cost.terminal_value,
         soc_assumed=soc_assumed,
-        site_cost_without_ev=without_ev.import_cost
-        - without_ev.export_revenue
-        + without_ev.peak_cost,
+        site_cost_without_ev=_cash(without_ev),
     )
 
 

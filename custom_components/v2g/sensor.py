@@ -56,14 +56,7 @@ def _plan_attributes(coordinator: V2GCoordinator) -> dict[str, Any]:
         attributes["estimated_price_slots"] = int(data.inputs.price_estimated.sum())
     if (result := data.plan) is None:
         return attributes | {"schedule": []}
-    plan = result.plan
-    return attributes | {
-        "status": plan.status,
-        "target_reachable": plan.target_reachable,
-        "best_reachable_soc_pct": plan.best_reachable_soc_pct,
-        "soc_assumed": result.soc_assumed,
-        "schedule": schedule(plan),
-    }
+    return attributes | result.facts() | {"schedule": schedule(result.plan)}
 
 
 def _cost_attributes(coordinator: V2GCoordinator) -> dict[str, Any]:
@@ -235,8 +228,7 @@ class V2GSensor(V2GEntity, SensorEntity):
     def native_unit_of_measurement(self) -> str | None:
         """The description's unit; for money, the price source's currency."""
         if self.entity_description.monetary:
-            inputs = self.coordinator.data.inputs
-            return (inputs.currency if inputs else None) or self.hass.config.currency
+            return self.coordinator.currency
         return super().native_unit_of_measurement
 
     @property

@@ -70,17 +70,11 @@ async def _async_get_plan(call: ServiceCall) -> ServiceResponse:
         "plan": None,
     }
     if (result := data.plan) is not None:
-        plan = result.plan
-        response["plan"] = {
-            "status": plan.status,
-            "target_reachable": plan.target_reachable,
-            "best_reachable_soc_pct": plan.best_reachable_soc_pct,
-            "departure_soc_pct": plan.departure_soc_pct,
+        response["plan"] = result.facts() | {
             "cost": round(result.cost, 4),
             "savings": round(result.savings, 4),
-            "currency": (data.inputs.currency if data.inputs else None)
-            or call.hass.config.currency,
-            "schedule": schedule(plan),
+            "currency": coordinator.currency,
+            "schedule": schedule(result.plan),
         }
     return response
 
