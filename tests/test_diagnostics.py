@@ -24,6 +24,7 @@ async def test_diagnostics(
         "bidirectional": True,
         "reports_soc": True,
         "min_charge_power_w": 1400.0,
+        "min_discharge_power_w": 0.0,
     }
     assert diagnostics["last_update_success"] is True
     assert diagnostics["state"]["power_w"] == 11000.0

@@ -128,7 +128,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
             # local_push: meter values and status changes refresh the entities (debounced).
             entry.async_create_task(hass, coordinator.async_request_refresh())
 
-        entry.async_on_unload(backend.add_listener(_pushed))
+        entry.async_on_unload(backend.add_event_listener(_pushed))
     await coordinator.async_config_entry_first_refresh()
     # The charger first: the EV's device points at it with via_device.
     device_registry = dr.async_get(hass)

@@ -164,7 +164,7 @@ async def async_register(
         elif event is StationEvent.PROFILE_ACCEPTED:
             ir.async_delete_issue(hass, DOMAIN, issue_id)
 
-    station.add_listener(profile_issue)
+    station.add_event_listener(profile_issue)
     return station
 
 

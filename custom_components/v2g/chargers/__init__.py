@@ -9,10 +9,11 @@ Sign convention everywhere: positive power flows into the EV (charging), negativ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 class ChargerStatus(StrEnum):
@@ -55,6 +56,22 @@ class Capabilities:
     """The EV's state of charge is known through the charger."""
     min_charge_power_w: float = 0.0
     """The lowest non-zero charging power the charger delivers (AC: 6 A on one phase)."""
+    min_discharge_power_w: float = 0.0
+    """The lowest non-zero discharging power (0: any power)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceDetails:
+    """What a charger says about itself (shown on its device page); None: not reported."""
+
+    manufacturer: str | None = None
+    model: str | None = None
+    sw_version: str | None = None
+    serial_number: str | None = None
+
+
+type ChangeListener = Callable[[], None]
+"""Called (on the event loop) when a pushing backend has news: state, identity, needs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +119,18 @@ class ChargerBackend(Protocol):
 
     async def async_apply_setpoint(self, power_w: float) -> None:
         """Ask for a signed power; the backend clamps it to what the hardware allows."""
+
+    async def async_release(self) -> None:
+        """Let go after `async_stop` (unload): close connections, give control back."""
+
+    def device_details(self) -> DeviceDetails | None:
+        """What the charger reports about itself, once it has (None before that)."""
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Backend-specific facts for a diagnostics download, without secrets."""
+
+    def add_listener(self, listener: ChangeListener) -> Callable[[], None]:
+        """Call `listener` when the charger pushes news; returns a function that removes it.
+
+        Polled backends never call it (their state is read on every update).
+        """

@@ -8,10 +8,18 @@ comes home with less energy than it left with.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
+from typing import Any
 
-from . import Capabilities, ChargerState, ChargerUnavailableError, flow_status
+from . import (
+    Capabilities,
+    ChangeListener,
+    ChargerState,
+    ChargerUnavailableError,
+    DeviceDetails,
+    flow_status,
+)
 
 # Below this magnitude a setpoint counts as "no energy flowing".
 IDLE_THRESHOLD_W = 1.0
@@ -191,6 +199,26 @@ class SimulatedCharger:
         if 0 < power_w < cfg.min_charge_power_w:
             power_w = 0.0
         self._setpoint_w = power_w
+
+    async def async_release(self) -> None:
+        """Nothing to let go of."""
+
+    def device_details(self) -> DeviceDetails:
+        """The simulation names itself."""
+        return DeviceDetails(manufacturer="V2G Smart Charging", model="Simulated charger")
+
+    def diagnostics(self) -> dict[str, Any]:
+        """The simulation's configuration and battery."""
+        return {
+            "config": asdict(self.config),
+            "soc_pct": round(self.battery.soc_pct, 2),
+            "plugged_in": self._plugged_in,
+            "setpoint_w": self._setpoint_w,
+        }
+
+    def add_listener(self, listener: ChangeListener) -> Callable[[], None]:
+        """The simulation is polled: it never pushes."""
+        return lambda: None
 
     def state(self) -> ChargerState:
         """The state at the last advance, without moving time."""

@@ -249,7 +249,7 @@ async def test_skip_schema_validation_option(
 async def test_reconnect_keeps_station_and_takeover(server: OcppServer, connect: Connect) -> None:
     station = register(server, "cp1")
     events: list[StationEvent] = []
-    remove = station.add_listener(lambda _station, event: events.append(event))
+    remove = station.add_event_listener(lambda _station, event: events.append(event))
     first = await connect("cp1", "ocpp1.6")
     await wait_for(lambda: station.connected)
     await first.cp.call(

@@ -166,7 +166,7 @@ async def test_v21_transaction_event_discharging(server: OcppServer, connect: Co
 async def test_ev_charging_needs(server: OcppServer, connect: Connect) -> None:
     station = register(server, "cp1", max_charge_power_w=22_000.0)
     events: list[StationEvent] = []
-    station.add_listener(lambda _station, event: events.append(event))
+    station.add_event_listener(lambda _station, event: events.append(event))
     client = await connect("cp1", "ocpp2.1")
     departure = (datetime.now(UTC) + timedelta(hours=8)).replace(microsecond=0)
     await client.cp.call(
@@ -387,7 +387,7 @@ async def test_rejected_everything_raises_and_notifies(
 ) -> None:
     station = register(server, "cp1")
     events: list[StationEvent] = []
-    station.add_listener(lambda _station, event: events.append(event))
+    station.add_event_listener(lambda _station, event: events.append(event))
     client = await connect("cp1", "ocpp2.0.1")
     client.rec.policy = lambda _payload: "Rejected"
     await wait_for(lambda: StationEvent.CONFIGURED in events or len(events) > 3)
@@ -431,7 +431,7 @@ async def test_no_answer_and_disconnect_make_it_unavailable(
 ) -> None:
     station = register(server, "cp1", response_timeout_s=0.5, offline_grace_s=0.2)
     events: list[StationEvent] = []
-    station.add_listener(lambda _station, event: events.append(event))
+    station.add_event_listener(lambda _station, event: events.append(event))
     client = await connect("cp1", "ocpp2.0.1")
     await wait_for(lambda: StationEvent.CONFIGURED in events)
     client.rec.silent = True

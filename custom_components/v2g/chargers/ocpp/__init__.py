@@ -6,7 +6,7 @@ gets an `OcppStation`, which implements `ChargerBackend`.
     server = OcppServer(port=9000, on_unknown_identity=discovered)
     station = server.register_station("garage", generate_password(), StationOptions())
     await station.async_start()              # starts the shared server if needed
-    remove = station.add_listener(lambda station, event: ...)
+    remove = station.add_event_listener(lambda station, event: ...)
     await station.async_apply_setpoint(-3_000)  # discharge 3 kW (OCPP 2.1 V2X stations)
     await station.async_stop()               # clears our charging profiles
     await server.unregister_station("garage")

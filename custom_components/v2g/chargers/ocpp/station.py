@@ -29,9 +29,11 @@ from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError, ValidationErro
 
 from .. import (
     Capabilities,
+    ChangeListener,
     ChargerState,
     ChargerStatus,
     ChargerUnavailableError,
+    DeviceDetails,
     SetpointRejectedError,
     flow_status,
 )
@@ -272,7 +274,7 @@ class OcppStation:
 
     # --- listeners -----------------------------------------------------------------------
 
-    def add_listener(self, listener: StationListener) -> Callable[[], None]:
+    def add_event_listener(self, listener: StationListener) -> Callable[[], None]:
         """Call `listener(station, event)` on every change; returns a function that removes it."""
         self._listeners.append(listener)
 
@@ -281,6 +283,24 @@ class OcppStation:
                 self._listeners.remove(listener)
 
         return remove
+
+    def add_listener(self, listener: ChangeListener) -> Callable[[], None]:
+        """ChargerBackend: call `listener()` on every change the charger pushes."""
+        return self.add_event_listener(lambda _station, _event: listener())
+
+    def device_details(self) -> DeviceDetails | None:
+        """Vendor, model, firmware and serial number from the BootNotification."""
+        if (boot := self.boot_info) is None:
+            return None
+        return DeviceDetails(
+            manufacturer=boot.vendor or None,
+            model=boot.model or None,
+            sw_version=boot.firmware_version,
+            serial_number=boot.serial_number,
+        )
+
+    async def async_release(self) -> None:
+        """Nothing to do here: the server forgets the station when it is unregistered."""
 
     def _fire(self, event: StationEvent) -> None:
         for listener in list(self._listeners):
