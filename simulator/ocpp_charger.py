@@ -1,7 +1,12 @@
-"""A simulated OCPP 2.1 bidirectional charger with an EV behind it, for development and tests.
+"""A simulated OCPP 2.1 or 2.0.1 charger with an EV behind it, for development and tests.
 
     .venv/bin/python simulator/ocpp_charger.py --url ws://127.0.0.1:9000/sim-charger
         --password <password from the integration> --soc 40 --capacity-kwh 60   (one line)
+
+By default it is a bidirectional OCPP 2.1 charger; `--no-bidirectional` makes it charge only,
+`--ocpp-version 2.0.1` speaks 2.0.1 (charge only), `--phases` sets how it is wired and
+`--ev-phases` on how many phases the EV charges (a single-phase EV on a three-phase charger).
+Like real AC chargers it delivers nothing when a profile allows less than 6 A per phase.
 
 It boots, reports the connector occupied, starts a transaction, tells the central system what the
 EV needs (departure, energy, V2X limits), and sends meter values (SoC, power import/export,
@@ -30,7 +35,8 @@ import uuid
 
 import aiohttp
 from ocpp.exceptions import NotImplementedError as OcppNotImplementedError
-from ocpp.v21 import ChargePoint, call, call_result
+from ocpp.v21 import ChargePoint as ChargePoint21
+from ocpp.v201 import ChargePoint as ChargePoint201
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -46,6 +52,9 @@ from custom_components.v2g.chargers.simulated import BatteryModel
 _LOGGER = logging.getLogger("v2g.simulator")
 EVSE_ID = 1
 CONNECTOR_ID = 1
+MIN_CURRENT_A = 6.0
+"""IEC 61851: an AC charger cannot signal less than 6 A per phase."""
+_AC_TRANSFER = {1: "AC_single_phase", 2: "AC_two_phase", 3: "AC_three_phase"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,13 @@ class SimConfig:
     meter_interval_s: float = 5.0
     voltage_v: float = 230.0
     phases: int = 3
+    """How the charger is wired."""
+    ev_phases: int | None = None
+    """The phases the EV charges on (None: as many as the charger has)."""
+    ev_max_current_a: float = 16.0
+    """The EV's per-phase current limit (ISO 15118 evMaxCurrent)."""
+    ocpp_version: str = "2.1"
+    """'2.1' or '2.0.1' (charge only)."""
     departure_h: float = 8.0
     target_soc_pct: float = 80.0
     min_soc_pct: float = 20.0
@@ -69,6 +85,28 @@ class SimConfig:
     verbose: bool = False
     vendor: str = "V2G Smart Charging"
     model: str = "Simulated V2X 11"
+
+    def __post_init__(self) -> None:
+        """OCPP 2.0.1 has no discharging."""
+        if self.ocpp_version not in ("2.1", "2.0.1"):
+            raise ValueError("ocpp_version must be '2.1' or '2.0.1'")
+        if self.ocpp_version == "2.0.1" and self.bidirectional:
+            object.__setattr__(self, "bidirectional", False)
+
+    @property
+    def active_phases(self) -> int:
+        """The phases energy flows on: the charger's, narrowed by the EV's."""
+        return min(self.phases, self.ev_phases or self.phases)
+
+    @property
+    def ev_max_power_w(self) -> float:
+        """What the charger can deliver to this EV."""
+        return min(self.max_power_w, self.ev_max_current_a * self.voltage_v * self.active_phases)
+
+    @property
+    def min_power_w(self) -> float:
+        """The lowest non-zero charging power (6 A on every active phase)."""
+        return MIN_CURRENT_A * self.voltage_v * self.active_phases
 
 
 @dataclass(slots=True)
@@ -143,14 +181,17 @@ class EvSimulation:
         """What the charger delivers now: the profile's setpoint / limit, else full power."""
         profile = self.active_profile(now)
         cfg = self.config
+        upper = cfg.ev_max_power_w
         if profile is None:
-            target = cfg.max_power_w
+            target = upper
         elif profile.setpoint_w is not None:
             target = profile.setpoint_w
         else:
-            target = min(cfg.max_power_w, max(0.0, profile.limit_w or 0.0))
+            target = min(upper, max(0.0, profile.limit_w or 0.0))
+            if target < cfg.min_power_w - 0.5:
+                target = 0.0  # below 6 A per phase an AC charger pauses the EV
         lower = -cfg.max_power_w if cfg.bidirectional else 0.0
-        return min(cfg.max_power_w, max(lower, target))
+        return min(upper, max(lower, target))
 
     def step(self, now: datetime | None = None) -> None:
         """Run the physics up to `now`."""
@@ -181,7 +222,8 @@ class EvSimulation:
         period = periods[0]
         scale = 1.0
         if schedule.get("charging_rate_unit") == "A":
-            scale = self.config.voltage_v * (period.get("number_phases") or self.config.phases)
+            phases = min(period.get("number_phases") or self.config.phases, self.config.phases)
+            scale = self.config.voltage_v * min(phases, self.config.active_phases)
         mode = period.get("operation_mode", "ChargingOnly")
         setpoint = limit = None
         if mode == "CentralSetpoint":
@@ -248,19 +290,20 @@ class EvSimulation:
         """NotifyEVChargingNeeds chargingNeeds (snake_case, no per-phase fields)."""
         cfg = self.config
         needed_wh = max(0.0, (cfg.target_soc_pct - self.battery.soc_pct) / 100 * cfg.capacity_kwh)
+        ac_transfer = _AC_TRANSFER[cfg.ev_phases or cfg.phases]
         needs: dict[str, Any] = {
-            "requested_energy_transfer": "AC_BPT" if cfg.bidirectional else "AC_three_phase",
+            "requested_energy_transfer": "AC_BPT" if cfg.bidirectional else ac_transfer,
             "departure_time": utc_iso(self.clock() + timedelta(hours=cfg.departure_h)),
             "ac_charging_parameters": {
                 "energy_amount": round(needed_wh * 1000.0),
-                "ev_min_current": 6,
-                "ev_max_current": round(cfg.max_power_w / cfg.voltage_v / cfg.phases),
-                "ev_max_voltage": cfg.voltage_v,
+                "ev_min_current": round(MIN_CURRENT_A),
+                "ev_max_current": round(cfg.ev_max_current_a),
+                "ev_max_voltage": round(cfg.voltage_v),
             },
         }
         if cfg.bidirectional:
             needs["control_mode"] = "DynamicControl"
-            needs["available_energy_transfer"] = ["AC_BPT", "AC_three_phase"]
+            needs["available_energy_transfer"] = ["AC_BPT", ac_transfer]
             needs["v2x_charging_parameters"] = {
                 "max_charge_power": cfg.max_power_w,
                 "max_discharge_power": cfg.max_power_w,
@@ -276,20 +319,21 @@ class EvSimulation:
         return needs
 
 
-class SimulatedStation(ChargePoint):  # type: ignore[misc]
-    """The charging-station side of OCPP 2.1 (the `ocpp` library's charge point)."""
+class SimulatedStation:
+    """The charging-station side of OCPP 2.1 / 2.0.1, mixed into the library's charge point."""
 
-    def __init__(self, identity: str, connection: WebSocketConnection, sim: EvSimulation) -> None:
-        """Bind the station to a connection and a simulation."""
-        super().__init__(identity, connection, response_timeout=15)
-        self.sim = sim
+    sim: EvSimulation
+    _call: Any
+    _call_result: Any
+    call: Callable[..., Any]
+    route_map: dict[str, Any]
 
     async def _handle_call(self, msg: Any) -> Any:
         # ocpp 2.1.0 sends no reply for 2.1 actions without a handler: answer NotImplemented.
         routes = self.route_map.get(msg.action) if isinstance(msg.action, str) else None
         if not routes or "_on_action" not in routes:
             raise OcppNotImplementedError(details={"cause": f"{msg.action} not implemented"})
-        return await super()._handle_call(msg)
+        return await super()._handle_call(msg)  # type: ignore[misc]
 
     @handles("GetVariables")
     def on_get_variables(self, get_variable_data: list[dict[str, Any]], **_: Any) -> Any:
@@ -305,7 +349,10 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
             "V2XChargingCtrlr.SupportedEnergyTransferModes": (
                 "AC_BPT,AC_three_phase" if bidi else "AC_three_phase"
             ),
+            "EVSE.SupplyPhases": str(self.sim.config.phases),
         }
+        if self.sim.config.ocpp_version == "2.0.1":
+            known = {k: v for k, v in known.items() if not k.startswith("V2X")}
         results = []
         for item in get_variable_data:
             key = f"{item['component']['name']}.{item['variable']['name']}"
@@ -317,7 +364,7 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
             if key in known:
                 result["attribute_value"] = known[key]
             results.append(result)
-        return call_result.GetVariables(get_variable_result=results)
+        return self._call_result.GetVariables(get_variable_result=results)
 
     @handles("SetChargingProfile")
     def on_set_charging_profile(
@@ -326,17 +373,19 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
         """Follow a CentralSetpoint or a ChargingOnly limit."""
         status = self.sim.accept_profile(charging_profile)
         _LOGGER.info("SetChargingProfile %s: %s", charging_profile.get("id"), status)
-        return call_result.SetChargingProfile(status=status)
+        return self._call_result.SetChargingProfile(status=status)
 
     @handles("ClearChargingProfile")
     def on_clear_charging_profile(self, charging_profile_id: int | None = None, **_: Any) -> Any:
         """Drop a profile: back to plain charging when none is left."""
-        return call_result.ClearChargingProfile(status=self.sim.clear_profile(charging_profile_id))
+        return self._call_result.ClearChargingProfile(
+            status=self.sim.clear_profile(charging_profile_id)
+        )
 
     async def run(self, first_connection: bool, transaction_id: str, seq: list[int]) -> None:
         """Boot, start (or resume) the transaction, then report until the connection ends."""
         await self.call(
-            call.BootNotification(
+            self._call.BootNotification(
                 charging_station={
                     "vendor_name": self.sim.config.vendor,
                     "model": self.sim.config.model,
@@ -345,7 +394,7 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
             )
         )
         await self.call(
-            call.StatusNotification(
+            self._call.StatusNotification(
                 timestamp=utc_iso(self.sim.clock()),
                 connector_status="Occupied",
                 evse_id=EVSE_ID,
@@ -353,7 +402,7 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
             )
         )
         await self.call(
-            call.TransactionEvent(
+            self._call.TransactionEvent(
                 event_type="Started" if first_connection else "Updated",
                 timestamp=utc_iso(self.sim.clock()),
                 trigger_reason="CablePluggedIn" if first_connection else "ChargingStateChanged",
@@ -364,16 +413,45 @@ class SimulatedStation(ChargePoint):  # type: ignore[misc]
             )
         )
         await self.call(
-            call.NotifyEVChargingNeeds(evse_id=EVSE_ID, charging_needs=self.sim.charging_needs())
+            self._call.NotifyEVChargingNeeds(
+                evse_id=EVSE_ID, charging_needs=self.sim.charging_needs()
+            )
         )
         while True:
             await asyncio.sleep(self.sim.config.meter_interval_s)
-            await self.call(call.MeterValues(evse_id=EVSE_ID, meter_value=[self.sim.meter_value()]))
+            await self.call(
+                self._call.MeterValues(evse_id=EVSE_ID, meter_value=[self.sim.meter_value()])
+            )
 
     @staticmethod
     def _next(seq: list[int]) -> int:
         seq[0] += 1
         return seq[0] - 1
+
+
+class SimulatedStation21(SimulatedStation, ChargePoint21):  # type: ignore[misc]
+    """OCPP 2.1 (bidirectional or charge only)."""
+
+
+class SimulatedStation201(SimulatedStation, ChargePoint201):  # type: ignore[misc]
+    """OCPP 2.0.1 (charge only)."""
+
+
+STATION_CLASSES: dict[str, type[SimulatedStation]] = {
+    "2.1": SimulatedStation21,
+    "2.0.1": SimulatedStation201,
+}
+SUBPROTOCOLS = {"2.1": "ocpp2.1", "2.0.1": "ocpp2.0.1"}
+
+
+def make_station(
+    config: SimConfig, connection: WebSocketConnection, sim: EvSimulation
+) -> SimulatedStation:
+    """The station class of the configured OCPP version, bound to a connection."""
+    station_class: Any = STATION_CLASSES[config.ocpp_version]
+    station: SimulatedStation = station_class(config.identity, connection, response_timeout=15)
+    station.sim = sim
+    return station
 
 
 async def run_charger(config: SimConfig, stop: asyncio.Event | None = None) -> None:
@@ -388,11 +466,12 @@ async def run_charger(config: SimConfig, stop: asyncio.Event | None = None) -> N
     async with aiohttp.ClientSession() as http:
         while not stop.is_set():
             try:
+                protocol = SUBPROTOCOLS[config.ocpp_version]
                 async with http.ws_connect(
-                    config.url, protocols=("ocpp2.1",), auth=auth, heartbeat=60
+                    config.url, protocols=(protocol,), auth=auth, heartbeat=60
                 ) as ws:
-                    if ws.protocol != "ocpp2.1":
-                        raise ConnectionError("the central system does not speak OCPP 2.1")
+                    if ws.protocol != protocol:
+                        raise ConnectionError(f"the central system does not speak {protocol}")
                     _LOGGER.info("Connected to %s", config.url)
                     backoff_s = 1.0
                     await _run_session(
@@ -429,11 +508,11 @@ async def _run_session(
     seq: list[int],
     stop: asyncio.Event,
 ) -> None:
-    station = SimulatedStation(config.identity, WebSocketConnection(ws, config.identity), sim)
+    station = make_station(config, WebSocketConnection(ws, config.identity), sim)
     sim.set_online(True)
     loop = asyncio.get_running_loop()
     tasks = {
-        loop.create_task(station.start()),
+        loop.create_task(station.start()),  # type: ignore[attr-defined]
         loop.create_task(station.run(first, transaction_id, seq)),
         loop.create_task(stop.wait()),
     }
@@ -462,6 +541,10 @@ def parse_args(argv: Sequence[str] | None = None) -> SimConfig:
     parser.add_argument("--soc", type=float, default=40.0, help="initial state of charge, %%")
     parser.add_argument("--max-power-w", type=float, default=11_000.0)
     parser.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--ocpp-version", choices=("2.1", "2.0.1"), default="2.1")
+    parser.add_argument("--phases", type=int, choices=(1, 2, 3), default=3)
+    parser.add_argument("--ev-phases", type=int, choices=(1, 2, 3), help="default: --phases")
+    parser.add_argument("--ev-max-current", type=float, default=16.0, help="A per phase")
     parser.add_argument("--meter-interval", type=float, default=5.0, help="seconds")
     parser.add_argument("--departure-hours", type=float, default=8.0)
     parser.add_argument("--target-soc", type=float, default=80.0)
@@ -481,6 +564,10 @@ def parse_args(argv: Sequence[str] | None = None) -> SimConfig:
         soc_pct=args.soc,
         max_power_w=args.max_power_w,
         bidirectional=args.bidirectional,
+        ocpp_version=args.ocpp_version,
+        phases=args.phases,
+        ev_phases=args.ev_phases,
+        ev_max_current_a=args.ev_max_current,
         meter_interval_s=args.meter_interval,
         departure_h=args.departure_hours,
         target_soc_pct=args.target_soc,

@@ -363,3 +363,51 @@ async def test_phases_reach_the_station(
     assert isinstance(backend, OcppStation)
     assert backend.options.phases == 1
     assert backend.capabilities.min_charge_power_w == pytest.approx(6 * 230)
+
+
+@pytest.mark.parametrize(
+    "wiring",
+    [("2.0.1", 3, 3), ("2.0.1", 1, 1), ("2.1", 3, 3), ("2.1", 1, 1), ("2.1", 3, 1)],
+    ids=["2.0.1-3ph", "2.0.1-1ph", "2.1-3ph", "2.1-1ph", "2.1-3ph-charger-1ph-ev"],
+)
+async def test_charge_only_stations_charge(
+    hass: HomeAssistant,
+    ocpp_entry: MockConfigEntry,
+    simulator: Callable[..., SimConfig],
+    wiring: tuple[str, int, int],
+) -> None:
+    """A charge-only 2.0.1 / 2.1 charger with an AC EV charges in Smart and in Charge now.
+
+    The EV announces its limit per phase (evMaxCurrent 16 A): counted on every phase it charges
+    on, it is above the charger's minimum (6 A on those phases), so setpoints are not dropped.
+    """
+    version, phases, ev_phases = wiring
+    simulator(
+        soc_pct=40.0, bidirectional=False, ocpp_version=version, phases=phases, ev_phases=ev_phases
+    )
+    backend = ocpp_entry.runtime_data.backend
+    assert isinstance(backend, OcppStation)
+    await _until(lambda: backend.ev_needs is not None and backend.ocpp_version == version)
+    active = min(phases, ev_phases)
+    await _until(lambda: backend.phases == active)
+    assert backend.max_charge_power_w == pytest.approx(min(11_000, 16 * 230 * active))
+    assert backend.min_charge_power_w == pytest.approx(6 * 230 * active)
+    # Smart, flat price: the plan charges now, and the charger delivers it.
+    await _until(lambda: float(hass.states.get("sensor.driveway_power").state) > 1000)
+    assert hass.states.get("sensor.driveway_plan").state == "charging"
+    assert backend.state().extra["profile_mode"] == "limit"
+    assert not backend.capabilities.bidirectional
+    # Charge now: the EV's full power.
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.driveway_mode", "option": "charge_now"},
+        blocking=True,
+    )
+    await _until(
+        lambda: (
+            float(hass.states.get("sensor.driveway_power").state)
+            > 0.95 * backend.max_charge_power_w
+        )
+    )
+    assert hass.states.get("sensor.driveway_plan").state == "charging_now"

@@ -464,3 +464,59 @@ async def test_refresh_before_validity_runs_out(server: OcppServer, connect: Con
     await wait_for(lambda: len(client.rec.profiles) == 2)
     assert _period_2x(client)["setpoint"] == -1000.0
     await station.async_stop()
+
+
+async def test_v201_phases_from_ev_and_minimum_power(
+    server: OcppServer, connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    """evMaxCurrent counts on every phase; a setpoint below the minimum is raised, not dropped."""
+    station = register(server, "cp1", min_current_a=6.0)  # entry: 3 phases, 11 kW
+    client = await connect(
+        "cp1", "ocpp2.0.1", config={"SmartChargingCtrlr.RateUnit": "A", "EVSE.SupplyPhases": "3"}
+    )
+    await wait_for(lambda: station.config.supply_phases == 3)
+
+    async def needs(transfer: str, max_current: int, min_current: int = 6) -> None:
+        await client.cp.call(
+            client.call.NotifyEVChargingNeeds(
+                evse_id=1,
+                charging_needs={
+                    "requested_energy_transfer": transfer,
+                    "ac_charging_parameters": {
+                        "energy_amount": 20_000,
+                        "ev_min_current": min_current,
+                        "ev_max_current": max_current,
+                        "ev_max_voltage": 230,
+                    },
+                },
+            )
+        )
+
+    await needs("AC_three_phase", 16)
+    assert station.phases == 3
+    assert station.max_charge_power_w == pytest.approx(11_000.0)  # 16 A x 3 x 230 V = 11,040
+    assert station.min_charge_power_w == pytest.approx(4_140.0)
+    await station.async_apply_setpoint(3_000.0)  # below the minimum: raised to 6 A
+    assert _period_2x(client)["limit"] == pytest.approx(6.0)
+    assert _period_2x(client)["number_phases"] == 3
+    await station.async_apply_setpoint(7_000.0)
+    assert _period_2x(client)["limit"] == pytest.approx(10.1)
+
+    # A single-phase EV on the three-phase charger: limits per phase on one phase.
+    await needs("AC_single_phase", 32)
+    assert station.phases == 1
+    assert station.max_charge_power_w == pytest.approx(32 * 230)
+    assert station.min_charge_power_w == pytest.approx(6 * 230)
+    await station.async_apply_setpoint(11_000.0)
+    assert _period_2x(client)["limit"] == pytest.approx(32.0)
+    assert _period_2x(client)["number_phases"] == 1
+
+    # An EV that cannot take the minimum current: no charging, said once in the log.
+    await needs("AC_single_phase", 5, min_current=5)
+    assert not station.can_charge
+    await station.async_apply_setpoint(2_000.0)
+    assert _period_2x(client)["limit"] == 0
+    await station.async_apply_setpoint(1_000.0)
+    assert caplog.text.count("cannot charge the EV") == 1
+    assert station.state().setpoint_w == 0.0
+    assert str(station.state().setpoint_w) == "0.0"  # never "-0.0"

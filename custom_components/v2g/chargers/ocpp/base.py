@@ -164,6 +164,8 @@ class StationConfig:
     max_stack_level: int | None = None
     v2x_supported: bool | None = None
     """2.1 only: V2XChargingCtrlr reports bidirectional operation (CentralSetpoint / *_BPT)."""
+    supply_phases: int | None = None
+    """2.x EVSE.SupplyPhases: the phases the EVSE is wired to (1-3)."""
     raw: tuple[tuple[str, str], ...] = ()
     """The values read, for diagnostics."""
 

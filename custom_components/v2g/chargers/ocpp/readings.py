@@ -192,9 +192,23 @@ class EvChargingNeeds:
     """2.1 evMinV2XEnergyRequest: (negative: may be discharged) at which V2X stops."""
     max_v2x_energy_kwh: float | None = None
     max_charge_power_w: float | None = None
+    """The EV's own power limit (DC evMaxPower, 2.1 maxChargePower); AC limits are currents."""
     max_discharge_power_w: float | None = None
+    ac_max_current_a: float | None = None
+    """AC evMaxCurrent, per phase: the power it allows depends on the phases in use."""
+    ac_min_current_a: float | None = None
+    ac_max_voltage_v: float | None = None
     v2x_parameters: bool = False
     """Whether v2xChargingParameters were sent."""
+
+    @property
+    def phases(self) -> int | None:
+        """The phases the EV asked to charge on (AC_single/two/three_phase), None otherwise."""
+        modes = (self.requested_energy_transfer, *self.available_energy_transfer)
+        for mode in modes:
+            if (count := _AC_PHASES.get(mode)) is not None:
+                return count
+        return None
 
     @property
     def supports_v2x(self) -> bool:
@@ -203,6 +217,14 @@ class EvChargingNeeds:
         if any(mode.endswith("_BPT") for mode in modes):
             return True
         return self.v2x_parameters and (self.max_discharge_power_w or 0.0) > 0.0
+
+
+_AC_PHASES = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase": 3}
+
+
+def _positive(value: Any) -> float | None:
+    number = _number(value)
+    return number if number is not None and number > 0 else None
 
 
 def _kwh(value: Any) -> float | None:
@@ -223,11 +245,6 @@ def parse_ev_needs(evse_id: int, needs: dict[str, Any], received_at: datetime) -
     max_charge = _number(v2x_dict.get("max_charge_power"))
     if max_charge is None and dc:
         max_charge = _number(dc.get("ev_max_power"))
-    if max_charge is None and ac:
-        current = _number(ac.get("ev_max_current"))
-        voltage = _number(ac.get("ev_max_voltage"))
-        if current is not None and voltage is not None:
-            max_charge = current * voltage
     max_discharge = _number(v2x_dict.get("max_discharge_power"))
     return EvChargingNeeds(
         received_at=received_at,
@@ -248,5 +265,8 @@ def parse_ev_needs(evse_id: int, needs: dict[str, Any], received_at: datetime) -
         max_v2x_energy_kwh=_kwh(v2x_dict.get("ev_max_v2x_energy_request")),
         max_charge_power_w=max_charge,
         max_discharge_power_w=abs(max_discharge) if max_discharge is not None else None,
+        ac_max_current_a=_positive(ac.get("ev_max_current")) if ac else None,
+        ac_min_current_a=_positive(ac.get("ev_min_current")) if ac else None,
+        ac_max_voltage_v=_positive(ac.get("ev_max_voltage")) if ac else None,
         v2x_parameters=isinstance(v2x, dict),
     )

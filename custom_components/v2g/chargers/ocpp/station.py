@@ -222,6 +222,7 @@ class OcppStation:
         self._rejected = False
         self._resend_after_reply = False
         self._shut_down = False
+        self._cannot_charge_warned = False
 
     def __repr__(self) -> str:
         return (
@@ -536,6 +537,7 @@ class OcppStation:
         if connector_id != self.options.connector_id:
             return
         self.ev_needs = parse_ev_needs(connector_id, charging_needs, now_utc())
+        self._cannot_charge_warned = False
         self._plugged_in = True
         self._fire(StationEvent.EV_NEEDS)
         self._fire(StationEvent.STATE)
@@ -563,9 +565,7 @@ class OcppStation:
         return Capabilities(
             bidirectional=self._bidirectional(),
             reports_soc=self._meter.soc_seen,
-            min_charge_power_w=self.options.min_current_a
-            * self.options.voltage_v
-            * self.options.phases,
+            min_charge_power_w=self.min_charge_power_w,
         )
 
     def _bidirectional(self) -> bool:
@@ -574,12 +574,44 @@ class OcppStation:
         return self.options.declared_bidirectional or self.v2x_supported
 
     @property
+    def phases(self) -> int:
+        """The phases energy flows on: the charger's wiring (or the entry), narrowed by the EV.
+
+        A three-phase charger charging a single-phase EV delivers on one phase, and a single-phase
+        EV announces it (requestedEnergyTransfer AC_single_phase); limits in A are per phase.
+        """
+        phases = self.config.supply_phases or self.options.phases
+        needs = self.ev_needs
+        if needs is not None and needs.phases is not None:
+            phases = min(phases, needs.phases)
+        return phases
+
+    @property
+    def min_charge_power_w(self) -> float:
+        """The lowest non-zero power: the minimum current (the EV's, if higher) on every phase."""
+        current = self.options.min_current_a
+        needs = self.ev_needs
+        if needs is not None and needs.ac_min_current_a is not None:
+            current = max(current, needs.ac_min_current_a)
+        return current * self.options.voltage_v * self.phases
+
+    @property
     def max_charge_power_w(self) -> float:
-        """The most this station will be asked to deliver."""
+        """The most this station will be asked to deliver: the entry's limit, narrowed by the EV."""
         limit = self.options.max_charge_power_w
-        if self.ev_needs is not None and self.ev_needs.max_charge_power_w:
-            limit = min(limit, self.ev_needs.max_charge_power_w)
+        needs = self.ev_needs
+        if needs is not None:
+            if needs.max_charge_power_w:
+                limit = min(limit, needs.max_charge_power_w)
+            if needs.ac_max_current_a is not None:
+                # evMaxCurrent is per phase: the EV takes it on every phase it charges on.
+                limit = min(limit, needs.ac_max_current_a * self.options.voltage_v * self.phases)
         return limit
+
+    @property
+    def can_charge(self) -> bool:
+        """False when the EV's limit is below the lowest power the charger can deliver."""
+        return self.max_charge_power_w >= self.min_charge_power_w
 
     @property
     def max_discharge_power_w(self) -> float:
@@ -652,6 +684,7 @@ class OcppStation:
             "connector_status": self.connector_status,
             "error_code": self.error_code,
             "transaction_id": self.transaction_id,
+            "phases": self.phases,
             "current_a": self._meter.current_a,
             "voltage_v": self._meter.voltage_v,
             "v2x_supported": self.v2x_supported,
@@ -726,13 +759,37 @@ class OcppStation:
     # --- setpoint logic ------------------------------------------------------------------
 
     def _clamp(self, power_w: float) -> float:
+        """The power the charger is asked for: within its limits, never below its minimum.
+
+        A positive setpoint below the minimum charging power is raised to the minimum (the plan
+        knows the minimum and asks for 0 or more; "Charge now" may ask for less when the user's
+        limit is low). Only when the EV cannot take even the minimum is charging impossible: the
+        setpoint is 0 and `can_charge` says why.
+        """
         if not math.isfinite(power_w):
             power_w = 0.0
         lower = -self.max_discharge_power_w
         power_w = min(self.max_charge_power_w, max(lower, power_w))
-        if 0.0 < power_w < self.capabilities.min_charge_power_w:
-            power_w = 0.0
-        return power_w
+        if 0.0 < power_w < self.min_charge_power_w:
+            if not self.can_charge:
+                self._warn_cannot_charge()
+                return 0.0
+            power_w = self.min_charge_power_w
+        return power_w + 0.0  # no negative zero
+
+    def _warn_cannot_charge(self) -> None:
+        if self._cannot_charge_warned:
+            return
+        self._cannot_charge_warned = True
+        _LOGGER.warning(
+            "Charger %s cannot charge the EV: it takes at most %.0f W, less than the minimum "
+            "of %.0f W (%.0f A on %d phase(s))",
+            self.identity,
+            self.max_charge_power_w,
+            self.min_charge_power_w,
+            self.options.min_current_a,
+            self.phases,
+        )
 
     def _purpose(self) -> str:
         if self.transaction_id is not None and not self._tx_profile_refused:
@@ -772,9 +829,10 @@ class OcppStation:
 
     def _request(self, purpose: str, unit: str, mode: str, target_w: float) -> ProfileRequest:
         opts = self.options
+        phases = self.phases
         value = target_w if mode == MODE_SETPOINT else max(0.0, target_w)
         if unit == "A":
-            amps = abs(value) / (opts.voltage_v * opts.phases)
+            amps = abs(value) / (opts.voltage_v * phases)
             value = math.copysign(math.floor(amps * 10.0 + 1e-6) / 10.0, value)
         else:
             value = float(round(value))
@@ -789,7 +847,7 @@ class OcppStation:
             unit=unit,
             mode=mode,
             value=value,
-            number_phases=opts.phases if unit == "A" else None,
+            number_phases=phases if unit == "A" else None,
             start=now - timedelta(seconds=opts.clock_skew_margin_s),
             duration_s=opts.clock_skew_margin_s + opts.profile_validity_s,
             valid_to=now + timedelta(seconds=opts.profile_validity_s),

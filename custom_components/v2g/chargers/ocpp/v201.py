@@ -20,6 +20,13 @@ from .v16 import parse_int
 
 _ACCEPTED = {"status": "Accepted"}
 SMART_CHARGING_CTRLR = "SmartChargingCtrlr"
+EVSE_COMPONENT = "EVSE"
+
+
+def parse_phases(value: str | None) -> int | None:
+    """EVSE.SupplyPhases: 1, 2 or 3 (0 means DC; anything else is not usable)."""
+    phases = parse_int(value)
+    return phases if phases in (1, 2, 3) else None
 
 
 def parse_rate_units_2x(value: str | None) -> frozenset[str] | None:
@@ -142,13 +149,20 @@ class Session201(OcppSession):
 
     def _variable_requests(self, connector_id: int) -> list[Any]:
         dt = self._datatypes
-        return [
+        requests = [
             dt.GetVariableDataType(
                 component=dt.ComponentType(name=SMART_CHARGING_CTRLR),
                 variable=dt.VariableType(name=name),
             )
             for name in ("RateUnit", "ProfileStackLevel")
         ]
+        requests.append(
+            dt.GetVariableDataType(
+                component=dt.ComponentType(name=EVSE_COMPONENT, evse=dt.EVSEType(id=connector_id)),
+                variable=dt.VariableType(name="SupplyPhases"),
+            )
+        )
+        return requests
 
     async def read_configuration(self, connector_id: int) -> StationConfig:
         """GetVariables for the smart-charging (and, in 2.1, V2X) variables."""
@@ -171,6 +185,7 @@ class Session201(OcppSession):
             rate_units=parse_rate_units_2x(values.get(f"{SMART_CHARGING_CTRLR}.RateUnit")),
             max_stack_level=parse_int(values.get(f"{SMART_CHARGING_CTRLR}.ProfileStackLevel")),
             v2x_supported=False,
+            supply_phases=parse_phases(values.get(f"{EVSE_COMPONENT}.SupplyPhases")),
             raw=tuple(sorted(values.items())),
         )
 

@@ -6,6 +6,7 @@ The `ocpp` 2.1.0 release writes per-phase fields (`limit_L2`, `setpoint_L3`, ...
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ocpp.v21 import call, call_result, datatypes
@@ -57,13 +58,7 @@ class Session21(Session201):
         return requests
 
     def _config_from(self, values: dict[str, str]) -> StationConfig:
-        config = super()._config_from(values)
-        return StationConfig(
-            rate_units=config.rate_units,
-            max_stack_level=config.max_stack_level,
-            v2x_supported=v2x_supported_from(values),
-            raw=config.raw,
-        )
+        return replace(super()._config_from(values), v2x_supported=v2x_supported_from(values))
 
     def _period(self, request: ProfileRequest) -> Any:
         dt = self._datatypes
