@@ -454,10 +454,12 @@ def make_station(
     return station
 
 
-async def run_charger(config: SimConfig, stop: asyncio.Event | None = None) -> None:
-    """Connect, run, reconnect with backoff, until `stop` is set."""
+async def run_charger(
+    config: SimConfig, stop: asyncio.Event | None = None, sim: EvSimulation | None = None
+) -> None:
+    """Connect, run, reconnect with backoff, until `stop` is set (`sim`: the physics to use)."""
     stop = stop or asyncio.Event()
-    sim = EvSimulation(config)
+    sim = sim or EvSimulation(config)
     transaction_id = str(uuid.uuid4())
     seq = [0]
     first = True

@@ -6,6 +6,7 @@ from collections.abc import Generator
 from typing import Any
 from unittest.mock import patch
 
+from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 import pytest
@@ -14,6 +15,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 # Import the integration before `hass` exists, so the loader finds it
 # (not phacc's own testing_config).
 import custom_components.v2g  # noqa: F401
+from custom_components.v2g.charger import Charger
 from custom_components.v2g.const import (
     CONF_CAPACITY_KWH,
     CONF_CHARGER_KIND,
@@ -21,8 +23,12 @@ from custom_components.v2g.const import (
     CONF_MAX_DISCHARGE_POWER_W,
     DEFAULT_OPTIONS,
     DOMAIN,
-    ChargerKind,
+    SUBENTRY_CHARGER,
 )
+from custom_components.v2g.coordinator import ChargerData
+
+SITE_ENTRY_ID = "01JV2GTESTENTRY0000000000"
+CHARGER_ID = "01JV2GTESTCHARGER00000000"
 
 
 @pytest.fixture(autouse=True)
@@ -48,19 +54,30 @@ def entry_options() -> dict[str, Any]:
 
 @pytest.fixture
 def mock_config_entry(entry_options: dict[str, Any]) -> MockConfigEntry:
-    """A simulated charger entry, as the config flow creates it."""
+    """A site with one simulated charger, as the config flow creates it."""
     return MockConfigEntry(
         domain=DOMAIN,
-        title="Garage",
-        unique_id="simulated_garage",
-        data={
-            CONF_CHARGER_KIND: ChargerKind.SIMULATED.value,
-            CONF_MAX_CHARGE_POWER_W: 11_000.0,
-            CONF_MAX_DISCHARGE_POWER_W: 11_000.0,
-            CONF_CAPACITY_KWH: 60.0,
-        },
+        title="Home",
+        version=2,
+        minor_version=1,
+        data={},
         options=entry_options,
-        entry_id="01JV2GTESTENTRY0000000000",
+        entry_id=SITE_ENTRY_ID,
+        subentries_data=[
+            ConfigSubentryData(
+                data={
+                    CONF_CHARGER_KIND: "simulated",
+                    "name": "Garage",
+                    CONF_MAX_CHARGE_POWER_W: 11_000.0,
+                    CONF_MAX_DISCHARGE_POWER_W: 11_000.0,
+                    CONF_CAPACITY_KWH: 60.0,
+                },
+                subentry_id=CHARGER_ID,
+                subentry_type=SUBENTRY_CHARGER,
+                title="Garage",
+                unique_id="simulated_garage",
+            )
+        ],
     )
 
 
@@ -83,3 +100,20 @@ async def init_integration(
         assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
         await hass.async_block_till_done()
     return mock_config_entry
+
+
+def only_charger(entry: MockConfigEntry) -> Charger:
+    """The site's one charger."""
+    chargers = list(entry.runtime_data.chargers.values())
+    assert len(chargers) == 1
+    return chargers[0]
+
+
+def only_backend(entry: MockConfigEntry) -> Any:
+    """The backend of the site's one charger."""
+    return only_charger(entry).backend
+
+
+def charger_data(entry: MockConfigEntry) -> ChargerData:
+    """The last update's part of the site's one charger."""
+    return entry.runtime_data.coordinator.data.chargers[only_charger(entry).subentry_id]

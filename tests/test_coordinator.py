@@ -12,6 +12,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.v2g.chargers import SetpointRejectedError
 from custom_components.v2g.chargers.simulated import SimulatedCharger
 from custom_components.v2g.const import UPDATE_INTERVAL
+from tests.conftest import charger_data, only_backend
 
 
 async def _run(
@@ -31,7 +32,7 @@ async def _run(
 async def test_charge_now_to_target_overnight(
     hass: HomeAssistant, init_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:
-    backend = init_integration.runtime_data.backend
+    backend = only_backend(init_integration)
     assert isinstance(backend, SimulatedCharger)
     await hass.services.async_call(
         "select",
@@ -52,7 +53,7 @@ async def test_charge_now_to_target_overnight(
     charged = float(hass.states.get("sensor.garage_energy_charged").state)
     assert charged == pytest.approx(24 / 0.92, rel=0.02)
     assert hass.states.get("sensor.garage_energy_discharged").state == "0.0"  # never discharges
-    assert init_integration.runtime_data.coordinator.data.decision.reason == "target_reached"
+    assert charger_data(init_integration).decision.reason == "target_reached"
 
     # The EV leaves at 07:30 and comes back at 18:00 with 8 kWh less; charging starts again.
     await _run(hass, freezer, timedelta(hours=21), step=timedelta(minutes=5))
@@ -71,7 +72,7 @@ async def test_idle_while_unplugged(
     assert hass.states.get("sensor.garage_status").state == "disconnected"
     assert hass.states.get("sensor.garage_ev_state_of_charge").state == "unknown"
     assert hass.states.get("sensor.garage_ev_energy_to_target").state == "unknown"
-    assert init_integration.runtime_data.coordinator.data.decision.reason == "not_plugged_in"
+    assert charger_data(init_integration).decision.reason == "not_plugged_in"
 
 
 @pytest.mark.freeze_time("2026-01-15 18:30:00+01:00")
@@ -81,7 +82,7 @@ async def test_rejected_setpoint_is_retried(
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    backend = init_integration.runtime_data.backend
+    backend = only_backend(init_integration)
     assert isinstance(backend, SimulatedCharger)
     await hass.services.async_call(
         "select",
@@ -103,7 +104,7 @@ async def test_rejected_setpoint_is_retried(
             blocking=True,
         )
         await hass.async_block_till_done()
-        assert "Charger rejected a setpoint of 11000 W" in caplog.text
+        assert "Garage rejected a setpoint of 11000 W" in caplog.text
         assert hass.states.get("sensor.garage_power").state == "0.0"
     mp.setattr(SimulatedCharger, "async_apply_setpoint", original)
     await _run(hass, freezer, UPDATE_INTERVAL)
@@ -139,7 +140,7 @@ async def test_planning_failure_falls_back_to_charging(
         )
         await _run(hass, freezer, UPDATE_INTERVAL * 3)
         assert coordinator.data.plan is None
-        assert coordinator.data.decision.reason == "charging_now"
+        assert charger_data(init_integration).decision.reason == "charging_now"
         assert hass.states.get("sensor.garage_power").state == "11000.0"
         assert caplog.text.count("Planning failed") == 1
     await _run(hass, freezer, UPDATE_INTERVAL)

@@ -10,6 +10,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.v2g.chargers.simulated import SimulatedCharger
+from tests.conftest import only_backend
 
 pytestmark = pytest.mark.freeze_time("2026-01-15 18:30:00+01:00")
 
@@ -54,7 +55,7 @@ async def test_min_soc_cannot_exceed_target(
 async def test_mode_off_stops_charging(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    backend = init_integration.runtime_data.backend
+    backend = only_backend(init_integration)
     assert isinstance(backend, SimulatedCharger)
     assert hass.states.get("binary_sensor.garage_ev_charging").state == "on"
 

@@ -9,7 +9,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.v2g.const import DEFAULT_OPTIONS
-from custom_components.v2g.decision import limit_to_grid
+from custom_components.v2g.decision import GridShare, limit_site_to_grid
 
 pytestmark = pytest.mark.freeze_time("2026-01-15 18:30:00+01:00")
 
@@ -53,34 +53,41 @@ async def test_charging_backs_off_for_the_house(
     assert hass.states.get("sensor.garage_plan").attributes["limited_by_grid"] is False
 
 
+def _limit(*shares: GridShare, grid_power_w: float, export: bool = True) -> list[float]:
+    return limit_site_to_grid(
+        shares,
+        grid_power_w=grid_power_w,
+        import_limit_w=17_250,
+        export_limit_w=5_000,
+        export_allowed=export,
+    )
+
+
 def test_discharging_limits() -> None:
     # V2H without export: cover the house's 2 kW, no more.
-    assert (
-        limit_to_grid(
-            -7_000,
-            grid_power_w=2_000,
-            ev_power_w=0,
-            import_limit_w=11_000,
-            export_limit_w=5_000,
-            export_allowed=False,
-        )
-        == -2_000
-    )
-    # With export: house plus the export limit.
-    assert (
-        limit_to_grid(
-            -9_000,
-            grid_power_w=-5_000,
-            ev_power_w=-7_000,
-            import_limit_w=11_000,
-            export_limit_w=5_000,
-            export_allowed=True,
-        )
-        == -7_000
-    )
-    assert (
-        limit_to_grid(
-            0, grid_power_w=0, ev_power_w=0, import_limit_w=1, export_limit_w=1, export_allowed=True
-        )
-        == 0
-    )
+    assert _limit(GridShare(setpoint_w=-7_000, power_w=0), grid_power_w=2_000, export=False) == [
+        -2_000
+    ]
+    # With export: the house (2 kW behind a meter showing -5 kW while the EV gives 7 kW) plus
+    # the export limit.
+    assert _limit(GridShare(setpoint_w=-9_000, power_w=-7_000), grid_power_w=-5_000) == [-7_000]
+    # Solar already exports: discharging would only push more out.
+    assert _limit(GridShare(setpoint_w=-3_000, power_w=0), grid_power_w=-2_000, export=False) == [
+        0.0
+    ]
+    assert _limit(GridShare(setpoint_w=0, power_w=0), grid_power_w=0) == [0.0]
+
+
+def test_two_chargers_share_the_fuse() -> None:
+    """Cuts fall on the lower priority first, in proportion within one priority."""
+    both = (GridShare(setpoint_w=7_000, power_w=0), GridShare(setpoint_w=7_000, power_w=0))
+    # House 6 kW + 14 kW planned = 20 kW > 17.25 kW: 2.75 kW off, half each.
+    assert _limit(*both, grid_power_w=6_000) == pytest.approx([5_625, 5_625])
+    high = GridShare(setpoint_w=7_000, power_w=0, priority=2.0)
+    normal = GridShare(setpoint_w=7_000, power_w=0, priority=1.0, min_charge_power_w=4_140)
+    assert _limit(high, normal, grid_power_w=6_000) == pytest.approx([7_000, 4_250])
+    # Cut below its minimum, the normal-priority EV pauses instead; the other keeps its power.
+    assert _limit(high, normal, grid_power_w=9_000) == pytest.approx([7_000, 0])
+    # A discharging EV makes room for a charging one (the meter sees both).
+    v2h = GridShare(setpoint_w=-3_000, power_w=-3_000)
+    assert _limit(high, v2h, grid_power_w=6_000 - 3_000) == pytest.approx([7_000, -3_000])

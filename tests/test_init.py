@@ -14,12 +14,13 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.v2g.chargers.simulated import SimulatedCharger
 from custom_components.v2g.const import DOMAIN, UPDATE_INTERVAL
+from tests.conftest import only_backend
 
 EVENING = "2026-01-15 18:30:00+01:00"  # the simulated EV is home from 18:00
 
 
 def _backend(entry: MockConfigEntry) -> SimulatedCharger:
-    backend = entry.runtime_data.backend
+    backend = only_backend(entry)
     assert isinstance(backend, SimulatedCharger)
     return backend
 
@@ -56,21 +57,31 @@ async def test_devices(
 
 
 @pytest.mark.freeze_time(EVENING)
-async def test_charger_offline_at_setup_retries(
-    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+async def test_charger_offline_at_setup_is_retried_by_the_site(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:
+    """A charger that cannot be reached at setup does not hold the site back: it is tried again
+    on every update and joins when it answers."""
     mock_config_entry.add_to_hass(hass)
     original = SimulatedCharger.async_start
+    online = False
 
-    async def offline_start(self: SimulatedCharger) -> None:
-        self.online = False
+    async def flaky_start(self: SimulatedCharger) -> None:
+        self.online = online
         await original(self)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(SimulatedCharger, "async_start", offline_start)
+        mp.setattr(SimulatedCharger, "async_start", flaky_start)
         await hass.config_entries.async_setup(mock_config_entry.entry_id)
         await hass.async_block_till_done()
-    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+        assert mock_config_entry.state is ConfigEntryState.LOADED
+        assert hass.states.get("sensor.garage_power").state == STATE_UNAVAILABLE
+        assert hass.states.get("sensor.home_ev_power").state == "0.0"
+        online = True
+        freezer.tick(UPDATE_INTERVAL)
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get("sensor.garage_power").state == "11000.0"
 
 
 @pytest.mark.freeze_time(EVENING)
@@ -92,14 +103,14 @@ async def test_charger_drops_off_and_recovers(
     assert hass.states.get("binary_sensor.garage_ev_plugged_in").state == STATE_UNAVAILABLE
     # Settings stay usable while the charger is away.
     assert hass.states.get("number.garage_ev_target_state_of_charge").state == "80.0"
-    assert caplog.text.count("The charger cannot be reached") == 1  # logged once, not per update
+    assert caplog.text.count("Garage is unavailable") == 1  # logged once, not per update
 
     backend.online = True
     freezer.tick(UPDATE_INTERVAL)
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.states.get("sensor.garage_power").state == "11000.0"
-    assert "Fetching v2g Garage data recovered" in caplog.text
+    assert "Garage is available again" in caplog.text
 
 
 @pytest.mark.freeze_time(EVENING)

@@ -23,8 +23,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.v2g.chargers.ocpp import OcppStation
 from custom_components.v2g.const import DEFAULT_OPTIONS, DOMAIN
-from custom_components.v2g.ocpp_hub import DATA_OCPP
-from simulator.ocpp_charger import SimConfig, run_charger
+from custom_components.v2g.kinds.ocpp import hubs
+from simulator.ocpp_charger import EvSimulation, SimConfig, run_charger
+from tests.conftest import only_backend
 
 
 def _free_port() -> int:
@@ -46,65 +47,89 @@ def port(socket_enabled: None) -> int:
     return _free_port()
 
 
+OCPP_CHARGER = {
+    "identity": "driveway",
+    "max_charge_power_w": 11_000,
+    "max_discharge_power_w": 7_000,
+    "capacity_kwh": 60,
+    "phases": "3",
+    "connector_id": 1,
+    "declared_bidirectional": False,
+    "skip_schema_validation": False,
+}
+
+
 @pytest.fixture
 async def ocpp_entry(hass: HomeAssistant, port: int) -> AsyncGenerator[MockConfigEntry]:
-    """An OCPP charger entry made through the config flow, loaded."""
+    """A site with an OCPP charger, made through the config flow, loaded."""
     await hass.config.async_set_time_zone("Europe/Copenhagen")
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"name": "Home"})
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "ocpp"}
     )
     assert result["step_id"] == "ocpp"
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {
-            "identity": "driveway",
-            "max_charge_power_w": 11_000,
-            "max_discharge_power_w": 7_000,
-            "phases": "3",
-            "declared_bidirectional": False,
-            "port": port,
-            "host": "127.0.0.1",
-            "skip_schema_validation": False,
-        },
+        result["flow_id"], {**OCPP_CHARGER, "port": port, "host": "127.0.0.1"}
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "ocpp_connect"
+    assert result["step_id"] == "connect"
     placeholders = result["description_placeholders"]
     assert placeholders["url"] == f"ws://homeassistant.local:{port}/driveway"
     assert placeholders["identity"] == "driveway"
     assert len(placeholders["password"]) >= 16
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"]["password"] == placeholders["password"]
-    await hass.async_block_till_done()
     entry = result["result"]
+    assert entry.data == {"port": port, "host": "127.0.0.1"}
+    [charger] = entry.subentries.values()
+    assert charger.data["password"] == placeholders["password"]
+    assert charger.unique_id == "ocpp_driveway"
+    await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     yield entry
     await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
 
 
+async def _reconfigure_charger(
+    hass: HomeAssistant, entry: MockConfigEntry, subentry_id: str
+) -> Any:
+    return await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "charger"),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id},
+    )
+
+
+def _password(entry: MockConfigEntry, identity: str = "driveway") -> str:
+    return str(
+        next(s for s in entry.subentries.values() if s.data["identity"] == identity).data[
+            "password"
+        ]
+    )
+
+
 @pytest.fixture
 async def simulator(
     ocpp_entry: MockConfigEntry, port: int
-) -> AsyncGenerator[Callable[..., SimConfig]]:
-    """Start simulated OCPP 2.1 chargers against Home Assistant; all stop at the end."""
+) -> AsyncGenerator[Callable[..., EvSimulation]]:
+    """Start simulated OCPP chargers against Home Assistant; all stop at the end."""
     stops: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
 
-    def start(**overrides: Any) -> SimConfig:
+    def start(identity: str = "driveway", **overrides: Any) -> EvSimulation:
         config = SimConfig(
-            url=f"ws://127.0.0.1:{port}/driveway",
-            identity="driveway",
-            password=ocpp_entry.data["password"],
+            url=f"ws://127.0.0.1:{port}/{identity}",
+            identity=identity,
+            password=_password(ocpp_entry, identity),
             meter_interval_s=0.2,
             reconnect_max_s=0.5,
             **overrides,
         )
         stop = asyncio.Event()
-        task = asyncio.get_running_loop().create_task(run_charger(config, stop))
+        sim = EvSimulation(config)
+        task = asyncio.get_running_loop().create_task(run_charger(config, stop, sim))
         stops.append((stop, task))
-        return config
+        return sim
 
     yield start
     for stop, task in stops:
@@ -113,7 +138,7 @@ async def simulator(
 
 
 async def test_charger_reports_through_ocpp(
-    hass: HomeAssistant, ocpp_entry: MockConfigEntry, simulator: Callable[..., SimConfig]
+    hass: HomeAssistant, ocpp_entry: MockConfigEntry, simulator: Callable[..., EvSimulation]
 ) -> None:
     # Before the charger connects, the entry is loaded and waits for it.
     assert hass.states.get("sensor.driveway_status").state == "offline"
@@ -123,7 +148,7 @@ async def test_charger_reports_through_ocpp(
     # Smart mode with a flat price charges at once; the charger follows the profile.
     await _until(lambda: float(hass.states.get("sensor.driveway_power").state) > 1000)
     assert hass.states.get("sensor.driveway_plan").state == "charging"
-    backend = ocpp_entry.runtime_data.backend
+    backend = only_backend(ocpp_entry)
     assert isinstance(backend, OcppStation)
     assert backend.state().extra["profile_purpose"] in {"TxProfile", "TxDefaultProfile"}
     # The EV said (NotifyEVChargingNeeds) it leaves in 8 hours: that is the plan's deadline.
@@ -139,11 +164,11 @@ async def test_charger_reports_through_ocpp(
 
 
 async def test_v2g_over_ocpp_21(
-    hass: HomeAssistant, ocpp_entry: MockConfigEntry, simulator: Callable[..., SimConfig]
+    hass: HomeAssistant, ocpp_entry: MockConfigEntry, simulator: Callable[..., EvSimulation]
 ) -> None:
     """A 2.1 charger that reports V2X support is discharged with a signed central setpoint."""
-    simulator(soc_pct=70.0)
-    backend = ocpp_entry.runtime_data.backend
+    sim = simulator(soc_pct=70.0)
+    backend = only_backend(ocpp_entry)
     assert isinstance(backend, OcppStation)
     await _until(lambda: backend.capabilities.bidirectional)
     # Expensive now, cheap in three hours, departure in eight: sell now, buy back later.
@@ -160,7 +185,6 @@ async def test_v2g_over_ocpp_21(
             "export_price_fixed_per_kwh": 0.50,
         },
     )
-    await hass.config_entries.async_reload(ocpp_entry.entry_id)
     await hass.async_block_till_done()
     await hass.services.async_call(
         "time",
@@ -171,16 +195,19 @@ async def test_v2g_over_ocpp_21(
     await hass.services.async_call(
         "switch", "turn_on", {"entity_id": "switch.driveway_allow_vehicle_to_grid"}, blocking=True
     )
-    backend = ocpp_entry.runtime_data.backend
+    backend = only_backend(ocpp_entry)
     assert isinstance(backend, OcppStation)
     await _until(lambda: backend.state().extra["profile_mode"] == "setpoint")
     await _until(lambda: float(hass.states.get("sensor.driveway_power").state) < -1000)
     assert hass.states.get("binary_sensor.driveway_ev_discharging").state == "on"
 
+    assert sim.active_profile(dt_util.utcnow()) is not None
     # Unloading clears the profile: the charger is never left discharging.
     await hass.config_entries.async_unload(ocpp_entry.entry_id)
     await hass.async_block_till_done()
-    assert DATA_OCPP not in hass.data
+    assert sim.active_profile(dt_util.utcnow()) is None
+    assert sim.target_w(dt_util.utcnow()) >= 0
+    assert not hubs(hass)
 
 
 async def test_unknown_charger_is_discovered(
@@ -203,36 +230,40 @@ async def test_unknown_charger_is_discovered(
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["unique_id"] for flow in flows] == ["ocpp_carport"]
     flow = flows[0]
-    assert flow["step_id"] == "ocpp"
-    # The form starts with the identity and the running server's settings.
-    form = await hass.config_entries.flow.async_configure(flow["flow_id"])
-    suggested = {
-        str(key): key.description["suggested_value"]
-        for key in form["data_schema"].schema
-        if key.description and "suggested_value" in key.description
-    }
-    assert suggested["identity"] == "carport"
-    assert suggested["host"] == "127.0.0.1"
-    assert suggested["port"] == port
-    # Adopting it: the identity is filled in, the user confirms the connection details.
+    assert flow["step_id"] == "discovered"
+    # Adopting it: it joins the site whose server it knocked on.
     result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"],
-        {
-            "identity": "carport",
-            "max_charge_power_w": 7_400,
-            "phases": "1",
-            "max_discharge_power_w": 0,
-            "declared_bidirectional": False,
-            "port": port,
-            "host": "127.0.0.1",
-            "skip_schema_validation": False,
-        },
+        flow["flow_id"], {**OCPP_CHARGER, "identity": "carport", "phases": "1"}
     )
-    assert result["step_id"] == "ocpp_connect"
+    assert result["step_id"] == "discovered_connect"
+    assert result["description_placeholders"]["identity"] == "carport"
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "charger_added"
     await hass.async_block_till_done()
-    assert hass.data[DATA_OCPP].identities == {"driveway", "carport"}
+    assert set(hubs(hass)[port].chargers) == {"driveway", "carport"}
+    assert hass.states.get("sensor.carport_status").state == "offline"
+
+
+async def test_discovery_flood_is_capped(
+    hass: HomeAssistant, ocpp_entry: MockConfigEntry, port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A scanner trying many identities opens a few discovery flows, not hundreds."""
+    async with aiohttp.ClientSession() as http:
+        for n in range(30):
+            async with http.get(
+                f"http://127.0.0.1:{port}/scan{n}",
+                headers={
+                    "Upgrade": "websocket",
+                    "Connection": "Upgrade",
+                    "Sec-WebSocket-Version": "13",
+                    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                },
+            ) as response:
+                assert response.status == 404
+    await hass.async_block_till_done()
+    assert len(hass.config_entries.flow.async_progress_by_handler(DOMAIN)) <= 10
+    assert caplog.text.count("are waiting to be added") == 1
 
 
 async def test_wrong_password_is_refused(
@@ -252,61 +283,78 @@ async def test_wrong_password_is_refused(
 async def test_reconfigure_new_password_and_port_rules(
     hass: HomeAssistant, ocpp_entry: MockConfigEntry, port: int
 ) -> None:
-    old_password = ocpp_entry.data["password"]
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": ocpp_entry.entry_id}
-    )
-    assert result["step_id"] == "reconfigure_ocpp"
+    old_password = _password(ocpp_entry)
+    [subentry] = ocpp_entry.subentries.values()
+    result = await _reconfigure_charger(hass, ocpp_entry, subentry.subentry_id)
+    assert result["step_id"] == "reconfigure"
     assert result["description_placeholders"]["password"] == old_password
-    fields = {
-        "max_charge_power_w": 7_400,
-        "max_discharge_power_w": 0,
-        "declared_bidirectional": False,
-        "port": port,
-        "host": "127.0.0.1",
+    fields = {key: value for key, value in OCPP_CHARGER.items() if key != "identity"} | {
         "skip_schema_validation": True,
         "new_password": True,
     }
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**fields, "tls_certfile": "/nonexistent/cert.pem"}
-    )
-    assert result["errors"] == {"tls_certfile": "tls_invalid"}
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], fields)
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], fields)
     await hass.async_block_till_done()
     assert result["reason"] == "reconfigure_successful"
-    assert ocpp_entry.data["password"] != old_password
-    assert ocpp_entry.data["skip_schema_validation"] is True
+    assert _password(ocpp_entry) != old_password
+    assert ocpp_entry.subentries[subentry.subentry_id].data["skip_schema_validation"] is True
+    assert only_backend(ocpp_entry).options.skip_schema_validation is True
     assert ocpp_entry.state is ConfigEntryState.LOADED
 
-    # A second charger must use the same port as the running server.
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    # The site's server: TLS files must be readable, the port free (or our own).
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": ocpp_entry.entry_id}
+    )
+    assert result["step_id"] == "reconfigure"
     result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {"port": port, "host": "127.0.0.1", "tls_certfile": "/nonexistent/cert.pem"},
+    )
+    assert result["errors"] == {"tls_certfile": "tls_invalid"}
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"port": taken, "host": "127.0.0.1"}
+        )
+        assert result["errors"] == {"port": "port_in_use"}
+    new_port = _free_port()
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"port": new_port, "host": "127.0.0.1"}
+    )
+    await hass.async_block_till_done()
+    assert result["reason"] == "reconfigure_successful"
+    assert ocpp_entry.state is ConfigEntryState.LOADED
+    assert set(hubs(hass)) == {new_port}
+
+    # Another charger's identity must be new, and usable as a user name.
+    result = await hass.config_entries.subentries.async_init(
+        (ocpp_entry.entry_id, "charger"), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {"next_step_id": "ocpp"}
     )
-    second = {
-        "identity": "bad identity/",
-        "max_charge_power_w": 11_000,
-        "max_discharge_power_w": 0,
-        "declared_bidirectional": False,
-        "port": port + 1,
-        "skip_schema_validation": False,
-    }
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], second)
-    assert result["errors"] == {"identity": "invalid_identity", "port": "port_mismatch"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**OCPP_CHARGER, "identity": "a:b"}
+    )
+    assert result["errors"] == {"identity": "invalid_identity"}
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], OCPP_CHARGER)
+    assert result["errors"] == {"identity": "identity_in_use"}
 
 
 async def test_profile_rejected_repair_issue(
     hass: HomeAssistant, ocpp_entry: MockConfigEntry, issue_registry: ir.IssueRegistry
 ) -> None:
-    backend = ocpp_entry.runtime_data.backend
+    backend = only_backend(ocpp_entry)
     assert isinstance(backend, OcppStation)
     backend.last_rejection = "Rejected"
     backend._fire(backend_event("PROFILE_REJECTED"))
-    issue = issue_registry.async_get_issue(DOMAIN, f"profile_rejected.{ocpp_entry.entry_id}")
+    [subentry_id] = ocpp_entry.subentries
+    issue = issue_registry.async_get_issue(DOMAIN, f"profile_rejected.{subentry_id}")
     assert issue is not None
     assert issue.translation_placeholders == {"identity": "driveway", "reason": "Rejected"}
     backend._fire(backend_event("PROFILE_ACCEPTED"))
-    assert issue_registry.async_get_issue(DOMAIN, f"profile_rejected.{ocpp_entry.entry_id}") is None
+    assert issue_registry.async_get_issue(DOMAIN, f"profile_rejected.{subentry_id}") is None
 
 
 def backend_event(name: str) -> Any:
@@ -319,47 +367,38 @@ async def test_diagnostics_redact_the_charger(
     hass: HomeAssistant,
     hass_client: Any,
     ocpp_entry: MockConfigEntry,
-    simulator: Callable[..., SimConfig],
+    simulator: Callable[..., EvSimulation],
 ) -> None:
     from pytest_homeassistant_custom_component.components.diagnostics import (
         get_diagnostics_for_config_entry,
     )
 
     simulator()
-    backend = ocpp_entry.runtime_data.backend
+    backend = only_backend(ocpp_entry)
     assert isinstance(backend, OcppStation)
     await _until(lambda: backend.connected and backend.ocpp_version is not None)
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, ocpp_entry)
     text = str(diagnostics)
-    assert ocpp_entry.data["password"] not in text
-    assert diagnostics["entry"]["data"]["password"] == "**REDACTED**"
-    assert diagnostics["ocpp"]["identity"] == "**REDACTED**"
-    assert diagnostics["ocpp"]["ocpp_version"] == "2.1"
+    assert _password(ocpp_entry) not in text
+    [charger] = diagnostics["chargers"]
+    assert charger["data"]["password"] == "**REDACTED**"
+    assert charger["backend"]["identity"] == "**REDACTED**"
+    assert charger["backend"]["ocpp_version"] == "2.1"
 
 
 async def test_phases_reach_the_station(
     hass: HomeAssistant, ocpp_entry: MockConfigEntry, port: int
 ) -> None:
     """A one-phase charger's current limits are computed for one phase."""
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": ocpp_entry.entry_id}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {
-            "max_charge_power_w": 7_400,
-            "max_discharge_power_w": 0,
-            "phases": "1",
-            "declared_bidirectional": False,
-            "port": port,
-            "host": "127.0.0.1",
-            "skip_schema_validation": False,
-            "new_password": False,
-        },
+    [subentry] = ocpp_entry.subentries.values()
+    result = await _reconfigure_charger(hass, ocpp_entry, subentry.subentry_id)
+    fields = {key: value for key, value in OCPP_CHARGER.items() if key != "identity"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], fields | {"phases": "1", "max_charge_power_w": 7_400}
     )
     await hass.async_block_till_done()
     assert result["reason"] == "reconfigure_successful"
-    backend = ocpp_entry.runtime_data.backend
+    backend = only_backend(ocpp_entry)
     assert isinstance(backend, OcppStation)
     assert backend.options.phases == 1
     assert backend.capabilities.min_charge_power_w == pytest.approx(6 * 230)
@@ -373,7 +412,7 @@ async def test_phases_reach_the_station(
 async def test_charge_only_stations_charge(
     hass: HomeAssistant,
     ocpp_entry: MockConfigEntry,
-    simulator: Callable[..., SimConfig],
+    simulator: Callable[..., EvSimulation],
     wiring: tuple[str, int, int],
 ) -> None:
     """A charge-only 2.0.1 / 2.1 charger with an AC EV charges in Smart and in Charge now.
@@ -385,7 +424,7 @@ async def test_charge_only_stations_charge(
     simulator(
         soc_pct=40.0, bidirectional=False, ocpp_version=version, phases=phases, ev_phases=ev_phases
     )
-    backend = ocpp_entry.runtime_data.backend
+    backend = only_backend(ocpp_entry)
     assert isinstance(backend, OcppStation)
     await _until(lambda: backend.ev_needs is not None and backend.ocpp_version == version)
     active = min(phases, ev_phases)

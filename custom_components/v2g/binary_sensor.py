@@ -13,19 +13,19 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .chargers import ChargerState, ChargerStatus
+from .chargers import ChargerStatus
 from .coordinator import V2GConfigEntry
-from .entity import Device, V2GEntity
+from .entity import ChargerView, Device, V2GChargerEntity, async_add_charger_entities
 
 PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
 class V2GBinarySensorDescription(BinarySensorEntityDescription):
-    """A binary sensor and how to read it from the charger state."""
+    """A binary sensor and how to read it."""
 
     device: Device
-    is_on_fn: Callable[[ChargerState], bool]
+    is_on_fn: Callable[[ChargerView], bool]
 
 
 BINARY_SENSORS: tuple[V2GBinarySensorDescription, ...] = (
@@ -34,20 +34,20 @@ BINARY_SENSORS: tuple[V2GBinarySensorDescription, ...] = (
         translation_key="plugged_in",
         device=Device.EV,
         device_class=BinarySensorDeviceClass.PLUG,
-        is_on_fn=lambda s: s.plugged_in,
+        is_on_fn=lambda v: v.state.plugged_in,
     ),
     V2GBinarySensorDescription(
         key="charging",
         translation_key="charging",
         device=Device.EV,
         device_class=BinarySensorDeviceClass.BATTERY_CHARGING,
-        is_on_fn=lambda s: s.status is ChargerStatus.CHARGING,
+        is_on_fn=lambda v: v.state.status is ChargerStatus.CHARGING,
     ),
     V2GBinarySensorDescription(
         key="discharging",
         translation_key="discharging",
         device=Device.EV,
-        is_on_fn=lambda s: s.status is ChargerStatus.DISCHARGING,
+        is_on_fn=lambda v: v.state.status is ChargerStatus.DISCHARGING,
     ),
 )
 
@@ -57,12 +57,18 @@ async def async_setup_entry(
     entry: V2GConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the binary sensors of one entry."""
+    """Add each charger's binary sensors (now and when one is added)."""
     coordinator = entry.runtime_data.coordinator
-    async_add_entities(V2GBinarySensor(coordinator, desc, desc.device) for desc in BINARY_SENSORS)
+    async_add_charger_entities(
+        entry,
+        async_add_entities,
+        lambda charger: (
+            V2GBinarySensor(coordinator, charger, desc, desc.device) for desc in BINARY_SENSORS
+        ),
+    )
 
 
-class V2GBinarySensor(V2GEntity, BinarySensorEntity):
+class V2GBinarySensor(V2GChargerEntity, BinarySensorEntity):
     """A binary sensor backed by the coordinator's data."""
 
     entity_description: V2GBinarySensorDescription
@@ -70,4 +76,4 @@ class V2GBinarySensor(V2GEntity, BinarySensorEntity):
     @property
     def is_on(self) -> bool:
         """Whether the condition holds."""
-        return self.entity_description.is_on_fn(self.coordinator.data.state)
+        return self.entity_description.is_on_fn(self.view)

@@ -1,82 +1,75 @@
-"""Config flow: pick how to reach the charger; options for vehicle and site; reconfigure."""
+"""Config flows: a site with its first charger; chargers as subentries; the site's options.
+
+Every step that concerns one kind of charger is asked of the kind (`kinds/`): the flows show
+`KINDS` as a menu and route `async_step_<kind>` to the kind's form, so a new kind needs no change
+here.
+"""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable, Coroutine, Mapping
+from functools import partial
 from typing import Any
 
 from homeassistant.config_entries import (
+    ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
-    OptionsFlowWithReload,
+    ConfigSubentry,
+    ConfigSubentryData,
+    ConfigSubentryFlow,
+    OptionsFlow,
+    SubentryFlowResult,
 )
-from homeassistant.const import (
-    CONF_HOST,
-    CONF_NAME,
-    CONF_PASSWORD,
-    CONF_PORT,
-    UnitOfEnergy,
-    UnitOfPower,
-)
+from homeassistant.const import CONF_NAME, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import selector
-from homeassistant.util import slugify
 import voluptuous as vol
 
-from .chargers.ocpp import build_ssl_context, generate_password
 from .const import (
-    CONF_CAPACITY_KWH,
-    CONF_CHARGER_KIND,
-    CONF_DECLARED_BIDIRECTIONAL,
     CONF_IDENTITY,
-    CONF_MAX_CHARGE_POWER_W,
-    CONF_MAX_DISCHARGE_POWER_W,
-    CONF_PHASES,
-    CONF_SKIP_SCHEMA_VALIDATION,
-    CONF_TLS_CERTFILE,
-    CONF_TLS_KEYFILE,
     DEFAULT_INPUT_OPTIONS,
-    DEFAULT_OCPP_PORT,
+    DEFAULT_LOAD_CONSTANT_W,
+    DEFAULT_LOAD_HISTORY_WEEKS,
     DEFAULT_OPTIONS,
+    DEFAULT_PRICE_FIXED_PER_KWH,
+    DEFAULT_SITE_NAME,
     DOMAIN,
     OPT_CHARGE_EFFICIENCY_PCT,
     OPT_DISCHARGE_EFFICIENCY_PCT,
     OPT_EXPORT_ALLOWED,
+    OPT_EXPORT_PRICE_ENTITY,
+    OPT_EXPORT_PRICE_FACTOR,
+    OPT_EXPORT_PRICE_FEE_PER_KWH,
+    OPT_EXPORT_PRICE_FIXED_PER_KWH,
+    OPT_EXPORT_PRICE_SOURCE,
+    OPT_EXPORT_PRICE_UNIT,
     OPT_GRID_EXPORT_LIMIT_W,
     OPT_GRID_IMPORT_LIMIT_W,
+    OPT_GRID_POWER_ENTITY,
+    OPT_GRID_POWER_INVERT,
+    OPT_LOAD_CONSTANT_W,
+    OPT_LOAD_ENTITY,
+    OPT_LOAD_EXCLUDE_ENTITY,
+    OPT_LOAD_HISTORY_WEEKS,
+    OPT_LOAD_SOURCE,
     OPT_MAX_V2G_SOC_PCT,
+    OPT_PRICE_ENTITY,
+    OPT_PRICE_FEE_PER_KWH,
+    OPT_PRICE_FIXED_PER_KWH,
+    OPT_PRICE_SCHEDULE,
+    OPT_PRICE_SCHEDULE_DEFAULT_PER_KWH,
+    OPT_PRICE_SOURCE,
+    OPT_PRICE_UNIT,
+    OPT_PRICE_VAT_PCT,
+    OPT_SOLAR_FORECAST_ENTITIES,
+    OPT_SOLAR_FORECAST_ENTRIES,
+    OPT_SOLAR_SOURCE,
     OPT_WEAR_COST_PER_KWH,
-    ChargerKind,
+    SUBENTRY_CHARGER,
 )
-from .coordinator import V2GConfigEntry
+from .form import entity, number_selector, power_selector, select
 from .inputs import (
-    CONF_EXPORT_PRICE_ENTITY,
-    CONF_EXPORT_PRICE_FACTOR,
-    CONF_EXPORT_PRICE_FEE_PER_KWH,
-    CONF_EXPORT_PRICE_FIXED_PER_KWH,
-    CONF_EXPORT_PRICE_SOURCE,
-    CONF_EXPORT_PRICE_UNIT,
-    CONF_GRID_POWER_ENTITY,
-    CONF_GRID_POWER_INVERT,
-    CONF_LOAD_CONSTANT_W,
-    CONF_LOAD_ENTITY,
-    CONF_LOAD_EXCLUDE_ENTITY,
-    CONF_LOAD_HISTORY_WEEKS,
-    CONF_LOAD_SOURCE,
-    CONF_PRICE_ENTITY,
-    CONF_PRICE_FEE_PER_KWH,
-    CONF_PRICE_FIXED_PER_KWH,
-    CONF_PRICE_SCHEDULE,
-    CONF_PRICE_SCHEDULE_DEFAULT_PER_KWH,
-    CONF_PRICE_SOURCE,
-    CONF_PRICE_UNIT,
-    CONF_PRICE_VAT_PCT,
-    CONF_SOLAR_FORECAST_ENTITIES,
-    CONF_SOLAR_FORECAST_ENTRIES,
-    CONF_SOLAR_SOURCE,
-    DEFAULT_LOAD_CONSTANT_W,
-    DEFAULT_LOAD_HISTORY_WEEKS,
-    DEFAULT_PRICE_FIXED_PER_KWH,
     ExportPriceSource,
     InputsConfig,
     InvalidInputsConfigError,
@@ -84,322 +77,391 @@ from .inputs import (
     PriceSource,
     SolarSource,
 )
-from .ocpp_hub import DATA_OCPP, charger_url, listen_key
+from .kinds import KINDS, ChargerKindSpec, Errors, Fields, kind_of
+from .kinds.ocpp import KIND as OCPP_KIND, hubs
 
-DEFAULT_SIMULATED_NAME = "Simulated charger"
-CONF_NEW_PASSWORD = "new_password"
-OCPP_OPTIONAL_FIELDS = frozenset({CONF_HOST, CONF_TLS_CERTFILE, CONF_TLS_KEYFILE})
-# What OCPP-J allows in a charger identity (the last segment of its URL).
-OCPP_IDENTITY = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
+type StepHandler = Callable[[dict[str, Any] | None], Coroutine[Any, Any, Any]]
 
 
-def _new_entry_options() -> dict[str, Any]:
+def _new_site_options() -> dict[str, Any]:
     return {**DEFAULT_OPTIONS, **DEFAULT_INPUT_OPTIONS}
 
 
-def _power_selector(maximum: int = 50_000) -> selector.NumberSelector:
-    return selector.NumberSelector(
-        selector.NumberSelectorConfig(
-            min=0,
-            max=maximum,
-            step=100,
-            unit_of_measurement=UnitOfPower.WATT,
-            mode=selector.NumberSelectorMode.BOX,
-        )
+def _sites(hass: HomeAssistant) -> list[ConfigEntry]:
+    return hass.config_entries.async_entries(DOMAIN)
+
+
+def _charger_exists(hass: HomeAssistant, unique_id: str) -> bool:
+    """Whether any site already has a charger with this unique id."""
+    return any(
+        subentry.unique_id == unique_id
+        for entry in _sites(hass)
+        for subentry in entry.subentries.values()
     )
 
 
-def _number_selector(
-    minimum: float, maximum: float, step: float, unit: str | None = None
-) -> selector.NumberSelector:
-    config = selector.NumberSelectorConfig(
-        min=minimum, max=maximum, step=step, mode=selector.NumberSelectorMode.BOX
-    )
-    if unit is not None:
-        config["unit_of_measurement"] = unit
-    return selector.NumberSelector(config)
+def _site_fields(hass: HomeAssistant, defaults: Mapping[str, Any]) -> Fields:
+    """Every kind's site settings (the OCPP server's port and TLS files)."""
+    fields: Fields = {}
+    for spec in KINDS.values():
+        if spec.site_fields is not None:
+            fields |= spec.site_fields(hass, defaults)
+    return fields
 
 
-def _simulated_hardware_schema(defaults: dict[str, Any]) -> dict[vol.Marker, Any]:
-    return {
-        vol.Required(
-            CONF_MAX_CHARGE_POWER_W, default=defaults.get(CONF_MAX_CHARGE_POWER_W, 11_000)
-        ): _power_selector(),
-        vol.Required(
-            CONF_MAX_DISCHARGE_POWER_W, default=defaults.get(CONF_MAX_DISCHARGE_POWER_W, 11_000)
-        ): _power_selector(),
-        vol.Required(
-            CONF_CAPACITY_KWH, default=defaults.get(CONF_CAPACITY_KWH, 60)
-        ): _number_selector(5, 250, 0.5, UnitOfEnergy.KILO_WATT_HOUR),
-    }
+async def _async_site_errors(
+    hass: HomeAssistant, user_input: Mapping[str, Any], site: ConfigEntry | None
+) -> Errors:
+    errors: Errors = {}
+    for spec in KINDS.values():
+        if spec.site_fields is not None:
+            errors |= await spec.async_validate_site(hass, user_input, site)
+    return errors
 
 
-def _hardware_errors(user_input: dict[str, Any]) -> dict[str, str]:
-    if float(user_input[CONF_MAX_CHARGE_POWER_W]) <= 0:
-        return {CONF_MAX_CHARGE_POWER_W: "charge_power_required"}
-    return {}
+def _split(fields: Fields, user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a form's answer that belongs to these fields."""
+    keys = {str(marker) for marker in fields}
+    return {key: value for key, value in user_input.items() if key in keys}
 
 
-class V2GConfigFlow(ConfigFlow, domain=DOMAIN):
-    """Set up a charger and the EV behind it."""
+class _KindSteps:
+    """`async_step_<kind>` for every registered kind, routed to one form handler."""
 
-    VERSION = 1
+    def __getattr__(self, name: str) -> StepHandler:
+        kind = name.removeprefix("async_step_")
+        if name.startswith("async_step_") and kind in KINDS:
+            return partial(self._async_step_kind, KINDS[kind])
+        raise AttributeError(name)
+
+    async def _async_step_kind(
+        self, spec: ChargerKindSpec, user_input: dict[str, Any] | None
+    ) -> Any:
+        raise NotImplementedError
+
+
+class V2GConfigFlow(_KindSteps, ConfigFlow, domain=DOMAIN):
+    """Create a site with its first charger; reconfigure a site; adopt a discovered charger."""
+
+    VERSION = 2
     MINOR_VERSION = 1
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: V2GConfigEntry) -> V2GOptionsFlow:
-        """Vehicle and site settings."""
+    def async_get_options_flow(config_entry: ConfigEntry) -> V2GOptionsFlow:
+        """The site's grid connection, prices, solar and house load."""
         return V2GOptionsFlow()
 
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Chargers are added to a site from its page."""
+        return {SUBENTRY_CHARGER: ChargerSubentryFlow}
+
     def __init__(self) -> None:
-        self._data: dict[str, Any] = {}
-        self._discovered: dict[str, str] = {}
+        self._name = DEFAULT_SITE_NAME
+        self._site_data: dict[str, Any] = {}
+        self._charger: dict[str, Any] = {}
+        self._spec: ChargerKindSpec | None = None
+        self._discovered: dict[str, Any] = {}
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Let the user pick how the charger is reached."""
-        return self.async_show_menu(
-            step_id="user", menu_options=[ChargerKind.OCPP.value, ChargerKind.SIMULATED.value]
+        """Name the site (the home or depot behind one grid connection)."""
+        errors: Errors = {}
+        if user_input is not None:
+            name = str(user_input[CONF_NAME]).strip() or DEFAULT_SITE_NAME
+            if any(site.title == name for site in _sites(self.hass)):
+                errors[CONF_NAME] = "site_exists"
+            else:
+                self._name = name
+                return await self.async_step_charger()
+        taken = {site.title for site in _sites(self.hass)}
+        suggested = next(
+            name
+            for n in range(1, 100)
+            if (name := DEFAULT_SITE_NAME if n == 1 else f"{DEFAULT_SITE_NAME} {n}") not in taken
         )
+        schema = vol.Schema(
+            {vol.Required(CONF_NAME, default=(user_input or {}).get(CONF_NAME, suggested)): str}
+        )
+        return self.async_show_form(step_id="user", data_schema=schema, errors=errors)
 
-    async def async_step_simulated(
+    async def async_step_charger(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """A simulated bidirectional charger with an EV, for trying the integration out."""
-        errors: dict[str, str] = {}
+        """Which kind of charger the site's first charger is."""
+        return self.async_show_menu(step_id="charger", menu_options=list(KINDS))
+
+    async def _async_step_kind(
+        self, spec: ChargerKindSpec, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        """The first charger's form, with the site settings its kind needs."""
+        charger_fields = spec.fields(self.hass, user_input or self._discovered, False)
+        site_fields = spec.site_fields(self.hass, user_input or {}) if spec.site_fields else {}
+        errors: Errors = {}
         if user_input is not None:
-            name = str(user_input[CONF_NAME]).strip() or DEFAULT_SIMULATED_NAME
-            await self.async_set_unique_id(f"{ChargerKind.SIMULATED}_{slugify(name)}")
-            self._abort_if_unique_id_configured()
-            if not (errors := _hardware_errors(user_input)):
-                return self.async_create_entry(
-                    title=name,
-                    data={
-                        CONF_CHARGER_KIND: ChargerKind.SIMULATED.value,
-                        CONF_MAX_CHARGE_POWER_W: float(user_input[CONF_MAX_CHARGE_POWER_W]),
-                        CONF_MAX_DISCHARGE_POWER_W: float(user_input[CONF_MAX_DISCHARGE_POWER_W]),
-                        CONF_CAPACITY_KWH: float(user_input[CONF_CAPACITY_KWH]),
-                    },
-                    options=_new_entry_options(),
-                )
-        schema = vol.Schema(
-            {
-                vol.Required(CONF_NAME, default=DEFAULT_SIMULATED_NAME): selector.TextSelector(),
-                **_simulated_hardware_schema(user_input or {}),
-            }
+            errors = await spec.async_validate(self.hass, None, user_input, None)
+            if site_fields:
+                errors |= await spec.async_validate_site(self.hass, user_input, None)
+            data = spec.to_data(_split(charger_fields, user_input), None)
+            if not errors and _charger_exists(self.hass, spec.unique_id(data)):
+                errors["base"] = "charger_exists"
+            if not errors:
+                self._spec, self._charger = spec, data
+                self._site_data = _split(site_fields, user_input)
+                if spec.connect_placeholders is not None:
+                    return await self.async_step_connect()
+                return self._async_create_site()
+        return self.async_show_form(
+            step_id=spec.kind,
+            data_schema=vol.Schema(charger_fields | site_fields),
+            errors=errors,
+            description_placeholders={"remote": self._discovered.get("remote", "")},
         )
-        return self.async_show_form(step_id="simulated", data_schema=schema, errors=errors)
+
+    async def async_step_connect(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show what to type into the charger; the site is created when the user confirms."""
+        assert self._spec is not None
+        assert self._spec.connect_placeholders is not None
+        if user_input is not None:
+            return self._async_create_site()
+        return self.async_show_form(
+            step_id="connect",
+            data_schema=vol.Schema({}),
+            description_placeholders=self._spec.connect_placeholders(
+                self.hass, self._site_data, self._charger
+            ),
+        )
+
+    def _async_create_site(self) -> ConfigFlowResult:
+        assert self._spec is not None
+        return self.async_create_entry(
+            title=self._name,
+            data=self._site_data,
+            options=_new_site_options(),
+            subentries=[
+                ConfigSubentryData(
+                    data=self._charger,
+                    subentry_type=SUBENTRY_CHARGER,
+                    title=self._spec.title(self._charger),
+                    unique_id=self._spec.unique_id(self._charger),
+                )
+            ],
+        )
 
     async def async_step_integration_discovery(
         self, discovery_info: dict[str, Any]
     ) -> ConfigFlowResult:
-        """A charger with an unknown identity tried to connect to the OCPP server."""
+        """A charger with an unknown identity tried to connect to an OCPP server."""
         identity = str(discovery_info[CONF_IDENTITY])
-        await self.async_set_unique_id(f"{ChargerKind.OCPP}_{identity}")
+        await self.async_set_unique_id(f"{OCPP_KIND}_{identity}")
         self._abort_if_unique_id_configured()
+        if _charger_exists(self.hass, f"{OCPP_KIND}_{identity}"):
+            return self.async_abort(reason="already_configured")
         self._discovered = {CONF_IDENTITY: identity, "remote": str(discovery_info["remote"])}
         self.context["title_placeholders"] = {"name": identity}
-        return await self.async_step_ocpp()
+        hub = hubs(self.hass).get(int(discovery_info[CONF_PORT]))
+        site_ids = {entry_id for entry_id, _ in hub.chargers.values()} if hub else set()
+        self._discovered["sites"] = sorted(site_ids)
+        return await self.async_step_discovered()
 
-    async def async_step_ocpp(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """An OCPP 1.6, 2.0.1 or 2.1 charger that connects to Home Assistant's OCPP server."""
-        errors: dict[str, str] = {}
+    async def async_step_discovered(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Add the discovered charger to the site whose OCPP server it connected to."""
+        spec = KINDS[OCPP_KIND]
+        sites = [
+            site for site in _sites(self.hass) if site.entry_id in self._discovered.get("sites", [])
+        ]
+        if not sites:
+            return await self._async_step_kind(spec, None)
+        charger_fields = spec.fields(self.hass, user_input or self._discovered, False)
+        site_field: Fields = {}
+        if len(sites) > 1:
+            site_field[vol.Required("site")] = selector.SelectSelector(
+                selector.SelectSelectorConfig(
+                    options=[
+                        selector.SelectOptionDict(value=s.entry_id, label=s.title) for s in sites
+                    ]
+                )
+            )
+        errors: Errors = {}
         if user_input is not None:
-            identity = str(user_input[CONF_IDENTITY]).strip()
-            await self.async_set_unique_id(f"{ChargerKind.OCPP}_{identity}")
-            self._abort_if_unique_id_configured()
-            errors = await self._async_ocpp_errors(identity, user_input)
+            site = next(
+                (s for s in sites if s.entry_id == user_input.get("site", sites[0].entry_id)),
+                sites[0],
+            )
+            errors = await spec.async_validate(self.hass, site, user_input, None)
             if not errors:
-                self._data = {
-                    CONF_CHARGER_KIND: ChargerKind.OCPP.value,
-                    **user_input,
-                    CONF_IDENTITY: identity,
-                    CONF_PASSWORD: generate_password(),
-                }
-                return await self.async_step_ocpp_connect()
-        defaults = user_input or {
-            CONF_IDENTITY: self._discovered.get(CONF_IDENTITY, ""),
-            **self._running_server_fields(),
-        }
+                self._spec = spec
+                self._charger = spec.to_data(_split(charger_fields, user_input), None)
+                self._site_data = dict(site.data)
+                self._discovered["site"] = site.entry_id
+                return await self.async_step_discovered_connect()
         return self.async_show_form(
-            step_id="ocpp",
-            data_schema=self.add_suggested_values_to_schema(_ocpp_schema(), defaults),
+            step_id="discovered",
+            data_schema=vol.Schema(site_field | charger_fields),
             errors=errors,
             description_placeholders={
                 "remote": self._discovered.get("remote", ""),
+                "site": sites[0].title,
             },
         )
 
-    async def async_step_ocpp_connect(
+    async def async_step_discovered_connect(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Show what to type into the charger; the entry is created when the user confirms."""
+        """Show the password; the charger joins the site when the user confirms."""
+        assert self._spec is not None
+        assert self._spec.connect_placeholders is not None
+        site = self.hass.config_entries.async_get_known_entry(self._discovered["site"])
         if user_input is not None:
-            return self.async_create_entry(
-                title=self._data[CONF_IDENTITY],
-                data=self._data,
-                options=_new_entry_options(),
+            self.hass.config_entries.async_add_subentry(
+                site,
+                ConfigSubentry(
+                    data=self._charger,  # type: ignore[arg-type]
+                    subentry_type=SUBENTRY_CHARGER,
+                    title=self._spec.title(self._charger),
+                    unique_id=self._spec.unique_id(self._charger),
+                ),
+            )
+            return self.async_abort(
+                reason="charger_added", description_placeholders={"site": site.title}
             )
         return self.async_show_form(
-            step_id="ocpp_connect",
+            step_id="discovered_connect",
             data_schema=vol.Schema({}),
-            description_placeholders=_connect_placeholders(self.hass, self._data),
+            description_placeholders=self._spec.connect_placeholders(
+                self.hass, site.data, self._charger
+            ),
         )
-
-    def _running_server_fields(self) -> dict[str, Any]:
-        """The shared server's settings, so a second charger's form starts with them."""
-        if (hub := self.hass.data.get(DATA_OCPP)) is None:
-            return {}
-        host, port, certfile, keyfile = hub.listen
-        fields = {CONF_PORT: port, CONF_HOST: None if host == "0.0.0.0" else host}
-        fields |= {CONF_TLS_CERTFILE: certfile, CONF_TLS_KEYFILE: keyfile}
-        return {key: value for key, value in fields.items() if value is not None}
-
-    async def _async_ocpp_errors(self, identity: str, user_input: dict[str, Any]) -> dict[str, str]:
-        errors: dict[str, str] = {}
-        if not OCPP_IDENTITY.match(identity):
-            errors[CONF_IDENTITY] = "invalid_identity"
-        # One OCPP server per Home Assistant: other chargers fix how it listens.
-        hub = self.hass.data.get(DATA_OCPP)
-        if hub is not None and hub.identities - {identity}:
-            wanted = listen_key(user_input)
-            if wanted[1] != hub.listen[1]:
-                errors[CONF_PORT] = "port_mismatch"
-            elif wanted != hub.listen:
-                errors[CONF_TLS_CERTFILE] = "server_mismatch"
-        if certfile := user_input.get(CONF_TLS_CERTFILE):
-            try:
-                await self.hass.async_add_executor_job(
-                    build_ssl_context, certfile, user_input.get(CONF_TLS_KEYFILE) or None
-                )
-            except (OSError, ValueError):
-                errors[CONF_TLS_CERTFILE] = "tls_invalid"
-        return errors | _hardware_errors(user_input)
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change the simulated hardware (OCPP entries go to their own form)."""
+        """The site's own settings: the OCPP server its chargers connect to."""
         entry = self._get_reconfigure_entry()
-        if entry.data[CONF_CHARGER_KIND] == ChargerKind.OCPP:
-            return await self.async_step_reconfigure_ocpp()
-        errors: dict[str, str] = {}
-        if user_input is not None and not (errors := _hardware_errors(user_input)):
-            return self.async_update_reload_and_abort(
-                entry, data_updates={key: float(value) for key, value in user_input.items()}
-            )
-        schema = vol.Schema(_simulated_hardware_schema(user_input or dict(entry.data)))
+        errors: Errors = {}
+        if user_input is not None:
+            errors = await _async_site_errors(self.hass, user_input, entry)
+            if not errors:
+                # Optional fields left empty are cleared, not kept from before.
+                kept = {k: v for k, v in entry.data.items() if k not in _site_fields(self.hass, {})}
+                return self.async_update_and_abort(entry, data=kept | user_input)
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=schema,
+            data_schema=vol.Schema(_site_fields(self.hass, user_input or entry.data)),
             errors=errors,
             description_placeholders={"name": entry.title},
         )
 
-    async def async_step_reconfigure_ocpp(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Change an OCPP charger's limits, server settings or password."""
-        entry = self._get_reconfigure_entry()
-        errors: dict[str, str] = {}
+
+class ChargerSubentryFlow(_KindSteps, ConfigSubentryFlow):
+    """Add a charger (with its EV) to a site, or reconfigure one."""
+
+    def __init__(self) -> None:
+        self._spec: ChargerKindSpec | None = None
+        self._data: dict[str, Any] = {}
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Which kind of charger to add."""
+        return self.async_show_menu(step_id="user", menu_options=list(KINDS))
+
+    async def _async_step_kind(
+        self, spec: ChargerKindSpec, user_input: dict[str, Any] | None
+    ) -> SubentryFlowResult:
+        site = self._get_entry()
+        fields = spec.fields(self.hass, user_input or {}, False)
+        errors: Errors = {}
         if user_input is not None:
-            errors = await self._async_ocpp_errors(entry.data[CONF_IDENTITY], user_input)
+            errors = await spec.async_validate(self.hass, site, user_input, None)
+            data = spec.to_data(user_input, None)
+            if not errors and _charger_exists(self.hass, spec.unique_id(data)):
+                errors["base"] = "charger_exists"
             if not errors:
-                updates = dict(user_input)
-                if updates.pop(CONF_NEW_PASSWORD, False):
-                    updates[CONF_PASSWORD] = generate_password()
-                # Optional fields left empty are cleared, not kept from before.
-                kept = {k: v for k, v in entry.data.items() if k not in OCPP_OPTIONAL_FIELDS}
-                return self.async_update_reload_and_abort(entry, data=kept | updates)
+                self._spec, self._data = spec, data
+                if spec.connect_placeholders is not None:
+                    return await self.async_step_connect()
+                return self._async_create()
         return self.async_show_form(
-            step_id="reconfigure_ocpp",
-            data_schema=self.add_suggested_values_to_schema(
-                _ocpp_schema(reconfigure=True), user_input or dict(entry.data)
-            ),
+            step_id=spec.kind,
+            data_schema=vol.Schema(fields),
             errors=errors,
-            description_placeholders={
-                "name": entry.title,
-                **_connect_placeholders(self.hass, dict(entry.data)),
-            },
+            description_placeholders={"site": site.title, "remote": ""},
         )
 
+    async def async_step_connect(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Show what to type into the charger; it is added when the user confirms."""
+        assert self._spec is not None
+        assert self._spec.connect_placeholders is not None
+        if user_input is not None:
+            return self._async_create()
+        return self.async_show_form(
+            step_id="connect",
+            data_schema=vol.Schema({}),
+            description_placeholders=self._spec.connect_placeholders(
+                self.hass, self._get_entry().data, self._data
+            ),
+        )
 
-def _ocpp_schema(*, reconfigure: bool = False) -> vol.Schema:
-    fields: dict[vol.Marker, Any] = {}
-    if not reconfigure:
-        fields[vol.Required(CONF_IDENTITY)] = selector.TextSelector()
-    fields |= {
-        vol.Required(CONF_MAX_CHARGE_POWER_W, default=11_000): _power_selector(),
-        vol.Required(CONF_MAX_DISCHARGE_POWER_W, default=0): _power_selector(),
-        vol.Required(CONF_PHASES, default="3"): selector.SelectSelector(
-            selector.SelectSelectorConfig(
-                options=["1", "3"],
-                translation_key=CONF_PHASES,
-                mode=selector.SelectSelectorMode.LIST,
-            )
-        ),
-        vol.Required(CONF_DECLARED_BIDIRECTIONAL, default=False): selector.BooleanSelector(),
-        vol.Required(CONF_PORT, default=DEFAULT_OCPP_PORT): _number_selector(1, 65535, 1),
-        vol.Optional(CONF_HOST): selector.TextSelector(),
-        vol.Optional(CONF_TLS_CERTFILE): selector.TextSelector(),
-        vol.Optional(CONF_TLS_KEYFILE): selector.TextSelector(),
-        vol.Required(CONF_SKIP_SCHEMA_VALIDATION, default=False): selector.BooleanSelector(),
-    }
-    if reconfigure:
-        fields[vol.Required(CONF_NEW_PASSWORD, default=False)] = selector.BooleanSelector()
-    return vol.Schema(fields)
+    def _async_create(self) -> SubentryFlowResult:
+        assert self._spec is not None
+        return self.async_create_entry(
+            title=self._spec.title(self._data),
+            data=self._data,
+            unique_id=self._spec.unique_id(self._data),
+        )
 
-
-def _connect_placeholders(hass: HomeAssistant, data: dict[str, Any]) -> dict[str, str]:
-    return {
-        "url": charger_url(hass, data),
-        CONF_IDENTITY: str(data[CONF_IDENTITY]),
-        CONF_PASSWORD: str(data[CONF_PASSWORD]),
-    }
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a charger's limits or connection (it reconnects; its EV keeps its settings)."""
+        site = self._get_entry()
+        subentry = self._get_reconfigure_subentry()
+        spec = kind_of(subentry.data)
+        errors: Errors = {}
+        if user_input is not None:
+            errors = await spec.async_validate(self.hass, site, user_input, subentry)
+            if not errors:
+                data = spec.to_data(user_input, subentry.data)
+                return self.async_update_and_abort(site, subentry, data=data)
+        placeholders = {"name": subentry.title, "url": "", "identity": "", "password": ""}
+        if spec.connect_placeholders is not None:
+            placeholders |= spec.connect_placeholders(self.hass, site.data, subentry.data)
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=vol.Schema(spec.fields(self.hass, user_input or subentry.data, True)),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
 
 
 # What the inputs layer uses when an option is not set, shown in the forms as suggestions.
 INPUT_FORM_DEFAULTS: dict[str, Any] = {
-    CONF_PRICE_FIXED_PER_KWH: DEFAULT_PRICE_FIXED_PER_KWH,
-    CONF_PRICE_FEE_PER_KWH: 0.0,
-    CONF_PRICE_VAT_PCT: 0.0,
-    CONF_EXPORT_PRICE_FACTOR: 1.0,
-    CONF_EXPORT_PRICE_FEE_PER_KWH: 0.0,
-    CONF_EXPORT_PRICE_FIXED_PER_KWH: 0.0,
-    CONF_LOAD_HISTORY_WEEKS: DEFAULT_LOAD_HISTORY_WEEKS,
-    CONF_LOAD_CONSTANT_W: DEFAULT_LOAD_CONSTANT_W,
+    OPT_PRICE_FIXED_PER_KWH: DEFAULT_PRICE_FIXED_PER_KWH,
+    OPT_PRICE_FEE_PER_KWH: 0.0,
+    OPT_PRICE_VAT_PCT: 0.0,
+    OPT_EXPORT_PRICE_FACTOR: 1.0,
+    OPT_EXPORT_PRICE_FEE_PER_KWH: 0.0,
+    OPT_EXPORT_PRICE_FIXED_PER_KWH: 0.0,
+    OPT_LOAD_HISTORY_WEEKS: DEFAULT_LOAD_HISTORY_WEEKS,
+    OPT_LOAD_CONSTANT_W: DEFAULT_LOAD_CONSTANT_W,
 }
 
 SOLAR_FORECAST_DOMAINS = ("forecast_solar", "solcast_solar", "open_meteo_solar_forecast")
 
 
-def _select(options: list[str], key: str, *, multiple: bool = False) -> selector.SelectSelector:
-    return selector.SelectSelector(
-        selector.SelectSelectorConfig(
-            options=options,
-            translation_key=key,
-            multiple=multiple,
-            mode=selector.SelectSelectorMode.DROPDOWN
-            if multiple or len(options) > 4
-            else selector.SelectSelectorMode.LIST,
-        )
-    )
-
-
-def _entity(
-    domain: list[str], device_class: list[str] | None = None, *, multiple: bool = False
-) -> selector.EntitySelector:
-    config = selector.EntitySelectorConfig(domain=domain, multiple=multiple)
-    if device_class:
-        config["device_class"] = device_class
-    return selector.EntitySelector(config)
-
-
 def _price_selector(step: float = 0.001) -> selector.NumberSelector:
-    return _number_selector(-10, 100, step)
+    return number_selector(-10, 100, step)
 
 
-class V2GOptionsFlow(OptionsFlowWithReload):
+class V2GOptionsFlow(OptionsFlow):
     """Vehicle and site settings, and where prices, solar and load come from."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -445,12 +507,12 @@ class V2GOptionsFlow(OptionsFlowWithReload):
         """The vehicle's battery and the site's grid connection."""
         schema = vol.Schema(
             {
-                vol.Required(OPT_CHARGE_EFFICIENCY_PCT): _number_selector(50, 100, 0.5, "%"),
-                vol.Required(OPT_DISCHARGE_EFFICIENCY_PCT): _number_selector(50, 100, 0.5, "%"),
-                vol.Required(OPT_WEAR_COST_PER_KWH): _number_selector(0, 1, 0.001),
-                vol.Required(OPT_MAX_V2G_SOC_PCT): _number_selector(10, 100, 1, "%"),
-                vol.Required(OPT_GRID_IMPORT_LIMIT_W): _power_selector(200_000),
-                vol.Required(OPT_GRID_EXPORT_LIMIT_W): _power_selector(200_000),
+                vol.Required(OPT_CHARGE_EFFICIENCY_PCT): number_selector(50, 100, 0.5, "%"),
+                vol.Required(OPT_DISCHARGE_EFFICIENCY_PCT): number_selector(50, 100, 0.5, "%"),
+                vol.Required(OPT_WEAR_COST_PER_KWH): number_selector(0, 1, 0.001),
+                vol.Required(OPT_MAX_V2G_SOC_PCT): number_selector(10, 100, 1, "%"),
+                vol.Required(OPT_GRID_IMPORT_LIMIT_W): power_selector(200_000),
+                vol.Required(OPT_GRID_EXPORT_LIMIT_W): power_selector(200_000),
                 vol.Required(OPT_EXPORT_ALLOWED): selector.BooleanSelector(),
             }
         )
@@ -460,18 +522,18 @@ class V2GOptionsFlow(OptionsFlowWithReload):
         """Where the import price comes from."""
         schema = vol.Schema(
             {
-                vol.Required(CONF_PRICE_SOURCE, default="fixed"): _select(
-                    [source.value for source in PriceSource], CONF_PRICE_SOURCE
+                vol.Required(OPT_PRICE_SOURCE, default="fixed"): select(
+                    [source.value for source in PriceSource], OPT_PRICE_SOURCE
                 ),
-                vol.Optional(CONF_PRICE_ENTITY): _entity(["sensor", "event"]),
-                vol.Optional(CONF_PRICE_UNIT): selector.TextSelector(),
-                vol.Optional(CONF_PRICE_FEE_PER_KWH): _price_selector(),
-                vol.Optional(CONF_PRICE_VAT_PCT): _number_selector(0, 100, 0.1, "%"),
-                vol.Optional(CONF_PRICE_FIXED_PER_KWH): _price_selector(),
-                vol.Optional(CONF_PRICE_SCHEDULE): selector.TextSelector(
+                vol.Optional(OPT_PRICE_ENTITY): entity(["sensor", "event"]),
+                vol.Optional(OPT_PRICE_UNIT): selector.TextSelector(),
+                vol.Optional(OPT_PRICE_FEE_PER_KWH): _price_selector(),
+                vol.Optional(OPT_PRICE_VAT_PCT): number_selector(0, 100, 0.1, "%"),
+                vol.Optional(OPT_PRICE_FIXED_PER_KWH): _price_selector(),
+                vol.Optional(OPT_PRICE_SCHEDULE): selector.TextSelector(
                     selector.TextSelectorConfig(multiline=True)
                 ),
-                vol.Optional(CONF_PRICE_SCHEDULE_DEFAULT_PER_KWH): _price_selector(),
+                vol.Optional(OPT_PRICE_SCHEDULE_DEFAULT_PER_KWH): _price_selector(),
             }
         )
         return await self._async_save("prices", schema, user_input)
@@ -482,14 +544,14 @@ class V2GOptionsFlow(OptionsFlowWithReload):
         """What exported energy earns."""
         schema = vol.Schema(
             {
-                vol.Required(CONF_EXPORT_PRICE_SOURCE, default="derived"): _select(
-                    [source.value for source in ExportPriceSource], CONF_EXPORT_PRICE_SOURCE
+                vol.Required(OPT_EXPORT_PRICE_SOURCE, default="derived"): select(
+                    [source.value for source in ExportPriceSource], OPT_EXPORT_PRICE_SOURCE
                 ),
-                vol.Optional(CONF_EXPORT_PRICE_ENTITY): _entity(["sensor", "event"]),
-                vol.Optional(CONF_EXPORT_PRICE_UNIT): selector.TextSelector(),
-                vol.Optional(CONF_EXPORT_PRICE_FACTOR): _number_selector(0, 10, 0.01),
-                vol.Optional(CONF_EXPORT_PRICE_FEE_PER_KWH): _price_selector(),
-                vol.Optional(CONF_EXPORT_PRICE_FIXED_PER_KWH): _price_selector(),
+                vol.Optional(OPT_EXPORT_PRICE_ENTITY): entity(["sensor", "event"]),
+                vol.Optional(OPT_EXPORT_PRICE_UNIT): selector.TextSelector(),
+                vol.Optional(OPT_EXPORT_PRICE_FACTOR): number_selector(0, 10, 0.01),
+                vol.Optional(OPT_EXPORT_PRICE_FEE_PER_KWH): _price_selector(),
+                vol.Optional(OPT_EXPORT_PRICE_FIXED_PER_KWH): _price_selector(),
             }
         )
         return await self._async_save("export_price", schema, user_input)
@@ -505,22 +567,22 @@ class V2GOptionsFlow(OptionsFlowWithReload):
         ]
         schema = vol.Schema(
             {
-                vol.Required(CONF_SOLAR_SOURCE, default="none"): _select(
-                    [source.value for source in SolarSource], CONF_SOLAR_SOURCE
+                vol.Required(OPT_SOLAR_SOURCE, default="none"): select(
+                    [source.value for source in SolarSource], OPT_SOLAR_SOURCE
                 ),
-                vol.Optional(CONF_SOLAR_FORECAST_ENTRIES): selector.SelectSelector(
+                vol.Optional(OPT_SOLAR_FORECAST_ENTRIES): selector.SelectSelector(
                     selector.SelectSelectorConfig(options=forecasts, multiple=True)
                 ),
-                vol.Optional(CONF_SOLAR_FORECAST_ENTITIES): _entity(["sensor"], multiple=True),
-                vol.Required(CONF_LOAD_SOURCE, default="constant"): _select(
-                    [source.value for source in LoadSource], CONF_LOAD_SOURCE
+                vol.Optional(OPT_SOLAR_FORECAST_ENTITIES): entity(["sensor"], multiple=True),
+                vol.Required(OPT_LOAD_SOURCE, default="constant"): select(
+                    [source.value for source in LoadSource], OPT_LOAD_SOURCE
                 ),
-                vol.Optional(CONF_LOAD_ENTITY): _entity(["sensor"], ["power", "energy"]),
-                vol.Optional(CONF_LOAD_EXCLUDE_ENTITY): _entity(["sensor"], ["power", "energy"]),
-                vol.Optional(CONF_LOAD_HISTORY_WEEKS): _number_selector(1, 52, 1),
-                vol.Optional(CONF_LOAD_CONSTANT_W): _power_selector(50_000),
-                vol.Optional(CONF_GRID_POWER_ENTITY): _entity(["sensor"], ["power"]),
-                vol.Optional(CONF_GRID_POWER_INVERT): selector.BooleanSelector(),
+                vol.Optional(OPT_LOAD_ENTITY): entity(["sensor"], ["power", "energy"]),
+                vol.Optional(OPT_LOAD_EXCLUDE_ENTITY): entity(["sensor"], ["power", "energy"]),
+                vol.Optional(OPT_LOAD_HISTORY_WEEKS): number_selector(1, 52, 1),
+                vol.Optional(OPT_LOAD_CONSTANT_W): power_selector(50_000),
+                vol.Optional(OPT_GRID_POWER_ENTITY): entity(["sensor"], ["power"]),
+                vol.Optional(OPT_GRID_POWER_INVERT): selector.BooleanSelector(),
             }
         )
         return await self._async_save("solar_load", schema, user_input)

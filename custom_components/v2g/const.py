@@ -12,7 +12,18 @@ LOGGER = logging.getLogger(__package__)
 
 UPDATE_INTERVAL: Final = timedelta(seconds=30)
 
-# Config entry data
+# A site is one config entry (one grid connection); each charger with its EV is a subentry.
+SUBENTRY_CHARGER: Final = "charger"
+
+# Site entry data: the OCPP server its chargers connect to (CONF_HOST and CONF_PORT from HA).
+CONF_TLS_CERTFILE: Final = "tls_certfile"
+CONF_TLS_KEYFILE: Final = "tls_keyfile"
+CONF_MIGRATED: Final = "migrated"
+"""Set on sites made from a single-charger entry of version 1 (they may be merged on request)."""
+DEFAULT_OCPP_PORT: Final = 9000
+DEFAULT_SITE_NAME: Final = "Home"
+
+# Charger subentry data
 CONF_CHARGER_KIND: Final = "charger_kind"
 CONF_MAX_CHARGE_POWER_W: Final = "max_charge_power_w"
 CONF_MAX_DISCHARGE_POWER_W: Final = "max_discharge_power_w"
@@ -21,16 +32,19 @@ CONF_IDENTITY: Final = "identity"
 CONF_DECLARED_BIDIRECTIONAL: Final = "declared_bidirectional"
 CONF_SKIP_SCHEMA_VALIDATION: Final = "skip_schema_validation"
 CONF_PHASES: Final = "phases"
-CONF_TLS_CERTFILE: Final = "tls_certfile"
-CONF_TLS_KEYFILE: Final = "tls_keyfile"
-DEFAULT_OCPP_PORT: Final = 9000
+CONF_CONNECTOR_ID: Final = "connector_id"
 
 
-class ChargerKind(StrEnum):
-    """How the integration reaches the charger (the config flow's menu)."""
+class Priority(StrEnum):
+    """Who gets scarce power first when the EVs of a site compete for it."""
 
-    SIMULATED = "simulated"
-    OCPP = "ocpp"
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+PRIORITY_WEIGHTS: Final = {Priority.LOW: 0.5, Priority.NORMAL: 1.0, Priority.HIGH: 2.0}
+"""The optimizer weighs each EV's missed target by this (higher: served first)."""
 
 
 class Mode(StrEnum):
@@ -56,6 +70,38 @@ OPT_MAX_V2G_SOC_PCT: Final = "max_v2g_soc_pct"
 OPT_GRID_IMPORT_LIMIT_W: Final = "grid_import_limit_w"
 OPT_GRID_EXPORT_LIMIT_W: Final = "grid_export_limit_w"
 OPT_EXPORT_ALLOWED: Final = "export_allowed"
+
+# Options: where prices, solar and house load come from (see inputs/config.py for their meaning).
+OPT_PRICE_SOURCE: Final = "price_source"
+OPT_PRICE_ENTITY: Final = "price_entity"
+OPT_PRICE_UNIT: Final = "price_unit"
+OPT_PRICE_FEE_PER_KWH: Final = "price_fee_per_kwh"
+OPT_PRICE_VAT_PCT: Final = "price_vat_pct"
+OPT_PRICE_FIXED_PER_KWH: Final = "price_fixed_per_kwh"
+OPT_PRICE_SCHEDULE: Final = "price_schedule"
+OPT_PRICE_SCHEDULE_DEFAULT_PER_KWH: Final = "price_schedule_default_per_kwh"
+OPT_NORDPOOL_AREA: Final = "nordpool_area"
+OPT_TIBBER_HOME: Final = "tibber_home"
+OPT_EXPORT_PRICE_SOURCE: Final = "export_price_source"
+OPT_EXPORT_PRICE_ENTITY: Final = "export_price_entity"
+OPT_EXPORT_PRICE_UNIT: Final = "export_price_unit"
+OPT_EXPORT_PRICE_FACTOR: Final = "export_price_factor"
+OPT_EXPORT_PRICE_FEE_PER_KWH: Final = "export_price_fee_per_kwh"
+OPT_EXPORT_PRICE_FIXED_PER_KWH: Final = "export_price_fixed_per_kwh"
+OPT_SOLAR_SOURCE: Final = "solar_source"
+OPT_SOLAR_FORECAST_ENTRIES: Final = "solar_forecast_entries"
+OPT_SOLAR_FORECAST_ENTITIES: Final = "solar_forecast_entities"
+OPT_LOAD_SOURCE: Final = "load_source"
+OPT_LOAD_ENTITY: Final = "load_entity"
+OPT_LOAD_EXCLUDE_ENTITY: Final = "load_exclude_entity"
+OPT_LOAD_HISTORY_WEEKS: Final = "load_history_weeks"
+OPT_LOAD_CONSTANT_W: Final = "load_constant_w"
+OPT_GRID_POWER_ENTITY: Final = "grid_power_entity"
+OPT_GRID_POWER_INVERT: Final = "grid_power_invert"
+
+DEFAULT_PRICE_FIXED_PER_KWH: Final = 0.30
+DEFAULT_LOAD_CONSTANT_W: Final = 400.0
+DEFAULT_LOAD_HISTORY_WEEKS: Final = 4
 
 DEFAULT_OPTIONS: Final[dict[str, float | bool]] = {
     OPT_CHARGE_EFFICIENCY_PCT: 92.0,

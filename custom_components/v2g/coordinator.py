@@ -1,38 +1,46 @@
-"""The one place that orchestrates: read the charger, collect inputs, plan, apply."""
+"""The one place that orchestrates a site: read, collect, plan, correct, apply.
+
+Every update reads every charger (each with its own timeout), collects prices, solar and load
+once, plans all EVs in the Smart modes together, corrects the setpoints once for the live grid
+meter, and applies each charger's first slot.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from enum import StrEnum
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 import math
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.debounce import Debouncer
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .chargers import ChargerBackend, ChargerState, ChargerUnavailableError, SetpointRejectedError
+from .charger import Charger, Departure
+from .chargers import ChargerState, ChargerUnavailableError
 from .const import (
     DOMAIN,
     LOGGER,
     OPT_EXPORT_ALLOWED,
     OPT_GRID_EXPORT_LIMIT_W,
     OPT_GRID_IMPORT_LIMIT_W,
-    SETPOINT_DEADBAND_W,
+    PRIORITY_WEIGHTS,
     SMART_MODES,
     UPDATE_INTERVAL,
 )
 from .decision import (
     Decision,
+    GridShare,
     Reason,
     decide,
     decide_from_plan,
-    limit_to_grid,
-    next_departure,
+    energy_needed_kwh,
+    limit_site_to_grid,
 )
 from .inputs import (
     InputCollector,
@@ -41,66 +49,78 @@ from .inputs import (
     clear_repair_issues,
     sync_repair_issues,
 )
-from .planner import PlanResult, build_problem, make_plan, planning_grid
-from .settings import Settings, SettingsStore
+from .planner import (
+    PlanResult,
+    VehicleMoney,
+    build_problem,
+    build_vehicle,
+    fixed_load_w,
+    make_plan,
+    planning_grid,
+)
 
 PUSH_REFRESH_COOLDOWN_S = 1.0
-# Within this long after the daily departure, an EV still plugged in below its target is charged
-# at once instead of being planned towards tomorrow's departure.
-MISSED_DEPARTURE_WINDOW = timedelta(hours=4)
-
-
-class DepartureSource(StrEnum):
-    """Which departure the plan works towards."""
-
-    ONE_OFF = "one_off"
-    """From the set_departure action."""
-    EV = "ev"
-    """Announced by the EV (ISO 15118 through OCPP)."""
-    DAILY = "daily"
-    """The daily departure time entity."""
 
 
 @dataclass(slots=True)
 class V2GRuntimeData:
-    """What a loaded entry holds."""
+    """What a loaded site holds: its coordinator and its chargers by subentry id."""
 
-    backend: ChargerBackend
-    settings: SettingsStore
-    coordinator: V2GCoordinator
+    coordinator: SiteCoordinator
+    chargers: dict[str, Charger] = field(default_factory=dict)
+    charger_added: list[Callable[[Charger], None]] = field(default_factory=list)
+    """Platforms' callbacks that add a new charger's entities."""
+    loaded_data: dict[str, Any] = field(default_factory=dict)
+    """The site's data when it was set up (a change reloads the site)."""
+    loaded_options: dict[str, Any] = field(default_factory=dict)
+    """The options in use (a change is applied without a reload)."""
 
 
 type V2GConfigEntry = ConfigEntry[V2GRuntimeData]
 
 
 @dataclass(frozen=True, slots=True)
-class V2GData:
-    """One update's result, read by every entity."""
+class ChargerData:
+    """One charger's part of an update."""
 
-    state: ChargerState
+    state: ChargerState | None
+    """None: the charger did not answer this update (its entities are unavailable)."""
     decision: Decision
     applied_setpoint_w: float
+    departure: Departure
+    error: str | None = None
+    """Why the charger is unavailable."""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteData:
+    """One update's result, read by every entity."""
+
+    chargers: dict[str, ChargerData]
     updated_at: datetime
-    departure: datetime
-    departure_source: DepartureSource
     plan: PlanResult | None = None
-    """The optimizer's plan in the Smart modes while the EV is plugged in."""
+    """The joint plan of the EVs in the Smart modes that are plugged in."""
     inputs: Inputs | None = None
-    """Prices, solar and load on the plan's slots (Smart modes)."""
+    """Prices, solar and load on the plan's slots (while any EV is in a Smart mode)."""
+    grid_power_w: float | None = None
+    """The live grid meter (import positive), when one is configured."""
+
+    def vehicle_index(self, charger_id: str) -> int | None:
+        """Where a charger's EV is in the joint plan (None: not planned)."""
+        return None if self.plan is None else self.plan.index(charger_id)
+
+    def money(self, charger_id: str) -> VehicleMoney | None:
+        """A charger's EV's share of the plan's money."""
+        index = self.vehicle_index(charger_id)
+        return None if index is None or self.plan is None else self.plan.money[index]
 
 
-class V2GCoordinator(DataUpdateCoordinator[V2GData]):
-    """Reads the charger, plans, and applies the first slot's setpoint, every update."""
+class SiteCoordinator(DataUpdateCoordinator[SiteData]):
+    """Reads the chargers, plans, and applies each first slot's setpoint, every update."""
 
     config_entry: V2GConfigEntry
 
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: V2GConfigEntry,
-        backend: ChargerBackend,
-        settings: SettingsStore,
-    ) -> None:
+    def __init__(self, hass: HomeAssistant, entry: V2GConfigEntry) -> None:
         super().__init__(
             hass,
             LOGGER,
@@ -112,19 +132,11 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
                 hass, LOGGER, cooldown=PUSH_REFRESH_COOLDOWN_S, immediate=True
             ),
         )
-        self.backend = backend
-        self.settings_store = settings
+        self.chargers: dict[str, Charger] = {}
         self.inputs = InputCollector(hass, InputsConfig.from_options(entry.options))
-        self._applied_w: float | None = None
         self._plan_failed = False
-        self._plugged_since: datetime | None = None
         self._control_lock = asyncio.Lock()
         self._stopped = False
-
-    @property
-    def settings(self) -> Settings:
-        """The user's current settings."""
-        return self.settings_store.settings
 
     @property
     def currency(self) -> str:
@@ -132,118 +144,170 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
         inputs = self.data.inputs if self.data else None
         return (inputs.currency if inputs else None) or self.hass.config.currency
 
-    async def _async_update_data(self) -> V2GData:
+    def options_changed(self) -> None:
+        """Read the site's options again (inputs are rebuilt; limits are read every update)."""
+        self.inputs = InputCollector(
+            self.hass, InputsConfig.from_options(self.config_entry.options)
+        )
+
+    # --- one update -----------------------------------------------------------------------
+
+    async def _async_update_data(self) -> SiteData:
         now = dt_util.now()
-        state = await self._async_read_state()
-        if not state.plugged_in:
-            self._plugged_since = None
-        elif self._plugged_since is None:
-            self._plugged_since = dt_util.utcnow()  # after a restart: as if plugged in now
-        settings = self.settings
-        departure, departure_source = self._departure(state, settings, now)
-        decision, plan, inputs = await self._async_decide(state, settings, now, departure)
-        decision = self._within_grid_limits(decision, state)
-        previous = self._applied_w
-        applied = await self._async_apply(decision.setpoint_w)
-        if applied != previous and self._applied_w is not None:
-            # Show the effect of a new setpoint at once, not one update later.
-            state = await self._async_read_state()
-        return V2GData(
-            state=state,
-            decision=decision,
-            applied_setpoint_w=applied,
+        chargers = list(self.chargers.values())
+        states, errors = await self._async_read_all(chargers)
+        inputs = await self._async_inputs(chargers, now)
+        decisions = {c.subentry_id: self._rule(c, states[c.subentry_id], now) for c in chargers}
+        planned = [c for c in chargers if decisions[c.subentry_id] is None and inputs is not None]
+        plan = None
+        if planned and inputs is not None:
+            plan = await self._async_plan(planned, states, decisions, inputs, now)
+        for charger in planned:
+            decisions[charger.subentry_id] = self._from_plan(charger, states, plan)
+        final = self._within_grid_limits(chargers, states, decisions)
+        applied = await self._async_apply_all(chargers, states, final)
+        states = await self._async_reread_changed(chargers, states, applied)
+        return SiteData(
+            chargers={
+                c.subentry_id: ChargerData(
+                    state=states[c.subentry_id],
+                    decision=final[c.subentry_id],
+                    applied_setpoint_w=applied.get(c.subentry_id, 0.0),
+                    departure=c.departure(states[c.subentry_id], now),
+                    error=errors.get(c.subentry_id),
+                )
+                for c in chargers
+            },
             updated_at=now,
-            departure=departure,
-            departure_source=departure_source,
             plan=plan,
             inputs=inputs,
+            grid_power_w=self.inputs.read_grid_power_w(),
         )
 
-    async def _async_decide(
-        self, state: ChargerState, settings: Settings, now: datetime, departure: datetime
-    ) -> tuple[Decision, PlanResult | None, Inputs | None]:
-        """The setpoint and why; in the Smart modes also the inputs and the plan."""
-        if settings.mode not in SMART_MODES:
+    async def _async_read_all(
+        self, chargers: list[Charger]
+    ) -> tuple[dict[str, ChargerState | None], dict[str, str]]:
+        """Every charger at once; one that does not answer is unavailable, the rest go on."""
+        results = await asyncio.gather(*(c.async_read() for c in chargers), return_exceptions=True)
+        states: dict[str, ChargerState | None] = {}
+        errors: dict[str, str] = {}
+        for charger, result in zip(chargers, results, strict=True):
+            if isinstance(result, ChargerUnavailableError):
+                states[charger.subentry_id] = None
+                errors[charger.subentry_id] = str(result) or type(result).__name__
+                self._log_unavailable(charger, errors[charger.subentry_id])
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                states[charger.subentry_id] = result
+                self._log_unavailable(charger, None)
+        return states, errors
+
+    def _log_unavailable(self, charger: Charger, error: str | None) -> None:
+        """Log once when a charger becomes unavailable and once when it is back."""
+        was = self.data is not None and (
+            (previous := self.data.chargers.get(charger.subentry_id)) is not None
+            and previous.state is None
+        )
+        if error is not None and not was:
+            LOGGER.warning("%s is unavailable: %s", charger.title, error)
+        elif error is None and was:
+            LOGGER.info("%s is available again", charger.title)
+
+    async def _async_inputs(self, chargers: list[Charger], now: datetime) -> Inputs | None:
+        """Prices, solar and load once for the site, while any EV is in a Smart mode."""
+        entry_id = self.config_entry.entry_id
+        if not any(c.settings.mode in SMART_MODES for c in chargers):
             # Inputs are not read outside the Smart modes: their problems are not current.
-            clear_repair_issues(self.hass, DOMAIN, self.config_entry.entry_id)
-            return decide(state, settings, now), None, None
+            clear_repair_issues(self.hass, DOMAIN, entry_id)
+            return None
         inputs = await self.inputs.async_collect(planning_grid(now), dt_util.utcnow())
-        sync_repair_issues(self.hass, DOMAIN, self.config_entry.entry_id, inputs.problems)
-        if not state.plugged_in:
-            return decide(state, settings, now), None, inputs
-        if self._missed_departure(state, settings, now):
+        sync_repair_issues(self.hass, DOMAIN, entry_id, inputs.problems)
+        return inputs
+
+    def _rule(self, charger: Charger, state: ChargerState | None, now: datetime) -> Decision | None:
+        """The decision without a plan, or None when the plan decides for this charger."""
+        if state is None:
+            return Decision(0.0, Reason.OFF)
+        settings = charger.settings
+        if self._sync_cannot_charge(charger, state):
+            decision = decide(state, settings, now)
+            return Decision(0.0, Reason.CANNOT_CHARGE) if decision.setpoint_w > 0 else decision
+        if settings.mode not in SMART_MODES or not state.plugged_in:
+            return decide(state, settings, now)
+        if charger.missed_departure(state, now):
             # Still here after the departure time, below the target: the driver is late and
             # needs the energy now, not at tomorrow's cheapest hours.
-            decision = replace(decide(state, settings, now), reason=Reason.MISSED_DEPARTURE)
-            return decision, None, inputs
-        if (plan := await self._async_plan(state, settings, departure, inputs)) is None:
-            # Planning failed: the plain rule keeps the driver's target (never discharges).
-            return decide(state, settings, now), None, inputs
-        return decide_from_plan(plan.plan.setpoint_w, state, settings), plan, inputs
+            return replace(decide(state, settings, now), reason=Reason.MISSED_DEPARTURE)
+        return None
 
-    @staticmethod
-    def _departure(
-        state: ChargerState, settings: Settings, now: datetime
-    ) -> tuple[datetime, DepartureSource]:
-        """A one-off departure from the action, else the EV's own, else the daily time."""
-        if settings.departure_override is not None and settings.departure_override > now:
-            return settings.departure_override, DepartureSource.ONE_OFF
-        if state.ev_departure is not None and state.ev_departure > now:
-            return state.ev_departure, DepartureSource.EV  # the driver told the car
-        return next_departure(settings.departure_time, now), DepartureSource.DAILY
-
-    def _missed_departure(self, state: ChargerState, settings: Settings, now: datetime) -> bool:
-        """The EV was plugged in over the daily departure time and is still below its target."""
-        if state.soc_pct is None or state.soc_pct >= settings.target_soc_pct - 0.5:
-            return False
-        if self._departure(state, settings, now)[1] is not DepartureSource.DAILY:
-            return False
-        # Wall-clock arithmetic for the daily time, UTC for durations (DST-safe).
-        last = dt_util.as_utc(next_departure(settings.departure_time, now) - timedelta(days=1))
-        plugged_before = self._plugged_since is not None and self._plugged_since < last
-        return plugged_before and dt_util.as_utc(now) - last <= MISSED_DEPARTURE_WINDOW
-
-    def _within_grid_limits(self, decision: Decision, state: ChargerState) -> Decision:
-        """Correct the setpoint with the live grid meter, when one is configured."""
-        grid_power_w = self.inputs.read_grid_power_w()
-        if grid_power_w is None or decision.setpoint_w == 0:
-            return decision
-        options = self.config_entry.options
-        limited = limit_to_grid(
-            decision.setpoint_w,
-            grid_power_w=grid_power_w,
-            ev_power_w=state.power_w,
-            import_limit_w=float(options.get(OPT_GRID_IMPORT_LIMIT_W, math.inf)) or math.inf,
-            export_limit_w=float(options.get(OPT_GRID_EXPORT_LIMIT_W, math.inf)),
-            export_allowed=bool(options.get(OPT_EXPORT_ALLOWED, True)),
-        )
-        if abs(limited - decision.setpoint_w) < 1.0:
-            return decision
-        return replace(decision, setpoint_w=limited, limited_by_grid=True)
+    def _sync_cannot_charge(self, charger: Charger, state: ChargerState) -> bool:
+        """A repair issue while the EV takes less than the charger's lowest power."""
+        minimum_w = charger.backend.capabilities.min_charge_power_w
+        cannot = state.plugged_in and 0 < state.max_charge_power_w < minimum_w
+        issue_id = f"cannot_charge.{charger.subentry_id}"
+        if cannot:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="cannot_charge",
+                translation_placeholders={
+                    "charger": charger.title,
+                    "ev_max_w": f"{state.max_charge_power_w:.0f}",
+                    "min_w": f"{minimum_w:.0f}",
+                },
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        return cannot
 
     async def _async_plan(
-        self, state: ChargerState, settings: Settings, departure: datetime, inputs: Inputs
+        self,
+        planned: list[Charger],
+        states: dict[str, ChargerState | None],
+        decisions: dict[str, Decision | None],
+        inputs: Inputs,
+        now: datetime,
     ) -> PlanResult | None:
-        problem, soc_assumed = build_problem(
-            state=state,
-            capabilities=self.backend.capabilities,
-            mode=settings.mode,
-            allow_v2g=settings.allow_v2g,
-            target_soc_pct=settings.target_soc_pct,
-            min_soc_pct=settings.min_soc_pct,
-            max_charge_power_w=settings.max_charge_power_w,
-            max_discharge_power_w=settings.max_discharge_power_w,
-            capacity_kwh=settings.capacity_kwh,
-            departure=departure,
-            options=self.config_entry.options,
+        """One plan for every EV the plan steers; the others' fixed power counts as load."""
+        options = self.config_entry.options
+        vehicles = []
+        assumed = []
+        for charger in planned:
+            state = states[charger.subentry_id]
+            assert state is not None  # planned chargers answered
+            vehicle, soc_assumed = build_vehicle(
+                name=charger.subentry_id,
+                state=state,
+                capabilities=charger.backend.capabilities,
+                settings=charger.settings,
+                departure=charger.departure(state, now).at,
+                options=options,
+            )
+            vehicles.append(vehicle)
+            assumed.append(soc_assumed)
+        load_w = inputs.base_load_power_w.copy()
+        for charger_id, decision in decisions.items():
+            state = states[charger_id]
+            if decision is None or state is None or decision.setpoint_w <= 0:
+                continue
+            energy = energy_needed_kwh(state, self.chargers[charger_id].settings)
+            load_w += fixed_load_w(inputs.grid, decision.setpoint_w, energy)
+        problem = build_problem(
+            vehicles=vehicles,
+            options=options,
             grid=inputs.grid,
             import_price_per_kwh=inputs.import_price_per_kwh,
             export_price_per_kwh=inputs.export_price_per_kwh,
             solar_w=inputs.solar_power_w,
-            load_w=inputs.base_load_power_w,
+            load_w=load_w,
         )
+        ids = [c.subentry_id for c in planned]
         try:
-            result = await self.hass.async_add_executor_job(make_plan, problem, soc_assumed)
+            result = await self.hass.async_add_executor_job(make_plan, problem, ids, assumed)
         except Exception:  # the driver must never be stranded by a solver bug
             if not self._plan_failed:
                 LOGGER.exception("Planning failed; charging at full power until it works again")
@@ -254,70 +318,126 @@ class V2GCoordinator(DataUpdateCoordinator[V2GData]):
             self._plan_failed = False
         return result
 
-    async def _async_read_state(self) -> ChargerState:
-        try:
-            return await self.backend.async_read_state()
-        except ChargerUnavailableError as err:
-            self._applied_w = None  # re-send the setpoint once it is back
-            raise _unavailable(err) from err
+    @staticmethod
+    def _from_plan(
+        charger: Charger, states: dict[str, ChargerState | None], plan: PlanResult | None
+    ) -> Decision:
+        """The plan's first slot for this charger; the plain rule when planning failed."""
+        state = states[charger.subentry_id]
+        assert state is not None
+        index = None if plan is None else plan.index(charger.subentry_id)
+        if plan is None or index is None:
+            # Planning failed: the plain rule keeps the driver's target (never discharges).
+            return decide(state, charger.settings, dt_util.now())
+        setpoint_w = plan.plan.vehicles[index].setpoint_w
+        return decide_from_plan(setpoint_w, state, charger.settings)
 
-    async def _async_apply(self, setpoint_w: float) -> float:
-        """Send the setpoint when it changed meaningfully; return what the charger follows."""
+    def _within_grid_limits(
+        self,
+        chargers: list[Charger],
+        states: dict[str, ChargerState | None],
+        decisions: dict[str, Decision | None],
+    ) -> dict[str, Decision]:
+        """Correct every setpoint at once with the live grid meter, when one is configured."""
+        final = {charger_id: d or Decision(0.0, Reason.OFF) for charger_id, d in decisions.items()}
+        grid_power_w = self.inputs.read_grid_power_w()
+        online = [c for c in chargers if states[c.subentry_id] is not None]
+        if grid_power_w is None or not any(final[c.subentry_id].setpoint_w for c in online):
+            return final
+        options = self.config_entry.options
+        shares = []
+        for charger in online:
+            state = states[charger.subentry_id]
+            assert state is not None
+            capabilities = charger.backend.capabilities
+            shares.append(
+                GridShare(
+                    setpoint_w=final[charger.subentry_id].setpoint_w,
+                    power_w=state.power_w,
+                    priority=PRIORITY_WEIGHTS[charger.settings.priority],
+                    min_charge_power_w=capabilities.min_charge_power_w,
+                    min_discharge_power_w=capabilities.min_discharge_power_w,
+                )
+            )
+        limited = limit_site_to_grid(
+            shares,
+            grid_power_w=grid_power_w,
+            import_limit_w=float(options.get(OPT_GRID_IMPORT_LIMIT_W, math.inf)) or math.inf,
+            export_limit_w=float(options.get(OPT_GRID_EXPORT_LIMIT_W, math.inf)),
+            export_allowed=bool(options.get(OPT_EXPORT_ALLOWED, True)),
+        )
+        for charger, setpoint_w in zip(online, limited, strict=True):
+            decision = final[charger.subentry_id]
+            if abs(setpoint_w - decision.setpoint_w) >= 1.0:
+                final[charger.subentry_id] = replace(
+                    decision, setpoint_w=setpoint_w, limited_by_grid=True
+                )
+        return final
+
+    async def _async_apply_all(
+        self,
+        chargers: list[Charger],
+        states: dict[str, ChargerState | None],
+        decisions: dict[str, Decision],
+    ) -> dict[str, float]:
+        """Send every available charger its setpoint, at once; nothing after the stop latch."""
+        online = [c for c in chargers if states[c.subentry_id] is not None]
         async with self._control_lock:
             if self._stopped:
-                return 0.0
-            return await self._async_send(setpoint_w)
+                return dict.fromkeys((c.subentry_id for c in online), 0.0)
+            applied = await asyncio.gather(
+                *(c.async_apply(decisions[c.subentry_id].setpoint_w) for c in online)
+            )
+        return {c.subentry_id: value for c, value in zip(online, applied, strict=True)}
 
-    async def _async_send(self, setpoint_w: float) -> float:
-        previous = self._applied_w
-        changed = (
-            previous is None
-            or abs(setpoint_w - previous) >= SETPOINT_DEADBAND_W
-            or (setpoint_w == 0.0) != (previous == 0.0)
-        )
+    async def _async_reread_changed(
+        self,
+        chargers: list[Charger],
+        states: dict[str, ChargerState | None],
+        applied: dict[str, float],
+    ) -> dict[str, ChargerState | None]:
+        """Show the effect of a new setpoint at once, not one update later."""
+        previous = self.data.chargers if self.data else {}
+        changed = [
+            c
+            for c in chargers
+            if c.subentry_id in applied
+            and c.applied_w is not None
+            and (
+                (before := previous.get(c.subentry_id)) is None
+                or before.applied_setpoint_w != applied[c.subentry_id]
+            )
+        ]
         if not changed:
-            return previous if previous is not None else setpoint_w
-        try:
-            await self.backend.async_apply_setpoint(setpoint_w)
-        except ChargerUnavailableError as err:
-            # The charger's last state is still fresh (it answered the read) but it cannot take
-            # commands right now, for example while it reconnects: send again next time.
-            LOGGER.debug("Setpoint of %.0f W not sent: %s", setpoint_w, err)
-            self._applied_w = None
-            return 0.0
-        except SetpointRejectedError as err:
-            LOGGER.warning("Charger rejected a setpoint of %.0f W: %s", setpoint_w, err)
-            self._applied_w = None
-            return 0.0
-        self._applied_w = setpoint_w
-        return setpoint_w
+            return states
+        results = await asyncio.gather(*(c.async_read() for c in changed), return_exceptions=True)
+        fresh = dict(states)
+        for charger, result in zip(changed, results, strict=True):
+            if isinstance(result, ChargerState):
+                fresh[charger.subentry_id] = result
+        return fresh
 
-    async def async_settings_changed(self, **changes: Any) -> None:
-        """Store new settings and act on them at once."""
-        self.settings_store.update(**changes)
+    # --- settings and lifecycle -----------------------------------------------------------
+
+    async def async_settings_changed(self, charger: Charger, **changes: Any) -> None:
+        """Store an EV's new settings and act on them at once."""
+        charger.settings_store.update(**changes)
         # Not debounced: a user who flips the mode expects the charger to follow at once.
         await self.async_refresh()
 
-    async def async_shutdown_charger(self) -> None:
-        """Leave the charger safe for good: idle, and no setpoint sent after this.
+    async def async_stop_charger(self, charger: Charger) -> None:
+        """Leave one charger idle for good (it is being removed or rebuilt)."""
+        async with self._control_lock:
+            await charger.async_stop()
+
+    async def async_shutdown_chargers(self) -> None:
+        """Leave every charger safe for good: idle, and no setpoint sent after this.
 
         Called on unload and when Home Assistant stops. Refreshes are shut down first; a refresh
-        already under way either sent its setpoint before the lock was taken (the stop below
-        then replaces it) or finds the latch set and sends nothing.
+        already under way either sent its setpoints before the lock was taken (the stops below
+        then replace them) or finds the latch set and sends nothing.
         """
         self._stopped = True
         await self.async_shutdown()
         async with self._control_lock:
-            try:
-                await self.backend.async_stop()
-            except ChargerUnavailableError:
-                LOGGER.debug("Charger unreachable while stopping; its timeouts end any discharge")
-            self._applied_w = None
-
-
-def _unavailable(err: ChargerUnavailableError) -> UpdateFailed:
-    return UpdateFailed(
-        translation_domain=DOMAIN,
-        translation_key="charger_unavailable",
-        translation_placeholders={"error": str(err) or type(err).__name__},
-    )
+            await asyncio.gather(*(c.async_stop() for c in self.chargers.values()))

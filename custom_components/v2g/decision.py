@@ -1,11 +1,13 @@
-"""What power to ask of the charger right now, and why.
+"""What power to ask of each charger right now, and why.
 
 `decide` is the rule for the modes without a plan ("Charge now", "Off", and the EV away);
-`decide_from_plan` reads the optimizer's plan in the Smart modes.
+`decide_from_plan` reads the optimizer's plan in the Smart modes; `limit_site_to_grid` is the
+live correction from the grid meter, once for the whole site.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
@@ -33,6 +35,8 @@ class Reason(StrEnum):
     """Smart: cheaper slots come before departure."""
     MISSED_DEPARTURE = "missed_departure"
     """Smart: the departure time passed with the EV below its target: charging at full power."""
+    CANNOT_CHARGE = "cannot_charge"
+    """The EV takes less than the lowest power the charger can deliver (a repair issue says so)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,25 +89,84 @@ def energy_needed_kwh(state: ChargerState, settings: Settings) -> float | None:
     return round(missing_pct / 100.0 * settings.capacity_kwh, 3)
 
 
-def limit_to_grid(
-    setpoint_w: float,
+@dataclass(frozen=True, slots=True)
+class GridShare:
+    """One charger's part in the site's live grid correction."""
+
+    setpoint_w: float
+    """What the plan (or rule) asks of it now, signed."""
+    power_w: float
+    """What it draws now, signed (the meter sees this)."""
+    priority: float = 1.0
+    """Higher keeps its power longer when the site must cut."""
+    min_charge_power_w: float = 0.0
+    """Cut below this, a charging setpoint becomes 0 (the charger cannot deliver less)."""
+    min_discharge_power_w: float = 0.0
+
+
+def limit_site_to_grid(
+    shares: Sequence[GridShare],
     *,
     grid_power_w: float,
-    ev_power_w: float,
     import_limit_w: float,
     export_limit_w: float,
     export_allowed: bool,
-) -> float:
+) -> list[float]:
     """Keep the site within its grid connection, from the live meter (import positive).
 
-    The meter sees the house and the EV; the house alone is the meter minus the EV's power now.
-    Charging is cut to the import headroom (the main fuse); discharging to what the house uses
-    plus what may be exported. Forecasts are never exact: this is the real-time correction.
+    The meter sees the house and every EV; the house alone is the meter minus the EVs' power now,
+    which makes the correction steady: it does not chase its own effect. When the setpoints
+    together would import above the limit, charging is cut by the excess; when they would export
+    more than allowed (nothing at all without export: V2H only), discharging is cut. Cuts fall on
+    the lowest priority first and, within one priority, in proportion to the setpoints. Forecasts
+    are never exact: this is the real-time correction, for the whole site at once.
     """
-    house_w = grid_power_w - ev_power_w
-    if setpoint_w > 0:
-        return max(0.0, min(setpoint_w, import_limit_w - house_w))
-    if setpoint_w < 0:
-        may_export_w = export_limit_w if export_allowed else 0.0
-        return min(0.0, max(setpoint_w, -(max(0.0, house_w) + may_export_w)))
-    return setpoint_w
+    house_w = grid_power_w - sum(share.power_w for share in shares)
+    setpoints = [share.setpoint_w for share in shares]
+    weights = [share.priority for share in shares]
+    charging = [max(0.0, value) for value in setpoints]
+    discharging = [max(0.0, -value) for value in setpoints]
+    excess_w = house_w + sum(charging) - sum(discharging) - import_limit_w
+    if excess_w > 0:
+        minimums = [share.min_charge_power_w for share in shares]
+        charging = _cut(charging, minimums, weights, excess_w)
+    may_export_w = export_limit_w if export_allowed else 0.0
+    over_export_w = -(house_w + sum(charging) - sum(discharging)) - may_export_w
+    if over_export_w > 0:
+        minimums = [share.min_discharge_power_w for share in shares]
+        discharging = _cut(discharging, minimums, weights, over_export_w)
+    return [c - d for c, d in zip(charging, discharging, strict=True)]
+
+
+def _cut(
+    values: list[float], minimums: list[float], weights: list[float], excess: float
+) -> list[float]:
+    """Take `excess` off the positive `values`.
+
+    Lowest weight first, in proportion within a weight; a value that would fall below its
+    minimum is cut to 0 instead.
+    """
+    result = list(values)
+    for weight in sorted(set(weights)):
+        group = [i for i, w in enumerate(weights) if w == weight and result[i] > 0]
+        while excess > 1e-6 and group:
+            total = sum(result[i] for i in group)
+            if total <= excess:
+                for i in group:
+                    result[i] = 0.0
+                excess -= total
+                break
+            keep = 1.0 - excess / total
+            below = [i for i in group if result[i] * keep < minimums[i]]
+            if not below:
+                for i in group:
+                    result[i] *= keep
+                excess = 0.0
+                break
+            for i in below:
+                excess -= result[i]
+                result[i] = 0.0
+            group = [i for i in group if i not in below]
+        if excess <= 1e-6:
+            break
+    return result

@@ -1,4 +1,4 @@
-"""Diagnostics: what the integration knows, with secrets redacted."""
+"""Diagnostics: what the site knows about itself and each charger, with secrets redacted."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
-from .chargers.ocpp import OcppStation
-from .coordinator import V2GConfigEntry
+from .charger import Charger
+from .coordinator import SiteData, V2GConfigEntry
 from .planner import PlanResult
 
 TO_REDACT = {
@@ -22,13 +22,14 @@ TO_REDACT = {
     "charge_point_serial_number",
     "vin",
     "title",
+    "host",
 }
 
 
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: V2GConfigEntry
 ) -> dict[str, Any]:
-    """Return the entry, the settings, the charger's capabilities and the last update."""
+    """The site's entry and last update, and every charger's settings, state and backend."""
     runtime = entry.runtime_data
     coordinator = runtime.coordinator
     data = coordinator.data
@@ -36,23 +37,33 @@ async def async_get_config_entry_diagnostics(
         {
             "entry": {
                 "title": entry.title,
-                "unique_id": entry.unique_id,
                 "data": dict(entry.data),
                 "options": dict(entry.options),
             },
-            "settings": runtime.settings.settings.to_json(),
-            "capabilities": asdict(runtime.backend.capabilities),
             "last_update_success": coordinator.last_update_success,
-            "state": asdict(data.state) if data else None,
-            "decision": asdict(data.decision) if data else None,
             "plan": _plan_summary(data.plan) if data and data.plan else None,
             "inputs": data.inputs.summary() if data and data.inputs else None,
-            "ocpp": (
-                runtime.backend.diagnostics() if isinstance(runtime.backend, OcppStation) else None
-            ),
+            "grid_power_w": data.grid_power_w if data else None,
+            "chargers": [_charger(charger, data) for charger in runtime.chargers.values()],
         },
         TO_REDACT,
     )
+
+
+def _charger(charger: Charger, data: SiteData | None) -> dict[str, Any]:
+    part = data.chargers.get(charger.subentry_id) if data else None
+    return {
+        "title": charger.title,
+        "unique_id": charger.unique_id,
+        "kind": charger.kind.kind,
+        "data": dict(charger.subentry.data),
+        "settings": charger.settings.to_json(),
+        "capabilities": asdict(charger.backend.capabilities),
+        "state": asdict(part.state) if part and part.state else None,
+        "error": part.error if part else None,
+        "decision": asdict(part.decision) if part else None,
+        "backend": charger.backend.diagnostics(),
+    }
 
 
 def _plan_summary(result: PlanResult) -> dict[str, Any]:
@@ -62,7 +73,7 @@ def _plan_summary(result: PlanResult) -> dict[str, Any]:
         "mip": plan.mip,
         "solve_time_s": plan.solve_time_s,
         "slots": len(plan.grid),
-        "setpoint_w": plan.setpoint_w,
+        "setpoints_w": [vehicle.setpoint_w for vehicle in plan.vehicles],
         "cost": result.cost,
         "savings": result.savings,
     }

@@ -1,9 +1,10 @@
-"""Numbers: the user's charging settings (target and reserve SoC, power limits, capacity)."""
+"""Numbers: each EV's charging settings, and the site's grid limits."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+import math
 from typing import Any
 
 from homeassistant.components.number import (
@@ -17,9 +18,15 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN
-from .coordinator import V2GConfigEntry, V2GCoordinator
-from .entity import Device, V2GEntity
+from .charger import Charger
+from .const import (
+    DEFAULT_OPTIONS,
+    DOMAIN,
+    OPT_GRID_EXPORT_LIMIT_W,
+    OPT_GRID_IMPORT_LIMIT_W,
+)
+from .coordinator import SiteCoordinator, V2GConfigEntry
+from .entity import Device, V2GChargerEntity, V2GSiteEntity, async_add_charger_entities
 from .settings import Settings
 
 PARALLEL_UPDATES = 1
@@ -27,11 +34,11 @@ PARALLEL_UPDATES = 1
 
 @dataclass(frozen=True, kw_only=True)
 class V2GNumberDescription(NumberEntityDescription):
-    """A setting, where it lives in `Settings`, and its bounds."""
+    """An EV's setting, where it lives in `Settings`, and its bounds."""
 
     device: Device
     setting: str
-    max_fn: Callable[[V2GCoordinator], float] | None = None
+    max_fn: Callable[[Charger, SiteCoordinator], float | None] | None = None
     """A maximum that depends on the hardware (charger power limits)."""
     validate_fn: Callable[[Settings, float], str | None] | None = None
     """Returns a translation key when the value contradicts another setting."""
@@ -43,6 +50,17 @@ def _min_below_target(settings: Settings, value: float) -> str | None:
 
 def _target_above_min(settings: Settings, value: float) -> str | None:
     return "min_soc_above_target" if value < settings.min_soc_pct else None
+
+
+def _state_limit(attribute: str) -> Callable[[Charger, SiteCoordinator], float | None]:
+    def limit(charger: Charger, coordinator: SiteCoordinator) -> float | None:
+        data = coordinator.data.chargers.get(charger.subentry_id) if coordinator.data else None
+        if data is None or data.state is None:
+            return None
+        value: float = getattr(data.state, attribute)
+        return value
+
+    return limit
 
 
 NUMBERS: tuple[V2GNumberDescription, ...] = (
@@ -97,7 +115,7 @@ NUMBERS: tuple[V2GNumberDescription, ...] = (
         mode=NumberMode.BOX,
         native_unit_of_measurement=UnitOfPower.WATT,
         device_class=NumberDeviceClass.POWER,
-        max_fn=lambda c: c.data.state.max_charge_power_w,
+        max_fn=_state_limit("max_charge_power_w"),
     ),
     V2GNumberDescription(
         key="max_discharge_power",
@@ -111,7 +129,32 @@ NUMBERS: tuple[V2GNumberDescription, ...] = (
         mode=NumberMode.BOX,
         native_unit_of_measurement=UnitOfPower.WATT,
         device_class=NumberDeviceClass.POWER,
-        max_fn=lambda c: c.data.state.max_discharge_power_w,
+        max_fn=_state_limit("max_discharge_power_w"),
+    ),
+)
+
+SITE_NUMBERS: tuple[NumberEntityDescription, ...] = (
+    NumberEntityDescription(
+        key=OPT_GRID_IMPORT_LIMIT_W,
+        translation_key="grid_import_limit",
+        entity_category=EntityCategory.CONFIG,
+        native_min_value=0,
+        native_max_value=200_000,
+        native_step=100,
+        mode=NumberMode.BOX,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        device_class=NumberDeviceClass.POWER,
+    ),
+    NumberEntityDescription(
+        key=OPT_GRID_EXPORT_LIMIT_W,
+        translation_key="grid_export_limit",
+        entity_category=EntityCategory.CONFIG,
+        native_min_value=0,
+        native_max_value=200_000,
+        native_step=100,
+        mode=NumberMode.BOX,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        device_class=NumberDeviceClass.POWER,
     ),
 )
 
@@ -121,13 +164,18 @@ async def async_setup_entry(
     entry: V2GConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the setting numbers of one entry."""
+    """Add the site's limits and each EV's settings (now and when a charger is added)."""
     coordinator = entry.runtime_data.coordinator
-    async_add_entities(V2GNumber(coordinator, desc, desc.device) for desc in NUMBERS)
+    async_add_entities(V2GSiteOptionNumber(coordinator, desc) for desc in SITE_NUMBERS)
+    async_add_charger_entities(
+        entry,
+        async_add_entities,
+        lambda charger: (V2GNumber(coordinator, charger, desc, desc.device) for desc in NUMBERS),
+    )
 
 
-class V2GNumber(V2GEntity, NumberEntity):
-    """A setting stored by the integration and used by the next decision."""
+class V2GNumber(V2GChargerEntity, NumberEntity):
+    """An EV's setting stored by the integration and used by the next decision."""
 
     entity_description: V2GNumberDescription
 
@@ -139,25 +187,44 @@ class V2GNumber(V2GEntity, NumberEntity):
     @property
     def native_value(self) -> float:
         """The stored setting."""
-        value: float = getattr(self.coordinator.settings, self.entity_description.setting)
+        value: float = getattr(self.charger.settings, self.entity_description.setting)
         return value
 
     @property
     def native_max_value(self) -> float:
         """The description's maximum, or the charger's own limit where it is lower."""
         desc = self.entity_description
-        if desc.max_fn is None:
-            return float(desc.native_max_value or 0.0)
-        return min(desc.max_fn(self.coordinator), float(desc.native_max_value or 0.0))
+        maximum = float(desc.native_max_value or 0.0)
+        if desc.max_fn is None or (limit := desc.max_fn(self.charger, self.coordinator)) is None:
+            return maximum
+        return min(limit, maximum)
 
     async def async_set_native_value(self, value: float) -> None:
         """Store the new value and re-plan."""
         desc = self.entity_description
-        if desc.validate_fn and (error := desc.validate_fn(self.coordinator.settings, value)):
+        if desc.validate_fn and (error := desc.validate_fn(self.charger.settings, value)):
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key=error,
                 translation_placeholders={"value": f"{value:g}"},
             )
         changes: dict[str, Any] = {desc.setting: value}
-        await self.coordinator.async_settings_changed(**changes)
+        await self.coordinator.async_settings_changed(self.charger, **changes)
+
+
+class V2GSiteOptionNumber(V2GSiteEntity, NumberEntity):
+    """A site option users change often (the grid limits), kept in the site's options."""
+
+    @property
+    def native_value(self) -> float:
+        """The option in force (0 for the import limit: no limit)."""
+        key = self.entity_description.key
+        value = float(self.coordinator.config_entry.options.get(key, DEFAULT_OPTIONS[key]))
+        return value if math.isfinite(value) else 0.0
+
+    async def async_set_native_value(self, value: float) -> None:
+        """Store the option; the site re-plans with it at once."""
+        entry = self.coordinator.config_entry
+        options = {**entry.options, self.entity_description.key: float(value)}
+        # The site's update listener applies it and re-plans.
+        self.hass.config_entries.async_update_entry(entry, options=options)

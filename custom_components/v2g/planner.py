@@ -1,18 +1,21 @@
-"""Turns the charger's state, the user's settings and the world's inputs into a plan.
+"""Turns the chargers' states, the EVs' settings and the site's inputs into one joint plan.
 
 Pure functions, no Home Assistant objects: the coordinator calls `build_problem` on the event
 loop and `make_plan` in an executor thread (HiGHS releases nothing for the loop to do meanwhile).
+Every plugged-in EV in a Smart mode is one `Vehicle` of one `Problem`: they share the site's grid
+connection, so the plan never puts them together above the main fuse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import math
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .chargers import Capabilities, ChargerState
 from .const import (
@@ -33,57 +36,90 @@ from .optimizer import (
     Site,
     SlotGrid,
     Vehicle,
+    VehiclePlan,
     charge_now,
     evaluate,
     make_grid,
     solve,
+    terminal_value_per_kwh,
 )
+from .settings import Settings
 
 HORIZON = timedelta(hours=48)
 SLOT_S = 900
 
+type FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleMoney:
+    """One EV's share of the plan's money, and what it saves against "Charge now"."""
+
+    cost: float
+    """What the EV adds to the site's bill over the horizon (import minus export it causes)."""
+    savings: float
+    """Against "Charge now" on the same inputs, both valuing the energy left at the end."""
+
 
 @dataclass(frozen=True, slots=True)
 class PlanResult:
-    """The optimizer's plan, what "Charge now" would cost on the same inputs, and the grid."""
+    """The optimizer's joint plan, "Charge now" on the same inputs, and each EV's share.
+
+    `vehicle_ids[i]` names the charger whose EV `plan.vehicles[i]` is.
+    """
 
     plan: Plan
+    vehicle_ids: tuple[str, ...]
     baseline_cost: float
     """Money "Charge now" would spend over the horizon, terminal energy valued alike."""
-    soc_assumed: bool
-    """The EV reported no SoC; the plan assumed it is at its reserve."""
     site_cost_without_ev: float
     """The house and solar alone over the horizon: what the site pays anyway."""
+    money: tuple[VehicleMoney, ...]
+    soc_assumed: tuple[bool, ...]
+    """Per EV: it reported no SoC, the plan assumed it is at its reserve."""
 
     @property
     def cost(self) -> float:
-        """What the EV adds to the site's bill over the horizon (import - export + peak charge).
+        """What the EVs add to the site's bill over the horizon (import - export + peak charge).
 
-        The house's own consumption is not counted; solar surplus the EV takes counts at the
+        The house's own consumption is not counted; solar surplus the EVs take counts at the
         feed-in it forgoes. Battery wear is not money paid now; it is part of `savings`.
         """
-        return _cash(self.plan.cost) - self.site_cost_without_ev
+        return cash(self.plan.cost) - self.site_cost_without_ev
 
     @property
     def savings(self) -> float:
         """What the plan saves against "Charge now", both valuing the energy left at the end."""
         return self.baseline_cost - (self.plan.cost.total_cost - self.plan.cost.terminal_value)
 
-    def facts(self) -> dict[str, Any]:
-        """What the plan promises, for the plan sensor, the get_plan action and diagnostics."""
+    def index(self, vehicle_id: str) -> int | None:
+        """Where a charger's EV is in the plan (None: not planned)."""
+        try:
+            return self.vehicle_ids.index(vehicle_id)
+        except ValueError:
+            return None
+
+    def facts(self, index: int | None = None) -> dict[str, Any]:
+        """What the plan promises (one EV's when `index` is given), for sensors and actions."""
         plan = self.plan
-        best = plan.best_reachable_soc_pct
-        departure = plan.departure_soc_pct
-        return {
-            "status": plan.status,
-            "target_reachable": plan.target_reachable,
+        facts: dict[str, Any] = {"status": plan.status}
+        if index is None:
+            return facts | {
+                "vehicles": len(self.vehicle_ids),
+                "peak_import_w": round(plan.peak_import_w),
+            }
+        vehicle = plan.vehicles[index]
+        best = vehicle.best_reachable_soc_pct
+        departure = vehicle.departure_soc_pct
+        return facts | {
+            "target_reachable": vehicle.target_reachable,
             "best_reachable_soc_pct": None if best is None else round(best, 1),
             "departure_soc_pct": None if departure is None else round(departure, 1),
-            "soc_assumed": self.soc_assumed,
+            "soc_assumed": self.soc_assumed[index],
         }
 
 
-def _cash(cost: CostBreakdown) -> float:
+def cash(cost: CostBreakdown) -> float:
     """Money that changes hands: import - export revenue + peak charge (no wear)."""
     return cost.import_cost - cost.export_revenue + cost.peak_cost
 
@@ -109,87 +145,176 @@ def _option(options: Mapping[str, Any], key: str) -> float:
     return float(options.get(key, DEFAULT_OPTIONS[key]))
 
 
-def build_problem(
+def build_vehicle(
     *,
+    name: str,
     state: ChargerState,
     capabilities: Capabilities,
-    mode: Mode,
-    allow_v2g: bool,
-    target_soc_pct: float,
-    min_soc_pct: float,
-    max_charge_power_w: float,
-    max_discharge_power_w: float,
-    capacity_kwh: float,
+    settings: Settings,
     departure: datetime,
     options: Mapping[str, Any],
-    grid: SlotGrid,
-    import_price_per_kwh: np.ndarray[Any, np.dtype[np.float64]],
-    export_price_per_kwh: np.ndarray[Any, np.dtype[np.float64]],
-    solar_w: np.ndarray[Any, np.dtype[np.float64]],
-    load_w: np.ndarray[Any, np.dtype[np.float64]],
-) -> tuple[Problem, bool]:
-    """The optimizer's problem for one EV; returns it and whether the SoC was assumed."""
+) -> tuple[Vehicle, bool]:
+    """The optimizer's view of one plugged-in EV; returns it and whether its SoC was assumed."""
     soc_assumed = state.soc_pct is None
-    soc_pct = min_soc_pct if state.soc_pct is None else state.soc_pct
-    v2g = mode is Mode.SMART and allow_v2g and capabilities.bidirectional
+    soc_pct = settings.min_soc_pct if state.soc_pct is None else state.soc_pct
+    v2g = settings.mode is Mode.SMART and settings.allow_v2g and capabilities.bidirectional
     vehicle = Vehicle(
-        capacity_kwh=capacity_kwh,
+        name=name,
+        capacity_kwh=settings.capacity_kwh,
         soc_pct=soc_pct,
-        target_soc_pct=target_soc_pct,
+        target_soc_pct=settings.target_soc_pct,
         departure=departure,
-        min_soc_pct=min_soc_pct,
+        min_soc_pct=settings.min_soc_pct,
         # Above the target only energy that costs less than it is worth later gets stored (solar
         # surplus); grid energy bought just to hold it never pays (see optimizer.solve).
-        max_soc_pct=max(_option(options, OPT_MAX_V2G_SOC_PCT), target_soc_pct),
-        max_charge_power_w=max(0.0, min(max_charge_power_w, state.max_charge_power_w)),
+        max_soc_pct=max(_option(options, OPT_MAX_V2G_SOC_PCT), settings.target_soc_pct),
+        max_charge_power_w=max(0.0, min(settings.max_charge_power_w, state.max_charge_power_w)),
         max_discharge_power_w=(
-            max(0.0, min(max_discharge_power_w, state.max_discharge_power_w)) if v2g else 0.0
+            max(0.0, min(settings.max_discharge_power_w, state.max_discharge_power_w))
+            if v2g
+            else 0.0
         ),
         min_charge_power_w=capabilities.min_charge_power_w,
+        min_discharge_power_w=capabilities.min_discharge_power_w if v2g else 0.0,
         charge_efficiency=_option(options, OPT_CHARGE_EFFICIENCY_PCT) / 100.0,
         discharge_efficiency=_option(options, OPT_DISCHARGE_EFFICIENCY_PCT) / 100.0,
         wear_cost_per_kwh=_option(options, OPT_WEAR_COST_PER_KWH),
         v2g_allowed=v2g,
     )
+    return vehicle, soc_assumed
+
+
+def site_limits(options: Mapping[str, Any]) -> Site:
+    """The grid connection's limits from the site's options (an import limit of 0: none)."""
     import_limit = _option(options, OPT_GRID_IMPORT_LIMIT_W)
-    export_limit = _option(options, OPT_GRID_EXPORT_LIMIT_W)
-    site = Site(
+    return Site(
         import_limit_w=import_limit if import_limit > 0 else math.inf,
-        export_limit_w=export_limit,
+        export_limit_w=_option(options, OPT_GRID_EXPORT_LIMIT_W),
         export_allowed=bool(options.get(OPT_EXPORT_ALLOWED, DEFAULT_OPTIONS[OPT_EXPORT_ALLOWED])),
     )
-    problem = Problem(
+
+
+def fixed_load_w(grid: SlotGrid, power_w: float, energy_kwh: float | None) -> FloatArray:
+    """An EV charging at a fixed power outside the plan ("Charge now"), as load on the slots.
+
+    It draws `power_w` until `energy_kwh` is delivered (all horizon long when unknown).
+    """
+    load = np.zeros(len(grid))
+    if power_w <= 0:
+        return load
+    hours = grid.durations_h
+    if energy_kwh is None:
+        load[:] = power_w
+        return load
+    delivered_before = np.concatenate(([0.0], np.cumsum(hours * power_w / 1000.0)[:-1]))
+    remaining = np.clip(energy_kwh - delivered_before, 0.0, None)
+    return np.minimum(power_w, remaining * 1000.0 / hours)
+
+
+def build_problem(
+    *,
+    vehicles: Sequence[Vehicle],
+    options: Mapping[str, Any],
+    grid: SlotGrid,
+    import_price_per_kwh: FloatArray,
+    export_price_per_kwh: FloatArray,
+    solar_w: FloatArray,
+    load_w: FloatArray,
+) -> Problem:
+    """One problem for every EV of the site that the plan steers."""
+    return Problem(
         grid=grid,
         import_price_per_kwh=import_price_per_kwh,
         export_price_per_kwh=export_price_per_kwh,
-        vehicles=(vehicle,),
+        vehicles=tuple(vehicles),
         solar_power_w=solar_w,
         base_load_power_w=load_w,
-        site=site,
+        site=site_limits(options),
     )
-    return problem, soc_assumed
 
 
-def make_plan(problem: Problem, soc_assumed: bool) -> PlanResult:
+def make_plan(
+    problem: Problem, vehicle_ids: Sequence[str], soc_assumed: Sequence[bool]
+) -> PlanResult:
     """Solve, and price "Charge now" on the same inputs (runs in an executor thread)."""
     plan = solve(problem)
     baseline = charge_now(problem)
-    idle = np.zeros(len(problem.grid))
-    without_ev = evaluate(problem, [idle], [idle], strategy="no_ev").cost
+    idle = [np.zeros(len(problem.grid)) for _ in problem.vehicles]
+    without_ev = evaluate(problem, idle, idle, strategy="no_ev").cost
+    baseline_cost = baseline.cost.total_cost - baseline.cost.terminal_value
+    site_cost_without_ev = cash(without_ev)
+    if len(problem.vehicles) == 1:
+        # One EV: its share is the whole difference the EV makes to the site's bill.
+        money: tuple[VehicleMoney, ...] = (
+            VehicleMoney(
+                cost=cash(plan.cost) - site_cost_without_ev,
+                savings=baseline_cost - (plan.cost.total_cost - plan.cost.terminal_value),
+            ),
+        )
+    else:
+        money = tuple(
+            VehicleMoney(
+                cost=_marginal_cash(problem, plan, i),
+                savings=_value(problem, baseline, i) - _value(problem, plan, i),
+            )
+            for i in range(len(problem.vehicles))
+        )
     return PlanResult(
         plan=plan,
-        baseline_cost=baseline.cost.total_cost - baseline.cost.terminal_value,
-        soc_assumed=soc_assumed,
-        site_cost_without_ev=_cash(without_ev),
+        vehicle_ids=tuple(vehicle_ids),
+        baseline_cost=baseline_cost,
+        site_cost_without_ev=site_cost_without_ev,
+        money=money,
+        soc_assumed=tuple(soc_assumed),
     )
 
 
-def schedule(plan: Plan) -> list[dict[str, Any]]:
-    """The plan as ApexCharts-friendly points: one {start, power_w, soc_pct} per slot."""
+def _marginal_prices(problem: Problem, plan: Plan) -> FloatArray:
+    """What one more kWh costs the site in each slot.
+
+    The import price while the site imports, else the feed-in price it forgoes.
+    """
+    importing = plan.grid_import_w > 1.0
+    return np.where(importing, problem.import_price_per_kwh, problem.export_price_per_kwh)
+
+
+def _marginal_cash(problem: Problem, plan: Plan, index: int) -> float:
+    """One EV's energy priced at the site's marginal price of each slot."""
+    vehicle: VehiclePlan = plan.vehicles[index]
+    energy_kwh = problem.grid.durations_h * vehicle.power_w / 1000.0
+    return float(np.sum(_marginal_prices(problem, plan) * energy_kwh))
+
+
+def _value(problem: Problem, plan: Plan, index: int) -> float:
+    """One EV's cash plus wear minus the value of the energy it holds at the end."""
+    vehicle = problem.vehicles[index]
+    planned = plan.vehicles[index]
+    stored_kwh = (float(planned.soc_pct[-1]) - vehicle.soc_pct) / 100.0 * vehicle.capacity_kwh
+    terminal = terminal_value_per_kwh(problem) * stored_kwh
+    return _marginal_cash(problem, plan, index) + planned.wear_cost - terminal
+
+
+def schedule(plan: Plan, index: int = 0) -> list[dict[str, Any]]:
+    """One EV's plan as ApexCharts-friendly points: one {start, power_w, soc_pct} per slot."""
     starts = plan.grid.starts.astype("datetime64[s]").astype(str)
-    power = np.round(plan.vehicles[0].power_w, 0)
-    soc = np.round(plan.vehicles[0].soc_pct, 1)
+    vehicle = plan.vehicles[index]
+    power = np.round(vehicle.power_w, 0)
+    soc = np.round(vehicle.soc_pct, 1)
     return [
         {"start": f"{start}+00:00", "power_w": float(p), "soc_pct": float(s)}
         for start, p, s in zip(starts, power, soc, strict=True)
+    ]
+
+
+def site_schedule(plan: Plan) -> list[dict[str, Any]]:
+    """The site's planned grid exchange per slot: {start, import_w, export_w}."""
+    starts = plan.grid.starts.astype("datetime64[s]").astype(str)
+    return [
+        {"start": f"{start}+00:00", "import_w": float(i), "export_w": float(e)}
+        for start, i, e in zip(
+            starts,
+            np.round(plan.grid_import_w, 0),
+            np.round(plan.grid_export_w, 0),
+            strict=True,
+        )
     ]

@@ -1,19 +1,51 @@
-"""Select: the charging mode."""
+"""Selects: each EV's charging mode and its priority on the site."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
 from homeassistant.components.select import SelectEntity, SelectEntityDescription
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import Mode
+from .const import Mode, Priority
 from .coordinator import V2GConfigEntry
-from .entity import Device, V2GEntity
+from .entity import Device, V2GChargerEntity, async_add_charger_entities
 
 PARALLEL_UPDATES = 1
 
-MODE = SelectEntityDescription(
-    key="mode", translation_key="mode", options=[mode.value for mode in Mode]
+
+@dataclass(frozen=True, kw_only=True)
+class V2GSelectDescription(SelectEntityDescription):
+    """A setting with a fixed set of choices, and the enum it is stored as."""
+
+    device: Device
+    setting: str
+    kind: Callable[[str], StrEnum]
+
+
+SELECTS: tuple[V2GSelectDescription, ...] = (
+    V2GSelectDescription(
+        key="mode",
+        translation_key="mode",
+        options=[mode.value for mode in Mode],
+        device=Device.CHARGER,
+        setting="mode",
+        kind=Mode,
+    ),
+    V2GSelectDescription(
+        key="priority",
+        translation_key="priority",
+        options=[priority.value for priority in Priority],
+        entity_category=EntityCategory.CONFIG,
+        device=Device.EV,
+        setting="priority",
+        kind=Priority,
+    ),
 )
 
 
@@ -22,23 +54,32 @@ async def async_setup_entry(
     entry: V2GConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the mode select of one entry."""
-    async_add_entities([V2GModeSelect(entry.runtime_data.coordinator, MODE, Device.CHARGER)])
+    """Add each charger's selects (now and when a charger is added)."""
+    coordinator = entry.runtime_data.coordinator
+    async_add_charger_entities(
+        entry,
+        async_add_entities,
+        lambda charger: (V2GSelect(coordinator, charger, desc, desc.device) for desc in SELECTS),
+    )
 
 
-class V2GModeSelect(V2GEntity, SelectEntity):
-    """What the integration does with the charger."""
+class V2GSelect(V2GChargerEntity, SelectEntity):
+    """A choice stored in the EV's settings; the charger follows it at once."""
+
+    entity_description: V2GSelectDescription
 
     @property
     def available(self) -> bool:
-        """The mode can be chosen while the charger is offline."""
+        """The choice can be made while the charger is offline."""
         return True
 
     @property
     def current_option(self) -> str:
-        """The active mode."""
-        return self.coordinator.settings.mode.value
+        """The active choice."""
+        return str(getattr(self.charger.settings, self.entity_description.setting))
 
     async def async_select_option(self, option: str) -> None:
-        """Switch mode and act on it at once."""
-        await self.coordinator.async_settings_changed(mode=Mode(option))
+        """Store the choice and act on it at once."""
+        desc = self.entity_description
+        changes: dict[str, Any] = {desc.setting: desc.kind(option)}
+        await self.coordinator.async_settings_changed(self.charger, **changes)

@@ -1,4 +1,4 @@
-"""Sensors: the charger's power and energy, the EV's state of charge, and what is left to do."""
+"""Sensors: each charger's power and energy, its EV's state of charge and plan, and the site's."""
 
 from __future__ import annotations
 
@@ -19,67 +19,61 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
+from .charger import Charger
 from .chargers import ChargerStatus
-from .coordinator import V2GConfigEntry, V2GCoordinator
+from .coordinator import SiteCoordinator, SiteData, V2GConfigEntry
 from .decision import Reason, energy_needed_kwh
-from .entity import Device, V2GEntity
-from .planner import schedule
+from .entity import ChargerView, Device, V2GChargerEntity, V2GSiteEntity, async_add_charger_entities
+from .planner import schedule, site_schedule
 
 PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
 class V2GSensorDescription(SensorEntityDescription):
-    """A sensor and how to read its value from the coordinator."""
+    """A charger's (or its EV's) sensor and how to read its value."""
 
     device: Device
-    value_fn: Callable[[V2GCoordinator], StateType | datetime]
-    attrs_fn: Callable[[V2GCoordinator], dict[str, Any]] | None = None
+    value_fn: Callable[[ChargerView], StateType | datetime]
+    attrs_fn: Callable[[ChargerView], dict[str, Any]] | None = None
     monetary: bool = False
     """The unit is the price source's currency (or Home Assistant's)."""
 
 
-def _minutes_to_departure(coordinator: V2GCoordinator) -> float:
+@dataclass(frozen=True, kw_only=True)
+class V2GSiteSensorDescription(SensorEntityDescription):
+    """A site sensor and how to read its value."""
+
+    value_fn: Callable[[SiteData], StateType]
+    attrs_fn: Callable[[SiteData], dict[str, Any]] | None = None
+    monetary: bool = False
+
+
+def _minutes_to_departure(view: ChargerView) -> float:
     # In UTC: local datetimes sharing a zone subtract as wall clocks, wrong across DST.
-    remaining = dt_util.as_utc(coordinator.data.departure) - dt_util.utcnow()
+    remaining = dt_util.as_utc(view.data.departure.at) - dt_util.utcnow()
     return round(remaining.total_seconds() / 60.0)
 
 
-def _plan_attributes(coordinator: V2GCoordinator) -> dict[str, Any]:
-    data = coordinator.data
+def _plan_attributes(view: ChargerView) -> dict[str, Any]:
+    data = view.data
     attributes: dict[str, Any] = {
         "setpoint_w": data.applied_setpoint_w,
         "limited_by_grid": data.decision.limited_by_grid,
-        "departure": data.departure.isoformat(),
+        "departure": data.departure.at.isoformat(),
     }
-    if data.inputs is not None:
-        attributes["estimated_price_slots"] = int(data.inputs.price_estimated.sum())
-    if (result := data.plan) is None:
+    site = view.site
+    if site.inputs is not None:
+        attributes["estimated_price_slots"] = int(site.inputs.price_estimated.sum())
+    index = site.vehicle_index(view.charger.subentry_id)
+    if site.plan is None or index is None:
         return attributes | {"schedule": []}
-    return attributes | result.facts() | {"schedule": schedule(result.plan)}
+    return attributes | site.plan.facts(index) | {"schedule": schedule(site.plan.plan, index)}
 
 
-def _cost_attributes(coordinator: V2GCoordinator) -> dict[str, Any]:
-    if (result := coordinator.data.plan) is None:
-        return {}
-    cost = result.plan.cost
-    return {
-        "import_cost": round(cost.import_cost, 2),
-        "export_revenue": round(cost.export_revenue, 2),
-        "peak_cost": round(cost.peak_cost, 2),
-        "site_cost_without_ev": round(result.site_cost_without_ev, 2),
-        "wear_cost": round(cost.wear_cost, 2),
-    }
-
-
-def _plan_value(
-    fn: Callable[[Any], float | None],
-) -> Callable[[V2GCoordinator], StateType]:
-    def value(coordinator: V2GCoordinator) -> StateType:
-        result = coordinator.data.plan
-        if result is None:
-            return None
-        number = fn(result)
+def _rounded(fn: Callable[[ChargerView], float | None]) -> Callable[[ChargerView], StateType]:
+    def value(view: ChargerView) -> StateType:
+        number = fn(view)
         return None if number is None else round(number, 2)
 
     return value
@@ -93,7 +87,7 @@ SENSORS: tuple[V2GSensorDescription, ...] = (
         device_class=SensorDeviceClass.POWER,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.WATT,
-        value_fn=lambda c: c.data.state.power_w,
+        value_fn=lambda v: v.state.power_w,
     ),
     V2GSensorDescription(
         key="energy_charged",
@@ -103,7 +97,7 @@ SENSORS: tuple[V2GSensorDescription, ...] = (
         state_class=SensorStateClass.TOTAL_INCREASING,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=2,
-        value_fn=lambda c: c.data.state.energy_charged_kwh,
+        value_fn=lambda v: v.state.energy_charged_kwh,
     ),
     V2GSensorDescription(
         key="energy_discharged",
@@ -113,7 +107,7 @@ SENSORS: tuple[V2GSensorDescription, ...] = (
         state_class=SensorStateClass.TOTAL_INCREASING,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=2,
-        value_fn=lambda c: c.data.state.energy_discharged_kwh,
+        value_fn=lambda v: v.state.energy_discharged_kwh,
     ),
     V2GSensorDescription(
         key="status",
@@ -121,7 +115,7 @@ SENSORS: tuple[V2GSensorDescription, ...] = (
         device=Device.CHARGER,
         device_class=SensorDeviceClass.ENUM,
         options=[status.value for status in ChargerStatus],
-        value_fn=lambda c: c.data.state.status.value,
+        value_fn=lambda v: v.state.status.value,
     ),
     V2GSensorDescription(
         key="soc",
@@ -131,7 +125,7 @@ SENSORS: tuple[V2GSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=PERCENTAGE,
         suggested_display_precision=0,
-        value_fn=lambda c: c.data.state.soc_pct,
+        value_fn=lambda v: v.state.soc_pct,
     ),
     V2GSensorDescription(
         key="energy_needed",
@@ -141,15 +135,15 @@ SENSORS: tuple[V2GSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=1,
-        value_fn=lambda c: energy_needed_kwh(c.data.state, c.settings),
+        value_fn=lambda v: energy_needed_kwh(v.state, v.settings),
     ),
     V2GSensorDescription(
         key="departure",
         translation_key="departure",
         device=Device.EV,
         device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda c: c.data.departure,
-        attrs_fn=lambda c: {"source": c.data.departure_source.value},
+        value_fn=lambda v: v.data.departure.at,
+        attrs_fn=lambda v: {"source": v.data.departure.source.value},
     ),
     V2GSensorDescription(
         key="time_to_departure",
@@ -167,7 +161,7 @@ SENSORS: tuple[V2GSensorDescription, ...] = (
         device=Device.CHARGER,
         device_class=SensorDeviceClass.ENUM,
         options=[reason.value for reason in Reason],
-        value_fn=lambda c: c.data.decision.reason.value,
+        value_fn=lambda v: v.data.decision.reason.value,
         attrs_fn=_plan_attributes,
     ),
     V2GSensorDescription(
@@ -177,8 +171,7 @@ SENSORS: tuple[V2GSensorDescription, ...] = (
         device_class=SensorDeviceClass.MONETARY,
         suggested_display_precision=2,
         monetary=True,
-        value_fn=_plan_value(lambda r: r.cost),
-        attrs_fn=_cost_attributes,
+        value_fn=_rounded(lambda v: None if v.money is None else v.money.cost),
     ),
     V2GSensorDescription(
         key="projected_savings",
@@ -187,7 +180,7 @@ SENSORS: tuple[V2GSensorDescription, ...] = (
         device_class=SensorDeviceClass.MONETARY,
         suggested_display_precision=2,
         monetary=True,
-        value_fn=_plan_value(lambda r: r.savings),
+        value_fn=_rounded(lambda v: None if v.money is None else v.money.savings),
     ),
     V2GSensorDescription(
         key="planned_departure_soc",
@@ -197,7 +190,88 @@ SENSORS: tuple[V2GSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=PERCENTAGE,
         suggested_display_precision=0,
-        value_fn=_plan_value(lambda r: r.plan.departure_soc_pct),
+        value_fn=_rounded(
+            lambda v: None if v.vehicle_plan is None else v.vehicle_plan.departure_soc_pct
+        ),
+    ),
+)
+
+
+def _site_power_w(site: SiteData) -> float:
+    return round(float(sum(c.state.power_w for c in site.chargers.values() if c.state)), 1)
+
+
+def _site_activity(site: SiteData) -> str:
+    """What the site's EVs are doing together."""
+    setpoints = [c.applied_setpoint_w for c in site.chargers.values() if c.state is not None]
+    charging = any(s > 1.0 for s in setpoints)
+    discharging = any(s < -1.0 for s in setpoints)
+    if charging and discharging:
+        return "charging_and_discharging"
+    return "charging" if charging else "discharging" if discharging else "idle"
+
+
+def _site_plan_attributes(site: SiteData) -> dict[str, Any]:
+    attributes: dict[str, Any] = {"grid_power_w": site.grid_power_w}
+    if site.plan is None:
+        return attributes | {"schedule": []}
+    return attributes | site.plan.facts() | {"schedule": site_schedule(site.plan.plan)}
+
+
+def _cost_attributes(site: SiteData) -> dict[str, Any]:
+    if (result := site.plan) is None:
+        return {}
+    cost = result.plan.cost
+    return {
+        "import_cost": round(cost.import_cost, 2),
+        "export_revenue": round(cost.export_revenue, 2),
+        "peak_cost": round(cost.peak_cost, 2),
+        "site_cost_without_ev": round(result.site_cost_without_ev, 2),
+        "wear_cost": round(cost.wear_cost, 2),
+    }
+
+
+SITE_SENSORS: tuple[V2GSiteSensorDescription, ...] = (
+    V2GSiteSensorDescription(
+        key="ev_power",
+        translation_key="ev_power",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        value_fn=_site_power_w,
+    ),
+    V2GSiteSensorDescription(
+        key="plan",
+        translation_key="site_plan",
+        device_class=SensorDeviceClass.ENUM,
+        options=["idle", "charging", "discharging", "charging_and_discharging"],
+        value_fn=_site_activity,
+        attrs_fn=_site_plan_attributes,
+    ),
+    V2GSiteSensorDescription(
+        key="projected_cost",
+        translation_key="projected_cost",
+        device_class=SensorDeviceClass.MONETARY,
+        suggested_display_precision=2,
+        monetary=True,
+        value_fn=lambda s: None if s.plan is None else round(s.plan.cost, 2),
+        attrs_fn=_cost_attributes,
+    ),
+    V2GSiteSensorDescription(
+        key="projected_savings",
+        translation_key="projected_savings",
+        device_class=SensorDeviceClass.MONETARY,
+        suggested_display_precision=2,
+        monetary=True,
+        value_fn=lambda s: None if s.plan is None else round(s.plan.savings, 2),
+    ),
+    V2GSiteSensorDescription(
+        key="planned_peak_import",
+        translation_key="planned_peak_import",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        value_fn=lambda s: None if s.plan is None else round(s.plan.plan.peak_import_w),
     ),
 )
 
@@ -207,33 +281,78 @@ async def async_setup_entry(
     entry: V2GConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors of one entry."""
+    """Add the site's sensors, and each charger's (now and when one is added)."""
     coordinator = entry.runtime_data.coordinator
-    async_add_entities(V2GSensor(coordinator, desc, desc.device) for desc in SENSORS)
+    async_add_entities(V2GSiteSensor(coordinator, desc) for desc in SITE_SENSORS)
+    async_add_charger_entities(
+        entry,
+        async_add_entities,
+        lambda charger: (V2GSensor(coordinator, charger, desc, desc.device) for desc in SENSORS),
+    )
 
 
-class V2GSensor(V2GEntity, SensorEntity):
-    """A sensor backed by the coordinator's data."""
+class _Money(SensorEntity):
+    """A sensor whose unit may be the price source's currency."""
+
+    coordinator: SiteCoordinator
+    _monetary = False
+
+    @property
+    def native_unit_of_measurement(self) -> str | None:
+        """The description's unit; for money, the price source's currency."""
+        if self._monetary:
+            return self.coordinator.currency
+        return super().native_unit_of_measurement
+
+
+class V2GSensor(V2GChargerEntity, _Money):
+    """A charger's or its EV's sensor."""
 
     entity_description: V2GSensorDescription
     # The per-slot schedule is for cards and automations, not for the database.
     _unrecorded_attributes = frozenset({"schedule"})
 
+    def __init__(
+        self,
+        coordinator: SiteCoordinator,
+        charger: Charger,
+        description: V2GSensorDescription,
+        device: Device,
+    ) -> None:
+        super().__init__(coordinator, charger, description, device)
+        self._monetary = description.monetary
+
     @property
     def native_value(self) -> StateType | datetime:
         """The sensor's value."""
-        return self.entity_description.value_fn(self.coordinator)
-
-    @property
-    def native_unit_of_measurement(self) -> str | None:
-        """The description's unit; for money, the price source's currency."""
-        if self.entity_description.monetary:
-            return self.coordinator.currency
-        return super().native_unit_of_measurement
+        return self.entity_description.value_fn(self.view)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
         """The plan's details, for the plan sensor."""
         if self.entity_description.attrs_fn is None:
             return None
-        return self.entity_description.attrs_fn(self.coordinator)
+        return self.entity_description.attrs_fn(self.view)
+
+
+class V2GSiteSensor(V2GSiteEntity, _Money):
+    """A sensor of the site."""
+
+    entity_description: V2GSiteSensorDescription
+    _unrecorded_attributes = frozenset({"schedule"})
+
+    def __init__(self, coordinator: SiteCoordinator, description: V2GSiteSensorDescription) -> None:
+        super().__init__(coordinator, description)
+        self._monetary = description.monetary
+
+    @property
+    def native_value(self) -> StateType:
+        """The sensor's value."""
+        return self.entity_description.value_fn(self.coordinator.data)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The site plan's details."""
+        if self.entity_description.attrs_fn is None:
+            return None
+        return self.entity_description.attrs_fn(self.coordinator.data)

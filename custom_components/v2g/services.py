@@ -1,4 +1,8 @@
-"""Actions: read the plan, set a one-off departure."""
+"""Actions: read a site's plan, set an EV's one-off departure.
+
+Both take the site (`config_entry`); `device_id` (a charger's or its EV's device) picks one
+charger, and may be left out when the site has only one.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +18,18 @@ from homeassistant.core import (
     callback,
 )
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import config_validation as cv, selector
+from homeassistant.helpers import config_validation as cv, device_registry as dr, selector
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
+from .charger import Charger
 from .const import DOMAIN
-from .coordinator import V2GConfigEntry, V2GCoordinator
-from .planner import schedule
+from .coordinator import SiteCoordinator, SiteData, V2GConfigEntry
+from .entity import Device
+from .planner import schedule, site_schedule
 
 ATTR_CONFIG_ENTRY: Final = "config_entry"
+ATTR_DEVICE_ID: Final = "device_id"
 ATTR_DEPARTURE: Final = "departure"
 ATTR_TARGET_SOC: Final = "target_soc"
 
@@ -31,17 +38,20 @@ SERVICE_SET_DEPARTURE: Final = "set_departure"
 
 _ENTRY = selector.ConfigEntrySelector({"integration": DOMAIN})
 
-GET_PLAN_SCHEMA: Final = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY): _ENTRY})
+GET_PLAN_SCHEMA: Final = vol.Schema(
+    {vol.Required(ATTR_CONFIG_ENTRY): _ENTRY, vol.Optional(ATTR_DEVICE_ID): cv.string}
+)
 SET_DEPARTURE_SCHEMA: Final = vol.Schema(
     {
         vol.Required(ATTR_CONFIG_ENTRY): _ENTRY,
+        vol.Optional(ATTR_DEVICE_ID): cv.string,
         vol.Required(ATTR_DEPARTURE): cv.datetime,
         vol.Optional(ATTR_TARGET_SOC): vol.All(vol.Coerce(float), vol.Range(min=10, max=100)),
     }
 )
 
 
-def _coordinator(call: ServiceCall) -> V2GCoordinator:
+def _site(call: ServiceCall) -> V2GConfigEntry:
     entry_id: str = call.data[ATTR_CONFIG_ENTRY]
     entry: V2GConfigEntry | None = call.hass.config_entries.async_get_entry(entry_id)
     if entry is None or entry.domain != DOMAIN:
@@ -56,31 +66,83 @@ def _coordinator(call: ServiceCall) -> V2GCoordinator:
             translation_key="unloaded_config_entry",
             translation_placeholders={"config_entry": entry.title},
         )
-    return entry.runtime_data.coordinator
+    return entry
 
 
-async def _async_get_plan(call: ServiceCall) -> ServiceResponse:
-    coordinator = _coordinator(call)
-    data = coordinator.data
+def _charger(call: ServiceCall, entry: V2GConfigEntry, *, required: bool) -> Charger | None:
+    """The charger a `device_id` names; the only one when there is one and none was named."""
+    chargers = entry.runtime_data.chargers
+    device_id = call.data.get(ATTR_DEVICE_ID)
+    if device_id is None:
+        if len(chargers) == 1:
+            return next(iter(chargers.values()))
+        if not required:
+            return None
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="charger_required",
+            translation_placeholders={"site": entry.title},
+        )
+    device = dr.async_get(call.hass).async_get(device_id)
+    identifiers = device.identifiers if device else set()
+    for charger in chargers.values():
+        own = {(DOMAIN, f"{charger.unique_id}_{kind}") for kind in (Device.CHARGER, Device.EV)}
+        if identifiers & own:
+            return charger
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="unknown_charger",
+        translation_placeholders={"device_id": str(device_id), "site": entry.title},
+    )
+
+
+def _charger_response(coordinator: SiteCoordinator, charger: Charger) -> dict[str, Any]:
+    data: SiteData = coordinator.data
+    part = data.chargers[charger.subentry_id]
     response: dict[str, Any] = {
-        "mode": coordinator.settings.mode.value,
-        "reason": data.decision.reason.value,
-        "setpoint_w": data.applied_setpoint_w,
-        "departure": data.departure.isoformat(),
+        "charger": charger.title,
+        "mode": charger.settings.mode.value,
+        "reason": part.decision.reason.value,
+        "setpoint_w": part.applied_setpoint_w,
+        "departure": part.departure.at.isoformat(),
         "plan": None,
     }
-    if (result := data.plan) is not None:
-        response["plan"] = result.facts() | {
-            "cost": round(result.cost, 4),
-            "savings": round(result.savings, 4),
+    index = data.vehicle_index(charger.subentry_id)
+    if data.plan is not None and index is not None:
+        money = data.plan.money[index]
+        response["plan"] = data.plan.facts(index) | {
+            "cost": round(money.cost, 4),
+            "savings": round(money.savings, 4),
             "currency": coordinator.currency,
-            "schedule": schedule(result.plan),
+            "schedule": schedule(data.plan.plan, index),
         }
     return response
 
 
+async def _async_get_plan(call: ServiceCall) -> ServiceResponse:
+    """The site's plan and every charger's; one charger's fields on top when one is meant."""
+    entry = _site(call)
+    coordinator = entry.runtime_data.coordinator
+    data = coordinator.data
+    site: dict[str, Any] = {"site": entry.title, "plan": None}
+    if data.plan is not None:
+        site["plan"] = data.plan.facts() | {
+            "cost": round(data.plan.cost, 4),
+            "savings": round(data.plan.savings, 4),
+            "currency": coordinator.currency,
+            "schedule": site_schedule(data.plan.plan),
+        }
+    chargers = [_charger_response(coordinator, c) for c in entry.runtime_data.chargers.values()]
+    response: dict[str, Any] = {"site": site, "chargers": chargers}
+    if (charger := _charger(call, entry, required=False)) is not None:
+        response |= _charger_response(coordinator, charger)
+    return response
+
+
 async def _async_set_departure(call: ServiceCall) -> None:
-    coordinator = _coordinator(call)
+    entry = _site(call)
+    charger = _charger(call, entry, required=True)
+    assert charger is not None
     departure: datetime = call.data[ATTR_DEPARTURE]
     if departure.tzinfo is None:
         departure = departure.replace(tzinfo=dt_util.get_default_time_zone())
@@ -92,14 +154,14 @@ async def _async_set_departure(call: ServiceCall) -> None:
         )
     changes: dict[str, Any] = {"departure_override": departure}
     if (target := call.data.get(ATTR_TARGET_SOC)) is not None:
-        if target < coordinator.settings.min_soc_pct:
+        if target < charger.settings.min_soc_pct:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="min_soc_above_target",
                 translation_placeholders={"value": f"{target:g}"},
             )
         changes["target_soc_pct"] = float(target)
-    await coordinator.async_settings_changed(**changes)
+    await entry.runtime_data.coordinator.async_settings_changed(charger, **changes)
 
 
 @callback

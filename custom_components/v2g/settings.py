@@ -1,7 +1,7 @@
 """User settings made through the number, time, select and switch entities.
 
-They live in one Home Assistant Store per config entry, loaded before the first update so the
-coordinator never acts on defaults after a restart.
+They live in one Home Assistant Store per charger (subentry), loaded before the first update so
+the coordinator never acts on defaults after a restart.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
 
-from .const import DOMAIN, Mode
+from .const import DOMAIN, Mode, Priority
 
 STORAGE_VERSION = 1
 SAVE_DELAY_S = 1.0
@@ -33,11 +33,14 @@ class Settings:
     allow_v2g: bool = False
     departure_override: datetime | None = None
     """A one-off departure (the `set_departure` action); used while it lies in the future."""
+    priority: Priority = Priority.NORMAL
+    """Who gets scarce power first when the site's EVs compete for it."""
 
     def to_json(self) -> dict[str, Any]:
         """Serialise for the store."""
         data = asdict(self)
         data["mode"] = str(self.mode)
+        data["priority"] = str(self.priority)
         data["departure_time"] = self.departure_time.isoformat()
         data["departure_override"] = (
             self.departure_override.isoformat() if self.departure_override else None
@@ -55,6 +58,8 @@ class Settings:
             try:
                 if item.name == "mode":
                     values[item.name] = Mode(raw)
+                elif item.name == "priority":
+                    values[item.name] = Priority(raw)
                 elif item.name == "departure_time":
                     values[item.name] = time.fromisoformat(raw)
                 elif item.name == "departure_override":
@@ -68,11 +73,25 @@ class Settings:
         return replace(defaults, **values)
 
 
+def storage_key(key: str) -> str:
+    """The Store's key.
+
+    `v2g.<site entry id>.<charger subentry id>`; `v2g.<entry id>` before version 2, when an
+    entry was one charger.
+    """
+    return f"{DOMAIN}.{key}"
+
+
+def charger_key(entry_id: str, subentry_id: str) -> str:
+    """Which settings a charger of a site has."""
+    return f"{entry_id}.{subentry_id}"
+
+
 class SettingsStore:
     """Loads and saves one entry's settings."""
 
-    def __init__(self, hass: HomeAssistant, entry_id: str, defaults: Settings) -> None:
-        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
+    def __init__(self, hass: HomeAssistant, key: str, defaults: Settings) -> None:
+        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, storage_key(key))
         self.settings = defaults
         self._defaults = defaults
 

@@ -1,19 +1,24 @@
-"""Switch: whether the EV may be discharged (vehicle-to-grid / vehicle-to-home)."""
+"""Switches: whether an EV may be discharged (V2G / V2H), and whether the site may export."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import DEFAULT_OPTIONS, OPT_EXPORT_ALLOWED
 from .coordinator import V2GConfigEntry
-from .entity import Device, V2GEntity
+from .entity import Device, V2GChargerEntity, V2GSiteEntity, async_add_charger_entities
 
 PARALLEL_UPDATES = 1
 
 ALLOW_V2G = SwitchEntityDescription(key="allow_v2g", translation_key="allow_v2g")
+EXPORT_ALLOWED = SwitchEntityDescription(
+    key=OPT_EXPORT_ALLOWED, translation_key="export_allowed", entity_category=EntityCategory.CONFIG
+)
 
 
 async def async_setup_entry(
@@ -21,11 +26,17 @@ async def async_setup_entry(
     entry: V2GConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the V2G switch of one entry."""
-    async_add_entities([V2GAllowSwitch(entry.runtime_data.coordinator, ALLOW_V2G, Device.CHARGER)])
+    """Add the site's export switch and each charger's V2G switch."""
+    coordinator = entry.runtime_data.coordinator
+    async_add_entities([V2GExportSwitch(coordinator, EXPORT_ALLOWED)])
+    async_add_charger_entities(
+        entry,
+        async_add_entities,
+        lambda charger: [V2GAllowSwitch(coordinator, charger, ALLOW_V2G, Device.CHARGER)],
+    )
 
 
-class V2GAllowSwitch(V2GEntity, SwitchEntity):
+class V2GAllowSwitch(V2GChargerEntity, SwitchEntity):
     """Allows the optimizer to discharge the EV when that pays (never below the reserve)."""
 
     @property
@@ -36,12 +47,37 @@ class V2GAllowSwitch(V2GEntity, SwitchEntity):
     @property
     def is_on(self) -> bool:
         """Whether discharging is allowed."""
-        return self.coordinator.settings.allow_v2g
+        return self.charger.settings.allow_v2g
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Allow discharging."""
-        await self.coordinator.async_settings_changed(allow_v2g=True)
+        await self.coordinator.async_settings_changed(self.charger, allow_v2g=True)
 
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Forbid discharging."""
-        await self.coordinator.async_settings_changed(allow_v2g=False)
+        await self.coordinator.async_settings_changed(self.charger, allow_v2g=False)
+
+
+class V2GExportSwitch(V2GSiteEntity, SwitchEntity):
+    """Whether the site may feed energy into the grid (off: discharging serves the house only)."""
+
+    @property
+    def is_on(self) -> bool:
+        """Whether export is allowed."""
+        options = self.coordinator.config_entry.options
+        return bool(options.get(OPT_EXPORT_ALLOWED, DEFAULT_OPTIONS[OPT_EXPORT_ALLOWED]))
+
+    async def _async_set(self, allowed: bool) -> None:
+        entry = self.coordinator.config_entry
+        # The site's update listener applies it and re-plans.
+        self.hass.config_entries.async_update_entry(
+            entry, options={**entry.options, OPT_EXPORT_ALLOWED: allowed}
+        )
+
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        """Allow export."""
+        await self._async_set(True)
+
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        """Forbid export."""
+        await self._async_set(False)

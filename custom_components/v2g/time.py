@@ -1,4 +1,4 @@
-"""Time: when the EV leaves (the departure target's deadline)."""
+"""Time: when each EV leaves (the departure target's deadline)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import V2GConfigEntry
-from .entity import Device, V2GEntity
+from .entity import Device, V2GChargerEntity, async_add_charger_entities
 
 PARALLEL_UPDATES = 1
 
@@ -21,11 +21,16 @@ async def async_setup_entry(
     entry: V2GConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the departure time of one entry."""
-    async_add_entities([V2GDepartureTime(entry.runtime_data.coordinator, DEPARTURE, Device.EV)])
+    """Add each EV's departure time (now and when a charger is added)."""
+    coordinator = entry.runtime_data.coordinator
+    async_add_charger_entities(
+        entry,
+        async_add_entities,
+        lambda charger: [V2GDepartureTime(coordinator, charger, DEPARTURE, Device.EV)],
+    )
 
 
-class V2GDepartureTime(V2GEntity, TimeEntity):
+class V2GDepartureTime(V2GChargerEntity, TimeEntity):
     """The daily departure time, in Home Assistant's time zone."""
 
     @property
@@ -36,8 +41,10 @@ class V2GDepartureTime(V2GEntity, TimeEntity):
     @property
     def native_value(self) -> time:
         """The stored departure time."""
-        return self.coordinator.settings.departure_time
+        return self.charger.settings.departure_time
 
     async def async_set_value(self, value: time) -> None:
         """Store the new departure time and re-plan."""
-        await self.coordinator.async_settings_changed(departure_time=value.replace(microsecond=0))
+        await self.coordinator.async_settings_changed(
+            self.charger, departure_time=value.replace(microsecond=0)
+        )

@@ -314,9 +314,12 @@ async def test_unexpected_errors_become_problems(brussels: HomeAssistant) -> Non
     collector = InputCollector(hass, config)
     boom = AsyncMock(side_effect=RuntimeError("boom"))
     with (
-        patch("custom_components.v2g.inputs.PriceReader.async_read", boom),
-        patch("custom_components.v2g.inputs.read_solar_entities", side_effect=KeyError("x")),
-        patch("custom_components.v2g.inputs.LoadForecaster.async_read", boom),
+        patch("custom_components.v2g.inputs.collector.PriceReader.async_read", boom),
+        patch(
+            "custom_components.v2g.inputs.collector.read_solar_entities",
+            side_effect=KeyError("x"),
+        ),
+        patch("custom_components.v2g.inputs.collector.LoadForecaster.async_read", boom),
     ):
         inputs = await collector.async_collect(make_grid(NOW, NOW + HOUR), NOW)
     assert {(p.key, p.entity_id) for p in inputs.problems} == {

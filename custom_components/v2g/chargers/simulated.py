@@ -205,7 +205,9 @@ class SimulatedCharger:
 
     def device_details(self) -> DeviceDetails:
         """The simulation names itself."""
-        return DeviceDetails(manufacturer="V2G Smart Charging", model="Simulated charger")
+        return DeviceDetails(
+            manufacturer="V2G Smart Charging", model="Simulated bidirectional charger"
+        )
 
     def diagnostics(self) -> dict[str, Any]:
         """The simulation's configuration and battery."""

@@ -1,0 +1,187 @@
+"""One charger of a site at run time: its backend, its EV's settings and what was sent to it.
+
+The site coordinator owns one `Charger` per charger subentry. A charger reads its backend with a
+timeout of its own (one slow charger never holds up the others), remembers when the EV was
+plugged in and which setpoint the charger follows, and sends a new setpoint only when it changed
+meaningfully.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+import logging
+
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.util import dt as dt_util
+
+from .chargers import (
+    ChargerBackend,
+    ChargerState,
+    ChargerUnavailableError,
+    SetpointRejectedError,
+)
+from .const import SETPOINT_DEADBAND_W
+from .decision import next_departure
+from .kinds import ChargerKindSpec, kind_of
+from .settings import Settings, SettingsStore
+
+_LOGGER = logging.getLogger(__name__)
+
+READ_TIMEOUT_S = 10.0
+"""A charger that does not answer a read within this long is unavailable for this update."""
+APPLY_TIMEOUT_S = 15.0
+# Within this long after the daily departure, an EV still plugged in below its target is charged
+# at once instead of being planned towards tomorrow's departure.
+MISSED_DEPARTURE_WINDOW = timedelta(hours=4)
+
+
+class DepartureSource(StrEnum):
+    """Which departure the plan works towards."""
+
+    ONE_OFF = "one_off"
+    """From the set_departure action."""
+    EV = "ev"
+    """Announced by the EV (ISO 15118 through OCPP)."""
+    DAILY = "daily"
+    """The daily departure time entity."""
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """When the EV leaves, and who said so."""
+
+    at: datetime
+    source: DepartureSource
+
+
+class Charger:
+    """A charger subentry's backend, settings and control state."""
+
+    def __init__(
+        self, subentry: ConfigSubentry, backend: ChargerBackend, settings: SettingsStore
+    ) -> None:
+        self.subentry = subentry
+        self.loaded_data = dict(subentry.data)
+        """The subentry's data the backend was built with (Home Assistant updates the subentry
+        object in place: a reconfigure shows as a difference to this)."""
+        self.backend = backend
+        self.settings_store = settings
+        self.applied_w: float | None = None
+        """The setpoint the charger follows (None: unknown, send the next one)."""
+        self.plugged_since: datetime | None = None
+        self.started = False
+        """`backend.async_start` succeeded; until it does, every read tries it again."""
+        self.unwatch: Callable[[], None] = lambda: None
+        """Removes the listener on the backend's pushed news."""
+
+    @property
+    def subentry_id(self) -> str:
+        """The charger's subentry id."""
+        return self.subentry.subentry_id
+
+    @property
+    def unique_id(self) -> str:
+        """What entity and device ids are built from (the subentry's unique id)."""
+        return str(self.subentry.unique_id)
+
+    @property
+    def title(self) -> str:
+        """The charger's name."""
+        return self.subentry.title
+
+    @property
+    def kind(self) -> ChargerKindSpec:
+        """What kind of charger this is."""
+        return kind_of(self.subentry.data)
+
+    @property
+    def settings(self) -> Settings:
+        """The EV's current settings."""
+        return self.settings_store.settings
+
+    async def async_start(self) -> None:
+        """Connect (or start serving); ChargerUnavailableError when that is impossible now."""
+        async with asyncio.timeout(READ_TIMEOUT_S):
+            await self.backend.async_start()
+        self.started = True
+
+    async def async_read(self) -> ChargerState:
+        """The charger's state; ChargerUnavailableError when it does not answer in time."""
+        try:
+            async with asyncio.timeout(READ_TIMEOUT_S):
+                if not self.started:
+                    await self.async_start()
+                state = await self.backend.async_read_state()
+        except TimeoutError as err:
+            self.applied_w = None  # re-send the setpoint once it answers again
+            raise ChargerUnavailableError(f"no answer within {READ_TIMEOUT_S:.0f} s") from err
+        except ChargerUnavailableError:
+            self.applied_w = None
+            raise
+        if not state.plugged_in:
+            self.plugged_since = None
+        elif self.plugged_since is None:
+            self.plugged_since = dt_util.utcnow()  # after a restart: as if plugged in now
+        return state
+
+    def departure(self, state: ChargerState | None, now: datetime) -> Departure:
+        """A one-off departure from the action, else the EV's own, else the daily time."""
+        settings = self.settings
+        if settings.departure_override is not None and settings.departure_override > now:
+            return Departure(settings.departure_override, DepartureSource.ONE_OFF)
+        if state is not None and state.ev_departure is not None and state.ev_departure > now:
+            return Departure(state.ev_departure, DepartureSource.EV)  # the driver told the car
+        return Departure(next_departure(settings.departure_time, now), DepartureSource.DAILY)
+
+    def missed_departure(self, state: ChargerState, now: datetime) -> bool:
+        """The EV was plugged in over the daily departure time and is still below its target."""
+        settings = self.settings
+        if state.soc_pct is None or state.soc_pct >= settings.target_soc_pct - 0.5:
+            return False
+        if self.departure(state, now).source is not DepartureSource.DAILY:
+            return False
+        # Wall-clock arithmetic for the daily time, UTC for durations (DST-safe).
+        last = dt_util.as_utc(next_departure(settings.departure_time, now) - timedelta(days=1))
+        plugged_before = self.plugged_since is not None and self.plugged_since < last
+        return plugged_before and dt_util.as_utc(now) - last <= MISSED_DEPARTURE_WINDOW
+
+    async def async_apply(self, setpoint_w: float) -> float:
+        """Send the setpoint when it changed meaningfully; return what the charger follows."""
+        previous = self.applied_w
+        changed = (
+            previous is None
+            or abs(setpoint_w - previous) >= SETPOINT_DEADBAND_W
+            or (setpoint_w == 0.0) != (previous == 0.0)
+        )
+        if not changed:
+            return previous if previous is not None else setpoint_w
+        try:
+            async with asyncio.timeout(APPLY_TIMEOUT_S):
+                await self.backend.async_apply_setpoint(setpoint_w)
+        except (ChargerUnavailableError, TimeoutError) as err:
+            # The charger's last state is still fresh (it answered the read) but it cannot take
+            # commands right now, for example while it reconnects: send again next time.
+            _LOGGER.debug("%s: setpoint of %.0f W not sent: %s", self.title, setpoint_w, err)
+            self.applied_w = None
+            return 0.0
+        except SetpointRejectedError as err:
+            _LOGGER.warning("%s rejected a setpoint of %.0f W: %s", self.title, setpoint_w, err)
+            self.applied_w = None
+            return 0.0
+        self.applied_w = setpoint_w
+        return setpoint_w
+
+    async def async_stop(self) -> None:
+        """Leave the charger safe: idle (never discharging); unreachable chargers time out."""
+        try:
+            async with asyncio.timeout(APPLY_TIMEOUT_S):
+                await self.backend.async_stop()
+        except (ChargerUnavailableError, TimeoutError):
+            _LOGGER.debug(
+                "%s unreachable while stopping; its timeouts end any discharge", self.title
+            )
+        self.applied_w = None

@@ -1,0 +1,74 @@
+"""The simulated bidirectional charger, to try the integration without hardware."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.const import CONF_NAME
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import selector
+from homeassistant.util import dt as dt_util, slugify
+import voluptuous as vol
+
+from ..chargers import ChargerBackend
+from ..chargers.simulated import SimulatedCharger, SimulatedChargerConfig
+from ..const import (
+    CONF_CAPACITY_KWH,
+    CONF_CHARGER_KIND,
+    CONF_MAX_CHARGE_POWER_W,
+    CONF_MAX_DISCHARGE_POWER_W,
+)
+from ..form import ev_data, ev_errors, ev_fields
+from .spec import ChargerKindSpec, Errors, Fields
+
+KIND = "simulated"
+DEFAULT_NAME = "Simulated charger"
+
+
+def _fields(hass: HomeAssistant, defaults: Mapping[str, Any], reconfigure: bool) -> Fields:
+    fields: Fields = {}
+    if not reconfigure:
+        fields[vol.Required(CONF_NAME, default=defaults.get(CONF_NAME, DEFAULT_NAME))] = (
+            selector.TextSelector()
+        )
+    return fields | ev_fields(defaults, max_discharge_w=11_000)
+
+
+async def _validate(
+    hass: HomeAssistant,
+    site: ConfigEntry | None,
+    user_input: Mapping[str, Any],
+    subentry: ConfigSubentry | None,
+) -> Errors:
+    return ev_errors(user_input)
+
+
+def _to_data(user_input: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    name = (previous or {}).get(CONF_NAME) or str(user_input.get(CONF_NAME, "")).strip()
+    return {CONF_CHARGER_KIND: KIND, CONF_NAME: name or DEFAULT_NAME, **ev_data(user_input)}
+
+
+async def _async_create(
+    hass: HomeAssistant, site: ConfigEntry, subentry: ConfigSubentry
+) -> ChargerBackend:
+    data = subentry.data
+    config = SimulatedChargerConfig(
+        max_charge_power_w=float(data[CONF_MAX_CHARGE_POWER_W]),
+        max_discharge_power_w=float(data[CONF_MAX_DISCHARGE_POWER_W]),
+        capacity_kwh=float(data[CONF_CAPACITY_KWH]),
+    )
+    return SimulatedCharger(config, dt_util.utcnow, dt_util.get_default_time_zone())
+
+
+SPEC = ChargerKindSpec(
+    kind=KIND,
+    model="Simulated bidirectional charger",
+    fields=_fields,
+    async_validate=_validate,
+    to_data=_to_data,
+    unique_id=lambda data: f"{KIND}_{slugify(str(data.get(CONF_NAME) or DEFAULT_NAME))}",
+    title=lambda data: str(data.get(CONF_NAME) or DEFAULT_NAME),
+    async_create=_async_create,
+)
