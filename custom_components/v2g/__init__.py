@@ -257,6 +257,7 @@ async def _async_entry_updated(hass: HomeAssistant, entry: V2GConfigEntry) -> No
         runtime.loaded_options = dict(entry.options)
     # Not debounced: the user just changed something and expects the site to follow.
     await runtime.coordinator.async_refresh()
+    async_offer_merge(hass)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:

@@ -143,8 +143,9 @@ def _cut(
 ) -> list[float]:
     """Take `excess` off the positive `values`.
 
-    Lowest weight first, in proportion within a weight; a value that would fall below its
-    minimum is cut to 0 instead.
+    Lowest weight first, in proportion within a weight. When that would leave someone below
+    their minimum, the smallest one pauses instead (0) and the rest share again: the headroom
+    goes to fewer chargers rather than to none.
     """
     result = list(values)
     for weight in sorted(set(weights)):
@@ -157,16 +158,15 @@ def _cut(
                 excess -= total
                 break
             keep = 1.0 - excess / total
-            below = [i for i in group if result[i] * keep < minimums[i]]
-            if not below:
+            if all(result[i] * keep >= minimums[i] for i in group):
                 for i in group:
                     result[i] *= keep
                 excess = 0.0
                 break
-            for i in below:
-                excess -= result[i]
-                result[i] = 0.0
-            group = [i for i in group if i not in below]
+            smallest = min(group, key=lambda i: (result[i], -i))
+            excess -= result[smallest]
+            result[smallest] = 0.0
+            group.remove(smallest)
         if excess <= 1e-6:
             break
     return result

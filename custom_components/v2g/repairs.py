@@ -51,15 +51,15 @@ class MergeSitesFlow(RepairsFlow):
         """Choose; the chosen sites' chargers then plan together under one grid connection."""
         sites = {site.entry_id: site for site in mergeable_sites(self.hass)}
         errors: dict[str, str] = {}
-        if user_input is not None:
+        if user_input and CONF_TARGET in user_input:  # the flow starts with the issue, not answers
             target = sites.get(str(user_input[CONF_TARGET]))
             sources = [sites[i] for i in user_input.get(CONF_SOURCES, []) if i in sites]
             sources = [s for s in sources if target is None or s.entry_id != target.entry_id]
             if target is None or not sources:
                 errors["base"] = "choose_sites"
             else:
+                # The sites' update listeners offer the repair again if more sites remain.
                 await async_merge_sites(self.hass, target, sources)
-                async_offer_merge(self.hass)
                 return self.async_create_entry(data={})
         options = [
             selector.SelectOptionDict(value=entry_id, label=site.title)
