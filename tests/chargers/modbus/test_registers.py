@@ -1,4 +1,4 @@
-"""Register encodings and the model tables (no network)."""
+"""Register encodings, the model tables and the configuration's checks (no network)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from custom_components.v2g.chargers.modbus import EVTEC_BIDIPRO_10, MODELS, WALLBOX_QUASAR_1
+from custom_components.v2g.chargers.modbus import (
+    EVTEC_BIDIPRO_10,
+    MODELS,
+    WALLBOX_QUASAR_1,
+    ModbusChargerConfig,
+)
+from custom_components.v2g.chargers.modbus.base import _merge
 from custom_components.v2g.chargers.modbus.registers import (
     DataType,
     Register,
@@ -111,3 +117,41 @@ def test_the_register_facts_of_both_models() -> None:
     assert evtec.idle_timeout_max_s == 600
     assert evtec.power.data_type is DataType.FLOAT32
     assert evtec.word_order is WordOrder.BIG
+
+
+def test_reads_are_merged_within_a_gap_and_a_plug_block() -> None:
+    # The Quasar: 514 alone, 526..542 in one request.
+    assert _merge([(514, 1), (526, 1), (537, 1), (538, 1), (539, 4)], 10, 0) == [
+        (514, 1),
+        (526, 17),
+    ]
+    # The EVtec: never across the charge point / plug boundary at 100.
+    assert _merge([(42, 2), (100, 2), (110, 2)], 60, 100) == [(42, 2), (100, 12)]
+    # At most 125 registers per request.
+    assert _merge([(0, 100), (100, 30)], 10, 0) == [(0, 100), (100, 30)]
+    assert _merge([(0, 10), (2, 2)], 0, 0) == [(0, 10)]
+
+
+def test_config_defaults_and_checks() -> None:
+    config = ModbusChargerConfig(host="192.0.2.1", model="evtec_bidipro_10", plug=2)
+    assert config.port is None
+    assert config.idle_timeout_s == 180
+    with pytest.raises(ValueError, match="unknown Modbus charger model"):
+        ModbusChargerConfig(host="192.0.2.1", model="nope")
+    bad: list[dict[str, object]] = [
+        {"host": ""},
+        {"port": 0},
+        {"unit_id": 300},
+        {"plug": 11, "model": "evtec_bidipro_10"},
+        {"plug": 2},
+        {"idle_timeout_s": 601, "model": "evtec_bidipro_10"},
+        {"idle_timeout_s": 0},
+        {"timeout_s": 0},
+        {"reconnect_min_s": 5, "reconnect_max_s": 1},
+        {"max_charge_power_w": -1},
+    ]
+    for options in bad:
+        settings: dict[str, object] = {"host": "192.0.2.1", "model": "wallbox_quasar_1"}
+        settings.update(options)
+        with pytest.raises(ValueError):  # noqa: PT011 - one message per field
+            ModbusChargerConfig(**settings)  # type: ignore[arg-type]
