@@ -119,12 +119,7 @@ class ModbusChargerSim:
         """How often the idle timeout made the charger leave remote control."""
         self._remote = False  # models without a control register: a controller wrote a setpoint
         self._now = clock()
-        for control in model.take_control:
-            self._set(control.register, _released(control.on))
-        self._set(model.idle_timeout, 0)
-        self._set(model.setpoint, 0)
-        if model.action is not None:
-            self._set(model.action, model.action_stop)
+        self._release()
         identity = (
             (model.firmware, config.firmware, int(config.firmware.split(".")[0])),
             (model.serial_number, f"SIM{config.serial_number}", config.serial_number),
