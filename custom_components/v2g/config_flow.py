@@ -205,8 +205,8 @@ class V2GConfigFlow(_KindSteps, ConfigFlow, domain=DOMAIN):
             errors = await spec.async_validate(self.hass, None, user_input, None)
             if site_fields:
                 errors |= await spec.async_validate_site(self.hass, user_input, None)
-            data = spec.to_data(_split(charger_fields, user_input), None)
-            if not errors and _charger_exists(self.hass, spec.unique_id(data)):
+            data = spec.to_data(_split(charger_fields, user_input), None) if not errors else {}
+            if data and _charger_exists(self.hass, spec.unique_id(data)):
                 errors["base"] = "charger_exists"
             if not errors:
                 self._spec, self._charger = spec, data
@@ -379,8 +379,8 @@ class ChargerSubentryFlow(_KindSteps, ConfigSubentryFlow):
         errors: Errors = {}
         if user_input is not None:
             errors = await spec.async_validate(self.hass, site, user_input, None)
-            data = spec.to_data(user_input, None)
-            if not errors and _charger_exists(self.hass, spec.unique_id(data)):
+            data = spec.to_data(user_input, None) if not errors else {}
+            if data and _charger_exists(self.hass, spec.unique_id(data)):
                 errors["base"] = "charger_exists"
             if not errors:
                 self._spec, self._data = spec, data

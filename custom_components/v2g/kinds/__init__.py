@@ -26,13 +26,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..const import CONF_CHARGER_KIND
-from . import ocpp, simulated
+from . import modbus, ocpp, simulated
 from .spec import ChargerKindSpec, Errors, Fields
 
 KINDS: Mapping[str, ChargerKindSpec] = {
     spec.kind: spec
     for spec in (
         ocpp.SPEC,
+        modbus.SPEC,
         simulated.SPEC,
     )
 }
