@@ -7,13 +7,14 @@ Sub-commands (run with the project's venv Python; standard library and aiohttp o
   probe         exit 0 when something already answers on the development URL
   onboard       wait until Home Assistant answers, finish onboarding (owner user, core config,
                 analytics, integration step), write a long-lived token to config/.dev_token, add
-                one simulated charger entry and one OCPP charger entry (identity sim-charger),
-                keep the OCPP password in config/.sim_charger_password, touch
-                config/.sim_charger_ready for scripts/develop to start the OCPP simulator, and print
-                how to log in
-  check         onboard, then wait for the OCPP simulator to show up in the OCPP entry's entities,
-                list the integration's entities with their states through the REST API and scan
-                the log; exit 1 when something is missing or broken
+                the site "Home" with a simulated charger, then (subentry flows) two OCPP chargers
+                (sim-charger: OCPP 2.1 bidirectional; sim-charger-ac: OCPP 2.0.1 charge only) and
+                a Wallbox Quasar 1 over Modbus TCP; keep the OCPP passwords in
+                config/.sim_charger_passwords.json, touch config/.sim_charger_ready for
+                scripts/develop to start the OCPP simulators, and print how to log in
+  check         onboard, then wait for the simulated chargers to show up in the site's entities
+                (the charge-only one charging), list the integration's entities with their states
+                through the REST API and scan the logs; exit 1 when something is missing or broken
 
 Every step is idempotent: a second run reuses the owner user, the token and the entries.
 """
@@ -42,7 +43,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "config"
 TOKEN_FILE = CONFIG_DIR / ".dev_token"
 LOG_FILE = CONFIG_DIR / "home-assistant.log"
-SIM_LOG_FILE = CONFIG_DIR / "ocpp-simulator.log"  # written by scripts/develop
+# Written by scripts/develop: one log per simulator.
+SIM_LOG_FILES = (
+    CONFIG_DIR / "ocpp-simulator.log",
+    CONFIG_DIR / "ocpp-simulator-ac.log",
+    CONFIG_DIR / "modbus-simulator.log",
+)
 
 URL = os.environ.get("V2G_DEV_URL", "http://127.0.0.1:8123")
 CLIENT_ID = f"{URL}/"
@@ -51,30 +57,45 @@ PASSWORD = os.environ.get("V2G_DEV_PASSWORD", "v2g-dev-password")
 DISPLAY_NAME = "Developer"
 DOMAIN = "v2g"
 
-SIMULATED_ENTRY = {
+SITE_NAME = "Home"
+SIMULATED_CHARGER = {
     "name": "Simulated charger",
     "max_charge_power_w": 11000,
     "max_discharge_power_w": 11000,
     "capacity_kwh": 60,
 }
 
-# The OCPP charger that simulator/ocpp_charger.py plays (started by scripts/develop).
-OCPP_IDENTITY = "sim-charger"
-OCPP_ENTRY = {
-    "identity": OCPP_IDENTITY,
+# The OCPP chargers that simulator/ocpp_charger.py plays (started by scripts/develop): a
+# bidirectional OCPP 2.1 charger and a charge-only OCPP 2.0.1 one, on the site's OCPP server.
+OCPP_PORT = 9000
+OCPP_CHARGERS = {
+    "sim-charger": {"max_discharge_power_w": 11000, "declared_bidirectional": False},
+    "sim-charger-ac": {"max_discharge_power_w": 0, "declared_bidirectional": False},
+}
+OCPP_FORM = {
     "max_charge_power_w": 11000,
-    "max_discharge_power_w": 11000,
-    "declared_bidirectional": False,
-    "port": 9000,
-    "host": "127.0.0.1",
+    "capacity_kwh": 60,
+    "phases": "3",
+    "connector_id": 1,
     "skip_schema_validation": False,
 }
-OCPP_URL = f"ws://{OCPP_ENTRY['host']}:{OCPP_ENTRY['port']}/{OCPP_IDENTITY}"
-# The REST API never shows entry data: the password is kept here (git-ignored, mode 600) when the
-# entry is made, or read again from the reconfigure form when this file is gone.
-SIM_PASSWORD_FILE = CONFIG_DIR / ".sim_charger_password"
-# Touched once the entry exists and the password file is current: scripts/develop removes it on
-# start and starts the simulator when it appears.
+# A Wallbox Quasar 1 played by simulator/modbus_charger.py (started by scripts/develop first).
+MODBUS_PORT = int(os.environ.get("V2G_DEV_MODBUS_PORT", "5502"))
+MODBUS_CHARGER = {
+    "model": "wallbox_quasar_1",
+    "host": "127.0.0.1",
+    "port": MODBUS_PORT,
+    "plug": 1,
+    "idle_timeout_s": 120,
+    "max_charge_power_w": 7400,
+    "max_discharge_power_w": 7400,
+    "capacity_kwh": 40,
+}
+# The REST API never shows subentry data: the passwords are kept here (git-ignored, mode 600)
+# when a charger is added, or read again from its reconfigure form when this file is gone.
+SIM_PASSWORD_FILE = CONFIG_DIR / ".sim_charger_passwords.json"
+# Touched once the chargers exist and the password file is current: scripts/develop removes it
+# on start and starts the OCPP simulators when it appears.
 SIM_READY_FILE = CONFIG_DIR / ".sim_charger_ready"
 # How long the check waits for the simulator to connect and report.
 OCPP_CONNECT_TIMEOUT_S = 60
@@ -323,8 +344,8 @@ async def onboard(client: Client, timeout_s: float, watch_pid: int | None = None
     client.token = read_token()
 
     await wait_running(client, timeout_s)
-    await ensure_entry(client)
-    await ensure_ocpp_entry(client)
+    site = await ensure_site(client)
+    await ensure_chargers(client, site)
     if "core_config" in todo:
         await remove_failed_onboarding_entries(client)
 
@@ -356,99 +377,122 @@ def read_token() -> str:
     return TOKEN_FILE.read_text(encoding="utf-8").strip()
 
 
-async def ensure_entry(client: Client) -> None:
-    """Add the simulated charger through the config-flow REST API unless an entry exists."""
+async def ensure_site(client: Client) -> dict[str, Any]:
+    """The development site, with the simulated charger as its first charger."""
     entries = await client.request("GET", f"/api/config/config_entries/entry?domain={DOMAIN}")
-    if entries:
-        titles = ", ".join(f"{entry['title']} ({entry['state']})" for entry in entries)
-        log(f"{DOMAIN} already configured: {titles}")
-        return
+    if site := next((e for e in entries if e["title"] == SITE_NAME), None):
+        log(f"site {SITE_NAME!r} already configured ({site['state']})")
+        return dict(site)
     flow = await client.request("POST", "/api/config/config_entries/flow", {"handler": DOMAIN})
-    if flow.get("type") != "menu":
-        raise OnboardError(f"the {DOMAIN} flow did not open with its menu: {flow}")
-    form = await client.request(
-        "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", {"next_step_id": "simulated"}
-    )
-    if form.get("type") != "form":
-        raise OnboardError(f"the simulated step did not show its form: {form}")
-    result = await client.request(
-        "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", SIMULATED_ENTRY
-    )
+    path = f"/api/config/config_entries/flow/{flow['flow_id']}"
+    menu = await client.request("POST", path, {"name": SITE_NAME})
+    if menu.get("type") != "menu":
+        raise OnboardError(f"the site step did not lead to the charger menu: {menu}")
+    await client.request("POST", path, {"next_step_id": "simulated"})
+    result = await client.request("POST", path, SIMULATED_CHARGER)
     if result.get("type") != "create_entry":
-        raise OnboardError(f"the simulated charger entry was not created: {result}")
-    log(f"added the config entry {result['title']!r} ({result['result']['state']})")
+        raise OnboardError(f"the site was not created: {result}")
+    log(f"added the site {SITE_NAME!r} with {SIMULATED_CHARGER['name']!r}")
+    site = dict(result["result"])
+    # A 63 A connection: room for the four development chargers to charge at once.
+    options = "/api/config/config_entries/options/flow"
+    flow = await client.request("POST", options, {"handler": site["entry_id"]})
+    form = await client.request(
+        "POST", f"{options}/{flow['flow_id']}", {"next_step_id": "vehicle_site"}
+    )
+    values = {
+        str(field["name"]): field.get("description", {}).get("suggested_value")
+        for field in form["data_schema"]
+    }
+    values["grid_import_limit_w"] = 43_500
+    await client.request("POST", f"{options}/{flow['flow_id']}", values)
+    return site
 
 
-async def ensure_ocpp_entry(client: Client) -> None:
-    """Add the OCPP charger entry unless it exists; keep its password for the simulator."""
-    flow = await client.request("POST", "/api/config/config_entries/flow", {"handler": DOMAIN})
-    flow_path = f"/api/config/config_entries/flow/{flow['flow_id']}"
-    if flow.get("type") != "menu":
-        raise OnboardError(f"the {DOMAIN} flow did not open with its menu: {flow}")
-    form = await client.request("POST", flow_path, {"next_step_id": "ocpp"})
-    if form.get("type") != "form":
-        raise OnboardError(f"the ocpp step did not show its form: {form}")
-    # The flow checks the unique id (ocpp_<identity>) first: it aborts when the entry exists.
-    connect = await client.request("POST", flow_path, OCPP_ENTRY)
-    if connect.get("type") == "abort" and connect.get("reason") == "already_configured":
-        if SIM_PASSWORD_FILE.exists():
-            log(
-                f"OCPP charger {OCPP_IDENTITY!r} already configured; "
-                f"password from {rel(SIM_PASSWORD_FILE)}"
-            )
-        else:
-            write_sim_password(await password_from_reconfigure(client))
-            log(
-                f"OCPP charger {OCPP_IDENTITY!r} already configured; read its password from the "
-                f"reconfigure form into {rel(SIM_PASSWORD_FILE)}"
-            )
-    elif connect.get("type") == "form" and connect.get("step_id") == "ocpp_connect":
-        placeholders = connect.get("description_placeholders") or {}
-        if placeholders.get("identity") != OCPP_IDENTITY or not placeholders.get("password"):
-            raise OnboardError(f"the ocpp_connect step lacks the connection details: {connect}")
-        result = await client.request("POST", flow_path, {})
-        if result.get("type") != "create_entry":
-            raise OnboardError(f"the OCPP charger entry was not created: {result}")
-        write_sim_password(placeholders["password"])
-        log(
-            f"added the config entry {result['title']!r} ({result['result']['state']}); "
-            f"the charger connects to {placeholders.get('url')}"
+async def subentries(client: Client, entry_id: str) -> list[dict[str, Any]]:
+    """The site's chargers."""
+    result: list[dict[str, Any]] = await client.websocket(
+        {"type": "config_entries/subentries/list", "entry_id": entry_id}
+    )
+    return result
+
+
+async def add_charger(
+    client: Client, entry_id: str, kind: str, form: dict[str, Any]
+) -> dict[str, Any]:
+    """Add a charger through the site's subentry flow; return the last step's result."""
+    base = "/api/config/config_entries/subentries/flow"
+    flow = await client.request("POST", base, {"handler": [entry_id, "charger"]})
+    await client.request("POST", f"{base}/{flow['flow_id']}", {"next_step_id": kind})
+    result: dict[str, Any] = await client.request("POST", f"{base}/{flow['flow_id']}", form)
+    if result.get("type") == "form" and result.get("step_id") == "connect":
+        placeholders = result.get("description_placeholders") or {}
+        done = await client.request("POST", f"{base}/{flow['flow_id']}", {})
+        if done.get("type") != "create_entry":
+            raise OnboardError(f"the {kind} charger was not added: {done}")
+        return {**done, "description_placeholders": placeholders}
+    if result.get("type") != "create_entry":
+        raise OnboardError(f"the {kind} charger was not added: {result}")
+    return result
+
+
+async def ensure_chargers(client: Client, site: dict[str, Any]) -> None:
+    """The OCPP and Modbus chargers of the site; keep the OCPP passwords for the simulators."""
+    entry_id = site["entry_id"]
+    existing = {sub["unique_id"] for sub in await subentries(client, entry_id)}
+    passwords = read_sim_passwords()
+    for identity, extra in OCPP_CHARGERS.items():
+        if f"ocpp_{identity}" in existing:
+            if identity not in passwords:
+                passwords[identity] = await password_from_reconfigure(client, entry_id, identity)
+                log(f"read the password of {identity!r} from its reconfigure form")
+            continue
+        result = await add_charger(
+            client, entry_id, "ocpp", {**OCPP_FORM, **extra, "identity": identity}
         )
-    else:
-        raise OnboardError(f"the ocpp step did not lead to ocpp_connect: {connect}")
+        placeholders = result["description_placeholders"]
+        passwords[identity] = str(placeholders["password"])
+        log(f"added OCPP charger {identity!r}; it connects to {placeholders.get('url')}")
+    write_sim_passwords(passwords)
+    if not any(uid.startswith("modbus_") for uid in existing):
+        try:
+            await add_charger(client, entry_id, "modbus", MODBUS_CHARGER)
+            log(f"added the Modbus charger on 127.0.0.1:{MODBUS_PORT}")
+        except OnboardError as err:
+            log(f"WARNING: the Modbus charger was not added ({err})")
     SIM_READY_FILE.touch()
 
 
-async def password_from_reconfigure(client: Client) -> str:
-    """Open the OCPP entry's reconfigure form, read the password it shows, and close it again."""
-    entries = await client.request("GET", f"/api/config/config_entries/entry?domain={DOMAIN}")
-    # The entry is titled with the identity unless renamed; the form itself confirms the identity.
-    entries.sort(key=lambda entry: entry["title"] != OCPP_IDENTITY)
-    for entry in entries:
-        if not entry["supports_reconfigure"]:
+async def password_from_reconfigure(client: Client, entry_id: str, identity: str) -> str:
+    """Open a charger's reconfigure form, read the password it shows, and close it again."""
+    base = "/api/config/config_entries/subentries/flow"
+    for sub in await subentries(client, entry_id):
+        if sub["unique_id"] != f"ocpp_{identity}":
             continue
         flow = await client.request(
             "POST",
-            "/api/config/config_entries/flow",
-            {"handler": DOMAIN, "entry_id": entry["entry_id"]},  # entry_id: source reconfigure
+            base,
+            {"handler": [entry_id, "charger"], "subentry_id": sub["subentry_id"]},
         )
-        if flow.get("type") == "form":
-            await client.request("DELETE", f"/api/config/config_entries/flow/{flow['flow_id']}")
-        placeholders = flow.get("description_placeholders") or {}
-        if (
-            flow.get("step_id") == "reconfigure_ocpp"
-            and placeholders.get("identity") == OCPP_IDENTITY
-            and placeholders.get("password")
-        ):
-            return str(placeholders["password"])
-    raise OnboardError(f"no reconfigure form shows the password of {OCPP_IDENTITY!r}")
+        await client.request("DELETE", f"{base}/{flow['flow_id']}")
+        if password := (flow.get("description_placeholders") or {}).get("password"):
+            return str(password)
+    raise OnboardError(f"no reconfigure form shows the password of {identity!r}")
 
 
-def write_sim_password(password: str) -> None:
-    """Keep the simulator's password where only this user can read it."""
+def read_sim_passwords() -> dict[str, str]:
+    """The OCPP simulators' passwords, by identity."""
+    if not SIM_PASSWORD_FILE.exists():
+        return {}
+    data: dict[str, str] = json.loads(SIM_PASSWORD_FILE.read_text(encoding="utf-8"))
+    return data
+
+
+def write_sim_passwords(passwords: dict[str, str]) -> None:
+    """Keep the simulators' passwords where only this user can read them."""
     SIM_PASSWORD_FILE.touch(mode=0o600)
     SIM_PASSWORD_FILE.chmod(0o600)
-    SIM_PASSWORD_FILE.write_text(f"{password}\n", encoding="utf-8")
+    SIM_PASSWORD_FILE.write_text(json.dumps(passwords, indent=1) + "\n", encoding="utf-8")
 
 
 def rel(path: Path) -> str:
@@ -459,10 +503,11 @@ def rel(path: Path) -> str:
 def print_login() -> None:
     """Tell the developer how to get in."""
     line = "=" * 72
-    password = (
-        SIM_PASSWORD_FILE.read_text(encoding="utf-8").strip()
-        if SIM_PASSWORD_FILE.exists()
-        else "(unknown)"
+    passwords = read_sim_passwords()
+    chargers = "".join(
+        f"    {identity}: ws://127.0.0.1:{OCPP_PORT}/{identity}  "
+        f"password {passwords.get(identity, '(unknown)')}\n"
+        for identity in OCPP_CHARGERS
     )
     print(
         f"\n{line}\n"
@@ -472,10 +517,11 @@ def print_login() -> None:
         f"  long-lived token for the REST/websocket API: config/.dev_token\n"
         f'  e.g. curl -H "Authorization: Bearer $(cat config/.dev_token)" {URL}/api/states\n'
         f"\n"
-        f"  OCPP charger (simulator/ocpp_charger.py, log: config/ocpp-simulator.log)\n"
-        f"             URL: {OCPP_URL}\n"
-        f"        identity: {OCPP_IDENTITY}\n"
-        f"        password: {password}   (also in {rel(SIM_PASSWORD_FILE)})\n"
+        f"  site {SITE_NAME!r}: a simulated charger, a Wallbox Quasar 1 over Modbus TCP\n"
+        f"  (simulator/modbus_charger.py on port {MODBUS_PORT}) and two OCPP chargers\n"
+        f"  (simulator/ocpp_charger.py, logs config/ocpp-simulator*.log; passwords in\n"
+        f"  {rel(SIM_PASSWORD_FILE)}):\n"
+        f"{chargers}"
         f"{line}\n",
         flush=True,
     )
@@ -502,7 +548,7 @@ async def check(client: Client, settle_s: float) -> bool:
         print(f"FAIL: {err} (the UI cannot load; see config/home-assistant.log)")
         ok = False
 
-    ok = await check_ocpp(client, entries) and ok
+    ok = await check_simulators(client, entries) and ok
 
     registry = await client.websocket({"type": "config/entity_registry/list"})
     ours = [item for item in registry if item["platform"] == DOMAIN]
@@ -558,75 +604,78 @@ def is_number(value: str) -> bool:
         return False
 
 
-# What the simulator must show in the OCPP entry: (platform, translation_key) -> entity id that
-# follows from the entry title, and a test of the state.
-OCPP_EXPECTED: dict[tuple[str, str], tuple[str, str, Any]] = {
-    ("sensor", "status"): (
-        "sensor.sim_charger_status",
+def online(value: str) -> bool:
+    """A charger status that says it is connected."""
+    return value not in ("offline", "unavailable", "unknown", "")
+
+
+def positive(value: str) -> bool:
+    """A number above 1 kW: energy flowing into the EV."""
+    return is_number(value) and float(value) > 1000
+
+
+# What the simulated chargers must show once they connected and report: entity id, what is
+# wanted, and the test of the state.
+EXPECTED: tuple[tuple[str, str, Any], ...] = (
+    ("sensor.sim_charger_status", "not offline", online),
+    ("binary_sensor.sim_charger_ev_plugged_in", "on", lambda state: state == "on"),
+    ("sensor.sim_charger_ev_state_of_charge", "a number", is_number),
+    ("sensor.sim_charger_ac_power", "charging (> 1 kW)", positive),
+    (
+        "sensor.quasar_1_127_0_0_1_status",
         "not offline",
-        lambda state: state not in ("offline", "unavailable", "unknown"),
+        lambda s: s not in ("offline", "unavailable"),
     ),
-    ("binary_sensor", "plugged_in"): (
-        "binary_sensor.sim_charger_ev_plugged_in",
-        "on",
-        lambda state: state == "on",
-    ),
-    ("sensor", "soc"): (
-        "sensor.sim_charger_ev_state_of_charge",
-        "a number",
-        is_number,
-    ),
-}
+    ("sensor.quasar_1_127_0_0_1_ev_state_of_charge", "a number", is_number),
+)
 
 
-async def check_ocpp(client: Client, entries: list[dict[str, Any]]) -> bool:
-    """Wait until the OCPP entry's entities show the simulator connected and reporting."""
-    entry = next((entry for entry in entries if entry["title"] == OCPP_IDENTITY), None)
-    if entry is None:
-        print(f"\nFAIL: no {DOMAIN} config entry titled {OCPP_IDENTITY!r}")
+async def check_simulators(client: Client, entries: list[dict[str, Any]]) -> bool:
+    """Wait until the simulated OCPP and Modbus chargers are connected and reporting."""
+    site = next((entry for entry in entries if entry["title"] == SITE_NAME), None)
+    if site is None:
+        print(f"\nFAIL: no {DOMAIN} site titled {SITE_NAME!r}")
         return False
     started = time.monotonic()
     deadline = started + OCPP_CONNECT_TIMEOUT_S
     while True:
-        registry = await client.websocket({"type": "config/entity_registry/list"})
-        found = {
-            (item["entity_id"].split(".")[0], item["translation_key"]): item["entity_id"]
-            for item in registry
-            if item["config_entry_id"] == entry["entry_id"]
-        }
         states = {state["entity_id"]: state for state in await client.request("GET", "/api/states")}
-        results = []
-        for key, (expected_id, wanted, test) in OCPP_EXPECTED.items():
-            entity_id = found.get(key)
-            state = states.get(entity_id or "", {}).get("state")
-            results.append((key, expected_id, entity_id, wanted, state, test(state or "")))
+        results = [
+            (entity_id, wanted, state := states.get(entity_id, {}).get("state"), test(state or ""))
+            for entity_id, wanted, test in EXPECTED
+        ]
         if all(result[-1] for result in results) or time.monotonic() > deadline:
             break
         await asyncio.sleep(2)
     elapsed = time.monotonic() - started
     good = all(result[-1] for result in results)
     verdict = f"after {elapsed:.0f} s" if good else f"not within {OCPP_CONNECT_TIMEOUT_S} s"
-    print(f"\nOCPP charger {OCPP_IDENTITY!r} ({entry['state']}): simulator reporting {verdict}")
-    for key, expected_id, entity_id, wanted, state, passed in results:
-        shown = entity_id or f"{expected_id} (no entity with translation_key {key[1]!r})"
-        note = "" if entity_id in (None, expected_id) else f"  (expected id {expected_id})"
-        print(f"  {'ok  ' if passed else 'FAIL'} {shown:<45} {state!s:<12} want {wanted}{note}")
+    print(f"\nsite {SITE_NAME!r} ({site['state']}): simulated chargers reporting {verdict}")
+    for entity_id, wanted, state, passed in results:
+        print(f"  {'ok  ' if passed else 'FAIL'} {entity_id:<48} {state!s:<12} want {wanted}")
     if not good:
-        print(f"FAIL: the OCPP simulator did not show up; see {rel(SIM_LOG_FILE)}")
-    return good and entry["state"] == "loaded"
+        logs = ", ".join(rel(path) for path in SIM_LOG_FILES)
+        print(f"FAIL: the simulated chargers did not all show up; see {logs}")
+    return good and site["state"] == "loaded"
 
 
 def scan_simulator_log() -> bool:
-    """Print the simulator's warnings and errors; False on errors or tracebacks."""
-    if not SIM_LOG_FILE.exists():
-        print(f"\n{rel(SIM_LOG_FILE)}: missing (the simulator did not start)")
-        return False
-    lines = SIM_LOG_FILE.read_text(encoding="utf-8", errors="replace").splitlines()
-    problems = [line for line in lines if re.search(r" (WARNING|ERROR|CRITICAL) |^Traceback", line)]
-    print(f"\n{rel(SIM_LOG_FILE)}: {len(lines)} lines, {len(problems)} warnings/errors")
-    for line in problems[:20]:
-        print(f"  {line[:220]}")
-    return not any(" WARNING " not in line for line in problems)
+    """Print the simulators' warnings and errors; False on errors or tracebacks."""
+    ok = True
+    for path in SIM_LOG_FILES:
+        if not path.exists():
+            print(f"\n{rel(path)}: missing (the simulator did not start)")
+            ok = False
+            continue
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        problems = [
+            line for line in lines if re.search(r" (WARNING|ERROR|CRITICAL) |^Traceback", line)
+        ]
+        print(f"\n{rel(path)}: {len(lines)} lines, {len(problems)} warnings/errors")
+        for line in problems[:20]:
+            print(f"  {line[:220]}")
+        ok = ok and not any(" WARNING " not in line for line in problems)
+    return ok
 
 
 def check_states(ours: list[dict[str, Any]], states: dict[str, dict[str, Any]]) -> bool:
