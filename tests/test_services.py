@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from types import MappingProxyType
 
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -30,11 +33,71 @@ async def test_get_plan(hass: HomeAssistant, init_integration: MockConfigEntry) 
     assert plan["target_reachable"] is True
     assert plan["departure_soc_pct"] == pytest.approx(80.0, abs=0.1)
     assert plan["currency"] == "EUR"
+    # Local times, whole watts, prices per slot.
     assert plan["schedule"][0] == {
-        "start": "2026-01-15T17:30:00+00:00",
-        "power_w": 11000.0,
+        "start": "2026-01-15T18:30:00+01:00",
+        "power_w": 11000,
         "soc_pct": pytest.approx(44.2, abs=0.1),  # + 11 kW x 0.25 h x 0.92 of 60 kWh
+        "import_price": 0.3,
+        "export_price": 0.3,
+        "estimated": False,
     }
+    # The site's plan and every charger's are there too.
+    assert response["site"]["site"] == "Home"
+    assert response["site"]["plan"]["vehicles"] == 1
+    assert response["site"]["plan"]["schedule"][1]["start"] == "2026-01-15T18:45:00+01:00"
+    assert [c["charger"] for c in response["chargers"]] == ["Garage"]
+
+
+async def test_actions_name_a_charger_on_a_site_with_several(
+    hass: HomeAssistant, init_integration: MockConfigEntry, device_registry: dr.DeviceRegistry
+) -> None:
+    entry = init_integration
+    hass.config_entries.async_add_subentry(
+        entry,
+        ConfigSubentry(
+            data=MappingProxyType(
+                {
+                    "charger_kind": "simulated",
+                    "name": "Carport",
+                    "max_charge_power_w": 7400.0,
+                    "max_discharge_power_w": 0.0,
+                    "capacity_kwh": 40.0,
+                }
+            ),
+            subentry_type="charger",
+            title="Carport",
+            unique_id="simulated_carport",
+        ),
+    )
+    await hass.async_block_till_done()
+    departure = {"config_entry": entry.entry_id, "departure": "2026-01-15 22:00:00"}
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(DOMAIN, "set_departure", departure, blocking=True)
+    assert err.value.translation_key == "charger_required"
+    site_device = device_registry.async_get_device(identifiers={(DOMAIN, f"{entry.entry_id}_site")})
+    assert site_device is not None
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "set_departure", departure | {"device_id": site_device.id}, blocking=True
+        )
+    assert err.value.translation_key == "unknown_charger"
+    ev = device_registry.async_get_device(identifiers={(DOMAIN, "simulated_carport_ev")})
+    assert ev is not None
+    await hass.services.async_call(
+        DOMAIN, "set_departure", departure | {"device_id": ev.id}, blocking=True
+    )
+    assert hass.states.get("sensor.carport_ev_departure").attributes["source"] == "one_off"
+    assert hass.states.get("sensor.garage_ev_departure").attributes["source"] == "daily"
+    response = await hass.services.async_call(
+        DOMAIN,
+        "get_plan",
+        {"config_entry": entry.entry_id, "device_id": ev.id},
+        blocking=True,
+        return_response=True,
+    )
+    assert response["charger"] == "Carport"
+    assert len(response["chargers"]) == 2
 
 
 async def test_set_departure_one_off(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 import math
 from typing import Any
 
@@ -29,6 +29,7 @@ from .const import (
     OPT_WEAR_COST_PER_KWH,
     Mode,
 )
+from .inputs import Inputs
 from .optimizer import (
     CostBreakdown,
     Plan,
@@ -294,27 +295,47 @@ def _value(problem: Problem, plan: Plan, index: int) -> float:
     return _marginal_cash(problem, plan, index) + planned.wear_cost - terminal
 
 
-def schedule(plan: Plan, index: int = 0) -> list[dict[str, Any]]:
-    """One EV's plan as ApexCharts-friendly points: one {start, power_w, soc_pct} per slot."""
-    starts = plan.grid.starts.astype("datetime64[s]").astype(str)
+def _local_starts(grid: SlotGrid, tz: tzinfo) -> list[str]:
+    """Each slot's start in the user's time zone, to the second."""
+    seconds = grid.starts.astype("datetime64[s]").astype(np.int64)
+    return [datetime.fromtimestamp(int(t), tz).isoformat() for t in seconds]
+
+
+def schedule(plan: Plan, index: int, inputs: Inputs | None, tz: tzinfo) -> list[dict[str, Any]]:
+    """One EV's plan per slot, for the card, ApexCharts and automations.
+
+    `{start, power_w, soc_pct, import_price, export_price, estimated}`: local start time, planned
+    power (W, + charging), state of charge at the slot's end (%), the prices the plan used and
+    whether the import price was estimated (not published yet, or the source is down).
+    """
     vehicle = plan.vehicles[index]
-    power = np.round(vehicle.power_w, 0)
-    soc = np.round(vehicle.soc_pct, 1)
-    return [
-        {"start": f"{start}+00:00", "power_w": float(p), "soc_pct": float(s)}
-        for start, p, s in zip(starts, power, soc, strict=True)
+    points: list[dict[str, Any]] = [
+        {"start": start, "power_w": round(float(p)), "soc_pct": round(float(soc), 1)}
+        for start, p, soc in zip(
+            _local_starts(plan.grid, tz), vehicle.power_w, vehicle.soc_pct, strict=True
+        )
     ]
-
-
-def site_schedule(plan: Plan) -> list[dict[str, Any]]:
-    """The site's planned grid exchange per slot: {start, import_w, export_w}."""
-    starts = plan.grid.starts.astype("datetime64[s]").astype(str)
-    return [
-        {"start": f"{start}+00:00", "import_w": float(i), "export_w": float(e)}
-        for start, i, e in zip(
-            starts,
-            np.round(plan.grid_import_w, 0),
-            np.round(plan.grid_export_w, 0),
+    if inputs is not None and len(inputs.grid) == len(plan.grid):
+        for point, imp, exp, estimated in zip(
+            points,
+            inputs.import_price_per_kwh,
+            inputs.export_price_per_kwh,
+            inputs.price_estimated,
             strict=True,
+        ):
+            point |= {
+                "import_price": round(float(imp), 4),
+                "export_price": round(float(exp), 4),
+                "estimated": bool(estimated),
+            }
+    return points
+
+
+def site_schedule(plan: Plan, tz: tzinfo) -> list[dict[str, Any]]:
+    """The site's planned grid exchange per slot: {start, import_w, export_w}."""
+    return [
+        {"start": start, "import_w": round(float(i)), "export_w": round(float(e))}
+        for start, i, e in zip(
+            _local_starts(plan.grid, tz), plan.grid_import_w, plan.grid_export_w, strict=True
         )
     ]

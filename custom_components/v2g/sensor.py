@@ -68,7 +68,15 @@ def _plan_attributes(view: ChargerView) -> dict[str, Any]:
     index = site.vehicle_index(view.charger.subentry_id)
     if site.plan is None or index is None:
         return attributes | {"schedule": []}
-    return attributes | site.plan.facts(index) | {"schedule": schedule(site.plan.plan, index)}
+    return (
+        attributes
+        | site.plan.facts(index)
+        | {
+            "schedule": schedule(
+                site.plan.plan, index, site.inputs, dt_util.get_default_time_zone()
+            )
+        }
+    )
 
 
 def _rounded(fn: Callable[[ChargerView], float | None]) -> Callable[[ChargerView], StateType]:
@@ -215,7 +223,11 @@ def _site_plan_attributes(site: SiteData) -> dict[str, Any]:
     attributes: dict[str, Any] = {"grid_power_w": site.grid_power_w}
     if site.plan is None:
         return attributes | {"schedule": []}
-    return attributes | site.plan.facts() | {"schedule": site_schedule(site.plan.plan)}
+    return (
+        attributes
+        | site.plan.facts()
+        | {"schedule": site_schedule(site.plan.plan, dt_util.get_default_time_zone())}
+    )
 
 
 def _cost_attributes(site: SiteData) -> dict[str, Any]:

@@ -6,7 +6,7 @@ charger, and may be left out when the site has only one.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntryState
@@ -96,6 +96,10 @@ def _charger(call: ServiceCall, entry: V2GConfigEntry, *, required: bool) -> Cha
     )
 
 
+def _tz() -> tzinfo:
+    return dt_util.get_default_time_zone()
+
+
 def _charger_response(coordinator: SiteCoordinator, charger: Charger) -> dict[str, Any]:
     data: SiteData = coordinator.data
     part = data.chargers[charger.subentry_id]
@@ -114,7 +118,7 @@ def _charger_response(coordinator: SiteCoordinator, charger: Charger) -> dict[st
             "cost": round(money.cost, 4),
             "savings": round(money.savings, 4),
             "currency": coordinator.currency,
-            "schedule": schedule(data.plan.plan, index),
+            "schedule": schedule(data.plan.plan, index, data.inputs, _tz()),
         }
     return response
 
@@ -130,7 +134,7 @@ async def _async_get_plan(call: ServiceCall) -> ServiceResponse:
             "cost": round(data.plan.cost, 4),
             "savings": round(data.plan.savings, 4),
             "currency": coordinator.currency,
-            "schedule": site_schedule(data.plan.plan),
+            "schedule": site_schedule(data.plan.plan, _tz()),
         }
     chargers = [_charger_response(coordinator, c) for c in entry.runtime_data.chargers.values()]
     response: dict[str, Any] = {"site": site, "chargers": chargers}
