@@ -28,6 +28,7 @@ from .coordinator import SiteCoordinator, V2GConfigEntry, V2GRuntimeData
 from .entity import Device, charger_device_info, site_device_info
 from .inputs import InvalidInputsConfigError, clear_repair_issues
 from .kinds import kind_of
+from .ledger import LedgerStore
 from .migration import async_migrate_entry
 from .repairs import async_offer_merge
 from .services import async_setup_services
@@ -125,7 +126,11 @@ async def _async_add_charger(
         hass, charger_key(entry.entry_id, subentry.subentry_id), default_settings(subentry)
     )
     await store.async_load()
-    charger = Charger(subentry, backend, store)
+    ledger = LedgerStore(
+        hass, charger_key(entry.entry_id, subentry.subentry_id), store.settings.capacity_kwh
+    )
+    await ledger.async_load()
+    charger = Charger(subentry, backend, store, ledger)
     try:
         await charger.async_start()
     except (ChargerUnavailableError, TimeoutError) as err:
@@ -188,6 +193,7 @@ async def _async_release(hass: HomeAssistant, entry: V2GConfigEntry, charger: Ch
     """Let go of a stopped charger and flush its settings."""
     charger.unwatch()
     await charger.settings_store.async_flush()
+    await charger.ledger_store.async_flush()
     await charger.kind.async_release(hass, entry, charger.subentry, charger.backend)
 
 
@@ -204,6 +210,7 @@ async def _async_remove_charger(
     runtime.chargers.pop(charger.subentry_id, None)
     await _async_release(hass, entry, charger)
     await charger.settings_store.async_remove()
+    await charger.ledger_store.async_remove()
     _LOGGER.info("%s removed from %s", charger.title, entry.title)
 
 
@@ -268,11 +275,12 @@ async def async_unload_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> None:
-    """Forget every charger's stored settings."""
+    """Forget every charger's stored settings and totals."""
     for subentry_id in charger_subentries(entry):
-        await SettingsStore(
-            hass, charger_key(entry.entry_id, subentry_id), Settings()
-        ).async_remove()
+        key = charger_key(entry.entry_id, subentry_id)
+        await SettingsStore(hass, key, Settings()).async_remove()
+        await LedgerStore(hass, key, Settings().capacity_kwh).async_remove()
+    async_offer_merge(hass)
 
 
 async def async_remove_config_entry_device(

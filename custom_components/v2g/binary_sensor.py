@@ -15,6 +15,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .chargers import ChargerStatus
 from .coordinator import V2GConfigEntry
+from .decision import Reason
 from .entity import ChargerView, Device, V2GChargerEntity, async_add_charger_entities
 
 PARALLEL_UPDATES = 0
@@ -26,6 +27,14 @@ class V2GBinarySensorDescription(BinarySensorEntityDescription):
 
     device: Device
     is_on_fn: Callable[[ChargerView], bool]
+
+
+def target_at_risk(view: ChargerView) -> bool:
+    """The EV will not reach its target by departure (for "notify me" automations)."""
+    if view.data.decision.reason in (Reason.CANNOT_CHARGE, Reason.MISSED_DEPARTURE):
+        return True
+    plan = view.vehicle_plan
+    return plan is not None and not plan.target_reachable
 
 
 BINARY_SENSORS: tuple[V2GBinarySensorDescription, ...] = (
@@ -42,6 +51,13 @@ BINARY_SENSORS: tuple[V2GBinarySensorDescription, ...] = (
         device=Device.EV,
         device_class=BinarySensorDeviceClass.BATTERY_CHARGING,
         is_on_fn=lambda v: v.state.status is ChargerStatus.CHARGING,
+    ),
+    V2GBinarySensorDescription(
+        key="target_at_risk",
+        translation_key="target_at_risk",
+        device=Device.EV,
+        device_class=BinarySensorDeviceClass.PROBLEM,
+        is_on_fn=target_at_risk,
     ),
     V2GBinarySensorDescription(
         key="discharging",

@@ -27,6 +27,7 @@ from .chargers import (
 from .const import SETPOINT_DEADBAND_W
 from .decision import next_departure
 from .kinds import ChargerKindSpec, kind_of
+from .ledger import Ledger, LedgerStore
 from .settings import Settings, SettingsStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -62,9 +63,14 @@ class Charger:
     """A charger subentry's backend, settings and control state."""
 
     def __init__(
-        self, subentry: ConfigSubentry, backend: ChargerBackend, settings: SettingsStore
+        self,
+        subentry: ConfigSubentry,
+        backend: ChargerBackend,
+        settings: SettingsStore,
+        ledger: LedgerStore,
     ) -> None:
         self.subentry = subentry
+        self.ledger_store = ledger
         self.loaded_data = dict(subentry.data)
         """The subentry's data the backend was built with (Home Assistant updates the subentry
         object in place: a reconfigure shows as a difference to this)."""
@@ -102,6 +108,11 @@ class Charger:
     def settings(self) -> Settings:
         """The EV's current settings."""
         return self.settings_store.settings
+
+    @property
+    def ledger(self) -> Ledger:
+        """The EV's realized money and battery use."""
+        return self.ledger_store.ledger
 
     async def async_start(self) -> None:
         """Connect (or start serving); ChargerUnavailableError when that is impossible now."""

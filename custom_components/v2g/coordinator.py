@@ -26,9 +26,12 @@ from .chargers import ChargerState, ChargerUnavailableError
 from .const import (
     DOMAIN,
     LOGGER,
+    OPT_CHARGE_EFFICIENCY_PCT,
+    OPT_DISCHARGE_EFFICIENCY_PCT,
     OPT_EXPORT_ALLOWED,
     OPT_GRID_EXPORT_LIMIT_W,
     OPT_GRID_IMPORT_LIMIT_W,
+    OPT_WEAR_COST_PER_KWH,
     PRIORITY_WEIGHTS,
     SMART_MODES,
     UPDATE_INTERVAL,
@@ -49,6 +52,7 @@ from .inputs import (
     clear_repair_issues,
     sync_repair_issues,
 )
+from .ledger import Ledger, Prices, site_shares
 from .planner import (
     PlanResult,
     VehicleMoney,
@@ -56,6 +60,7 @@ from .planner import (
     build_vehicle,
     fixed_load_w,
     make_plan,
+    option,
     planning_grid,
 )
 
@@ -104,6 +109,8 @@ class SiteData:
     """Prices, solar and load on the plan's slots (while any EV is in a Smart mode)."""
     grid_power_w: float | None = None
     """The live grid meter (import positive), when one is configured."""
+    ledgers: tuple[Ledger, ...] = ()
+    """Every EV's realized totals (live objects: the site sensors sum them)."""
 
     def vehicle_index(self, charger_id: str) -> int | None:
         """Where a charger's EV is in the joint plan (None: not planned)."""
@@ -167,6 +174,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         final = self._within_grid_limits(chargers, states, decisions)
         applied = await self._async_apply_all(chargers, states, final)
         states = await self._async_reread_changed(chargers, states, applied)
+        grid_power_w = self.inputs.read_grid_power_w()
+        self._account(chargers, states, inputs, grid_power_w)
         return SiteData(
             chargers={
                 c.subentry_id: ChargerData(
@@ -181,7 +190,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             updated_at=now,
             plan=plan,
             inputs=inputs,
-            grid_power_w=self.inputs.read_grid_power_w(),
+            grid_power_w=grid_power_w,
+            ledgers=tuple(c.ledger for c in chargers),
         )
 
     async def _async_read_all(
@@ -215,10 +225,9 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             LOGGER.info("%s is available again", charger.title)
 
     async def _async_inputs(self, chargers: list[Charger], now: datetime) -> Inputs | None:
-        """Prices, solar and load once for the site, while any EV is in a Smart mode."""
+        """Prices, solar and load once for the site (plans, price sensors, realized money)."""
         entry_id = self.config_entry.entry_id
-        if not any(c.settings.mode in SMART_MODES for c in chargers):
-            # Inputs are not read outside the Smart modes: their problems are not current.
+        if not chargers:
             clear_repair_issues(self.hass, DOMAIN, entry_id)
             return None
         inputs = await self.inputs.async_collect(planning_grid(now), dt_util.utcnow())
@@ -416,6 +425,64 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             if isinstance(result, ChargerState):
                 fresh[charger.subentry_id] = result
         return fresh
+
+    def _account(
+        self,
+        chargers: list[Charger],
+        states: dict[str, ChargerState | None],
+        inputs: Inputs | None,
+        grid_power_w: float | None,
+    ) -> None:
+        """Count what each EV's energy since the last update cost or earned, at today's prices."""
+        if inputs is None:
+            return
+        online = [(c, state) for c in chargers if (state := states[c.subentry_id]) is not None]
+        charging_w = sum(max(0.0, state.power_w) for _, state in online)
+        discharging_w = sum(max(0.0, -state.power_w) for _, state in online)
+        solar_share, export_share = site_shares(
+            grid_power_w=grid_power_w,
+            charging_w=charging_w,
+            discharging_w=discharging_w,
+            solar_w=float(inputs.solar_power_w[0]),
+            load_w=float(inputs.base_load_power_w[0]),
+        )
+        prices = Prices(
+            import_per_kwh=float(inputs.import_price_per_kwh[0]),
+            export_per_kwh=float(inputs.export_price_per_kwh[0]),
+            solar_share=solar_share,
+            export_share=export_share,
+        )
+        options = self.config_entry.options
+        efficiency = (
+            option(options, OPT_CHARGE_EFFICIENCY_PCT) / 100.0,
+            option(options, OPT_DISCHARGE_EFFICIENCY_PCT) / 100.0,
+        )
+        arrival_prices = list(
+            zip(
+                (float(h) for h in inputs.grid.durations_h),
+                (float(p) for p in inputs.import_price_per_kwh),
+                strict=True,
+            )
+        )
+        for charger, state in online:
+            ledger = charger.ledger
+            ledger.capacity_kwh = charger.settings.capacity_kwh
+            if state.plugged_in:
+                ledger.plug_in(
+                    max_power_w=min(charger.settings.max_charge_power_w, state.max_charge_power_w),
+                    arrival_prices=arrival_prices,
+                    charge_efficiency=efficiency[0],
+                    discharge_efficiency=efficiency[1],
+                )
+            ledger.record(
+                state.energy_charged_kwh,
+                state.energy_discharged_kwh,
+                prices,
+                option(options, OPT_WEAR_COST_PER_KWH),
+            )
+            if not state.plugged_in:
+                ledger.unplug()
+            charger.ledger_store.changed()
 
     # --- settings and lifecycle -----------------------------------------------------------
 

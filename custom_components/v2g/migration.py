@@ -143,11 +143,10 @@ async def async_merge_sites(
                 title=old.title,
                 unique_id=old.unique_id,
             )
-            await _async_move_settings(
-                hass,
-                charger_key(source.entry_id, old.subentry_id),
-                charger_key(target.entry_id, new.subentry_id),
-            )
+            old_key = charger_key(source.entry_id, old.subentry_id)
+            new_key = charger_key(target.entry_id, new.subentry_id)
+            await _async_move_settings(hass, old_key, new_key)
+            await _async_move_settings(hass, f"{old_key}.ledger", f"{new_key}.ledger")
             hass.config_entries.async_add_subentry(target, new)
             # Registry entries move now, before the target's update listener (a task) adds the
             # charger and its entities.

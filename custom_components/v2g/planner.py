@@ -142,7 +142,8 @@ def planning_grid(now: datetime) -> SlotGrid:
     return SlotGrid(starts, durations)
 
 
-def _option(options: Mapping[str, Any], key: str) -> float:
+def option(options: Mapping[str, Any], key: str) -> float:
+    """A numeric site option, or its default."""
     return float(options.get(key, DEFAULT_OPTIONS[key]))
 
 
@@ -168,7 +169,7 @@ def build_vehicle(
         min_soc_pct=settings.min_soc_pct,
         # Above the target only energy that costs less than it is worth later gets stored (solar
         # surplus); grid energy bought just to hold it never pays (see optimizer.solve).
-        max_soc_pct=max(_option(options, OPT_MAX_V2G_SOC_PCT), settings.target_soc_pct),
+        max_soc_pct=max(option(options, OPT_MAX_V2G_SOC_PCT), settings.target_soc_pct),
         max_charge_power_w=max(0.0, min(settings.max_charge_power_w, state.max_charge_power_w)),
         max_discharge_power_w=(
             max(0.0, min(settings.max_discharge_power_w, state.max_discharge_power_w))
@@ -177,9 +178,9 @@ def build_vehicle(
         ),
         min_charge_power_w=capabilities.min_charge_power_w,
         min_discharge_power_w=capabilities.min_discharge_power_w if v2g else 0.0,
-        charge_efficiency=_option(options, OPT_CHARGE_EFFICIENCY_PCT) / 100.0,
-        discharge_efficiency=_option(options, OPT_DISCHARGE_EFFICIENCY_PCT) / 100.0,
-        wear_cost_per_kwh=_option(options, OPT_WEAR_COST_PER_KWH),
+        charge_efficiency=option(options, OPT_CHARGE_EFFICIENCY_PCT) / 100.0,
+        discharge_efficiency=option(options, OPT_DISCHARGE_EFFICIENCY_PCT) / 100.0,
+        wear_cost_per_kwh=option(options, OPT_WEAR_COST_PER_KWH),
         v2g_allowed=v2g,
     )
     return vehicle, soc_assumed
@@ -187,10 +188,10 @@ def build_vehicle(
 
 def site_limits(options: Mapping[str, Any]) -> Site:
     """The grid connection's limits from the site's options (an import limit of 0: none)."""
-    import_limit = _option(options, OPT_GRID_IMPORT_LIMIT_W)
+    import_limit = option(options, OPT_GRID_IMPORT_LIMIT_W)
     return Site(
         import_limit_w=import_limit if import_limit > 0 else math.inf,
-        export_limit_w=_option(options, OPT_GRID_EXPORT_LIMIT_W),
+        export_limit_w=option(options, OPT_GRID_EXPORT_LIMIT_W),
         export_allowed=bool(options.get(OPT_EXPORT_ALLOWED, DEFAULT_OPTIONS[OPT_EXPORT_ALLOWED])),
     )
 
@@ -329,6 +330,25 @@ def schedule(plan: Plan, index: int, inputs: Inputs | None, tz: tzinfo) -> list[
                 "estimated": bool(estimated),
             }
     return points
+
+
+def price_schedule(inputs: Inputs, tz: tzinfo) -> list[dict[str, Any]]:
+    """The site's prices per slot: {start, import_price, export_price, estimated}."""
+    return [
+        {
+            "start": start,
+            "import_price": round(float(imp), 4),
+            "export_price": round(float(exp), 4),
+            "estimated": bool(estimated),
+        }
+        for start, imp, exp, estimated in zip(
+            _local_starts(inputs.grid, tz),
+            inputs.import_price_per_kwh,
+            inputs.export_price_per_kwh,
+            inputs.price_estimated,
+            strict=True,
+        )
+    ]
 
 
 def site_schedule(plan: Plan, tz: tzinfo) -> list[dict[str, Any]]:

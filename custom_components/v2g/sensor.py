@@ -13,7 +13,13 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import PERCENTAGE, UnitOfEnergy, UnitOfPower, UnitOfTime
+from homeassistant.const import (
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfEnergy,
+    UnitOfPower,
+    UnitOfTime,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
@@ -24,7 +30,11 @@ from .chargers import ChargerStatus
 from .coordinator import SiteCoordinator, SiteData, V2GConfigEntry
 from .decision import Reason, energy_needed_kwh
 from .entity import ChargerView, Device, V2GChargerEntity, V2GSiteEntity, async_add_charger_entities
-from .planner import schedule, site_schedule
+from .explain import explain
+from .inputs import Inputs
+from .ledger import Ledger
+from .optimizer.model import FloatArray
+from .planner import price_schedule, schedule, site_schedule
 
 PARALLEL_UPDATES = 0
 
@@ -47,6 +57,8 @@ class V2GSiteSensorDescription(SensorEntityDescription):
     value_fn: Callable[[SiteData], StateType]
     attrs_fn: Callable[[SiteData], dict[str, Any]] | None = None
     monetary: bool = False
+    per_kwh: bool = False
+    """The unit is the currency per kWh (a price)."""
 
 
 def _minutes_to_departure(view: ChargerView) -> float:
@@ -58,6 +70,16 @@ def _minutes_to_departure(view: ChargerView) -> float:
 def _plan_attributes(view: ChargerView) -> dict[str, Any]:
     data = view.data
     attributes: dict[str, Any] = {
+        "reason": explain(
+            decision=data.decision,
+            state=view.state,
+            settings=view.settings,
+            plan=view.vehicle_plan,
+            inputs=view.site.inputs,
+            departure=data.departure.at,
+            currency=view.currency,
+            tz=dt_util.get_default_time_zone(),
+        ),
         "setpoint_w": data.applied_setpoint_w,
         "limited_by_grid": data.decision.limited_by_grid,
         "departure": data.departure.at.isoformat(),
@@ -85,6 +107,10 @@ def _rounded(fn: Callable[[ChargerView], float | None]) -> Callable[[ChargerView
         return None if number is None else round(number, 2)
 
     return value
+
+
+def _realized(fn: Callable[[Ledger], float], digits: int = 2) -> Callable[[ChargerView], float]:
+    return lambda view: round(fn(view.charger.ledger), digits)
 
 
 SENSORS: tuple[V2GSensorDescription, ...] = (
@@ -202,6 +228,56 @@ SENSORS: tuple[V2GSensorDescription, ...] = (
             lambda v: None if v.vehicle_plan is None else v.vehicle_plan.departure_soc_pct
         ),
     ),
+    V2GSensorDescription(
+        key="charging_cost",
+        translation_key="charging_cost",
+        device=Device.CHARGER,
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        monetary=True,
+        value_fn=_realized(lambda ledger: ledger.charging_cost),
+    ),
+    V2GSensorDescription(
+        key="discharging_earnings",
+        translation_key="discharging_earnings",
+        device=Device.CHARGER,
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        monetary=True,
+        value_fn=_realized(lambda ledger: ledger.discharging_earnings),
+    ),
+    V2GSensorDescription(
+        key="realized_savings",
+        translation_key="realized_savings",
+        device=Device.CHARGER,
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        monetary=True,
+        value_fn=_realized(lambda ledger: ledger.savings),
+    ),
+    V2GSensorDescription(
+        key="wear_cost",
+        translation_key="wear_cost",
+        device=Device.EV,
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        monetary=True,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_realized(lambda ledger: ledger.wear_cost),
+    ),
+    V2GSensorDescription(
+        key="battery_cycles",
+        translation_key="battery_cycles",
+        device=Device.EV,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=2,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_realized(lambda ledger: ledger.cycles, 4),
+    ),
 )
 
 
@@ -243,6 +319,30 @@ def _cost_attributes(site: SiteData) -> dict[str, Any]:
     }
 
 
+def _site_total(fn: Callable[[Ledger], float]) -> Callable[[SiteData], float]:
+    """A realized total over every charger of the site."""
+
+    def value(site: SiteData) -> float:
+        return round(sum(fn(ledger) for ledger in site.ledgers), 2)
+
+    return value
+
+
+def _price_now(prices: Callable[[Inputs], FloatArray]) -> Callable[[SiteData], StateType]:
+    """The price of the slot under way."""
+
+    def value(site: SiteData) -> StateType:
+        return None if site.inputs is None else round(float(prices(site.inputs)[0]), 4)
+
+    return value
+
+
+def _price_attributes(site: SiteData) -> dict[str, Any]:
+    if site.inputs is None:
+        return {}
+    return {"prices": price_schedule(site.inputs, dt_util.get_default_time_zone())}
+
+
 SITE_SENSORS: tuple[V2GSiteSensorDescription, ...] = (
     V2GSiteSensorDescription(
         key="ev_power",
@@ -278,6 +378,62 @@ SITE_SENSORS: tuple[V2GSiteSensorDescription, ...] = (
         value_fn=lambda s: None if s.plan is None else round(s.plan.savings, 2),
     ),
     V2GSiteSensorDescription(
+        key="import_price",
+        translation_key="import_price",
+        device_class=SensorDeviceClass.MONETARY,
+        suggested_display_precision=3,
+        monetary=True,
+        per_kwh=True,
+        value_fn=_price_now(lambda inputs: inputs.import_price_per_kwh),
+        attrs_fn=_price_attributes,
+    ),
+    V2GSiteSensorDescription(
+        key="export_price",
+        translation_key="export_price",
+        device_class=SensorDeviceClass.MONETARY,
+        suggested_display_precision=3,
+        monetary=True,
+        per_kwh=True,
+        value_fn=_price_now(lambda inputs: inputs.export_price_per_kwh),
+    ),
+    V2GSiteSensorDescription(
+        key="charging_cost",
+        translation_key="charging_cost",
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        monetary=True,
+        value_fn=_site_total(lambda ledger: ledger.charging_cost),
+    ),
+    V2GSiteSensorDescription(
+        key="discharging_earnings",
+        translation_key="discharging_earnings",
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        monetary=True,
+        value_fn=_site_total(lambda ledger: ledger.discharging_earnings),
+    ),
+    V2GSiteSensorDescription(
+        key="realized_savings",
+        translation_key="realized_savings",
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        monetary=True,
+        value_fn=_site_total(lambda ledger: ledger.savings),
+    ),
+    V2GSiteSensorDescription(
+        key="wear_cost",
+        translation_key="wear_cost",
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=2,
+        monetary=True,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_site_total(lambda ledger: ledger.wear_cost),
+    ),
+    V2GSiteSensorDescription(
         key="planned_peak_import",
         translation_key="planned_peak_import",
         device_class=SensorDeviceClass.POWER,
@@ -304,14 +460,17 @@ async def async_setup_entry(
 
 
 class _Money(SensorEntity):
-    """A sensor whose unit may be the price source's currency."""
+    """A sensor whose unit may be the price source's currency (or that per kWh)."""
 
     coordinator: SiteCoordinator
     _monetary = False
+    _per_kwh = False
 
     @property
     def native_unit_of_measurement(self) -> str | None:
         """The description's unit; for money, the price source's currency."""
+        if self._per_kwh:
+            return f"{self.coordinator.currency}/{UnitOfEnergy.KILO_WATT_HOUR}"
         if self._monetary:
             return self.coordinator.currency
         return super().native_unit_of_measurement
@@ -351,11 +510,12 @@ class V2GSiteSensor(V2GSiteEntity, _Money):
     """A sensor of the site."""
 
     entity_description: V2GSiteSensorDescription
-    _unrecorded_attributes = frozenset({"schedule"})
+    _unrecorded_attributes = frozenset({"schedule", "prices"})
 
     def __init__(self, coordinator: SiteCoordinator, description: V2GSiteSensorDescription) -> None:
         super().__init__(coordinator, description)
         self._monetary = description.monetary
+        self._per_kwh = description.per_kwh
 
     @property
     def native_value(self) -> StateType:
