@@ -48,8 +48,8 @@ async def test_min_soc_cannot_exceed_target(
             {"entity_id": "number.garage_ev_target_state_of_charge", "value": 15},
             blocking=True,
         )
-    assert hass.states.get("number.garage_ev_minimum_state_of_charge").state == "20.0"
-    assert hass.states.get("number.garage_ev_target_state_of_charge").state == "80.0"
+    assert hass.states.get("number.garage_ev_minimum_state_of_charge").state == "20"
+    assert hass.states.get("number.garage_ev_target_state_of_charge").state == "80"
 
 
 async def test_mode_off_stops_charging(

@@ -102,7 +102,7 @@ async def test_charger_drops_off_and_recovers(
     assert hass.states.get("sensor.garage_power").state == STATE_UNAVAILABLE
     assert hass.states.get("binary_sensor.garage_ev_plugged_in").state == STATE_UNAVAILABLE
     # Settings stay usable while the charger is away.
-    assert hass.states.get("number.garage_ev_target_state_of_charge").state == "80.0"
+    assert hass.states.get("number.garage_ev_target_state_of_charge").state == "80"
     assert caplog.text.count("Garage is unavailable") == 1  # logged once, not per update
 
     backend.online = True
@@ -155,7 +155,7 @@ async def test_settings_survive_restart(
 
     assert await hass.config_entries.async_reload(init_integration.entry_id)
     await hass.async_block_till_done()
-    assert hass.states.get("number.garage_ev_target_state_of_charge").state == "65.0"
+    assert hass.states.get("number.garage_ev_target_state_of_charge").state == "65"
     assert hass.states.get("select.garage_mode").state == "off"
     assert hass.states.get("time.garage_ev_departure_time").state == "06:45:00"
     assert hass.states.get("switch.garage_allow_vehicle_to_grid").state == "on"

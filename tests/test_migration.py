@@ -136,7 +136,7 @@ async def test_every_charger_becomes_a_site_and_nothing_is_lost(
         }
 
     # The EVs' settings moved with their chargers.
-    assert hass.states.get("number.garage_ev_target_state_of_charge").state == "65.0"
+    assert hass.states.get("number.garage_ev_target_state_of_charge").state == "65"
     assert hass.states.get("switch.garage_allow_vehicle_to_grid").state == "on"
     assert hass.states.get("select.carport_mode").state == "charge_now"
     assert not [key for key in hass_storage if key in {f"v2g.{i}" for i in V1_ENTRIES}]

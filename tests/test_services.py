@@ -117,7 +117,9 @@ async def test_set_departure_one_off(
     assert datetime.fromisoformat(plan.attributes["departure"]) == datetime.fromisoformat(
         "2026-01-15T22:00:00+01:00"
     )
-    assert hass.states.get("number.garage_ev_target_state_of_charge").state == "90.0"
+    # The trip's own target: the daily target stays.
+    assert hass.states.get("number.garage_ev_target_state_of_charge").state == "80"
+    assert hass.states.get("sensor.garage_ev_departure_source").state == "one_off"
     departure = hass.states.get("sensor.garage_ev_departure")
     assert departure.state == "2026-01-15T21:00:00+00:00"
     assert departure.attributes["source"] == "one_off"
@@ -125,6 +127,41 @@ async def test_set_departure_one_off(
     assert plan.attributes["target_reachable"] is True
     assert hass.states.get("sensor.garage_ev_state_of_charge_at_departure").state == "90.0"
     assert hass.states.get("sensor.garage_ev_time_to_departure").state == "3.5"
+
+    # Cancelled: the daily departure and target count again.
+    await hass.services.async_call(
+        "button", "press", {"entity_id": "button.garage_ev_cancel_one_off_departure"}, blocking=True
+    )
+    assert hass.states.get("sensor.garage_ev_departure_source").state == "daily"
+    assert hass.states.get("button.garage_ev_cancel_one_off_departure").state == "unavailable"
+    assert hass.states.get("sensor.garage_ev_state_of_charge_at_departure").state == "80.0"
+
+
+async def test_departure_inside_a_quarter_hour(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """A 20:50 departure is planned to 20:50, not to the quarter's start at 20:45."""
+    # 40 % -> 79 % of 60 kWh at 11 kW and 92 % takes 2 h 19 min: 20:49 from 18:30.
+    await hass.services.async_call(
+        DOMAIN,
+        "set_departure",
+        {
+            "config_entry": init_integration.entry_id,
+            "departure": "2026-01-15 20:50:00",
+            "target_soc": 79,
+        },
+        blocking=True,
+    )
+    plan = hass.states.get("sensor.garage_plan")
+    assert plan.attributes["target_reachable"] is True
+    assert plan.attributes["departure_soc_pct"] == pytest.approx(79.0, abs=0.1)
+    starts = [point["start"] for point in plan.attributes["schedule"]]
+    assert "2026-01-15T20:45:00+01:00" in starts
+    assert "2026-01-15T20:50:00+01:00" in starts
+    await hass.services.async_call(
+        DOMAIN, "cancel_departure", {"config_entry": init_integration.entry_id}, blocking=True
+    )
+    assert hass.states.get("sensor.garage_ev_departure_source").state == "daily"
 
 
 async def test_set_departure_rejects_bad_input(

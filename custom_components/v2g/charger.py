@@ -106,7 +106,12 @@ class Charger:
 
     @property
     def settings(self) -> Settings:
-        """The EV's current settings."""
+        """The settings in force now: the user's, with a one-off trip's target while it lasts."""
+        return self.settings_store.settings.in_force(dt_util.now())
+
+    @property
+    def stored_settings(self) -> Settings:
+        """What the user set (the setting entities show these)."""
         return self.settings_store.settings
 
     @property
@@ -142,7 +147,7 @@ class Charger:
     def departure(self, state: ChargerState | None, now: datetime) -> Departure:
         """A one-off departure from the action, else the EV's own, else the daily time."""
         settings = self.settings
-        if settings.departure_override is not None and settings.departure_override > now:
+        if settings.departure_override is not None and settings.one_off_active(now):
             return Departure(settings.departure_override, DepartureSource.ONE_OFF)
         if state is not None and state.ev_departure is not None and state.ev_departure > now:
             return Departure(state.ev_departure, DepartureSource.EV)  # the driver told the car

@@ -22,7 +22,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .charger import Charger, Departure
-from .chargers import ChargerState, ChargerUnavailableError
+from .chargers import ChargerState, ChargerStatus, ChargerUnavailableError
 from .const import (
     DOMAIN,
     LOGGER,
@@ -163,7 +163,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         now = dt_util.now()
         chargers = list(self.chargers.values())
         states, errors = await self._async_read_all(chargers)
-        inputs = await self._async_inputs(chargers, now)
+        departures = [c.departure(states[c.subentry_id], now).at for c in chargers]
+        inputs = await self._async_inputs(chargers, now, departures)
         decisions = {c.subentry_id: self._rule(c, states[c.subentry_id], now) for c in chargers}
         planned = [c for c in chargers if decisions[c.subentry_id] is None and inputs is not None]
         plan = None
@@ -224,13 +225,15 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         elif error is None and was:
             LOGGER.info("%s is available again", charger.title)
 
-    async def _async_inputs(self, chargers: list[Charger], now: datetime) -> Inputs | None:
+    async def _async_inputs(
+        self, chargers: list[Charger], now: datetime, departures: list[datetime]
+    ) -> Inputs | None:
         """Prices, solar and load once for the site (plans, price sensors, realized money)."""
         entry_id = self.config_entry.entry_id
         if not chargers:
             clear_repair_issues(self.hass, DOMAIN, entry_id)
             return None
-        inputs = await self.inputs.async_collect(planning_grid(now), dt_util.utcnow())
+        inputs = await self.inputs.async_collect(planning_grid(now, departures), dt_util.utcnow())
         sync_repair_issues(self.hass, DOMAIN, entry_id, inputs.problems)
         return inputs
 
@@ -239,6 +242,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         if state is None:
             return Decision(0.0, Reason.OFF)
         settings = charger.settings
+        if state.status is ChargerStatus.OFFLINE:
+            return Decision(0.0, Reason.WAITING_FOR_CHARGER)
         if self._sync_cannot_charge(charger, state):
             decision = decide(state, settings, now)
             return Decision(0.0, Reason.CANNOT_CHARGE) if decision.setpoint_w > 0 else decision

@@ -35,6 +35,8 @@ class Reason(StrEnum):
     """Smart: cheaper slots come before departure."""
     MISSED_DEPARTURE = "missed_departure"
     """Smart: the departure time passed with the EV below its target: charging at full power."""
+    WAITING_FOR_CHARGER = "waiting_for_charger"
+    """The charger has not connected yet (a new OCPP charger not yet pointed at us)."""
     CANNOT_CHARGE = "cannot_charge"
     """The EV takes less than the lowest power the charger can deliver (a repair issue says so)."""
 

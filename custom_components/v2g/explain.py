@@ -97,6 +97,8 @@ def _why(  # noqa: PLR0911
             return "Off: the charger is left idle."
         case Reason.NOT_PLUGGED_IN:
             return "No EV plugged in."
+        case Reason.WAITING_FOR_CHARGER:
+            return "Waiting for the charger to connect to Home Assistant."
         case Reason.TARGET_REACHED:
             return f"Target {target} reached."
         case Reason.CHARGING_NOW:

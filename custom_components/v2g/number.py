@@ -42,6 +42,8 @@ class V2GNumberDescription(NumberEntityDescription):
     """A maximum that depends on the hardware (charger power limits)."""
     validate_fn: Callable[[Settings, float], str | None] | None = None
     """Returns a translation key when the value contradicts another setting."""
+    needs_discharge: bool = False
+    """Only for chargers that can discharge (unavailable on charge-only ones)."""
 
 
 def _min_below_target(settings: Settings, value: float) -> str | None:
@@ -72,7 +74,7 @@ NUMBERS: tuple[V2GNumberDescription, ...] = (
         native_min_value=10,
         native_max_value=100,
         native_step=1,
-        mode=NumberMode.SLIDER,
+        mode=NumberMode.BOX,
         native_unit_of_measurement=PERCENTAGE,
         device_class=NumberDeviceClass.BATTERY,
         validate_fn=_target_above_min,
@@ -85,7 +87,7 @@ NUMBERS: tuple[V2GNumberDescription, ...] = (
         native_min_value=0,
         native_max_value=100,
         native_step=1,
-        mode=NumberMode.SLIDER,
+        mode=NumberMode.BOX,
         native_unit_of_measurement=PERCENTAGE,
         device_class=NumberDeviceClass.BATTERY,
         validate_fn=_min_below_target,
@@ -130,6 +132,7 @@ NUMBERS: tuple[V2GNumberDescription, ...] = (
         native_unit_of_measurement=UnitOfPower.WATT,
         device_class=NumberDeviceClass.POWER,
         max_fn=_state_limit("max_discharge_power_w"),
+        needs_discharge=True,
     ),
 )
 
@@ -180,15 +183,18 @@ class V2GNumber(V2GChargerEntity, NumberEntity):
     entity_description: V2GNumberDescription
 
     @property
-    def available(self) -> bool:
-        """Settings stay editable while the charger is offline."""
-        return True
+    def native_value(self) -> float:
+        """The stored setting (whole numbers without a needless ".0")."""
+        value: float = getattr(self.charger.stored_settings, self.entity_description.setting)
+        step = self.entity_description.native_step or 1.0
+        return int(value) if float(step).is_integer() and float(value).is_integer() else value
 
     @property
-    def native_value(self) -> float:
-        """The stored setting."""
-        value: float = getattr(self.charger.settings, self.entity_description.setting)
-        return value
+    def available(self) -> bool:
+        """Editable while the charger is offline; discharge limits only where it can discharge."""
+        if self.entity_description.needs_discharge:
+            return self.charger.backend.capabilities.bidirectional
+        return True
 
     @property
     def native_max_value(self) -> float:
@@ -202,7 +208,7 @@ class V2GNumber(V2GChargerEntity, NumberEntity):
     async def async_set_native_value(self, value: float) -> None:
         """Store the new value and re-plan."""
         desc = self.entity_description
-        if desc.validate_fn and (error := desc.validate_fn(self.charger.settings, value)):
+        if desc.validate_fn and (error := desc.validate_fn(self.charger.stored_settings, value)):
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key=error,

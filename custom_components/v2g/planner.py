@@ -125,21 +125,24 @@ def cash(cost: CostBreakdown) -> float:
     return cost.import_cost - cost.export_revenue + cost.peak_cost
 
 
-def planning_grid(now: datetime) -> SlotGrid:
+def planning_grid(now: datetime, boundaries: Sequence[datetime] = ()) -> SlotGrid:
     """15-minute slots over the horizon; the first one runs from now to the next quarter hour.
 
     Starting at `now` rather than at the quarter's start means the first slot's energy is what
-    can really still flow before the next re-plan boundary.
+    can really still flow before the next re-plan boundary. A slot is split at each of
+    `boundaries` (departures): an EV leaving at 20:50 is charged until 20:50, not 20:45.
     """
     grid = make_grid(now, now + HORIZON, SLOT_S)
-    now_s = np.datetime64(int(now.timestamp()), "s")
-    starts = grid.starts.copy()
-    durations = grid.durations_s.copy()
-    shift = int((now_s - starts[0]).astype(np.int64))
-    if 0 < shift < durations[0]:
-        starts[0] = now_s
-        durations[0] -= shift
-    return SlotGrid(starts, durations)
+    starts = grid.starts.astype(np.int64)
+    ends = starts + grid.durations_s
+    cuts = {int(now.timestamp())} | {int(b.timestamp()) for b in boundaries}
+    edges = sorted(
+        {*starts.tolist(), int(ends[-1])} | {c for c in cuts if starts[0] < c < ends[-1]}
+    )
+    first = int(now.timestamp())
+    edges = [edge for edge in edges if edge >= first] if starts[0] < first else edges
+    edge_array = np.asarray(edges, dtype=np.int64)
+    return SlotGrid(edge_array[:-1].astype("datetime64[s]"), np.diff(edge_array))
 
 
 def option(options: Mapping[str, Any], key: str) -> float:

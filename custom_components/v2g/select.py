@@ -76,7 +76,7 @@ class V2GSelect(V2GChargerEntity, SelectEntity):
     @property
     def current_option(self) -> str:
         """The active choice."""
-        return str(getattr(self.charger.settings, self.entity_description.setting))
+        return str(getattr(self.charger.stored_settings, self.entity_description.setting))
 
     async def async_select_option(self, option: str) -> None:
         """Store the choice and act on it at once."""

@@ -25,7 +25,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from .charger import Charger
+from .charger import Charger, DepartureSource
 from .chargers import ChargerStatus
 from .coordinator import SiteCoordinator, SiteData, V2GConfigEntry
 from .decision import Reason, energy_needed_kwh
@@ -124,6 +124,17 @@ SENSORS: tuple[V2GSensorDescription, ...] = (
         value_fn=lambda v: v.state.power_w,
     ),
     V2GSensorDescription(
+        # The Energy dashboard's battery convention: positive while the EV gives energy back.
+        key="battery_power",
+        translation_key="battery_power",
+        device=Device.EV,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_display_precision=0,
+        value_fn=lambda v: -v.state.power_w + 0.0,
+    ),
+    V2GSensorDescription(
         key="energy_charged",
         translation_key="energy_charged",
         device=Device.CHARGER,
@@ -178,6 +189,14 @@ SENSORS: tuple[V2GSensorDescription, ...] = (
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda v: v.data.departure.at,
         attrs_fn=lambda v: {"source": v.data.departure.source.value},
+    ),
+    V2GSensorDescription(
+        key="departure_source",
+        translation_key="departure_source",
+        device=Device.EV,
+        device_class=SensorDeviceClass.ENUM,
+        options=[source.value for source in DepartureSource],
+        value_fn=lambda v: v.data.departure.source.value,
     ),
     V2GSensorDescription(
         key="time_to_departure",

@@ -1,4 +1,4 @@
-"""Actions: read a site's plan, set an EV's one-off departure.
+"""Actions: read a site's plan, set or cancel an EV's one-off departure.
 
 Both take the site (`config_entry`); `device_id` (a charger's or its EV's device) picks one
 charger, and may be left out when the site has only one.
@@ -35,10 +35,11 @@ ATTR_TARGET_SOC: Final = "target_soc"
 
 SERVICE_GET_PLAN: Final = "get_plan"
 SERVICE_SET_DEPARTURE: Final = "set_departure"
+SERVICE_CANCEL_DEPARTURE: Final = "cancel_departure"
 
 _ENTRY = selector.ConfigEntrySelector({"integration": DOMAIN})
 
-GET_PLAN_SCHEMA: Final = vol.Schema(
+CHARGER_SCHEMA: Final = vol.Schema(
     {vol.Required(ATTR_CONFIG_ENTRY): _ENTRY, vol.Optional(ATTR_DEVICE_ID): cv.string}
 )
 SET_DEPARTURE_SCHEMA: Final = vol.Schema(
@@ -156,16 +157,31 @@ async def _async_set_departure(call: ServiceCall) -> None:
             translation_key="departure_in_past",
             translation_placeholders={"departure": departure.isoformat()},
         )
-    changes: dict[str, Any] = {"departure_override": departure}
+    # The target given here is this trip's; the daily target stays as it is.
+    changes: dict[str, Any] = {"departure_override": departure, "target_override": None}
     if (target := call.data.get(ATTR_TARGET_SOC)) is not None:
-        if target < charger.settings.min_soc_pct:
+        if target < charger.stored_settings.min_soc_pct:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="min_soc_above_target",
                 translation_placeholders={"value": f"{target:g}"},
             )
-        changes["target_soc_pct"] = float(target)
+        changes["target_override"] = float(target)
     await entry.runtime_data.coordinator.async_settings_changed(charger, **changes)
+
+
+async def _async_cancel_departure(call: ServiceCall) -> None:
+    entry = _site(call)
+    charger = _charger(call, entry, required=True)
+    assert charger is not None
+    await async_cancel_departure(entry, charger)
+
+
+async def async_cancel_departure(entry: V2GConfigEntry, charger: Charger) -> None:
+    """Forget a one-off departure (and its target): the daily departure counts again."""
+    await entry.runtime_data.coordinator.async_settings_changed(
+        charger, departure_override=None, target_override=None
+    )
 
 
 @callback
@@ -175,9 +191,12 @@ def async_setup_services(hass: HomeAssistant) -> None:
         DOMAIN,
         SERVICE_GET_PLAN,
         _async_get_plan,
-        schema=GET_PLAN_SCHEMA,
+        schema=CHARGER_SCHEMA,
         supports_response=SupportsResponse.ONLY,
     )
     hass.services.async_register(
         DOMAIN, SERVICE_SET_DEPARTURE, _async_set_departure, schema=SET_DEPARTURE_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_CANCEL_DEPARTURE, _async_cancel_departure, schema=CHARGER_SCHEMA
     )

@@ -35,6 +35,18 @@ class Settings:
     """A one-off departure (the `set_departure` action); used while it lies in the future."""
     priority: Priority = Priority.NORMAL
     """Who gets scarce power first when the site's EVs compete for it."""
+    target_override: float | None = None
+    """The one-off departure's own target (`set_departure`), for that trip only."""
+
+    def one_off_active(self, now: datetime) -> bool:
+        """Whether a one-off departure from the action lies ahead."""
+        return self.departure_override is not None and self.departure_override > now
+
+    def in_force(self, now: datetime) -> Settings:
+        """The settings the plan uses now: a one-off trip's target while that trip lies ahead."""
+        if self.target_override is not None and self.one_off_active(now):
+            return replace(self, target_soc_pct=self.target_override)
+        return self
 
     def to_json(self) -> dict[str, Any]:
         """Serialise for the store."""
@@ -66,6 +78,8 @@ class Settings:
                     values[item.name] = datetime.fromisoformat(raw) if raw else None
                 elif item.name == "allow_v2g":
                     values[item.name] = bool(raw)
+                elif item.name == "target_override":
+                    values[item.name] = None if raw is None else float(raw)
                 else:
                     values[item.name] = float(raw)
             except (TypeError, ValueError):

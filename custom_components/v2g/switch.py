@@ -41,13 +41,13 @@ class V2GAllowSwitch(V2GChargerEntity, SwitchEntity):
 
     @property
     def available(self) -> bool:
-        """The permission can be changed while the charger is offline."""
-        return True
+        """Only a charger that can discharge offers it (it can be set while it is offline)."""
+        return self.charger.backend.capabilities.bidirectional
 
     @property
     def is_on(self) -> bool:
         """Whether discharging is allowed."""
-        return self.charger.settings.allow_v2g
+        return self.charger.stored_settings.allow_v2g
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Allow discharging."""

@@ -41,7 +41,7 @@ class V2GDepartureTime(V2GChargerEntity, TimeEntity):
     @property
     def native_value(self) -> time:
         """The stored departure time."""
-        return self.charger.settings.departure_time
+        return self.charger.stored_settings.departure_time
 
     async def async_set_value(self, value: time) -> None:
         """Store the new departure time and re-plan."""
