@@ -16,6 +16,7 @@ from syrupy.assertion import SnapshotAssertion
     "platforms",
     [
         [Platform.BINARY_SENSOR],
+        [Platform.BUTTON],
         [Platform.NUMBER],
         [Platform.SELECT],
         [Platform.SENSOR],
