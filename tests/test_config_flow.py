@@ -121,13 +121,23 @@ def _suggested(result: Any) -> dict[str, Any]:
 async def test_options_vehicle_site(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
     result = await hass.config_entries.options.async_init(init_integration.entry_id)
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["vehicle_site", "prices", "export_price", "solar_load"]
+    assert result["menu_options"] == [
+        "vehicle_site",
+        "prices",
+        "export_price",
+        "solar",
+        "house_load",
+    ]
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "vehicle_site"}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "vehicle_site"
-
+    # An import limit of 0 is refused: "no limit" is said explicitly.
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**DEFAULT_OPTIONS, OPT_GRID_IMPORT_LIMIT_W: 0}
+    )
+    assert result["errors"] == {OPT_GRID_IMPORT_LIMIT_W: "import_limit_zero"}
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {**DEFAULT_OPTIONS, OPT_GRID_IMPORT_LIMIT_W: 11_000, OPT_EXPORT_ALLOWED: False},
@@ -136,35 +146,54 @@ async def test_options_vehicle_site(hass: HomeAssistant, init_integration: MockC
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert init_integration.options[OPT_GRID_IMPORT_LIMIT_W] == 11_000
     assert init_integration.options[OPT_EXPORT_ALLOWED] is False
-
-
-async def _options_step(hass: HomeAssistant, entry: MockConfigEntry, step: str) -> str:
-    result = await hass.config_entries.options.async_init(entry.entry_id)
+    # Applied at once, without a reload: the EV charges within the new fuse.
+    assert hass.states.get("sensor.garage_power").state == "10600.0"
+    flow_id = await _options_step(hass, init_integration, "vehicle_site")
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"next_step_id": step}
+        flow_id,
+        {
+            **DEFAULT_OPTIONS,
+            OPT_GRID_IMPORT_LIMIT_W: 0,
+            "grid_import_limited": False,
+        },
     )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert hass.states.get("sensor.garage_power").state == "11000.0"
+
+
+async def _options_step(hass: HomeAssistant, entry: MockConfigEntry, *steps: str) -> str:
+    """Open the options and walk menus to a form."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    for step in steps:
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": step}
+        )
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == step
+    assert result["step_id"] == steps[-1]
     return str(result["flow_id"])
 
 
 async def test_options_prices_schedule(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    flow_id = await _options_step(hass, init_integration, "prices")
-    # A schedule without windows is refused, with the reason, and nothing is saved.
+    flow_id = await _options_step(hass, init_integration, "prices", "price_schedule")
+    # A window the parser cannot read is named in the error, in the user's words.
     result = await hass.config_entries.options.async_configure(
-        flow_id, {"price_source": "schedule", "price_schedule": ""}
+        flow_id,
+        {
+            "price_schedule": "00:30-04:30=0.10; 17:00-2000=0.45",
+            "price_schedule_default_per_kwh": 0.3,
+        },
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"price_schedule": "invalid_option"}
-    assert "no time windows" in result["description_placeholders"]["detail"]
+    assert result["errors"] == {"price_schedule": "schedule_invalid"}
+    assert result["description_placeholders"]["window"] == "17:00-2000=0.45"
     assert "price_source" not in init_integration.options
 
     result = await hass.config_entries.options.async_configure(
         flow_id,
         {
-            "price_source": "schedule",
             "price_schedule": "00:30-04:30=0.10; 17:00-21:00=0.45",
             "price_schedule_default_per_kwh": 0.3,
         },
@@ -177,13 +206,33 @@ async def test_options_prices_schedule(
     assert inputs is not None
     assert inputs.import_price_per_kwh[0] == pytest.approx(0.45)
 
+    # A feed-in derived from a time-of-use retail price would pay the retail price: refused.
+    flow_id = await _options_step(hass, init_integration, "export_price", "export_derived")
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {"export_price_factor": 1.0, "export_price_fee_per_kwh": 0.0}
+    )
+    assert result["errors"] == {"base": "derived_needs_spot"}
 
-async def test_options_price_entity_required(
+    # Back to a flat price: the schedule's values are dropped.
+    flow_id = await _options_step(hass, init_integration, "prices", "price_fixed")
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {"price_fixed_per_kwh": 0.25}
+    )
+    await hass.async_block_till_done()
+    assert init_integration.options["price_source"] == "fixed"
+    assert "price_schedule" not in init_integration.options
+
+
+async def test_options_price_entity_must_be_a_price(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    flow_id = await _options_step(hass, init_integration, "prices")
-    result = await hass.config_entries.options.async_configure(flow_id, {"price_source": "entity"})
-    assert result["errors"] == {"price_entity": "invalid_option"}
+    hass.states.async_set("sensor.house_power", "600", {"unit_of_measurement": "W"})
+    flow_id = await _options_step(hass, init_integration, "prices", "price_entity")
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {"price_entity": "sensor.house_power"}
+    )
+    assert result["errors"] == {"price_entity": "not_a_price"}
+    assert result["description_placeholders"]["unit"] == "W"
 
     hass.states.async_set(
         "sensor.nordpool_kwh_dk2_eur",
@@ -200,38 +249,70 @@ async def test_options_price_entity_required(
         },
     )
     result = await hass.config_entries.options.async_configure(
-        flow_id, {"price_source": "entity", "price_entity": "sensor.nordpool_kwh_dk2_eur"}
+        flow_id, {"price_entity": "sensor.nordpool_kwh_dk2_eur"}
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert init_integration.options["price_entity"] == "sensor.nordpool_kwh_dk2_eur"
+    assert init_integration.options["price_source"] == "entity"
+    # Now a derived feed-in has a spot price to derive from.
+    flow_id = await _options_step(hass, init_integration, "export_price", "export_derived")
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {"export_price_factor": 0.9, "export_price_fee_per_kwh": 0.02}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.options["export_price_source"] == "derived"
 
 
-async def test_options_export_and_solar_load(
+async def test_options_export_solar_and_load(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    flow_id = await _options_step(hass, init_integration, "export_price")
+    flow_id = await _options_step(hass, init_integration, "export_price", "export_fixed")
     result = await hass.config_entries.options.async_configure(
-        flow_id, {"export_price_source": "fixed", "export_price_fixed_per_kwh": 0.08}
+        flow_id, {"export_price_fixed_per_kwh": 0.08}
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert init_integration.options["export_price_fixed_per_kwh"] == 0.08
 
-    flow_id = await _options_step(hass, init_integration, "solar_load")
-    # A statistics-based load forecast needs a sensor; the error is shown on the form.
+    # No forecast service set up: the step says so instead of showing an empty list.
+    result = await hass.config_entries.options.async_init(init_integration.entry_id)
     result = await hass.config_entries.options.async_configure(
-        flow_id, {"solar_source": "none", "load_source": "statistics"}
+        result["flow_id"], {"next_step_id": "solar"}
     )
-    assert result["errors"] == {"load_entity": "invalid_option"}
     result = await hass.config_entries.options.async_configure(
-        flow_id, {"solar_source": "none", "load_source": "constant", "load_constant_w": 650}
+        result["flow_id"], {"next_step_id": "solar_energy"}
     )
+    assert result["reason"] == "no_solar_forecast"
+    flow_id = await _options_step(hass, init_integration, "solar", "solar_none")
+    result = await hass.config_entries.options.async_configure(flow_id, {})
+    assert init_integration.options["solar_source"] == "none"
+
+    # A statistics-based load forecast needs a power or energy sensor.
+    hass.states.async_set("sensor.outdoor", "4", {"unit_of_measurement": "°C"})
+    flow_id = await _options_step(hass, init_integration, "house_load", "load_statistics")
+    result = await hass.config_entries.options.async_configure(
+        flow_id,
+        {"load_entity": "sensor.outdoor", "load_history_weeks": 4, "load_constant_w": 400},
+    )
+    assert result["errors"] == {"load_entity": "wrong_unit"}
+    flow_id = await _options_step(hass, init_integration, "house_load", "load_constant")
+    result = await hass.config_entries.options.async_configure(flow_id, {"load_constant_w": 650})
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert init_integration.options["load_constant_w"] == 650
+    assert init_integration.options["load_source"] == "constant"
     # Earlier choices of other steps are kept.
     assert init_integration.options["export_price_fixed_per_kwh"] == 0.08
+
+    hass.states.async_set("sensor.grid", "1200", {"unit_of_measurement": "W"})
+    flow_id = await _options_step(hass, init_integration, "house_load", "grid_meter")
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {"grid_power_entity": "sensor.grid", "grid_power_invert": False}
+    )
+    await hass.async_block_till_done()
+    assert init_integration.options["grid_power_entity"] == "sensor.grid"
+    assert init_integration.runtime_data.coordinator.data.grid_power_w == 1200.0
 
 
 async def test_add_reconfigure_and_remove_chargers(
@@ -312,3 +393,40 @@ async def test_add_reconfigure_and_remove_chargers(
 
 def only_backend_of(entry: MockConfigEntry, title: str) -> Any:
     return next(c.backend for c in entry.runtime_data.chargers.values() if c.title == title)
+
+
+async def test_options_every_source_kind(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """Each kind of source saves only its own fields."""
+    hass.states.async_set("sensor.feed_in", "0.07", {"unit_of_measurement": "EUR/kWh"})
+    flow_id = await _options_step(hass, init_integration, "export_price", "export_entity")
+    result = await hass.config_entries.options.async_configure(
+        flow_id,
+        {
+            "export_price_entity": "sensor.feed_in",
+            "export_price_factor": 1.0,
+            "export_price_fee_per_kwh": 0.0,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.options["export_price_source"] == "entity"
+    flow_id = await _options_step(hass, init_integration, "export_price", "export_none")
+    await hass.config_entries.options.async_configure(flow_id, {})
+    assert init_integration.options["export_price_source"] == "none"
+    assert "export_price_entity" not in init_integration.options
+
+    hass.states.async_set("sensor.pv_forecast", "3", {"forecast": []})
+    flow_id = await _options_step(hass, init_integration, "solar", "solar_entity")
+    await hass.config_entries.options.async_configure(
+        flow_id, {"solar_forecast_entities": ["sensor.pv_forecast"]}
+    )
+    assert init_integration.options["solar_source"] == "entity"
+    flow_id = await _options_step(hass, init_integration, "house_load", "load_none")
+    await hass.config_entries.options.async_configure(flow_id, {})
+    assert init_integration.options["load_source"] == "none"
+    # A grid meter left empty is removed.
+    flow_id = await _options_step(hass, init_integration, "house_load", "grid_meter")
+    await hass.config_entries.options.async_configure(flow_id, {})
+    assert "grid_power_entity" not in init_integration.options
+    await hass.async_block_till_done()

@@ -18,7 +18,6 @@ from homeassistant.config_entries import (
     ConfigSubentry,
     ConfigSubentryData,
     ConfigSubentryFlow,
-    OptionsFlow,
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_NAME, CONF_PORT
@@ -29,56 +28,14 @@ import voluptuous as vol
 from .const import (
     CONF_IDENTITY,
     DEFAULT_INPUT_OPTIONS,
-    DEFAULT_LOAD_CONSTANT_W,
-    DEFAULT_LOAD_HISTORY_WEEKS,
     DEFAULT_OPTIONS,
-    DEFAULT_PRICE_FIXED_PER_KWH,
     DEFAULT_SITE_NAME,
     DOMAIN,
-    OPT_CHARGE_EFFICIENCY_PCT,
-    OPT_DISCHARGE_EFFICIENCY_PCT,
-    OPT_EXPORT_ALLOWED,
-    OPT_EXPORT_PRICE_ENTITY,
-    OPT_EXPORT_PRICE_FACTOR,
-    OPT_EXPORT_PRICE_FEE_PER_KWH,
-    OPT_EXPORT_PRICE_FIXED_PER_KWH,
-    OPT_EXPORT_PRICE_SOURCE,
-    OPT_EXPORT_PRICE_UNIT,
-    OPT_GRID_EXPORT_LIMIT_W,
-    OPT_GRID_IMPORT_LIMIT_W,
-    OPT_GRID_POWER_ENTITY,
-    OPT_GRID_POWER_INVERT,
-    OPT_LOAD_CONSTANT_W,
-    OPT_LOAD_ENTITY,
-    OPT_LOAD_EXCLUDE_ENTITY,
-    OPT_LOAD_HISTORY_WEEKS,
-    OPT_LOAD_SOURCE,
-    OPT_MAX_V2G_SOC_PCT,
-    OPT_PRICE_ENTITY,
-    OPT_PRICE_FEE_PER_KWH,
-    OPT_PRICE_FIXED_PER_KWH,
-    OPT_PRICE_SCHEDULE,
-    OPT_PRICE_SCHEDULE_DEFAULT_PER_KWH,
-    OPT_PRICE_SOURCE,
-    OPT_PRICE_UNIT,
-    OPT_PRICE_VAT_PCT,
-    OPT_SOLAR_FORECAST_ENTITIES,
-    OPT_SOLAR_FORECAST_ENTRIES,
-    OPT_SOLAR_SOURCE,
-    OPT_WEAR_COST_PER_KWH,
     SUBENTRY_CHARGER,
-)
-from .form import entity, number_selector, power_selector, select
-from .inputs import (
-    ExportPriceSource,
-    InputsConfig,
-    InvalidInputsConfigError,
-    LoadSource,
-    PriceSource,
-    SolarSource,
 )
 from .kinds import KINDS, ChargerKindSpec, Errors, Fields, kind_of
 from .kinds.ocpp import KIND as OCPP_KIND, hubs
+from .options_flow import V2GOptionsFlow
 
 type StepHandler = Callable[[dict[str, Any] | None], Coroutine[Any, Any, Any]]
 
@@ -440,149 +397,3 @@ class ChargerSubentryFlow(_KindSteps, ConfigSubentryFlow):
             errors=errors,
             description_placeholders=placeholders,
         )
-
-
-# What the inputs layer uses when an option is not set, shown in the forms as suggestions.
-INPUT_FORM_DEFAULTS: dict[str, Any] = {
-    OPT_PRICE_FIXED_PER_KWH: DEFAULT_PRICE_FIXED_PER_KWH,
-    OPT_PRICE_FEE_PER_KWH: 0.0,
-    OPT_PRICE_VAT_PCT: 0.0,
-    OPT_EXPORT_PRICE_FACTOR: 1.0,
-    OPT_EXPORT_PRICE_FEE_PER_KWH: 0.0,
-    OPT_EXPORT_PRICE_FIXED_PER_KWH: 0.0,
-    OPT_LOAD_HISTORY_WEEKS: DEFAULT_LOAD_HISTORY_WEEKS,
-    OPT_LOAD_CONSTANT_W: DEFAULT_LOAD_CONSTANT_W,
-}
-
-SOLAR_FORECAST_DOMAINS = ("forecast_solar", "solcast_solar", "open_meteo_solar_forecast")
-
-
-def _price_selector(step: float = 0.001) -> selector.NumberSelector:
-    return number_selector(-10, 100, step)
-
-
-class V2GOptionsFlow(OptionsFlow):
-    """Vehicle and site settings, and where prices, solar and load come from."""
-
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Let the user pick which group of settings to change."""
-        return self.async_show_menu(
-            step_id="init", menu_options=["vehicle_site", "prices", "export_price", "solar_load"]
-        )
-
-    async def _async_save(
-        self, step_id: str, schema: vol.Schema, user_input: dict[str, Any] | None
-    ) -> ConfigFlowResult:
-        """Show the form, or check the merged options and save them (the entry reloads)."""
-        errors: dict[str, str] = {}
-        placeholders = {"detail": ""}
-        if user_input is not None:
-            fields = {str(marker) for marker in schema.schema}
-            # Optional fields left empty are removed rather than kept from before.
-            options = {k: v for k, v in self.config_entry.options.items() if k not in fields}
-            options.update(user_input)
-            try:
-                InputsConfig.from_options(options)
-            except InvalidInputsConfigError as err:
-                errors[err.option if err.option in fields else "base"] = "invalid_option"
-                placeholders["detail"] = str(err)
-            else:
-                return self.async_create_entry(data=options)
-        current = {
-            **DEFAULT_OPTIONS,
-            **INPUT_FORM_DEFAULTS,
-            **self.config_entry.options,
-            **(user_input or {}),
-        }
-        return self.async_show_form(
-            step_id=step_id,
-            data_schema=self.add_suggested_values_to_schema(schema, current),
-            errors=errors,
-            description_placeholders=placeholders,
-        )
-
-    async def async_step_vehicle_site(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """The vehicle's battery and the site's grid connection."""
-        schema = vol.Schema(
-            {
-                vol.Required(OPT_CHARGE_EFFICIENCY_PCT): number_selector(50, 100, 0.5, "%"),
-                vol.Required(OPT_DISCHARGE_EFFICIENCY_PCT): number_selector(50, 100, 0.5, "%"),
-                vol.Required(OPT_WEAR_COST_PER_KWH): number_selector(0, 1, 0.001),
-                vol.Required(OPT_MAX_V2G_SOC_PCT): number_selector(10, 100, 1, "%"),
-                vol.Required(OPT_GRID_IMPORT_LIMIT_W): power_selector(200_000),
-                vol.Required(OPT_GRID_EXPORT_LIMIT_W): power_selector(200_000),
-                vol.Required(OPT_EXPORT_ALLOWED): selector.BooleanSelector(),
-            }
-        )
-        return await self._async_save("vehicle_site", schema, user_input)
-
-    async def async_step_prices(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Where the import price comes from."""
-        schema = vol.Schema(
-            {
-                vol.Required(OPT_PRICE_SOURCE, default="fixed"): select(
-                    [source.value for source in PriceSource], OPT_PRICE_SOURCE
-                ),
-                vol.Optional(OPT_PRICE_ENTITY): entity(["sensor", "event"]),
-                vol.Optional(OPT_PRICE_UNIT): selector.TextSelector(),
-                vol.Optional(OPT_PRICE_FEE_PER_KWH): _price_selector(),
-                vol.Optional(OPT_PRICE_VAT_PCT): number_selector(0, 100, 0.1, "%"),
-                vol.Optional(OPT_PRICE_FIXED_PER_KWH): _price_selector(),
-                vol.Optional(OPT_PRICE_SCHEDULE): selector.TextSelector(
-                    selector.TextSelectorConfig(multiline=True)
-                ),
-                vol.Optional(OPT_PRICE_SCHEDULE_DEFAULT_PER_KWH): _price_selector(),
-            }
-        )
-        return await self._async_save("prices", schema, user_input)
-
-    async def async_step_export_price(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """What exported energy earns."""
-        schema = vol.Schema(
-            {
-                vol.Required(OPT_EXPORT_PRICE_SOURCE, default="derived"): select(
-                    [source.value for source in ExportPriceSource], OPT_EXPORT_PRICE_SOURCE
-                ),
-                vol.Optional(OPT_EXPORT_PRICE_ENTITY): entity(["sensor", "event"]),
-                vol.Optional(OPT_EXPORT_PRICE_UNIT): selector.TextSelector(),
-                vol.Optional(OPT_EXPORT_PRICE_FACTOR): number_selector(0, 10, 0.01),
-                vol.Optional(OPT_EXPORT_PRICE_FEE_PER_KWH): _price_selector(),
-                vol.Optional(OPT_EXPORT_PRICE_FIXED_PER_KWH): _price_selector(),
-            }
-        )
-        return await self._async_save("export_price", schema, user_input)
-
-    async def async_step_solar_load(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """The solar forecast, the house load and the live grid meter."""
-        forecasts = [
-            selector.SelectOptionDict(value=entry.entry_id, label=entry.title)
-            for domain in SOLAR_FORECAST_DOMAINS
-            for entry in self.hass.config_entries.async_entries(domain)
-        ]
-        schema = vol.Schema(
-            {
-                vol.Required(OPT_SOLAR_SOURCE, default="none"): select(
-                    [source.value for source in SolarSource], OPT_SOLAR_SOURCE
-                ),
-                vol.Optional(OPT_SOLAR_FORECAST_ENTRIES): selector.SelectSelector(
-                    selector.SelectSelectorConfig(options=forecasts, multiple=True)
-                ),
-                vol.Optional(OPT_SOLAR_FORECAST_ENTITIES): entity(["sensor"], multiple=True),
-                vol.Required(OPT_LOAD_SOURCE, default="constant"): select(
-                    [source.value for source in LoadSource], OPT_LOAD_SOURCE
-                ),
-                vol.Optional(OPT_LOAD_ENTITY): entity(["sensor"], ["power", "energy"]),
-                vol.Optional(OPT_LOAD_EXCLUDE_ENTITY): entity(["sensor"], ["power", "energy"]),
-                vol.Optional(OPT_LOAD_HISTORY_WEEKS): number_selector(1, 52, 1),
-                vol.Optional(OPT_LOAD_CONSTANT_W): power_selector(50_000),
-                vol.Optional(OPT_GRID_POWER_ENTITY): entity(["sensor"], ["power"]),
-                vol.Optional(OPT_GRID_POWER_INVERT): selector.BooleanSelector(),
-            }
-        )
-        return await self._async_save("solar_load", schema, user_input)

@@ -70,6 +70,8 @@ OPT_MAX_V2G_SOC_PCT: Final = "max_v2g_soc_pct"
 OPT_GRID_IMPORT_LIMIT_W: Final = "grid_import_limit_w"
 OPT_GRID_EXPORT_LIMIT_W: Final = "grid_export_limit_w"
 OPT_EXPORT_ALLOWED: Final = "export_allowed"
+OPT_GRID_IMPORT_LIMITED: Final = "grid_import_limited"
+"""False: the connection has no import limit to respect (the limit's value is then ignored)."""
 
 # Options: where prices, solar and house load come from (see inputs/config.py for their meaning).
 OPT_PRICE_SOURCE: Final = "price_source"
@@ -108,6 +110,7 @@ DEFAULT_OPTIONS: Final[dict[str, float | bool]] = {
     OPT_DISCHARGE_EFFICIENCY_PCT: 92.0,
     OPT_WEAR_COST_PER_KWH: 0.04,
     OPT_MAX_V2G_SOC_PCT: 90.0,
+    OPT_GRID_IMPORT_LIMITED: True,
     OPT_GRID_IMPORT_LIMIT_W: 17_250.0,
     OPT_GRID_EXPORT_LIMIT_W: 11_000.0,
     OPT_EXPORT_ALLOWED: True,

@@ -11,7 +11,6 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-import math
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -28,9 +27,6 @@ from .const import (
     LOGGER,
     OPT_CHARGE_EFFICIENCY_PCT,
     OPT_DISCHARGE_EFFICIENCY_PCT,
-    OPT_EXPORT_ALLOWED,
-    OPT_GRID_EXPORT_LIMIT_W,
-    OPT_GRID_IMPORT_LIMIT_W,
     OPT_WEAR_COST_PER_KWH,
     PRIORITY_WEIGHTS,
     SMART_MODES,
@@ -62,6 +58,7 @@ from .planner import (
     make_plan,
     option,
     planning_grid,
+    site_limits,
 )
 
 PUSH_REFRESH_COOLDOWN_S = 1.0
@@ -358,7 +355,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         online = [c for c in chargers if states[c.subentry_id] is not None]
         if grid_power_w is None or not any(final[c.subentry_id].setpoint_w for c in online):
             return final
-        options = self.config_entry.options
+        limits = site_limits(self.config_entry.options)
         shares = []
         for charger in online:
             state = states[charger.subentry_id]
@@ -376,9 +373,9 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         limited = limit_site_to_grid(
             shares,
             grid_power_w=grid_power_w,
-            import_limit_w=float(options.get(OPT_GRID_IMPORT_LIMIT_W, math.inf)) or math.inf,
-            export_limit_w=float(options.get(OPT_GRID_EXPORT_LIMIT_W, math.inf)),
-            export_allowed=bool(options.get(OPT_EXPORT_ALLOWED, True)),
+            import_limit_w=limits.import_limit_w,
+            export_limit_w=limits.export_limit_w,
+            export_allowed=limits.export_allowed,
         )
         for charger, setpoint_w in zip(online, limited, strict=True):
             decision = final[charger.subentry_id]

@@ -25,6 +25,7 @@ from .const import (
     OPT_EXPORT_ALLOWED,
     OPT_GRID_EXPORT_LIMIT_W,
     OPT_GRID_IMPORT_LIMIT_W,
+    OPT_GRID_IMPORT_LIMITED,
     OPT_MAX_V2G_SOC_PCT,
     OPT_WEAR_COST_PER_KWH,
     Mode,
@@ -190,10 +191,11 @@ def build_vehicle(
 
 
 def site_limits(options: Mapping[str, Any]) -> Site:
-    """The grid connection's limits from the site's options (an import limit of 0: none)."""
+    """The grid connection's limits from the site's options (no import limit when off, or 0)."""
     import_limit = option(options, OPT_GRID_IMPORT_LIMIT_W)
+    limited = bool(options.get(OPT_GRID_IMPORT_LIMITED, True)) and import_limit > 0
     return Site(
-        import_limit_w=import_limit if import_limit > 0 else math.inf,
+        import_limit_w=import_limit if limited else math.inf,
         export_limit_w=option(options, OPT_GRID_EXPORT_LIMIT_W),
         export_allowed=bool(options.get(OPT_EXPORT_ALLOWED, DEFAULT_OPTIONS[OPT_EXPORT_ALLOWED])),
     )

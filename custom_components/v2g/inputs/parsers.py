@@ -263,6 +263,14 @@ class TouWindow:
     price: float
 
 
+class TouScheduleError(ValueError):
+    """A time-of-use schedule that cannot be read; `part` is the piece as the user wrote it."""
+
+    def __init__(self, message: str, part: str) -> None:
+        super().__init__(message)
+        self.part = part
+
+
 def parse_tou_schedule(schedule: Any) -> list[TouWindow]:
     """Windows from the option value; raises ValueError naming the bad part.
 
@@ -276,7 +284,7 @@ def parse_tou_schedule(schedule: Any) -> list[TouWindow]:
     elif isinstance(schedule, list):
         for item in schedule:
             if not isinstance(item, Mapping):
-                raise ValueError(f"not a window: {item!r}")
+                raise TouScheduleError(f"not a window: {item!r}", str(item))
             pairs.append((f"{item.get('start')}-{item.get('end')}", item.get("price")))
     elif isinstance(schedule, str):
         for part in re.split(r"[;\n]", schedule):
@@ -284,19 +292,21 @@ def parse_tou_schedule(schedule: Any) -> list[TouWindow]:
                 continue
             window, sep, price = part.partition("=")
             if not sep:
-                raise ValueError(f"missing '=price' in {part.strip()!r}")
+                raise TouScheduleError(f"missing '=price' in {part.strip()!r}", part.strip())
             pairs.append((window, price))
     elif schedule is not None:
-        raise ValueError(f"not a schedule: {schedule!r}")
+        raise TouScheduleError(f"not a schedule: {schedule!r}", str(schedule))
     windows: list[TouWindow] = []
     for window, raw_price in pairs:
         match = _WINDOW.match(window)
         price = to_float(raw_price)
         if match is None or price is None:
-            raise ValueError(f"bad window {window.strip()!r}={raw_price!r}")
+            raise TouScheduleError(
+                f"bad window {window.strip()!r}={raw_price!r}", f"{window.strip()}={raw_price}"
+            )
         h1, m1, h2, m2 = (int(g) for g in match.groups())
         if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
-            raise ValueError(f"bad time in {window.strip()!r}")
+            raise TouScheduleError(f"bad time in {window.strip()!r}", window.strip())
         windows.append(TouWindow(time(h1, m1), time(0 if h2 == 24 else h2, m2), price))
     return windows
 

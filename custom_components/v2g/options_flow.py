@@ -1,0 +1,526 @@
+"""The site's options: its grid connection, and where prices, solar and house load come from.
+
+Each source has a menu with one step per kind of source, showing only that kind's fields. Saving
+a step makes its kind the source and drops what other kinds of that source had set. Entities are
+checked when chosen: a price must be a price (a power sensor is refused), a feed-in derived from
+the import price needs a spot price to derive from, a time-of-use schedule names the window it
+cannot read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
+from homeassistant.const import UnitOfEnergy, UnitOfPower
+from homeassistant.helpers import selector
+import voluptuous as vol
+
+from .const import (
+    DEFAULT_LOAD_CONSTANT_W,
+    DEFAULT_LOAD_HISTORY_WEEKS,
+    DEFAULT_OPTIONS,
+    DEFAULT_PRICE_FIXED_PER_KWH,
+    OPT_CHARGE_EFFICIENCY_PCT,
+    OPT_DISCHARGE_EFFICIENCY_PCT,
+    OPT_EXPORT_ALLOWED,
+    OPT_EXPORT_PRICE_ENTITY,
+    OPT_EXPORT_PRICE_FACTOR,
+    OPT_EXPORT_PRICE_FEE_PER_KWH,
+    OPT_EXPORT_PRICE_FIXED_PER_KWH,
+    OPT_EXPORT_PRICE_SOURCE,
+    OPT_EXPORT_PRICE_UNIT,
+    OPT_GRID_EXPORT_LIMIT_W,
+    OPT_GRID_IMPORT_LIMIT_W,
+    OPT_GRID_IMPORT_LIMITED,
+    OPT_GRID_POWER_ENTITY,
+    OPT_GRID_POWER_INVERT,
+    OPT_LOAD_CONSTANT_W,
+    OPT_LOAD_ENTITY,
+    OPT_LOAD_EXCLUDE_ENTITY,
+    OPT_LOAD_HISTORY_WEEKS,
+    OPT_LOAD_SOURCE,
+    OPT_MAX_V2G_SOC_PCT,
+    OPT_NORDPOOL_AREA,
+    OPT_PRICE_ENTITY,
+    OPT_PRICE_FEE_PER_KWH,
+    OPT_PRICE_FIXED_PER_KWH,
+    OPT_PRICE_SCHEDULE,
+    OPT_PRICE_SCHEDULE_DEFAULT_PER_KWH,
+    OPT_PRICE_SOURCE,
+    OPT_PRICE_UNIT,
+    OPT_PRICE_VAT_PCT,
+    OPT_SOLAR_FORECAST_ENTITIES,
+    OPT_SOLAR_FORECAST_ENTRIES,
+    OPT_SOLAR_SOURCE,
+    OPT_TIBBER_HOME,
+    OPT_WEAR_COST_PER_KWH,
+)
+from .form import entity, number_selector, power_selector
+from .inputs import (
+    ExportPriceSource,
+    InputsConfig,
+    InvalidInputsConfigError,
+    LoadSource,
+    PriceFormat,
+    PriceSource,
+    SolarSource,
+    detect_price_format,
+)
+from .inputs.model import parse_price_unit
+from .inputs.parsers import TouScheduleError, parse_tou_schedule
+
+# What the inputs layer uses when an option is not set, shown in the forms as suggestions.
+FORM_DEFAULTS: dict[str, Any] = {
+    **DEFAULT_OPTIONS,
+    OPT_GRID_IMPORT_LIMITED: True,
+    OPT_PRICE_FIXED_PER_KWH: DEFAULT_PRICE_FIXED_PER_KWH,
+    OPT_PRICE_FEE_PER_KWH: 0.0,
+    OPT_PRICE_VAT_PCT: 0.0,
+    OPT_EXPORT_PRICE_FACTOR: 1.0,
+    OPT_EXPORT_PRICE_FEE_PER_KWH: 0.0,
+    OPT_EXPORT_PRICE_FIXED_PER_KWH: 0.0,
+    OPT_LOAD_HISTORY_WEEKS: DEFAULT_LOAD_HISTORY_WEEKS,
+    OPT_LOAD_CONSTANT_W: DEFAULT_LOAD_CONSTANT_W,
+}
+
+SOLAR_FORECAST_DOMAINS = ("forecast_solar", "solcast_solar", "open_meteo_solar_forecast")
+
+# Every option each kind of source may set: choosing one kind drops the others' options.
+PRICE_OPTIONS = (
+    OPT_PRICE_ENTITY,
+    OPT_PRICE_UNIT,
+    OPT_PRICE_FEE_PER_KWH,
+    OPT_PRICE_VAT_PCT,
+    OPT_PRICE_FIXED_PER_KWH,
+    OPT_PRICE_SCHEDULE,
+    OPT_PRICE_SCHEDULE_DEFAULT_PER_KWH,
+    OPT_NORDPOOL_AREA,
+    OPT_TIBBER_HOME,
+)
+EXPORT_OPTIONS = (
+    OPT_EXPORT_PRICE_ENTITY,
+    OPT_EXPORT_PRICE_UNIT,
+    OPT_EXPORT_PRICE_FACTOR,
+    OPT_EXPORT_PRICE_FEE_PER_KWH,
+    OPT_EXPORT_PRICE_FIXED_PER_KWH,
+)
+SOLAR_OPTIONS = (OPT_SOLAR_FORECAST_ENTRIES, OPT_SOLAR_FORECAST_ENTITIES)
+LOAD_OPTIONS = (
+    OPT_LOAD_ENTITY,
+    OPT_LOAD_EXCLUDE_ENTITY,
+    OPT_LOAD_HISTORY_WEEKS,
+    OPT_LOAD_CONSTANT_W,
+)
+
+# Formats read from a price integration's own attributes (their unit is known).
+_KNOWN_PRICE_FORMATS = frozenset(PriceFormat) - {PriceFormat.STATE_ONLY, PriceFormat.UNAVAILABLE}
+
+
+def _price(step: float = 0.001) -> selector.NumberSelector:
+    return number_selector(-10, 100, step)
+
+
+class V2GOptionsFlow(OptionsFlow):
+    """The site's grid connection and battery defaults; its price, solar and load sources."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Which group of settings to change."""
+        return self.async_show_menu(
+            step_id="init",
+            menu_options=["vehicle_site", "prices", "export_price", "solar", "house_load"],
+        )
+
+    # --- saving ---------------------------------------------------------------------------
+
+    async def _async_save(
+        self,
+        step_id: str,
+        fields: dict[vol.Marker, Any],
+        user_input: dict[str, Any] | None,
+        *,
+        source: tuple[str, str] | None = None,
+        drops: Sequence[str] = (),
+        errors: dict[str, str] | None = None,
+        placeholders: dict[str, str] | None = None,
+    ) -> ConfigFlowResult:
+        """Show the form, or check the merged options and save them (the site applies them).
+
+        `source` is the (option, kind) this step chooses; `drops` the options of the other
+        kinds of that source, removed unless this step set them.
+        """
+        schema = vol.Schema(fields)
+        errors = dict(errors or {})
+        placeholders = {"detail": "", **(placeholders or {})}
+        if user_input is not None and not errors:
+            keys = {str(marker) for marker in fields}
+            # Optional fields left empty, and what other kinds of source had set, are removed.
+            gone = keys | set(drops)
+            options = {k: v for k, v in self.config_entry.options.items() if k not in gone}
+            options |= user_input
+            if source is not None:
+                options[source[0]] = source[1]
+            try:
+                InputsConfig.from_options(options)
+            except InvalidInputsConfigError as err:
+                errors[err.option if err.option in keys else "base"] = "invalid_option"
+                placeholders["detail"] = str(err)
+            else:
+                return self.async_create_entry(data=options)
+        current = {**FORM_DEFAULTS, **self.config_entry.options, **(user_input or {})}
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(schema, current),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    # --- the grid connection ----------------------------------------------------------------
+
+    async def async_step_vehicle_site(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The grid connection and the battery settings every EV of the site shares."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(OPT_GRID_IMPORT_LIMITED): selector.BooleanSelector(),
+            vol.Required(OPT_GRID_IMPORT_LIMIT_W): power_selector(200_000),
+            vol.Required(OPT_GRID_EXPORT_LIMIT_W): power_selector(200_000),
+            vol.Required(OPT_EXPORT_ALLOWED): selector.BooleanSelector(),
+            vol.Required(OPT_CHARGE_EFFICIENCY_PCT): number_selector(50, 100, 0.5, "%"),
+            vol.Required(OPT_DISCHARGE_EFFICIENCY_PCT): number_selector(50, 100, 0.5, "%"),
+            vol.Required(OPT_WEAR_COST_PER_KWH): number_selector(0, 1, 0.001),
+            vol.Required(OPT_MAX_V2G_SOC_PCT): number_selector(10, 100, 1, "%"),
+        }
+        errors: dict[str, str] = {}
+        if (
+            user_input is not None
+            and user_input.get(OPT_GRID_IMPORT_LIMITED, True)
+            and float(user_input.get(OPT_GRID_IMPORT_LIMIT_W, 0)) <= 0
+        ):
+            errors[OPT_GRID_IMPORT_LIMIT_W] = "import_limit_zero"
+        return await self._async_save("vehicle_site", fields, user_input, errors=errors)
+
+    # --- import price -----------------------------------------------------------------------
+
+    async def async_step_prices(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Where the import price comes from."""
+        return self.async_show_menu(
+            step_id="prices", menu_options=["price_entity", "price_schedule", "price_fixed"]
+        )
+
+    async def async_step_price_entity(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A price integration's entity, with fees and VAT."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(OPT_PRICE_ENTITY): entity(["sensor", "event"]),
+            vol.Optional(OPT_PRICE_UNIT): selector.TextSelector(),
+            vol.Optional(OPT_PRICE_FEE_PER_KWH): _price(),
+            vol.Optional(OPT_PRICE_VAT_PCT): number_selector(0, 100, 0.1, "%"),
+            vol.Optional(OPT_PRICE_FIXED_PER_KWH): _price(),
+        }
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is not None:
+            errors, placeholders = self._price_entity_errors(
+                user_input, OPT_PRICE_ENTITY, OPT_PRICE_UNIT
+            )
+        return await self._async_save(
+            "price_entity",
+            fields,
+            user_input,
+            source=(OPT_PRICE_SOURCE, PriceSource.ENTITY),
+            drops=PRICE_OPTIONS,
+            errors=errors,
+            placeholders=placeholders,
+        )
+
+    async def async_step_price_schedule(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Time-of-use windows and the price outside them."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(OPT_PRICE_SCHEDULE): selector.TextSelector(
+                selector.TextSelectorConfig(multiline=True)
+            ),
+            vol.Required(OPT_PRICE_SCHEDULE_DEFAULT_PER_KWH): _price(),
+        }
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                if not parse_tou_schedule(user_input.get(OPT_PRICE_SCHEDULE)):
+                    errors[OPT_PRICE_SCHEDULE] = "schedule_empty"
+            except TouScheduleError as err:
+                errors[OPT_PRICE_SCHEDULE] = "schedule_invalid"
+                placeholders["window"] = err.part
+        return await self._async_save(
+            "price_schedule",
+            fields,
+            user_input,
+            source=(OPT_PRICE_SOURCE, PriceSource.SCHEDULE),
+            drops=PRICE_OPTIONS,
+            errors=errors,
+            placeholders={"window": "", **placeholders},
+        )
+
+    async def async_step_price_fixed(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """One flat price."""
+        fields: dict[vol.Marker, Any] = {vol.Required(OPT_PRICE_FIXED_PER_KWH): _price()}
+        return await self._async_save(
+            "price_fixed",
+            fields,
+            user_input,
+            source=(OPT_PRICE_SOURCE, PriceSource.FIXED),
+            drops=PRICE_OPTIONS,
+        )
+
+    def _price_entity_errors(
+        self, user_input: Mapping[str, Any], entity_key: str, unit_key: str
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """A price entity must hold a price: a known price integration, or a price unit."""
+        entity_id = str(user_input.get(entity_key) or "")
+        if detect_price_format(self.hass, entity_id) in _KNOWN_PRICE_FORMATS:
+            return {}, {}
+        state = self.hass.states.get(entity_id)
+        unit = user_input.get(unit_key) or (
+            state.attributes.get("unit_of_measurement") if state else None
+        )
+        if parse_price_unit(unit) is not None or (state is None and user_input.get(unit_key)):
+            return {}, {}
+        if state is None:
+            return {}, {}  # not there right now: its repair issue will say so if it stays away
+        return {entity_key: "not_a_price"}, {"unit": str(unit or "no unit")}
+
+    # --- export price -----------------------------------------------------------------------
+
+    async def async_step_export_price(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """What exported energy earns."""
+        return self.async_show_menu(
+            step_id="export_price",
+            menu_options=["export_fixed", "export_derived", "export_entity", "export_none"],
+        )
+
+    async def async_step_export_fixed(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A fixed feed-in price."""
+        fields: dict[vol.Marker, Any] = {vol.Required(OPT_EXPORT_PRICE_FIXED_PER_KWH): _price()}
+        return await self._async_save(
+            "export_fixed",
+            fields,
+            user_input,
+            source=(OPT_EXPORT_PRICE_SOURCE, ExportPriceSource.FIXED),
+            drops=EXPORT_OPTIONS,
+        )
+
+    async def async_step_export_derived(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The import source's spot price times a factor, less a fee."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(OPT_EXPORT_PRICE_FACTOR): number_selector(0, 10, 0.01),
+            vol.Required(OPT_EXPORT_PRICE_FEE_PER_KWH): _price(),
+        }
+        errors: dict[str, str] = {}
+        import_source = self.config_entry.options.get(OPT_PRICE_SOURCE, PriceSource.FIXED)
+        if user_input is not None and import_source != PriceSource.ENTITY:
+            # A flat or time-of-use retail price is no spot price: exports would earn it all.
+            errors["base"] = "derived_needs_spot"
+        return await self._async_save(
+            "export_derived",
+            fields,
+            user_input,
+            source=(OPT_EXPORT_PRICE_SOURCE, ExportPriceSource.DERIVED),
+            drops=EXPORT_OPTIONS,
+            errors=errors,
+        )
+
+    async def async_step_export_entity(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A feed-in price entity."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(OPT_EXPORT_PRICE_ENTITY): entity(["sensor", "event"]),
+            vol.Optional(OPT_EXPORT_PRICE_UNIT): selector.TextSelector(),
+            vol.Required(OPT_EXPORT_PRICE_FACTOR): number_selector(0, 10, 0.01),
+            vol.Required(OPT_EXPORT_PRICE_FEE_PER_KWH): _price(),
+            vol.Optional(OPT_EXPORT_PRICE_FIXED_PER_KWH): _price(),
+        }
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is not None:
+            errors, placeholders = self._price_entity_errors(
+                user_input, OPT_EXPORT_PRICE_ENTITY, OPT_EXPORT_PRICE_UNIT
+            )
+        return await self._async_save(
+            "export_entity",
+            fields,
+            user_input,
+            source=(OPT_EXPORT_PRICE_SOURCE, ExportPriceSource.ENTITY),
+            drops=EXPORT_OPTIONS,
+            errors=errors,
+            placeholders=placeholders,
+        )
+
+    async def async_step_export_none(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Exports earn nothing."""
+        return await self._async_save(
+            "export_none",
+            {},
+            user_input,
+            source=(OPT_EXPORT_PRICE_SOURCE, ExportPriceSource.NONE),
+            drops=EXPORT_OPTIONS,
+        )
+
+    # --- solar ------------------------------------------------------------------------------
+
+    async def async_step_solar(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Where the solar forecast comes from."""
+        return self.async_show_menu(
+            step_id="solar", menu_options=["solar_energy", "solar_entity", "solar_none"]
+        )
+
+    async def async_step_solar_energy(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The forecast services the Energy dashboard uses."""
+        forecasts = [
+            selector.SelectOptionDict(value=entry.entry_id, label=entry.title)
+            for domain in SOLAR_FORECAST_DOMAINS
+            for entry in self.hass.config_entries.async_entries(domain)
+        ]
+        if not forecasts:
+            return self.async_abort(reason="no_solar_forecast")
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(OPT_SOLAR_FORECAST_ENTRIES): selector.SelectSelector(
+                selector.SelectSelectorConfig(options=forecasts, multiple=True)
+            )
+        }
+        return await self._async_save(
+            "solar_energy",
+            fields,
+            user_input,
+            source=(OPT_SOLAR_SOURCE, SolarSource.ENERGY),
+            drops=SOLAR_OPTIONS,
+        )
+
+    async def async_step_solar_entity(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Sensors with a forecast list attribute."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(OPT_SOLAR_FORECAST_ENTITIES): entity(["sensor"], multiple=True)
+        }
+        return await self._async_save(
+            "solar_entity",
+            fields,
+            user_input,
+            source=(OPT_SOLAR_SOURCE, SolarSource.ENTITY),
+            drops=SOLAR_OPTIONS,
+        )
+
+    async def async_step_solar_none(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """No solar."""
+        return await self._async_save(
+            "solar_none",
+            {},
+            user_input,
+            source=(OPT_SOLAR_SOURCE, SolarSource.NONE),
+            drops=SOLAR_OPTIONS,
+        )
+
+    # --- house load and the grid meter ------------------------------------------------------
+
+    async def async_step_house_load(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Where the house's consumption forecast comes from, and the live grid meter."""
+        return self.async_show_menu(
+            step_id="house_load",
+            menu_options=["load_statistics", "load_constant", "load_none", "grid_meter"],
+        )
+
+    async def async_step_load_statistics(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The house's own history."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(OPT_LOAD_ENTITY): entity(["sensor"], ["power", "energy"]),
+            vol.Optional(OPT_LOAD_EXCLUDE_ENTITY): entity(["sensor"], ["power", "energy"]),
+            vol.Required(OPT_LOAD_HISTORY_WEEKS): number_selector(1, 52, 1),
+            vol.Required(OPT_LOAD_CONSTANT_W): power_selector(50_000),
+        }
+        errors = (
+            self._unit_errors(user_input, OPT_LOAD_ENTITY, _POWER_OR_ENERGY) if user_input else {}
+        )
+        return await self._async_save(
+            "load_statistics",
+            fields,
+            user_input,
+            source=(OPT_LOAD_SOURCE, LoadSource.STATISTICS),
+            drops=LOAD_OPTIONS,
+            errors=errors,
+        )
+
+    async def async_step_load_constant(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A constant house load."""
+        fields: dict[vol.Marker, Any] = {vol.Required(OPT_LOAD_CONSTANT_W): power_selector(50_000)}
+        return await self._async_save(
+            "load_constant",
+            fields,
+            user_input,
+            source=(OPT_LOAD_SOURCE, LoadSource.CONSTANT),
+            drops=LOAD_OPTIONS,
+        )
+
+    async def async_step_load_none(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """No house load (the site is only chargers)."""
+        return await self._async_save(
+            "load_none",
+            {},
+            user_input,
+            source=(OPT_LOAD_SOURCE, LoadSource.NONE),
+            drops=LOAD_OPTIONS,
+        )
+
+    async def async_step_grid_meter(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The live grid power sensor (optional: empty removes it)."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Optional(OPT_GRID_POWER_ENTITY): entity(["sensor"], ["power"]),
+            vol.Optional(OPT_GRID_POWER_INVERT): selector.BooleanSelector(),
+        }
+        errors = (
+            self._unit_errors(user_input, OPT_GRID_POWER_ENTITY, _POWER)
+            if user_input and user_input.get(OPT_GRID_POWER_ENTITY)
+            else {}
+        )
+        return await self._async_save("grid_meter", fields, user_input, errors=errors)
+
+    def _unit_errors(
+        self, user_input: Mapping[str, Any], key: str, units: frozenset[str]
+    ) -> dict[str, str]:
+        state = self.hass.states.get(str(user_input.get(key)))
+        unit = state.attributes.get("unit_of_measurement") if state else None
+        if state is not None and unit not in units:
+            return {key: "wrong_unit"}
+        return {}
+
+
+_POWER = frozenset({UnitOfPower.WATT, UnitOfPower.KILO_WATT})
+_POWER_OR_ENERGY = _POWER | frozenset({UnitOfEnergy.WATT_HOUR, UnitOfEnergy.KILO_WATT_HOUR})
