@@ -380,7 +380,7 @@ async def test_add_reconfigure_and_remove_chargers(
     hass.config_entries.async_remove_subentry(entry, driveway.subentry_id)
     await hass.async_block_till_done()
     assert backend.setpoint_w == 0.0
-    assert settings_key not in hass_storage
+    assert not [key for key in hass_storage if key.startswith(settings_key)]  # ledger too
     assert hass.states.get("sensor.driveway_power") is None
     assert (
         device_registry.async_get_device(identifiers={(DOMAIN, "simulated_driveway_charger")})

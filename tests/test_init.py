@@ -218,3 +218,21 @@ async def test_nothing_is_sent_after_home_assistant_stops(
     await coordinator.async_refresh()
     await hass.async_block_till_done()
     assert backend.setpoint_w == 0.0
+
+
+@pytest.mark.freeze_time(EVENING)
+async def test_simulated_charger_keeps_its_ev_across_restarts(
+    hass: HomeAssistant, init_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A reload or restart continues the simulation (no reset to 40 %, no meter reset)."""
+    for _ in range(6):
+        freezer.tick(timedelta(minutes=5))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    soc = hass.states.get("sensor.garage_ev_state_of_charge").state
+    charged = hass.states.get("sensor.garage_energy_charged").state
+    assert float(soc) > 45
+    assert await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.garage_ev_state_of_charge").state == soc
+    assert hass.states.get("sensor.garage_energy_charged").state == charged

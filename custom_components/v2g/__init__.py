@@ -212,6 +212,7 @@ async def _async_remove_charger(
     await _async_release(hass, entry, charger)
     await charger.settings_store.async_remove()
     await charger.ledger_store.async_remove()
+    await charger.kind.async_remove(hass, entry, charger.subentry)
     _LOGGER.info("%s removed from %s", charger.title, entry.title)
 
 
@@ -277,10 +278,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool
 
 async def async_remove_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> None:
     """Forget every charger's stored settings and totals."""
-    for subentry_id in charger_subentries(entry):
+    for subentry_id, subentry in charger_subentries(entry).items():
         key = charger_key(entry.entry_id, subentry_id)
         await SettingsStore(hass, key, Settings()).async_remove()
         await LedgerStore(hass, key, Settings().capacity_kwh).async_remove()
+        await kind_of(subentry.data).async_remove(hass, entry, subentry)
     async_offer_merge(hass)
 
 

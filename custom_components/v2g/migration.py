@@ -145,8 +145,8 @@ async def async_merge_sites(
             )
             old_key = charger_key(source.entry_id, old.subentry_id)
             new_key = charger_key(target.entry_id, new.subentry_id)
-            await _async_move_settings(hass, old_key, new_key)
-            await _async_move_settings(hass, f"{old_key}.ledger", f"{new_key}.ledger")
+            for suffix in ("", ".ledger", ".simulation"):
+                await _async_move_settings(hass, old_key + suffix, new_key + suffix)
             hass.config_entries.async_add_subentry(target, new)
             # Registry entries move now, before the target's update listener (a task) adds the
             # charger and its entities.

@@ -222,6 +222,35 @@ class SimulatedCharger:
         """The simulation is polled: it never pushes."""
         return lambda: None
 
+    def snapshot(self) -> dict[str, Any]:
+        """What a restart must keep: the battery, the plug and the energy counters."""
+        return {
+            "soc_pct": self.battery.soc_pct,
+            "plugged_in": self._plugged_in,
+            "energy_charged_kwh": self.energy_charged_kwh,
+            "energy_discharged_kwh": self.energy_discharged_kwh,
+            "at": self._now.isoformat(),
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Continue from a snapshot (the time in between runs with nothing flowing)."""
+        try:
+            soc = float(snapshot["soc_pct"])
+            charged = float(snapshot["energy_charged_kwh"])
+            discharged = float(snapshot["energy_discharged_kwh"])
+            plugged = bool(snapshot["plugged_in"])
+            at = datetime.fromisoformat(snapshot["at"])
+        except (KeyError, TypeError, ValueError):
+            return
+        self.battery.soc_pct = min(100.0, max(0.0, soc))
+        self.energy_charged_kwh = max(0.0, charged)
+        self.energy_discharged_kwh = max(0.0, discharged)
+        self._plugged_in = plugged
+        # Plug events since the snapshot still happen (the EV may have left and come back).
+        self._now = min(at, self._now)
+        self._setpoint_w = 0.0
+        self.advance()
+
     def state(self) -> ChargerState:
         """The state at the last advance, without moving time."""
         # Instantaneous power: the setpoint as far as the battery accepts it right now.

@@ -9,16 +9,18 @@ from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import selector
+from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util, slugify
 import voluptuous as vol
 
-from ..chargers import ChargerBackend
+from ..chargers import ChargerBackend, ChargerState
 from ..chargers.simulated import SimulatedCharger, SimulatedChargerConfig
 from ..const import (
     CONF_CAPACITY_KWH,
     CONF_CHARGER_KIND,
     CONF_MAX_CHARGE_POWER_W,
     CONF_MAX_DISCHARGE_POWER_W,
+    DOMAIN,
 )
 from ..form import ev_data, ev_errors, ev_fields
 from .spec import ChargerKindSpec, Errors, Fields
@@ -50,6 +52,34 @@ def _to_data(user_input: Mapping[str, Any], previous: Mapping[str, Any] | None) 
     return {CONF_CHARGER_KIND: KIND, CONF_NAME: name or DEFAULT_NAME, **ev_data(user_input)}
 
 
+SAVE_DELAY_S = 30.0
+
+
+class PersistentSimulatedCharger(SimulatedCharger):
+    """The simulation, saved as it runs, so a restart does not reset the EV.
+
+    (Its energy counters would read as a meter reset in the statistics.)
+    """
+
+    def __init__(self, store: Store[dict[str, Any]], config: SimulatedChargerConfig) -> None:
+        super().__init__(config, dt_util.utcnow, dt_util.get_default_time_zone())
+        self._store = store
+
+    async def async_read_state(self) -> ChargerState:
+        """Advance, report, and schedule a save (Home Assistant writes it when it stops)."""
+        state = await super().async_read_state()
+        self._store.async_delay_save(self.snapshot, SAVE_DELAY_S)
+        return state
+
+    async def async_release(self) -> None:
+        """Save now: the charger is being removed from memory."""
+        await self._store.async_save(self.snapshot())
+
+
+def _store(hass: HomeAssistant, site: ConfigEntry, subentry: ConfigSubentry) -> Store[Any]:
+    return Store(hass, 1, f"{DOMAIN}.{site.entry_id}.{subentry.subentry_id}.simulation")
+
+
 async def _async_create(
     hass: HomeAssistant, site: ConfigEntry, subentry: ConfigSubentry
 ) -> ChargerBackend:
@@ -59,7 +89,15 @@ async def _async_create(
         max_discharge_power_w=float(data[CONF_MAX_DISCHARGE_POWER_W]),
         capacity_kwh=float(data[CONF_CAPACITY_KWH]),
     )
-    return SimulatedCharger(config, dt_util.utcnow, dt_util.get_default_time_zone())
+    store = _store(hass, site, subentry)
+    charger = PersistentSimulatedCharger(store, config)
+    if (snapshot := await store.async_load()) is not None:
+        charger.restore(snapshot)
+    return charger
+
+
+async def _async_remove(hass: HomeAssistant, site: ConfigEntry, subentry: ConfigSubentry) -> None:
+    await _store(hass, site, subentry).async_remove()
 
 
 SPEC = ChargerKindSpec(
@@ -71,4 +109,5 @@ SPEC = ChargerKindSpec(
     unique_id=lambda data: f"{KIND}_{slugify(str(data.get(CONF_NAME) or DEFAULT_NAME))}",
     title=lambda data: str(data.get(CONF_NAME) or DEFAULT_NAME),
     async_create=_async_create,
+    async_remove=_async_remove,
 )

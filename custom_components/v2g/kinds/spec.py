@@ -22,6 +22,10 @@ async def _no_site_errors(
     return {}
 
 
+async def _nothing_stored(hass: HomeAssistant, site: ConfigEntry, subentry: ConfigSubentry) -> None:
+    return None
+
+
 async def _release_backend(
     hass: HomeAssistant, site: ConfigEntry, subentry: ConfigSubentry, backend: ChargerBackend
 ) -> None:
@@ -47,6 +51,10 @@ class ChargerKindSpec:
     async_release: Callable[
         [HomeAssistant, ConfigEntry, ConfigSubentry, ChargerBackend], Awaitable[None]
     ] = _release_backend
+    async_remove: Callable[[HomeAssistant, ConfigEntry, ConfigSubentry], Awaitable[None]] = (
+        _nothing_stored
+    )
+    """Forget what the kind stored for a charger that was removed."""
     connect_placeholders: (
         Callable[[HomeAssistant, Mapping[str, Any], Mapping[str, Any]], dict[str, str]] | None
     ) = None
