@@ -100,6 +100,8 @@ OPT_LOAD_HISTORY_WEEKS: Final = "load_history_weeks"
 OPT_LOAD_CONSTANT_W: Final = "load_constant_w"
 OPT_GRID_POWER_ENTITY: Final = "grid_power_entity"
 OPT_GRID_POWER_INVERT: Final = "grid_power_invert"
+OPT_FLEX_EVENT_ENTITIES: Final = "flex_event_entities"
+OPT_FLEX_POINTS_PER_CURRENCY: Final = "flex_points_per_currency"
 
 DEFAULT_PRICE_FIXED_PER_KWH: Final = 0.30
 DEFAULT_LOAD_CONSTANT_W: Final = 400.0

@@ -31,6 +31,8 @@ from .const import (
     OPT_EXPORT_PRICE_FIXED_PER_KWH,
     OPT_EXPORT_PRICE_SOURCE,
     OPT_EXPORT_PRICE_UNIT,
+    OPT_FLEX_EVENT_ENTITIES,
+    OPT_FLEX_POINTS_PER_CURRENCY,
     OPT_GRID_EXPORT_LIMIT_W,
     OPT_GRID_IMPORT_LIMIT_W,
     OPT_GRID_IMPORT_LIMITED,
@@ -68,6 +70,7 @@ from .inputs import (
     SolarSource,
     detect_price_format,
 )
+from .inputs.flex import DEFAULT_POINTS_PER_CURRENCY
 from .inputs.model import parse_price_unit
 from .inputs.parsers import TouScheduleError, parse_tou_schedule
 
@@ -83,6 +86,7 @@ FORM_DEFAULTS: dict[str, Any] = {
     OPT_EXPORT_PRICE_FIXED_PER_KWH: 0.0,
     OPT_LOAD_HISTORY_WEEKS: DEFAULT_LOAD_HISTORY_WEEKS,
     OPT_LOAD_CONSTANT_W: DEFAULT_LOAD_CONSTANT_W,
+    OPT_FLEX_POINTS_PER_CURRENCY: DEFAULT_POINTS_PER_CURRENCY,
 }
 
 SOLAR_FORECAST_DOMAINS = ("forecast_solar", "solcast_solar", "open_meteo_solar_forecast")
@@ -129,7 +133,14 @@ class V2GOptionsFlow(OptionsFlow):
         """Which group of settings to change."""
         return self.async_show_menu(
             step_id="init",
-            menu_options=["vehicle_site", "prices", "export_price", "solar", "house_load"],
+            menu_options=[
+                "vehicle_site",
+                "prices",
+                "export_price",
+                "solar",
+                "house_load",
+                "flex_events",
+            ],
         )
 
     # --- saving ---------------------------------------------------------------------------
@@ -511,6 +522,16 @@ class V2GOptionsFlow(OptionsFlow):
             else {}
         )
         return await self._async_save("grid_meter", fields, user_input, errors=errors)
+
+    async def async_step_flex_events(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The utility's flexibility sessions (Octopus Energy power-down and power-up events)."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Optional(OPT_FLEX_EVENT_ENTITIES): entity(["event"], multiple=True),
+            vol.Optional(OPT_FLEX_POINTS_PER_CURRENCY): number_selector(1, 10_000, 1),
+        }
+        return await self._async_save("flex_events", fields, user_input)
 
     def _unit_errors(
         self, user_input: Mapping[str, Any], key: str, units: frozenset[str]
