@@ -127,6 +127,7 @@ async def test_options_vehicle_site(hass: HomeAssistant, init_integration: MockC
         "export_price",
         "solar",
         "house_load",
+        "grid_operator",
         "flex_events",
     ]
     result = await hass.config_entries.options.async_configure(

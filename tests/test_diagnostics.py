@@ -38,5 +38,6 @@ async def test_diagnostics(
         "setpoint_w": 11000.0,
         "reason": "charging",
         "limited_by_grid": False,
+        "limited_by_operator": False,
     }
     assert charger["backend"]["config"]["capacity_kwh"] == 60.0

@@ -100,6 +100,10 @@ OPT_LOAD_HISTORY_WEEKS: Final = "load_history_weeks"
 OPT_LOAD_CONSTANT_W: Final = "load_constant_w"
 OPT_GRID_POWER_ENTITY: Final = "grid_power_entity"
 OPT_GRID_POWER_INVERT: Final = "grid_power_invert"
+OPT_OPERATOR_LIMIT_ENTITY: Final = "operator_limit_entity"
+OPT_OPERATOR_CHARGER_LIMIT_W: Final = "operator_charger_limit_w"
+DEFAULT_OPERATOR_CHARGER_LIMIT_W: Final = 4_200.0
+"""Germany's §14a EnWG: the grid operator may dim each controllable charger to 4.2 kW."""
 OPT_FLEX_EVENT_ENTITIES: Final = "flex_event_entities"
 OPT_FLEX_POINTS_PER_CURRENCY: Final = "flex_points_per_currency"
 

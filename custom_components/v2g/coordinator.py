@@ -23,10 +23,13 @@ from homeassistant.util import dt as dt_util
 from .charger import Charger, Departure
 from .chargers import ChargerState, ChargerStatus, ChargerUnavailableError
 from .const import (
+    DEFAULT_OPERATOR_CHARGER_LIMIT_W,
     DOMAIN,
     LOGGER,
     OPT_CHARGE_EFFICIENCY_PCT,
     OPT_DISCHARGE_EFFICIENCY_PCT,
+    OPT_OPERATOR_CHARGER_LIMIT_W,
+    OPT_OPERATOR_LIMIT_ENTITY,
     OPT_WEAR_COST_PER_KWH,
     PRIORITY_WEIGHTS,
     SMART_MODES,
@@ -49,6 +52,7 @@ from .inputs import (
     sync_repair_issues,
 )
 from .ledger import Ledger, Prices, site_shares
+from .operator import OperatorLimit, OperatorLimitLog, read_operator_limit
 from .planner import (
     PlanResult,
     VehicleMoney,
@@ -106,6 +110,8 @@ class SiteData:
     """Prices, solar and load on the plan's slots (while any EV is in a Smart mode)."""
     grid_power_w: float | None = None
     """The live grid meter (import positive), when one is configured."""
+    operator_limit: OperatorLimit | None = None
+    """The grid operator's limit in force (§14a), if any."""
     ledgers: tuple[Ledger, ...] = ()
     """Every EV's realized totals (live objects: the site sensors sum them)."""
 
@@ -141,6 +147,9 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         self._plan_failed = False
         self._control_lock = asyncio.Lock()
         self._stopped = False
+        self.operator_limit: OperatorLimit | None = None
+        """The grid operator's limit read at the start of the update under way."""
+        self._operator_log = OperatorLimitLog()
 
     @property
     def currency(self) -> str:
@@ -160,6 +169,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         now = dt_util.now()
         chargers = list(self.chargers.values())
         states, errors = await self._async_read_all(chargers)
+        self.operator_limit = self._read_operator_limit()
         departures = [c.departure(states[c.subentry_id], now).at for c in chargers]
         inputs = await self._async_inputs(chargers, now, departures)
         decisions = {c.subentry_id: self._rule(c, states[c.subentry_id], now) for c in chargers}
@@ -190,7 +200,19 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             inputs=inputs,
             grid_power_w=grid_power_w,
             ledgers=tuple(c.ledger for c in chargers),
+            operator_limit=self.operator_limit,
         )
+
+    def _read_operator_limit(self) -> OperatorLimit | None:
+        """The grid operator's limit in force this update (logged when it starts and ends)."""
+        options = self.config_entry.options
+        limit = read_operator_limit(
+            self.hass,
+            options.get(OPT_OPERATOR_LIMIT_ENTITY),
+            float(options.get(OPT_OPERATOR_CHARGER_LIMIT_W, DEFAULT_OPERATOR_CHARGER_LIMIT_W)),
+        )
+        self._operator_log.track(limit)
+        return limit
 
     async def _async_read_all(
         self, chargers: list[Charger]
@@ -297,6 +319,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
                 settings=charger.settings,
                 departure=charger.departure(state, now).at,
                 options=options,
+                charge_cap_w=self.operator_limit.charger_limit_w if self.operator_limit else None,
             )
             vehicles.append(vehicle)
             assumed.append(soc_assumed)
@@ -315,6 +338,9 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             export_price_per_kwh=inputs.export_price_per_kwh,
             solar_w=inputs.solar_power_w,
             load_w=load_w,
+            operator_import_w=(
+                self.operator_limit.site_import_limit_w if self.operator_limit else None
+            ),
         )
         ids = [c.subentry_id for c in planned]
         try:
@@ -349,13 +375,26 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         states: dict[str, ChargerState | None],
         decisions: dict[str, Decision | None],
     ) -> dict[str, Decision]:
-        """Correct every setpoint at once with the live grid meter, when one is configured."""
+        """Keep the setpoints within the operator's limit, then within the meter's reading.
+
+        The live grid meter (when one is configured) corrects all of them at once.
+        """
         final = {charger_id: d or Decision(0.0, Reason.OFF) for charger_id, d in decisions.items()}
+        operator = self.operator_limit
+        if operator is not None and operator.charger_limit_w is not None:
+            cap_w = operator.charger_limit_w
+            for charger_id, decision in final.items():
+                if decision.setpoint_w > cap_w:
+                    final[charger_id] = replace(
+                        decision, setpoint_w=cap_w, limited_by_operator=True
+                    )
         grid_power_w = self.inputs.read_grid_power_w()
         online = [c for c in chargers if states[c.subentry_id] is not None]
         if grid_power_w is None or not any(final[c.subentry_id].setpoint_w for c in online):
             return final
-        limits = site_limits(self.config_entry.options)
+        limits = site_limits(
+            self.config_entry.options, operator.site_import_limit_w if operator else None
+        )
         shares = []
         for charger in online:
             state = states[charger.subentry_id]

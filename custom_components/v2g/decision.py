@@ -49,6 +49,8 @@ class Decision:
     reason: Reason
     limited_by_grid: bool = False
     """The live grid meter cut the setpoint (main fuse or export limit)."""
+    limited_by_operator: bool = False
+    """The grid operator's limit (§14a) cut the setpoint."""
 
 
 def decide(state: ChargerState, settings: Settings, now: datetime) -> Decision:

@@ -75,6 +75,8 @@ def explain(
             f"Target {settings.target_soc_pct:.0f} % at risk: at most {best:.0f} % by "
             f"{_clock(departure, tz)}. {text}"
         )
+    if decision.limited_by_operator:
+        text += " Limited by the grid operator."
     if decision.limited_by_grid:
         text += " Limited by the grid connection."
     return text

@@ -20,6 +20,7 @@ import voluptuous as vol
 from .const import (
     DEFAULT_LOAD_CONSTANT_W,
     DEFAULT_LOAD_HISTORY_WEEKS,
+    DEFAULT_OPERATOR_CHARGER_LIMIT_W,
     DEFAULT_OPTIONS,
     DEFAULT_PRICE_FIXED_PER_KWH,
     OPT_CHARGE_EFFICIENCY_PCT,
@@ -45,6 +46,8 @@ from .const import (
     OPT_LOAD_SOURCE,
     OPT_MAX_V2G_SOC_PCT,
     OPT_NORDPOOL_AREA,
+    OPT_OPERATOR_CHARGER_LIMIT_W,
+    OPT_OPERATOR_LIMIT_ENTITY,
     OPT_PRICE_ENTITY,
     OPT_PRICE_FEE_PER_KWH,
     OPT_PRICE_FIXED_PER_KWH,
@@ -87,6 +90,7 @@ FORM_DEFAULTS: dict[str, Any] = {
     OPT_LOAD_HISTORY_WEEKS: DEFAULT_LOAD_HISTORY_WEEKS,
     OPT_LOAD_CONSTANT_W: DEFAULT_LOAD_CONSTANT_W,
     OPT_FLEX_POINTS_PER_CURRENCY: DEFAULT_POINTS_PER_CURRENCY,
+    OPT_OPERATOR_CHARGER_LIMIT_W: DEFAULT_OPERATOR_CHARGER_LIMIT_W,
 }
 
 SOLAR_FORECAST_DOMAINS = ("forecast_solar", "solcast_solar", "open_meteo_solar_forecast")
@@ -139,6 +143,7 @@ class V2GOptionsFlow(OptionsFlow):
                 "export_price",
                 "solar",
                 "house_load",
+                "grid_operator",
                 "flex_events",
             ],
         )
@@ -522,6 +527,18 @@ class V2GOptionsFlow(OptionsFlow):
             else {}
         )
         return await self._async_save("grid_meter", fields, user_input, errors=errors)
+
+    async def async_step_grid_operator(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The grid operator's dimming signal (§14a EnWG) or allowed import (optional)."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Optional(OPT_OPERATOR_LIMIT_ENTITY): entity(
+                ["binary_sensor", "input_boolean", "sensor"]
+            ),
+            vol.Optional(OPT_OPERATOR_CHARGER_LIMIT_W): power_selector(22_000),
+        }
+        return await self._async_save("grid_operator", fields, user_input)
 
     async def async_step_flex_events(
         self, user_input: dict[str, Any] | None = None
