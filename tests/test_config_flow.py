@@ -129,6 +129,7 @@ async def test_options_vehicle_site(hass: HomeAssistant, init_integration: MockC
         "house_load",
         "grid_operator",
         "flex_events",
+        "frequency",
     ]
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "vehicle_site"}
@@ -432,3 +433,30 @@ async def test_options_every_source_kind(
     await hass.config_entries.options.async_configure(flow_id, {})
     assert "grid_power_entity" not in init_integration.options
     await hass.async_block_till_done()
+
+
+async def test_options_frequency_response(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    hass.states.async_set("sensor.mains_frequency", "50.01", {"unit_of_measurement": "Hz"})
+    flow_id = await _options_step(hass, init_integration, "frequency")
+    answer = {
+        "frequency_sensor": "sensor.mains_frequency",
+        "frequency_deadband_mhz": 200,
+        "frequency_full_response_mhz": 100,
+        "frequency_max_up_w": 3000,
+        "frequency_max_down_w": 3000,
+        "frequency_start": "17:00:00",
+        "frequency_end": "21:00:00",
+    }
+    result = await hass.config_entries.options.async_configure(flow_id, answer)
+    assert result["errors"] == {"frequency_full_response_mhz": "droop_inside_deadband"}
+    result = await hass.config_entries.options.async_configure(
+        flow_id, answer | {"frequency_deadband_mhz": 20}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    droop = init_integration.runtime_data.coordinator.droop()
+    assert droop is not None
+    assert droop.max_up_w == 3000
+    assert droop.start.hour == 17

@@ -39,5 +39,6 @@ async def test_diagnostics(
         "reason": "charging",
         "limited_by_grid": False,
         "limited_by_operator": False,
+        "frequency_response_w": 0.0,
     }
     assert charger["backend"]["config"]["capacity_kwh"] == 60.0

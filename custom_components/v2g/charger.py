@@ -165,12 +165,14 @@ class Charger:
         plugged_before = self.plugged_since is not None and self.plugged_since < last
         return plugged_before and dt_util.as_utc(now) - last <= MISSED_DEPARTURE_WINDOW
 
-    async def async_apply(self, setpoint_w: float) -> float:
+    async def async_apply(
+        self, setpoint_w: float, deadband_w: float = SETPOINT_DEADBAND_W
+    ) -> float:
         """Send the setpoint when it changed meaningfully; return what the charger follows."""
         previous = self.applied_w
         changed = (
             previous is None
-            or abs(setpoint_w - previous) >= SETPOINT_DEADBAND_W
+            or abs(setpoint_w - previous) >= deadband_w
             or (setpoint_w == 0.0) != (previous == 0.0)
         )
         if not changed:

@@ -104,6 +104,13 @@ OPT_OPERATOR_LIMIT_ENTITY: Final = "operator_limit_entity"
 OPT_OPERATOR_CHARGER_LIMIT_W: Final = "operator_charger_limit_w"
 DEFAULT_OPERATOR_CHARGER_LIMIT_W: Final = 4_200.0
 """Germany's §14a EnWG: the grid operator may dim each controllable charger to 4.2 kW."""
+OPT_FREQ_SENSOR: Final = "frequency_sensor"
+OPT_FREQ_DEADBAND_MHZ: Final = "frequency_deadband_mhz"
+OPT_FREQ_FULL_MHZ: Final = "frequency_full_response_mhz"
+OPT_FREQ_MAX_UP_W: Final = "frequency_max_up_w"
+OPT_FREQ_MAX_DOWN_W: Final = "frequency_max_down_w"
+OPT_FREQ_START: Final = "frequency_start"
+OPT_FREQ_END: Final = "frequency_end"
 OPT_FLEX_EVENT_ENTITIES: Final = "flex_event_entities"
 OPT_FLEX_POINTS_PER_CURRENCY: Final = "flex_points_per_currency"
 

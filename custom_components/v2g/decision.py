@@ -51,6 +51,8 @@ class Decision:
     """The live grid meter cut the setpoint (main fuse or export limit)."""
     limited_by_operator: bool = False
     """The grid operator's limit (§14a) cut the setpoint."""
+    frequency_response_w: float = 0.0
+    """The part of the setpoint that answers the grid frequency (included in `setpoint_w`)."""
 
 
 def decide(state: ChargerState, settings: Settings, now: datetime) -> Decision:

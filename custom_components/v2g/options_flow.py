@@ -34,6 +34,13 @@ from .const import (
     OPT_EXPORT_PRICE_UNIT,
     OPT_FLEX_EVENT_ENTITIES,
     OPT_FLEX_POINTS_PER_CURRENCY,
+    OPT_FREQ_DEADBAND_MHZ,
+    OPT_FREQ_END,
+    OPT_FREQ_FULL_MHZ,
+    OPT_FREQ_MAX_DOWN_W,
+    OPT_FREQ_MAX_UP_W,
+    OPT_FREQ_SENSOR,
+    OPT_FREQ_START,
     OPT_GRID_EXPORT_LIMIT_W,
     OPT_GRID_IMPORT_LIMIT_W,
     OPT_GRID_IMPORT_LIMITED,
@@ -91,6 +98,12 @@ FORM_DEFAULTS: dict[str, Any] = {
     OPT_LOAD_CONSTANT_W: DEFAULT_LOAD_CONSTANT_W,
     OPT_FLEX_POINTS_PER_CURRENCY: DEFAULT_POINTS_PER_CURRENCY,
     OPT_OPERATOR_CHARGER_LIMIT_W: DEFAULT_OPERATOR_CHARGER_LIMIT_W,
+    OPT_FREQ_DEADBAND_MHZ: 20,
+    OPT_FREQ_FULL_MHZ: 200,
+    OPT_FREQ_MAX_UP_W: 0,
+    OPT_FREQ_MAX_DOWN_W: 0,
+    OPT_FREQ_START: "00:00:00",
+    OPT_FREQ_END: "00:00:00",
 }
 
 SOLAR_FORECAST_DOMAINS = ("forecast_solar", "solcast_solar", "open_meteo_solar_forecast")
@@ -145,6 +158,7 @@ class V2GOptionsFlow(OptionsFlow):
                 "house_load",
                 "grid_operator",
                 "flex_events",
+                "frequency",
             ],
         )
 
@@ -539,6 +553,26 @@ class V2GOptionsFlow(OptionsFlow):
             vol.Optional(OPT_OPERATOR_CHARGER_LIMIT_W): power_selector(22_000),
         }
         return await self._async_save("grid_operator", fields, user_input)
+
+    async def async_step_frequency(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Frequency response (off while no frequency sensor is chosen)."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Optional(OPT_FREQ_SENSOR): entity(["sensor"], ["frequency"]),
+            vol.Required(OPT_FREQ_DEADBAND_MHZ): number_selector(0, 500, 1, "mHz"),
+            vol.Required(OPT_FREQ_FULL_MHZ): number_selector(1, 2000, 1, "mHz"),
+            vol.Required(OPT_FREQ_MAX_UP_W): power_selector(500_000),
+            vol.Required(OPT_FREQ_MAX_DOWN_W): power_selector(500_000),
+            vol.Required(OPT_FREQ_START): selector.TimeSelector(),
+            vol.Required(OPT_FREQ_END): selector.TimeSelector(),
+        }
+        errors: dict[str, str] = {}
+        if user_input is not None and float(user_input[OPT_FREQ_FULL_MHZ]) <= float(
+            user_input[OPT_FREQ_DEADBAND_MHZ]
+        ):
+            errors[OPT_FREQ_FULL_MHZ] = "droop_inside_deadband"
+        return await self._async_save("frequency", fields, user_input, errors=errors)
 
     async def async_step_flex_events(
         self, user_input: dict[str, Any] | None = None
