@@ -39,6 +39,19 @@ FAST = StationOptions(
 )
 
 
+class FakeClock:
+    """A monotonic clock the test moves by hand (grace periods without sleeping)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 async def wait_for(condition: Callable[[], bool], within_s: float = 5.0) -> None:
     """Poll until `condition()` holds."""
     async with asyncio.timeout(within_s):
@@ -177,9 +190,15 @@ type Connect = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
-async def server(socket_enabled: None) -> AsyncGenerator[OcppServer]:
+def clock() -> FakeClock:
+    """The server's (and its stations') clock."""
+    return FakeClock()
+
+
+@pytest.fixture
+async def server(socket_enabled: None, clock: FakeClock) -> AsyncGenerator[OcppServer]:
     """A started server on a free port of 127.0.0.1 (connections stay limited to 127.0.0.1)."""
-    srv = OcppServer(host="127.0.0.1", port=0, max_msg_size=64 * 1024)
+    srv = OcppServer(host="127.0.0.1", port=0, max_msg_size=64 * 1024, clock=clock)
     await srv.start()
     yield srv
     await srv.stop()

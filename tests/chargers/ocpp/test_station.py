@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ from custom_components.v2g.chargers import (
 from custom_components.v2g.chargers.ocpp import OcppServer, StationEvent
 from custom_components.v2g.chargers.ocpp.base import TX_DEFAULT_PROFILE_ID, TX_PROFILE_ID
 
-from .conftest import Client, Connect, register, wait_for
+from .conftest import Client, Connect, FakeClock, register, wait_for
 
 V2X_CONFIG = {
     "SmartChargingCtrlr.RateUnit": "A,W",
@@ -427,9 +426,9 @@ async def test_v21_refused_setpoint_falls_back_to_charging_only(
 
 
 async def test_no_answer_and_disconnect_make_it_unavailable(
-    server: OcppServer, connect: Connect
+    server: OcppServer, connect: Connect, clock: FakeClock
 ) -> None:
-    station = register(server, "cp1", response_timeout_s=0.5, offline_grace_s=0.2)
+    station = register(server, "cp1", response_timeout_s=0.5, offline_grace_s=60.0)
     events: list[StationEvent] = []
     station.add_event_listener(lambda _station, event: events.append(event))
     client = await connect("cp1", "ocpp2.0.1")
@@ -441,7 +440,10 @@ async def test_no_answer_and_disconnect_make_it_unavailable(
     await wait_for(lambda: not station.connected)
     with pytest.raises(ChargerUnavailableError):
         await station.async_apply_setpoint(5_000.0)
-    await asyncio.sleep(0.25)
+    # Within the grace period the last state is reported; after it the charger is unavailable.
+    clock.advance(59.0)
+    assert (await station.async_read_state()).plugged_in is False
+    clock.advance(2.0)
     with pytest.raises(ChargerUnavailableError, match="not been connected"):
         await station.async_read_state()
 
@@ -460,7 +462,7 @@ async def test_refresh_before_validity_runs_out(server: OcppServer, connect: Con
     await wait_for(lambda: station.capabilities.bidirectional)
     await station.async_apply_setpoint(-1_000.0)
     assert len(client.rec.profiles) == 1
-    station._schedule_refresh(0.05)
+    station.profiles.schedule_refresh(0.05)
     await wait_for(lambda: len(client.rec.profiles) == 2)
     assert _period_2x(client)["setpoint"] == -1000.0
     await station.async_stop()

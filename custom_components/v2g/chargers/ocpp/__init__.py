@@ -14,6 +14,7 @@ gets an `OcppStation`, which implements `ChargerBackend`.
 """
 
 from .base import BootInfo, StationConfig
+from .options import StationOptions
 from .readings import EvChargingNeeds
 from .server import (
     DEFAULT_PORT,
@@ -23,7 +24,7 @@ from .server import (
     build_ssl_context,
     generate_password,
 )
-from .station import OcppStation, StationEvent, StationListener, StationOptions
+from .station import OcppStation, StationEvent, StationListener
 
 __all__ = [
     "DEFAULT_PORT",

@@ -26,13 +26,16 @@ import re
 import secrets
 import ssl
 import string
+import time
 from types import MappingProxyType
 from urllib.parse import quote
 
 from aiohttp import hdrs, web
 
 from .base import OcppSession, TrafficLogger, WebSocketConnection
-from .station import OcppStation, StationOptions
+from .limits import Clock
+from .options import StationOptions
+from .station import OcppStation
 from .v16 import Session16
 from .v21 import Session21
 from .v201 import Session201
@@ -120,14 +123,19 @@ class OcppServer:
         on_unknown_identity: UnknownIdentityCallback | None = None,
         max_msg_size: int = DEFAULT_MAX_MSG_SIZE,
         websocket_heartbeat_s: float | None = 60.0,
+        clock: Clock = time.monotonic,
     ) -> None:
-        """Configure the server; nothing listens before `start()`."""
+        """Configure the server; nothing listens before `start()`.
+
+        `clock` (monotonic seconds) times grace periods and rate limits, here and in stations.
+        """
         self.host = host
         self._port = port
         self.ssl_context = ssl_context
         self.on_unknown_identity = on_unknown_identity
         self._max_msg_size = max_msg_size
         self._heartbeat = websocket_heartbeat_s
+        self._clock = clock
         self._stations: dict[str, OcppStation] = {}
         self._sockets: set[web.WebSocketResponse] = set()
         self._runner: web.AppRunner | None = None
@@ -201,7 +209,9 @@ class OcppServer:
             raise ValueError("identity must be a non-empty path segment")
         if identity in self._stations:
             raise ValueError(f"station {identity} is already registered")
-        station = OcppStation(identity, password, options, ensure_server=self.start)
+        station = OcppStation(
+            identity, password, options, ensure_server=self.start, clock=self._clock
+        )
         self._stations[identity] = station
         return station
 
