@@ -9,6 +9,8 @@ import json
 import logging
 from pathlib import Path
 import ssl
+import tracemalloc
+from typing import Any
 
 import aiohttp
 from cryptography import x509
@@ -45,6 +47,14 @@ async def _handshake(
         return err.status
     await ws.close()
     return 101
+
+
+async def _reply(ws: aiohttp.ClientWebSocketResponse) -> list[Any]:
+    """The next response from the server (its own requests, e.g. GetVariables, are skipped)."""
+    while True:
+        frame = json.loads((await ws.receive(timeout=5)).data)
+        if frame[0] != 2:
+            return list(frame)
 
 
 async def test_auth_success_and_failures(server: OcppServer, http: aiohttp.ClientSession) -> None:
@@ -165,26 +175,32 @@ async def test_malformed_frames_do_not_take_the_server_down(
         protocols=("ocpp2.1",),
         auth=aiohttp.BasicAuth("cp1", PASSWORD),
     )
-    for frame in (
-        "not json",
-        "[]",
-        "[2]",
-        '{"a": 1}',
-        '[2, "x1", {"unhashable": 1}, {}]',
-        '[9, "x2", "Heartbeat", {}]',
-        '[3, "no-such-request", {}]',
-    ):
+    # OCPP-J 2.x: what is no JSON array (or has no readable message id) gets RpcFrameworkError
+    # with message id "-1"; an unknown message type MessageTypeNotSupported.
+    expected = {
+        "not json": ["-1", "RpcFrameworkError"],
+        "[]": ["-1", "RpcFrameworkError"],
+        "[2]": ["-1", "RpcFrameworkError"],
+        '{"a": 1}': ["-1", "RpcFrameworkError"],
+        "[NaN]": ["-1", "RpcFrameworkError"],
+        '[2, "x0", "Heartbeat"]': ["x0", "RpcFrameworkError"],
+        '[2, "x1", {"unhashable": 1}, {}]': ["x1", "NotImplemented"],  # action is no string
+        '[2, "x3", "Heartbeat", []]': ["x3", "FormatViolation"],
+        '[9, "x2", "Heartbeat", {}]': ["x2", "MessageTypeNotSupported"],
+    }
+    for frame, (message_id, code) in expected.items():
         await ws.send_str(frame)
+        reply = await _reply(ws)
+        assert reply[:3] == [4, message_id, code], frame
+    # A response to nothing and a binary frame are dropped without an answer.
+    await ws.send_str('[3, "no-such-request", {}]')
     await ws.send_bytes(b"\x00\x01")
     # Schema violation: answered with a CallError, the connection stays up.
     await ws.send_str('[2, "bad", "Heartbeat", {"unexpected": true}]')
-    reply = json.loads((await ws.receive(timeout=5)).data)
-    assert reply[:3] == [4, "x1", "NotImplemented"]  # an action that is no string
-    reply = json.loads((await ws.receive(timeout=5)).data)
-    assert reply[0] == 4
-    assert reply[1] == "bad"
+    reply = await _reply(ws)
+    assert reply[:3] == [4, "bad", "FormatViolation"]
     await ws.send_str('[2, "hb", "Heartbeat", {}]')
-    reply = json.loads((await ws.receive(timeout=5)).data)
+    reply = await _reply(ws)
     assert reply[:2] == [3, "hb"]
     assert "currentTime" in reply[2]
     assert station.connected
@@ -202,6 +218,149 @@ async def test_malformed_frames_do_not_take_the_server_down(
     await again.cp.call(again.call.Heartbeat())
 
 
+async def test_v16_bad_frames(server: OcppServer, http: aiohttp.ClientSession) -> None:
+    """1.6 has no RpcFrameworkError: unreadable frames are dropped, a broken CALL is refused."""
+    register(server, "cp1")
+    ws = await http.ws_connect(
+        f"ws://127.0.0.1:{server.port}/cp1",
+        protocols=("ocpp1.6",),
+        auth=aiohttp.BasicAuth("cp1", PASSWORD),
+    )
+    for frame in ("not json", "[]", '[9, "x", "Heartbeat", {}]', '[6, "s", "X", {}]'):
+        await ws.send_str(frame)
+    await ws.send_str('[2, "short", "Heartbeat"]')
+    reply = await _reply(ws)
+    assert reply[:3] == [4, "short", "ProtocolError"]
+    await ws.send_str('[2, "p", "Heartbeat", "payload"]')
+    reply = await _reply(ws)
+    assert reply[:3] == [4, "p", "FormationViolation"]
+    await ws.send_str('[2, "hb", "Heartbeat", {}]')
+    reply = await _reply(ws)
+    assert reply[:2] == [3, "hb"]
+    await ws.close()
+
+
+async def test_stray_responses_are_dropped_on_receipt(
+    server: OcppServer,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Responses to no request are dropped at once: no memory held, a few log lines."""
+    caplog.set_level(logging.INFO)  # frames themselves are logged at DEBUG only
+    station = register(server, "cp1", rate_unit="W")
+    ws = await http.ws_connect(
+        f"ws://127.0.0.1:{server.port}/cp1",
+        protocols=("ocpp2.0.1",),
+        auth=aiohttp.BasicAuth("cp1", PASSWORD),
+    )
+    events: list[StationEvent] = []
+    station.add_event_listener(lambda _station, event: events.append(event))
+    # The station reads the configuration; answer it, so nothing is pending.
+    request = json.loads((await ws.receive(timeout=5)).data)
+    assert request[2] == "GetVariables"
+    unknown = {
+        "attributeStatus": "UnknownVariable",
+        "component": {"name": "SmartChargingCtrlr"},
+        "variable": {"name": "RateUnit"},
+    }
+    await ws.send_str(json.dumps([3, request[1], {"getVariableResult": [unknown]}]))
+    await wait_for(lambda: StationEvent.CONFIGURED in events)
+
+    filler = "S" * 50_000
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for number in range(200):  # 10 MB of responses nobody asked for
+            await ws.send_str(json.dumps([3, f"stray{number}", {"data": filler}]))
+        await ws.send_str('[2, "hb", "Heartbeat", {}]')  # frames are handled in order
+        reply = await _reply(ws)
+        assert reply[:2] == [3, "hb"]
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert after - before < 2_000_000
+
+    # The next request of the station is not disturbed by them.
+    task = asyncio.get_running_loop().create_task(station.async_apply_setpoint(4_000.0))
+    request = json.loads((await ws.receive(timeout=5)).data)
+    assert request[2] == "SetChargingProfile"
+    await ws.send_str(json.dumps([3, "stray-late", {"status": "Rejected"}]))
+    await ws.send_str(json.dumps([3, request[1], {"status": "Accepted"}]))
+    await task
+    assert station.state().extra["profile_unit"] == "W"
+    dropped = [r for r in caplog.records if "dropped a response" in r.getMessage()]
+    assert 1 <= len(dropped) <= 5
+    assert all("\n" not in r.getMessage() for r in caplog.records)
+    await ws.close()
+
+
+async def test_v21_send_frames_are_never_answered(
+    server: OcppServer, http: aiohttp.ClientSession
+) -> None:
+    station = register(server, "cp1")
+    stream = {
+        "id": 1,
+        "pending": 0,
+        "basetime": "2026-01-01T00:00:00Z",
+        "data": [{"t": 0, "v": "7200"}],
+    }
+    replies = {}
+    for protocol in ("ocpp2.1", "ocpp2.0.1"):
+        ws = await http.ws_connect(
+            f"ws://127.0.0.1:{server.port}/cp1",
+            protocols=(protocol,),
+            auth=aiohttp.BasicAuth("cp1", PASSWORD),
+        )
+        for frame in (
+            [6, "s1", "NotifyPeriodicEventStream", stream],
+            [6, "s2", "NotifyPeriodicEventStream", {"id": "x"}],  # invalid: dropped too
+            [6, "s3", "MakeCoffee", {}],
+            [6, "s4", "NotifyPeriodicEventStream"],
+            [6, "s5", "NotifyPeriodicEventStream", []],
+        ):
+            await ws.send_str(json.dumps(frame))
+        await ws.send_str('[2, "hb", "Heartbeat", {}]')
+        replies[protocol] = await _reply(ws)
+        if protocol == "ocpp2.1":
+            assert station.session is not None
+            assert station.session.send_frames_received == 5
+        await ws.close()
+        await wait_for(lambda: not station.connected)
+    assert replies["ocpp2.1"][:2] == [3, "hb"]  # no answer to any SEND came before it
+    # 2.0.1 has no SEND: MessageTypeNotSupported.
+    assert replies["ocpp2.0.1"][:3] == [4, "s1", "MessageTypeNotSupported"]
+
+
+async def test_log_lines_are_escaped_and_rate_limited(
+    server: OcppServer, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A flood of bad frames writes a few escaped warnings and one summary, not one each."""
+    caplog.set_level(logging.INFO)
+    station = register(server, "cp1")
+    ws = await http.ws_connect(
+        f"ws://127.0.0.1:{server.port}/cp1",
+        protocols=("ocpp1.6",),
+        auth=aiohttp.BasicAuth("cp1", PASSWORD),
+    )
+    forged = "x\n2026-01-01 00:00:00.000 ERROR (MainThread) [homeassistant.core] forged"
+    for _ in range(500):
+        await ws.send_str(forged)
+        await ws.send_str('[3, "stray", {}]')
+    await ws.send_str('[2, "hb", "Heartbeat", {}]')
+    assert (await _reply(ws))[:2] == [3, "hb"]
+    await ws.close()
+    await wait_for(lambda: not station.connected)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) <= 5
+    assert all("\n" not in r.getMessage() for r in caplog.records)
+    assert any("\\n2026-01-01" in r.getMessage() for r in warnings)
+    await server.unregister_station("cp1")  # writes the summary of what was left out
+    summary = caplog.records[-1].getMessage()
+    assert "Charger cp1: 995 more warnings left out" in summary
+    assert "stray response 498" in summary
+    assert "bad frame 497" in summary
+
+
 async def test_unknown_action_gets_not_implemented(
     server: OcppServer, http: aiohttp.ClientSession
 ) -> None:
@@ -215,7 +374,7 @@ async def test_unknown_action_gets_not_implemented(
         # A real 2.1 action nobody handles, and one no version knows.
         for unique_id, action in (("u1", "NotifyDERAlarm"), ("u2", "MakeCoffee")):
             await ws.send_str(json.dumps([2, unique_id, action, {}]))
-            reply = json.loads((await ws.receive(timeout=5)).data)
+            reply = await _reply(ws)
             assert reply[:3] == [4, unique_id, "NotImplemented"], protocol
         await ws.close()
 
@@ -237,7 +396,7 @@ async def test_skip_schema_validation_option(
             auth=aiohttp.BasicAuth(identity, PASSWORD),
         )
         await ws.send_str(json.dumps([2, "b1", "BootNotification", boot]))
-        replies[identity] = json.loads((await ws.receive(timeout=5)).data)
+        replies[identity] = await _reply(ws)
         await ws.close()
     assert replies["strict"][0] == 4  # FormatViolation
     assert replies["lax"][0] == 3
@@ -369,7 +528,7 @@ async def test_tls_security_profile_2(socket_enabled: None, tmp_path: Path) -> N
                 ssl=client_context,
             )
             await ws.send_str('[2, "hb", "Heartbeat", {}]')
-            reply = json.loads((await ws.receive(timeout=5)).data)
+            reply = await _reply(ws)
             assert reply[:2] == [3, "hb"]
             assert station.connected
             assert station.diagnostics()["ocpp_version"] == "2.0.1"

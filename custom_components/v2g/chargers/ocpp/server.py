@@ -311,13 +311,16 @@ class OcppServer:
         self, ws: web.WebSocketResponse, station: OcppStation, protocol: str, remote: str
     ) -> None:
         options = station.options
+        logger = TrafficLogger(
+            station.identity, debug_traffic=options.debug_traffic, limiter=station.log_limiter
+        )
         session = SESSION_CLASSES[protocol](
             station.identity,
-            WebSocketConnection(ws, station.identity),
+            WebSocketConnection(ws, station.identity, logger),
             station,
             response_timeout_s=options.response_timeout_s,
             skip_schema_validation=options.skip_schema_validation,
-            logger=TrafficLogger(station.identity, debug_traffic=options.debug_traffic),
+            logger=logger,
             heartbeat_interval_s=options.heartbeat_interval_s,
         )
         self._sockets.add(ws)

@@ -27,8 +27,8 @@ from .. import (
     DeviceDetails,
     flow_status,
 )
-from .base import BootInfo, OcppSession, StationConfig, now_utc
-from .limits import Clock
+from .base import TRAFFIC_LOGGER, BootInfo, OcppSession, StationConfig, now_utc
+from .limits import Clock, LogLimiter, escape
 from .options import RATE_UNITS, StationOptions
 from .profiles import CALL_ERRORS, MODE_LIMIT, MODE_SETPOINT, ProfileControl
 from .readings import (
@@ -129,6 +129,8 @@ class OcppStation:
         self.error_code: str | None = None
         self.transaction_id: str | None = None
         self.profiles = ProfileControl(self, clock)
+        self.log_limiter = LogLimiter(TRAFFIC_LOGGER, f"Charger {identity}", clock=clock)
+        """Rate limit of warnings about this charger's frames (outlives its connections)."""
         self._ever_connected = False
         self._offline_since = clock()
         self._unavailable_handle: asyncio.TimerHandle | None = None
@@ -282,6 +284,7 @@ class OcppStation:
         """Stop background work (the server is stopping or forgetting this station)."""
         self._shut_down = True
         self._cancel_timers()
+        self.log_limiter.close()
         tasks = list(self._tasks)
         self._cancel_tasks()
         if tasks:
@@ -318,9 +321,11 @@ class OcppStation:
         try:
             self.config = await session.read_configuration(self.options.connector_id)
         except (TimeoutError, ConnectionError, *CALL_ERRORS) as err:
-            _LOGGER.debug("Could not read the configuration of %s: %r", self.identity, err)
+            _LOGGER.debug(
+                "Could not read the configuration of %s: %s", self.identity, escape(repr(err))
+            )
             return
-        _LOGGER.debug("Configuration of %s: %s", self.identity, self.config)
+        _LOGGER.debug("Configuration of %s: %s", self.identity, escape(self.config))
         self._fire(StationEvent.CONFIGURED)
 
     async def _after_boot(self, session: OcppSession) -> None:
