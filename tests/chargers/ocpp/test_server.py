@@ -21,14 +21,17 @@ import pytest
 
 from custom_components.v2g.chargers import ChargerUnavailableError
 from custom_components.v2g.chargers.ocpp import (
+    IDENTITY_PATTERN,
     OcppServer,
     StationEvent,
     build_ssl_context,
     generate_password,
+    valid_identity,
 )
+from custom_components.v2g.chargers.ocpp.limits import UnknownIdentityGate
 from custom_components.v2g.chargers.ocpp.server import choose_subprotocol, identity_from_path
 
-from .conftest import PASSWORD, Connect, register, wait_for
+from .conftest import PASSWORD, Connect, FakeClock, register, wait_for
 
 
 async def _handshake(
@@ -151,17 +154,71 @@ def test_helpers() -> None:
 
 
 async def test_url_for_and_registration(server: OcppServer) -> None:
-    register(server, "cp 1")
-    assert server.url_for("cp 1", "192.168.1.5") == f"ws://192.168.1.5:{server.port}/cp%201"
+    register(server, "cp*1")
+    assert server.url_for("cp*1", "192.168.1.5") == f"ws://192.168.1.5:{server.port}/cp%2A1"
     assert server.url_for("x", "fe80::1").startswith("ws://[fe80::1]:")
     with pytest.raises(ValueError, match="already registered"):
-        register(server, "cp 1")
-    with pytest.raises(ValueError, match="path segment"):
-        register(server, "a/b")
-    assert set(server.stations) == {"cp 1"}
-    await server.unregister_station("cp 1")
-    await server.unregister_station("cp 1")  # idempotent
-    assert server.get_station("cp 1") is None
+        register(server, "cp*1")
+    # ':' splits user name and password in Basic auth: such a charger could never log in.
+    for bad in ("a/b", "a:b", "", "cp 1", "x" * 49, "cp\n1"):
+        with pytest.raises(ValueError, match="no ':'"):
+            register(server, bad)
+        assert not valid_identity(bad)
+    assert valid_identity("CP-1_a=b+c|d@e.f*")
+    assert IDENTITY_PATTERN.pattern.count(":") == 0
+    assert set(server.stations) == {"cp*1"}
+    await server.unregister_station("cp*1")
+    await server.unregister_station("cp*1")  # idempotent
+    assert server.get_station("cp*1") is None
+
+
+async def test_unknown_identity_flood_is_bounded(
+    server: OcppServer,
+    http: aiohttp.ClientSession,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """300 unknown identities in a burst: a few discovery reports, one summary line."""
+    reported: list[str] = []
+    server.on_unknown_identity = lambda identity, _remote: reported.append(identity)
+    headers = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+
+    async def knock(identity: str) -> int:
+        async with http.get(f"http://127.0.0.1:{server.port}/{identity}", headers=headers) as r:
+            return r.status
+
+    statuses = await asyncio.gather(*(knock(f"scan{number}") for number in range(300)))
+    assert set(statuses) == {404}
+    assert len(reported) == 3  # per source address and window
+    assert await knock(reported[0]) == 404
+    assert len(reported) == 3  # the same identity is not reported again in the window
+    unknown_lines = [r for r in caplog.records if "Unknown charger" in r.getMessage()]
+    assert len(unknown_lines) == 3
+
+    clock.advance(601.0)  # the next window: a summary of the last one, and room again
+    assert await knock("carport") == 404
+    assert reported[-1] == "carport"
+    summary = [r.getMessage() for r in caplog.records if "refused in the last" in r.getMessage()]
+    assert summary == [
+        "297 unknown charger identities from 1 address refused in the last 10 min "
+        "(297 connection attempts; at most 10 identities per 10 min are offered for setup)"
+    ]
+
+
+def test_unknown_identity_gate_memory_is_bounded(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    gate = UnknownIdentityGate(logging.getLogger("test"), clock=clock)
+    admitted = [gate.admit(f"id{n}", f"10.0.{n // 256}.{n % 256}") for n in range(5_000)]
+    assert sum(admitted) == 10  # overall cap per window
+    clock.advance(700.0)
+    gate.close()
+    assert "at least 1,024 unknown charger identities from 1,024 addresses" in caplog.text
+    assert "4,990 connection attempts" in caplog.text
 
 
 async def test_malformed_frames_do_not_take_the_server_down(

@@ -1,13 +1,15 @@
 """Bounded logging and rate limits for what chargers (and strangers) send the central system.
 
 Everything a charger sends is untrusted: text from it is escaped before it reaches a log line (a
-newline in a frame must not forge a log line), and warnings are rate limited per station with a
-summary of what was left out. Every structure here is bounded, whatever a peer sends.
+newline in a frame must not forge a log line), warnings are rate limited per station with a
+summary of what was left out, and unknown identities knocking on the server are reported to the
+integration only a few at a time. Every structure here is bounded, whatever a peer sends.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 import logging
@@ -44,9 +46,41 @@ def escape(value: object, max_chars: int | None = MAX_LOGGED_CHARS) -> str:
     return _UNSAFE.sub(_escape_char, text) + suffix
 
 
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number:,} {one if number == 1 else many}"
+
+
 def minutes(seconds: float) -> str:
     """'10 min' or '45 s' for summary lines."""
     return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+class SummaryTimer:
+    """Calls `flush` once after a delay, when an event loop runs (else never: flush by hand)."""
+
+    def __init__(self, flush: Callable[[], None]) -> None:
+        self._flush = flush
+        self._handle: asyncio.TimerHandle | None = None
+
+    def arm(self, delay_s: float) -> None:
+        """Flush after `delay_s`, unless already armed."""
+        if self._handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._handle = loop.call_later(max(0.0, delay_s), self._due)
+
+    def _due(self) -> None:
+        self._handle = None
+        self._flush()
+
+    def cancel(self) -> None:
+        """Forget the pending flush."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
 
 @dataclass(slots=True)
@@ -83,7 +117,7 @@ class LogLimiter:
         self._window_s = window_s
         self._clock = clock
         self._window = _Window(started=clock())
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer = SummaryTimer(self.flush)
         self.total_suppressed = 0
 
     def log(self, kind: str, level: int, msg: str, *args: object) -> bool:
@@ -105,27 +139,13 @@ class LogLimiter:
         key = kind if known else "other"
         window.suppressed[key] = window.suppressed.get(key, 0) + 1
         self.total_suppressed += 1
-        if self._timer is None:
-            self._schedule_summary(self._window_s - (now - window.started))
+        self._timer.arm(self._window_s - (now - window.started))
         return False
-
-    def _schedule_summary(self, delay_s: float) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no loop: the summary comes with the next warning or flush()
-        self._timer = loop.call_later(max(0.0, delay_s), self._summary_due)
-
-    def _summary_due(self) -> None:
-        self._timer = None
-        self.flush()
 
     def close(self) -> None:
         """Write what is pending and stop the summary timer."""
         self.flush()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
 
     def flush(self, now: float | None = None) -> None:
         """Write the summary of what this window left out, and start a new window."""
@@ -145,3 +165,103 @@ class LogLimiter:
                 kinds,
             )
         self._window = _Window(started=now)
+
+
+class UnknownIdentityGate:
+    """Which unknown identities are reported to the integration (a discovery flow each).
+
+    A charger that is not registered yet is worth one report; a scanner trying thousands of
+    names from one or many addresses is not. Per window (`window_s`): at most
+    `max_reports` distinct identities are reported overall and `max_per_address` per source
+    address; an identity already reported in the window is not reported again. Everything
+    refused is counted and logged as one summary line per window. Memory is bounded by the
+    caps, whatever arrives.
+    """
+
+    MAX_TRACKED = 1024
+    """Addresses and refused identities remembered per window (beyond: counted only)."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        *,
+        max_reports: int = 10,
+        max_per_address: int = 3,
+        window_s: float = 600.0,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._logger = logger
+        self._max_reports = max_reports
+        self._max_per_address = max_per_address
+        self.window_s = window_s
+        self._clock = clock
+        self._started = clock()
+        self._reported: OrderedDict[str, None] = OrderedDict()
+        self._per_address: dict[str, int] = {}
+        self._refused_identities: set[str] = set()
+        self._refused_addresses: set[str] = set()
+        self._refused = 0
+        self._timer = SummaryTimer(self.flush)
+
+    @property
+    def refused(self) -> int:
+        """Requests refused in the current window."""
+        return self._refused
+
+    def admit(self, identity: str, address: str) -> bool:
+        """Whether this unknown identity is reported now (and logged); else it is counted."""
+        now = self._clock()
+        if now - self._started >= self.window_s:
+            self.flush(now)
+        if identity in self._reported:
+            return False  # already reported in this window: the flow exists
+        per_address = self._per_address.get(address, 0)
+        if (
+            len(self._reported) >= self._max_reports
+            or per_address >= self._max_per_address
+            or (address not in self._per_address and len(self._per_address) >= self.MAX_TRACKED)
+        ):
+            self._refuse(identity, address)
+            self._timer.arm(self.window_s - (now - self._started))
+            return False
+        self._per_address[address] = per_address + 1
+        self._reported[identity] = None
+        self._logger.warning(
+            "Unknown charger %s connected from %s", escape(identity), escape(address)
+        )
+        return True
+
+    def _refuse(self, identity: str, address: str) -> None:
+        self._refused += 1
+        if len(self._refused_identities) < self.MAX_TRACKED:
+            self._refused_identities.add(identity)
+        if len(self._refused_addresses) < self.MAX_TRACKED:
+            self._refused_addresses.add(address)
+
+    def flush(self, now: float | None = None) -> None:
+        """Log what the window refused (one line) and start a new window."""
+        now = self._clock() if now is None else now
+        if self._refused:
+            capped = "at least " if len(self._refused_identities) >= self.MAX_TRACKED else ""
+            self._logger.warning(
+                "%s%s unknown charger identities from %s refused in the last %s "
+                "(%s connection attempts; at most %d identities per %s are offered for setup)",
+                capped,
+                f"{len(self._refused_identities):,}",
+                _count(len(self._refused_addresses), "address", "addresses"),
+                minutes(now - self._started),
+                f"{self._refused:,}",
+                self._max_reports,
+                minutes(self.window_s),
+            )
+        self._started = now
+        self._reported.clear()
+        self._per_address.clear()
+        self._refused_identities.clear()
+        self._refused_addresses.clear()
+        self._refused = 0
+
+    def close(self) -> None:
+        """Write what is pending and stop the summary timer."""
+        self.flush()
+        self._timer.cancel()

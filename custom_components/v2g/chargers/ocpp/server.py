@@ -4,7 +4,8 @@ A charger connects to `ws[s]://<host>:<port>/<anything>/<identity>`; the identit
 segment. Before the websocket upgrade the server checks (OCPP security profile 1/2):
 
 1. the identity is registered, else HTTP 404 (and `on_unknown_identity` is called so the
-   integration can offer to add the charger);
+   integration can offer to add the charger; a few identities per window, see
+   `UnknownIdentityGate`, so a scanner cannot start thousands of discovery flows);
 2. HTTP Basic auth: user name == identity and the station's password, compared in constant
    time, else HTTP 401 with `WWW-Authenticate`.
 
@@ -33,7 +34,7 @@ from urllib.parse import quote
 from aiohttp import hdrs, web
 
 from .base import OcppSession, TrafficLogger, WebSocketConnection
-from .limits import Clock
+from .limits import Clock, UnknownIdentityGate, escape
 from .options import StationOptions
 from .station import OcppStation
 from .v16 import Session16
@@ -53,11 +54,21 @@ DEFAULT_MAX_MSG_SIZE = 256 * 1024
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_GOING_AWAY = 1001
 _WWW_AUTHENTICATE = 'Basic realm="OCPP", charset="UTF-8"'
-_IDENTITY = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
+IDENTITY_PATTERN = re.compile(r"^[A-Za-z0-9*\-_=+|@.]{1,48}$")
+"""A charger identity: OCPP's identifierString characters, 1-48 of them, without ':'.
+
+OCPP allows ':' too, but the identity is the Basic-auth user name, and RFC 7617 splits user and
+password at the first ':': a charger whose identity has one could never log in.
+"""
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
 type UnknownIdentityCallback = Callable[[str, str], None]
 """`callback(identity, remote_address)` for a charger that is not registered."""
+
+
+def valid_identity(identity: str) -> bool:
+    """Whether `identity` can be registered (see IDENTITY_PATTERN)."""
+    return IDENTITY_PATTERN.fullmatch(identity) is not None
 
 
 def generate_password(length: int = 20) -> str:
@@ -141,6 +152,8 @@ class OcppServer:
         self._runner: web.AppRunner | None = None
         self._start_lock = asyncio.Lock()
         self._warned: set[tuple[str, str]] = set()
+        """(identity, kind) already warned about; registered identities only (bounded)."""
+        self.unknown_gate = UnknownIdentityGate(_LOGGER, clock=clock)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -187,6 +200,7 @@ class OcppServer:
             )
             if runner is not None:
                 await runner.cleanup()
+            self.unknown_gate.close()
             for station in list(self._stations.values()):
                 await station.async_shutdown()
 
@@ -204,9 +218,16 @@ class OcppServer:
     def register_station(
         self, identity: str, password: str, options: StationOptions | None = None
     ) -> OcppStation:
-        """Accept a charger; it keeps its station object across reconnects."""
-        if not identity or "/" in identity:
-            raise ValueError("identity must be a non-empty path segment")
+        """Accept a charger; it keeps its station object across reconnects.
+
+        Raises ValueError for an identity that does not match IDENTITY_PATTERN (for example one
+        with ':', which Basic auth cannot carry) or one already registered.
+        """
+        if not valid_identity(identity):
+            raise ValueError(
+                "identity must be 1-48 characters of A-Z, a-z, 0-9 and *-_=+|@. "
+                "(no ':', it separates user name and password in Basic auth)"
+            )
         if identity in self._stations:
             raise ValueError(f"station {identity} is already registered")
         station = OcppStation(
@@ -218,6 +239,7 @@ class OcppServer:
     async def unregister_station(self, identity: str) -> None:
         """Forget a charger: close its connection and stop its background work."""
         station = self._stations.pop(identity, None)
+        self._warned = {key for key in self._warned if key[0] != identity}
         if station is None:
             return
         session = station.session
@@ -234,12 +256,11 @@ class OcppServer:
     # --- one connection ------------------------------------------------------------------
 
     def _warn_once(self, identity: str, kind: str, msg: str, *args: object) -> None:
+        """Warn once per registered identity and kind, then log at DEBUG."""
         key = (identity, kind)
         level = logging.DEBUG if key in self._warned else logging.WARNING
-        if len(self._warned) > 1000:  # scanners trying many names
-            self._warned.clear()
         self._warned.add(key)
-        _LOGGER.log(level, msg, *args)
+        _LOGGER.log(level, msg, *(escape(arg) for arg in args))
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         identity = identity_from_path(request.match_info.get("path", ""))
@@ -282,11 +303,10 @@ class OcppServer:
 
     def _unknown(self, identity: str, remote: str, request: web.Request) -> None:
         upgrade = request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
-        if not upgrade or not _IDENTITY.match(identity):
+        if not upgrade or not valid_identity(identity):
             return
-        self._warn_once(
-            identity, "unknown", "Unknown charger %s connected from %s", identity, remote
-        )
+        if not self.unknown_gate.admit(identity, remote):
+            return  # counted; one summary line per window
         if self.on_unknown_identity is not None:
             try:
                 self.on_unknown_identity(identity, remote)
