@@ -121,13 +121,15 @@ async def test_subprotocol_negotiation(
     assert station.connected
 
 
+@pytest.mark.parametrize("offered", ["ocpp1.5", "OCPP1.6", "Ocpp2.0.1", "OCPP2.1"])
 async def test_no_common_subprotocol_closes_1002(
-    server: OcppServer, http: aiohttp.ClientSession
+    server: OcppServer, http: aiohttp.ClientSession, offered: str
 ) -> None:
+    """No exact match (tokens are case-sensitive): no subprotocol echoed, closed with 1002."""
     station = register(server, "cp1")
     ws = await http.ws_connect(
         f"ws://127.0.0.1:{server.port}/cp1",
-        protocols=("ocpp1.5",),
+        protocols=(offered,),
         auth=aiohttp.BasicAuth("cp1", PASSWORD),
     )
     assert ws.protocol is None
@@ -135,12 +137,14 @@ async def test_no_common_subprotocol_closes_1002(
     assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     assert ws.close_code == 1002
     assert not station.connected
+    assert station.ocpp_version is None  # no session ran
     await ws.close()
 
 
 def test_helpers() -> None:
     assert choose_subprotocol("ocpp1.6, ocpp2.1") == "ocpp2.1"
     assert choose_subprotocol("ocpp1.5") is None
+    assert choose_subprotocol("OCPP1.6, ocpp2.0.1") == "ocpp2.0.1"
     assert choose_subprotocol(None) is None
     assert identity_from_path("ocpp/ws/CP-1/") == "CP-1"
     password = generate_password()
@@ -533,6 +537,60 @@ async def test_three_chargers_each_get_their_own_commands(
                 "charging_schedule_period"
             ]
         assert periods[0]["limit"] == setpoints[name]
+
+
+async def _raw_request(server: OcppServer, data: bytes) -> bytes:
+    """Send raw bytes to the server; what it answers until it closes the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        async with asyncio.timeout(5):
+            return await reader.read()
+    finally:
+        writer.close()
+
+
+async def test_oversized_header_is_refused_quietly(
+    server: OcppServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A header over 8,190 bytes: HTTP 400 and one warning line, no error with a traceback."""
+    register(server, "cp1")
+    request = b"GET /cp1 HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9_000 + b"\r\n\r\n"
+    for _ in range(20):
+        answer = await _raw_request(server, request)
+        assert answer.startswith((b"HTTP/1.0 400", b"HTTP/1.1 400"))
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert 1 <= len(problems) <= 5
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in problems)
+    assert "malformed HTTP request from 127.0.0.1" in problems[0].getMessage()
+
+
+async def test_slow_requests_are_dropped(socket_enabled: None) -> None:
+    """A client that never finishes its request is dropped; a charger that did stays."""
+    server = OcppServer(host="127.0.0.1", port=0, header_timeout_s=0.2)
+    station = register(server, "cp1")
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(
+                f"ws://127.0.0.1:{server.port}/cp1",
+                protocols=("ocpp2.0.1",),
+                auth=aiohttp.BasicAuth("cp1", PASSWORD),
+            )
+            # Half a request, then nothing (slowloris): the server closes the connection.
+            assert await _raw_request(server, b"GET /cp1 HTTP/1.1\r\nHost: x\r\n") == b""
+            # A 404 closes the connection at once instead of keeping it alive.
+            answer = await _raw_request(server, b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.1 404")
+            assert b"Connection: close" in answer
+            # The websocket upgraded before the deadline is not touched by it.
+            await ws.send_str('[2, "hb", "Heartbeat", {}]')
+            assert (await _reply(ws))[:2] == [3, "hb"]
+            assert station.connected
+            await ws.close()
+    finally:
+        await server.stop()
 
 
 def _self_signed(tmp_path: Path) -> tuple[str, str]:
