@@ -522,3 +522,47 @@ async def test_v201_phases_from_ev_and_minimum_power(
     assert caplog.text.count("cannot charge the EV") == 1
     assert station.state().setpoint_w == 0.0
     assert str(station.state().setpoint_w) == "0.0"  # never "-0.0"
+
+
+async def test_implausible_meter_values_keep_the_last_good_reading(
+    server: OcppServer, connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Schema-valid but absurd values: a normal reply, the last good reading, one log line."""
+    station = register(server, "cp1")
+    client = await connect("cp1", "ocpp2.1")
+
+    async def meter(*samples: dict[str, Any]) -> Any:
+        return await client.cp.call(
+            client.call.MeterValues(
+                evse_id=1, meter_value=[{"timestamp": _now(), "sampled_value": list(samples)}]
+            ),
+            suppress=False,  # a CallError would raise here
+        )
+
+    def power(value: float, multiplier: int = 0) -> dict[str, Any]:
+        uom = {"unit": "W", "multiplier": multiplier}
+        return {"value": value, "measurand": "Power.Active.Import", "unit_of_measure": uom}
+
+    def energy(value: float, multiplier: int = 0) -> dict[str, Any]:
+        uom = {"unit": "kWh", "multiplier": multiplier}
+        return {
+            "value": value,
+            "measurand": "Energy.Active.Import.Register",
+            "unit_of_measure": uom,
+        }
+
+    await client.cp.call(
+        client.call.StatusNotification(
+            timestamp=_now(), connector_status="Occupied", evse_id=1, connector_id=1
+        )
+    )
+    await meter(power(40), energy(12.5))  # plugged in, idle, 12.5 kWh
+    await meter(power(7, multiplier=308), energy(1e306))
+    await meter(power(1, multiplier=400), energy(1, multiplier=400))  # used to be InternalError
+    state = await station.async_read_state()
+    assert state.power_w == 40.0
+    assert state.status is not ChargerStatus.CHARGING  # not "charging" at infinite power
+    assert state.energy_charged_kwh == 12.5
+    assert caplog.text.count("sent implausible meter values") == 1
+    await meter(power(7.2, multiplier=3))
+    assert station.state().power_w == 7200.0

@@ -142,6 +142,7 @@ class OcppStation:
         self._meter = _Measurements()
         self._resend_after_reply = False
         self._shut_down = False
+        self._implausible_warned = False
 
     def __repr__(self) -> str:
         return (
@@ -390,6 +391,14 @@ class OcppStation:
         self._fire(StationEvent.STATE)
 
     def _apply_reading(self, reading: MeterReading) -> None:
+        if reading.rejected and not self._implausible_warned:
+            self._implausible_warned = True
+            _LOGGER.warning(
+                "Charger %s sent implausible meter values (%s); such values are ignored and "
+                "the last good reading is kept",
+                self.identity,
+                escape("; ".join(reading.rejected)),
+            )
         meter = self._meter
         if (power := reading.power_w) is not None:
             meter.power_w = power
