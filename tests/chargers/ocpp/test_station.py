@@ -566,3 +566,50 @@ async def test_implausible_meter_values_keep_the_last_good_reading(
     assert caplog.text.count("sent implausible meter values") == 1
     await meter(power(7.2, multiplier=3))
     assert station.state().power_w == 7200.0
+
+
+async def test_v16_transaction_ids_unique_across_stations(
+    server: OcppServer, connect: Connect
+) -> None:
+    """Two 1.6 chargers starting a transaction in the same second get different ids."""
+    stations = [register(server, name) for name in ("cp1", "cp2")]
+    clients = [await connect(name, "ocpp1.6") for name in ("cp1", "cp2")]
+    ids = []
+    for client in clients:
+        response = await client.cp.call(
+            client.call.StartTransaction(
+                connector_id=1, id_tag="tag", meter_start=0, timestamp=_now()
+            )
+        )
+        ids.append(response.transaction_id)
+    assert ids[0] != ids[1]
+    assert [station.transaction_id for station in stations] == [str(i) for i in ids]
+
+
+async def test_no_negative_zero_in_the_state(server: OcppServer, connect: Connect) -> None:
+    """A charger reporting -0.04 W and a setpoint of -0 shows 0.0 (not "-0.0")."""
+    station = register(server, "cp1")
+    client = await connect("cp1", "ocpp2.1")
+    await client.cp.call(
+        client.call.StatusNotification(
+            timestamp=_now(), connector_status="Occupied", evse_id=1, connector_id=1
+        )
+    )
+    await client.cp.call(
+        client.call.MeterValues(
+            evse_id=1,
+            meter_value=[
+                {
+                    "timestamp": _now(),
+                    "sampled_value": [
+                        {"value": -0.04, "measurand": "Power.Active.Import"},
+                        {"value": -0.0, "measurand": "Power.Active.Setpoint"},
+                        {"value": -0.00001, "measurand": "Energy.Active.Export.Register"},
+                    ],
+                }
+            ],
+        )
+    )
+    state = station.state()
+    assert (str(state.power_w), str(state.setpoint_w)) == ("0.0", "0.0")
+    assert str(state.energy_discharged_kwh) == "0.0"

@@ -45,7 +45,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from .base import OcppSession, TrafficLogger, WebSocketConnection
 from .limits import Clock, LogLimiter, UnknownIdentityGate, escape
 from .options import StationOptions
-from .station import OcppStation
+from .station import OcppStation, new_transaction_ids
 from .v16 import Session16
 from .v21 import Session21
 from .v201 import Session201
@@ -237,6 +237,8 @@ class OcppServer:
         with its deadline (a closed one stays until its deadline: bounded by the accept rate)."""
         self._http_limiter = LogLimiter(_LOGGER, "OCPP server", clock=clock)
         self._stations: dict[str, OcppStation] = {}
+        self._transaction_ids = new_transaction_ids()
+        """One counter for every station: 1.6 transaction ids are unique across chargers."""
         self._sockets: set[web.WebSocketResponse] = set()
         self._runner: web.AppRunner | None = None
         self._start_lock = asyncio.Lock()
@@ -337,7 +339,12 @@ class OcppServer:
         if identity in self._stations:
             raise ValueError(f"station {identity} is already registered")
         station = OcppStation(
-            identity, password, options, ensure_server=self.start, clock=self._clock
+            identity,
+            password,
+            options,
+            ensure_server=self.start,
+            clock=self._clock,
+            transaction_ids=self._transaction_ids,
         )
         self._stations[identity] = station
         return station

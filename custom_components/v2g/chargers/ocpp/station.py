@@ -9,11 +9,12 @@ the charger reports (status, meter values, transactions, the EV's needs) arrives
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 import hmac
+import itertools
 import logging
 import time
 from typing import Any
@@ -81,6 +82,14 @@ class StationEvent(StrEnum):
 type StationListener = Callable[["OcppStation", StationEvent], None]
 
 
+def new_transaction_ids() -> Iterator[int]:
+    """OCPP 1.6 transaction ids: integers counting up from the current time (int32-safe).
+
+    Starting from the clock keeps ids increasing across restarts of Home Assistant.
+    """
+    return itertools.count(int(time.time()) % 1_000_000_000 + 1)
+
+
 @dataclass(slots=True)
 class _Measurements:
     power_w: float = 0.0
@@ -96,6 +105,11 @@ class _Measurements:
     extra: dict[str, float] = field(default_factory=dict)
 
 
+def _rounded(value: float, digits: int) -> float:
+    """Rounded, never -0.0 (a charger reporting -0.04 W or a setpoint of -0 shows 0.0)."""
+    return round(value, digits) + 0.0
+
+
 class OcppStation:
     """One charger: what it reported, and the setpoint it follows. Implements ChargerBackend."""
 
@@ -107,10 +121,13 @@ class OcppStation:
         *,
         ensure_server: Callable[[], Awaitable[None]] | None = None,
         clock: Clock = time.monotonic,
+        transaction_ids: Iterator[int] | None = None,
     ) -> None:
         """Create a station; the server attaches sessions to it.
 
         `clock` (monotonic seconds) times the offline grace period and profile refreshes.
+        `transaction_ids` gives the ids of OCPP 1.6 transactions (the central system assigns
+        them); the server shares one among its stations so no two transactions get the same id.
         """
         self.identity = identity
         self._password = password.encode()
@@ -138,7 +155,7 @@ class OcppStation:
         self._plugged_in = False
         self._station_faulted = False
         self._connector_faulted = False
-        self._tx_counter = int(time.time()) % 1_000_000_000
+        self._transaction_ids = transaction_ids or new_transaction_ids()
         self._meter = _Measurements()
         self._resend_after_reply = False
         self._shut_down = False
@@ -420,8 +437,7 @@ class OcppStation:
         """StartTransaction (1.6, we assign the id) or TransactionEvent Started (2.x)."""
         self._touch()
         if transaction_id is None:
-            self._tx_counter += 1
-            transaction_id = str(self._tx_counter)
+            transaction_id = str(next(self._transaction_ids))
         if connector_id not in (None, self.options.connector_id):
             return transaction_id
         self.transaction_id = transaction_id
@@ -592,14 +608,14 @@ class OcppStation:
         return ChargerState(
             plugged_in=plugged,
             status=status,
-            power_w=round(power, 1),
-            energy_charged_kwh=round(meter.energy_import_kwh, 4),
-            energy_discharged_kwh=round(meter.energy_export_kwh, 4),
+            power_w=_rounded(power, 1),
+            energy_charged_kwh=_rounded(meter.energy_import_kwh, 4),
+            energy_discharged_kwh=_rounded(meter.energy_export_kwh, 4),
             max_charge_power_w=self.max_charge_power_w,
             max_discharge_power_w=self.max_discharge_power_w,
             soc_pct=meter.soc_pct if plugged else None,
             setpoint_w=(
-                meter.reported_setpoint_w
+                _rounded(meter.reported_setpoint_w, 1)
                 if meter.reported_setpoint_w is not None
                 else (applied.target_w if applied is not None else None)
             ),
