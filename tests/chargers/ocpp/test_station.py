@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,9 +15,14 @@ from custom_components.v2g.chargers import (
     SetpointRejectedError,
 )
 from custom_components.v2g.chargers.ocpp import OcppServer, StationEvent
-from custom_components.v2g.chargers.ocpp.base import TX_DEFAULT_PROFILE_ID, TX_PROFILE_ID
+from custom_components.v2g.chargers.ocpp.base import (
+    TX_DEFAULT_PROFILE_ID,
+    TX_PROFILE_ID,
+    CallGate,
+    Priority,
+)
 
-from .conftest import Client, Connect, FakeClock, register, wait_for
+from .conftest import Client, Connect, FakeClock, Recorder, register, wait_for
 
 V2X_CONFIG = {
     "SmartChargingCtrlr.RateUnit": "A,W",
@@ -613,3 +619,69 @@ async def test_no_negative_zero_in_the_state(server: OcppServer, connect: Connec
     state = station.state()
     assert (str(state.power_w), str(state.setpoint_w)) == ("0.0", "0.0")
     assert str(state.energy_discharged_kwh) == "0.0"
+
+
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.0.1"])
+async def test_setpoints_do_not_wait_behind_unanswered_reads(
+    server: OcppServer, connect: Connect, protocol: str
+) -> None:
+    """A charger that ignores GetVariables / GetConfiguration still gets its setpoint at once.
+
+    Reads and setpoints share one line (one outstanding request, OCPP-J); a read that is not
+    answered gives way to a waiting setpoint instead of holding the line for its timeout.
+    """
+    station = register(server, "cp1", response_timeout_s=30.0, read_timeout_s=30.0)
+    client = await connect("cp1", protocol, rec=Recorder(ignore_reads=True))
+    await wait_for(lambda: client.rec.reads == 1)  # the read is out, and never answered
+    async with asyncio.timeout(5):  # far less than the read's 30 s
+        await station.async_apply_setpoint(5_000.0)
+    assert len(client.rec.profiles) == 1
+    assert station.state().extra["profile_purpose"] == "TxDefaultProfile"
+    await station.async_stop()  # clearing is a setpoint too
+    assert len(client.rec.clears) == 2
+
+
+async def test_call_gate_serves_the_most_urgent_first() -> None:
+    gate = CallGate()
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def request(name: str, priority: Priority) -> None:
+        async with gate.turn(priority):
+            order.append(name)
+            if name == "first":
+                await release.wait()
+
+    loop = asyncio.get_running_loop()
+    first = loop.create_task(request("first", Priority.READ))
+    await wait_for(lambda: order == ["first"])
+    assert not gate.urgent.is_set()
+    waiting = [
+        loop.create_task(request(name, priority))
+        for name, priority in (
+            ("read", Priority.READ),
+            ("normal", Priority.NORMAL),
+            ("setpoint", Priority.CONTROL),
+            ("cancelled", Priority.CONTROL),
+        )
+    ]
+    await wait_for(gate.urgent.is_set)  # a more urgent request waits behind a read
+    waiting[-1].cancel()
+    release.set()
+    await asyncio.gather(first, *waiting[:-1])
+    assert order == ["first", "setpoint", "normal", "read"]
+    assert not gate.urgent.is_set()
+
+
+async def test_a_read_that_gave_way_is_tried_again(
+    server: OcppServer, connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("custom_components.v2g.chargers.ocpp.station.CONFIG_RETRY_S", 0.05)
+    station = register(server, "cp1", read_timeout_s=30.0)
+    rec = Recorder(ignore_reads=True, config={"SmartChargingCtrlr.RateUnit": "A"})
+    await connect("cp1", "ocpp2.0.1", rec=rec)
+    await wait_for(lambda: rec.reads == 1)
+    await station.async_apply_setpoint(5_000.0)  # the read gives way to it
+    rec.ignore_reads = False
+    await wait_for(lambda: station.config.rate_units == frozenset({"A"}))
+    assert rec.reads == 2

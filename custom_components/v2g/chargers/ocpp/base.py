@@ -15,6 +15,10 @@ because the 2.1.0 release gets it wrong for a central system:
 - 2.1 SEND frames (message type 6, e.g. NotifyPeriodicEventStream) are parsed and dropped,
   never answered; CALLRESULTERROR (type 5) is logged;
 - a request whose connection closes fails at once instead of after the full response timeout;
+- one request at a time (OCPP-J), but not first come first served: setpoints (`Priority.CONTROL`)
+  go before configuration reads (`Priority.READ`), and a read that is still unanswered when a
+  setpoint waits gives way after `READ_YIELD_S` (`CallAbandonedError`; it is tried again later),
+  so a charger that ignores GetVariables does not hold up SetChargingProfile;
 - the library logs every frame at INFO on the `ocpp` logger: frames go to our own traffic logger
   at DEBUG (INFO when a station asks for traffic logging), escaped, never with HTTP headers;
   problems with a charger's frames are warnings, rate limited per station.
@@ -23,9 +27,13 @@ because the 2.1.0 release gets it wrong for a central system:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+import contextlib
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime
+from enum import IntEnum
+import heapq
+import itertools
 import json
 import logging
 from typing import Any, Protocol
@@ -58,12 +66,84 @@ TX_DEFAULT_PROFILE_ID = 924_002
 
 CALL, CALLRESULT, CALLERROR, CALLRESULTERROR, SEND = 2, 3, 4, 5, 6
 """OCPP-J message type numbers (5 and 6 are OCPP 2.1 only)."""
+READ_YIELD_S = 1.0
+"""How long an unanswered read may still hold the line once a setpoint waits behind it."""
 MAX_MESSAGE_ID_CHARS = 255
 """OCPP-J message ids have at most 36 characters; firmware that exceeds it a little still works."""
 
 
 class ConnectionClosedError(ConnectionError):
     """The websocket to the charger is closed."""
+
+
+class CallAbandonedError(TimeoutError):
+    """A read gave way to a setpoint before its answer came (try it again later)."""
+
+
+class Priority(IntEnum):
+    """Who gets the next turn to send a request (lower goes first)."""
+
+    CONTROL = 0
+    """Setpoints and clearing profiles."""
+    NORMAL = 1
+    READ = 2
+    """Configuration reads: last in line; they give way to a waiting CONTROL request."""
+
+
+class CallGate:
+    """One outstanding request per connection (OCPP-J); the next turn goes to the most urgent.
+
+    Waiting callers are served by priority, then in arrival order. `urgent` is set while a
+    caller more urgent than the current holder waits, so a holder that may give way (a read)
+    can do so.
+    """
+
+    def __init__(self) -> None:
+        self._holder: Priority | None = None
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self.urgent = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def turn(self, priority: Priority) -> AsyncIterator[None]:
+        """Hold the line for one request."""
+        await self._acquire(priority)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, priority: Priority) -> None:
+        if self._holder is None:
+            self._holder = priority
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (priority, next(self._order), future))
+        if priority < self._holder:
+            self.urgent.set()
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self._release()  # the turn had been handed to us: pass it on
+            else:
+                future.cancel()  # skipped when its turn comes
+            raise
+
+    def _release(self) -> None:
+        self._holder = None
+        self.urgent.clear()
+        while self._waiting:
+            priority, _, future = heapq.heappop(self._waiting)
+            if not future.done():
+                self._holder = Priority(priority)
+                future.set_result(None)
+                break
+        holder = self._holder
+        if holder is not None and any(
+            waiting < holder for waiting, _, future in self._waiting if not future.done()
+        ):
+            self.urgent.set()
 
 
 def utc_iso(when: datetime) -> str:
@@ -330,8 +410,11 @@ class OcppSession(LibraryChargePoint):  # type: ignore[misc]
         skip_schema_validation: bool,
         logger: TrafficLogger,
         heartbeat_interval_s: int = 300,
+        read_timeout_s: float | None = None,
     ) -> None:
         super().__init__(identity, connection, response_timeout=response_timeout_s, logger=logger)
+        self.read_timeout_s = response_timeout_s if read_timeout_s is None else read_timeout_s
+        self._gate = CallGate()
         self.connection = connection
         self.logger: TrafficLogger = logger
         self._sink = sink
@@ -516,11 +599,13 @@ class OcppSession(LibraryChargePoint):  # type: ignore[misc]
         unique_id: Any = None,
         skip_schema_validation: bool = False,
         *,
+        priority: Priority = Priority.NORMAL,
         timeout_s: float | None = None,
     ) -> Any:
         """Send a request and wait for its response (CallErrors raise unless suppressed).
 
-        One request at a time (OCPP-J); a response is matched by its message id.
+        One request at a time (OCPP-J), the most urgent `priority` first; a response is matched
+        by its message id. A READ may raise CallAbandonedError (it gave way to a setpoint).
         """
         if self.closed:
             raise ConnectionClosedError("charger not connected")
@@ -534,8 +619,8 @@ class OcppSession(LibraryChargePoint):  # type: ignore[misc]
         if not skip:
             await validate_payload(request, self._ocpp_version)
         timeout = self._response_timeout if timeout_s is None else timeout_s
-        async with self._call_lock:
-            response = await self._exchange(request, timeout)
+        async with self._gate.turn(priority):
+            response = await self._exchange(request, priority, timeout)
         if isinstance(response, CallError):
             self.logger.debug("%s: %s answered with %s", self.id, action, response)
             if suppress:
@@ -548,25 +633,49 @@ class OcppSession(LibraryChargePoint):  # type: ignore[misc]
             await validate_payload(response, self._ocpp_version)
         return _result(getattr(self._call_result, action), camel_to_snake_case(response.payload))
 
-    async def _exchange(self, request: Call, timeout_s: float) -> CallResult | CallError:
+    async def _exchange(
+        self, request: Call, priority: Priority, timeout_s: float
+    ) -> CallResult | CallError:
         if self.closed:
             raise ConnectionClosedError("charger not connected")
-        future: asyncio.Future[CallResult | CallError | None] = (
-            asyncio.get_running_loop().create_future()
-        )
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[CallResult | CallError | None] = loop.create_future()
         self._pending = _Pending(request.unique_id, future)
         try:
             await self._send(request.to_json())
-            async with asyncio.timeout(timeout_s):
-                response = await future
-        except TimeoutError as err:
-            raise TimeoutError(f"no answer to {request.action} within {timeout_s:.0f} s") from err
+            sent_at = loop.time()
+            deadline = sent_at + timeout_s
+            gives_way = False
+            if priority is Priority.READ:
+                await self._answer_or_urgent(future, deadline)
+                if not future.done() and self._gate.urgent.is_set():
+                    gives_way = True  # a setpoint waits: a moment more, then give way
+                    deadline = min(deadline, sent_at + READ_YIELD_S)
+            await asyncio.wait((future,), timeout=max(0.0, deadline - loop.time()))
+            if not future.done():
+                if gives_way:
+                    raise CallAbandonedError(f"{request.action} gave way to a setpoint")
+                raise TimeoutError(f"no answer to {request.action} within {timeout_s:.0f} s")
+            response = future.result()
         finally:
             if self._pending is not None and self._pending.future is future:
                 self._pending = None
         if response is None:
             raise ConnectionClosedError("connection closed while waiting for a response")
         return response
+
+    async def _answer_or_urgent(self, future: asyncio.Future[Any], deadline: float) -> None:
+        """Wait for the answer, until the deadline or until a more urgent request waits."""
+        loop = asyncio.get_running_loop()
+        urgent = loop.create_task(self._gate.urgent.wait())
+        try:
+            await asyncio.wait(
+                (future, urgent),
+                timeout=max(0.0, deadline - loop.time()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            urgent.cancel()
 
     # What a version implements for the station.
 

@@ -37,6 +37,9 @@ class StationOptions:
     offline_grace_s: float = 120.0
     """How long a dropped charger still reports its last state before it is unavailable."""
     response_timeout_s: float = 12.0
+    """How long a setpoint (SetChargingProfile, ClearChargingProfile) waits for its answer."""
+    read_timeout_s: float = 5.0
+    """How long a configuration read waits for its answer (it gives way to setpoints anyway)."""
     deadband_w: float = 100.0
     clock_skew_margin_s: int = 60
     boot_wait_s: float = 5.0

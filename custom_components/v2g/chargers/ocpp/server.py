@@ -475,6 +475,7 @@ class OcppServer:
             skip_schema_validation=options.skip_schema_validation,
             logger=logger,
             heartbeat_interval_s=options.heartbeat_interval_s,
+            read_timeout_s=options.read_timeout_s,
         )
         self._sockets.add(ws)
         try:

@@ -54,6 +54,9 @@ _LOGGER = logging.getLogger(__name__)
 
 IDLE_THRESHOLD_W = 50.0
 """Below this magnitude no energy counts as flowing (meters show noise)."""
+CONFIG_READ_ATTEMPTS = 3
+CONFIG_RETRY_S = 60.0
+"""An unanswered configuration read is tried again this much later (at most 3 tries)."""
 
 # Connector / EVSE states in which an EV is plugged in (1.6 ChargePointStatus, 2.x ConnectorStatus).
 _PLUGGED_STATUSES = frozenset(
@@ -335,16 +338,28 @@ class OcppStation:
         await self._configure(session)
         await self.profiles.resend("connect")
 
-    async def _configure(self, session: OcppSession) -> None:
+    async def _configure(self, session: OcppSession, attempt: int = 1) -> None:
+        """Read the charger's configuration; unanswered reads are tried again a few times."""
         try:
             self.config = await session.read_configuration(self.options.connector_id)
-        except (TimeoutError, ConnectionError, *CALL_ERRORS) as err:
+        except TimeoutError as err:  # no answer, or it gave way to a setpoint
+            if attempt < CONFIG_READ_ATTEMPTS:
+                self.spawn(self._configure_later(session, attempt + 1))
+            _LOGGER.debug("No configuration from %s (attempt %d): %s", self.identity, attempt, err)
+            return
+        except (ConnectionError, *CALL_ERRORS) as err:
             _LOGGER.debug(
                 "Could not read the configuration of %s: %s", self.identity, escape(repr(err))
             )
             return
         _LOGGER.debug("Configuration of %s: %s", self.identity, escape(self.config))
         self._fire(StationEvent.CONFIGURED)
+
+    async def _configure_later(self, session: OcppSession, attempt: int) -> None:
+        await asyncio.sleep(CONFIG_RETRY_S)
+        if session is self._session and not session.closed:
+            await self._configure(session, attempt)
+            await self.profiles.resend("configured")
 
     async def _after_boot(self, session: OcppSession) -> None:
         await self._configure(session)

@@ -7,7 +7,16 @@ from typing import Any
 
 from ocpp.v16 import call, call_result, datatypes
 
-from .base import BootInfo, OcppSession, ProfileRequest, StationConfig, handles, now_utc, utc_iso
+from .base import (
+    BootInfo,
+    OcppSession,
+    Priority,
+    ProfileRequest,
+    StationConfig,
+    handles,
+    now_utc,
+    utc_iso,
+)
 
 _ACCEPTED = {"status": "Accepted"}
 _UNIT_NAMES = {"Current": "A", "Power": "W", "A": "A", "W": "W"}
@@ -126,7 +135,10 @@ class Session16(OcppSession):
     async def read_configuration(self, connector_id: int) -> StationConfig:
         """GetConfiguration for the smart-charging keys."""
         response = await self.call(
-            call.GetConfiguration(key=[KEY_RATE_UNIT, KEY_STACK_LEVEL]), suppress=False
+            call.GetConfiguration(key=[KEY_RATE_UNIT, KEY_STACK_LEVEL]),
+            suppress=False,
+            priority=Priority.READ,
+            timeout_s=self.read_timeout_s,
         )
         values: dict[str, str] = {}
         for item in response.configuration_key or ():
@@ -167,10 +179,13 @@ class Session16(OcppSession):
                 connector_id=request.connector_id, cs_charging_profiles=profile
             ),
             suppress=False,
+            priority=Priority.CONTROL,
         )
         return str(response.status)
 
     async def clear_profiles(self, profile_ids: Sequence[int], connector_id: int) -> None:
         """ClearChargingProfile by id."""
         for profile_id in profile_ids:
-            await self.call(call.ClearChargingProfile(id=profile_id), suppress=False)
+            await self.call(
+                call.ClearChargingProfile(id=profile_id), suppress=False, priority=Priority.CONTROL
+            )
