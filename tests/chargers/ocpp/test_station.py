@@ -685,3 +685,202 @@ async def test_a_read_that_gave_way_is_tried_again(
     rec.ignore_reads = False
     await wait_for(lambda: station.config.rate_units == frozenset({"A"}))
     assert rec.reads == 2
+
+
+def _energy_16(wh: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "timestamp": _now(),
+            "sampled_value": [{"value": str(wh), "measurand": "Energy.Active.Import.Register"}],
+        }
+    ]
+
+
+async def test_v16_other_connector_does_not_disturb_ours(
+    server: OcppServer, connect: Connect
+) -> None:
+    """A two-connector 1.6 charger: connector 2's session leaves connector 1's state alone."""
+    station = register(server, "cp1")
+    client = await connect("cp1", "ocpp1.6")
+    call = client.call
+    await client.cp.call(
+        call.StatusNotification(connector_id=1, error_code="NoError", status="Charging")
+    )
+    ours = await client.cp.call(
+        call.StartTransaction(connector_id=1, id_tag="a", meter_start=1000, timestamp=_now())
+    )
+    await client.cp.call(call.MeterValues(connector_id=1, meter_value=_energy_16(2000)))
+    # Connector 2: its own status, transaction, meter values and stop (with transaction data).
+    await client.cp.call(
+        call.StatusNotification(connector_id=2, error_code="NoError", status="Available")
+    )
+    theirs = await client.cp.call(
+        call.StartTransaction(connector_id=2, id_tag="b", meter_start=50_000, timestamp=_now())
+    )
+    assert theirs.transaction_id != ours.transaction_id
+    await client.cp.call(
+        call.MeterValues(
+            connector_id=2, transaction_id=theirs.transaction_id, meter_value=_energy_16(60_000)
+        )
+    )
+    await client.cp.call(
+        call.StopTransaction(
+            meter_stop=90_000,
+            timestamp=_now(),
+            transaction_id=theirs.transaction_id,
+            transaction_data=_energy_16(90_000),
+        )
+    )
+    state = station.state()
+    assert station.transaction_id == str(ours.transaction_id)
+    assert state.plugged_in
+    assert state.energy_charged_kwh == 2.0
+    assert station.connector_status == "Charging"
+
+
+async def test_v201_other_evse_does_not_disturb_ours(server: OcppServer, connect: Connect) -> None:
+    """2.x TransactionEvents name the EVSE only in the first message: later ones of EVSE 2's
+    transaction (no EVSE) must not reach EVSE 1's state."""
+    station = register(server, "cp1")
+    client = await connect("cp1", "ocpp2.0.1")
+
+    def meter(wh: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "timestamp": _now(),
+                "sampled_value": [{"value": wh, "measurand": "Energy.Active.Import.Register"}],
+            }
+        ]
+
+    async def event(kind: str, transaction: str, seq: int, **extra: Any) -> None:
+        await client.cp.call(
+            client.call.TransactionEvent(
+                event_type=kind,
+                timestamp=_now(),
+                trigger_reason="MeterValuePeriodic",
+                seq_no=seq,
+                transaction_info={"transaction_id": transaction},
+                **extra,
+            )
+        )
+
+    await event("Started", "ours", 0, evse={"id": 1}, meter_value=meter(1000))
+    await event("Started", "theirs", 0, evse={"id": 2}, meter_value=meter(70_000))
+    await event("Updated", "theirs", 1, meter_value=meter(80_000))
+    await event("Ended", "theirs", 2, meter_value=meter(90_000))
+    assert station.transaction_id == "ours"
+    assert station.state().energy_charged_kwh == 1.0
+    await event("Updated", "ours", 1, meter_value=meter(3000))  # ours, without EVSE: taken
+    assert station.state().energy_charged_kwh == 3.0
+
+
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.1"])
+async def test_station_on_connector_2(server: OcppServer, connect: Connect, protocol: str) -> None:
+    """connector_id=2: status, meter values, transactions and profiles are connector 2's."""
+    station = register(server, "cp1", connector_id=2, rate_unit="W")
+    client = await connect("cp1", protocol)
+    call = client.call
+    if protocol == "ocpp1.6":
+        for connector, status in ((1, "Charging"), (2, "Preparing")):
+            await client.cp.call(
+                call.StatusNotification(connector_id=connector, error_code="NoError", status=status)
+            )
+        for connector, wh in ((1, 50_000), (2, 4_000)):
+            await client.cp.call(
+                call.MeterValues(connector_id=connector, meter_value=_energy_16(wh))
+            )
+        other = await client.cp.call(
+            call.StartTransaction(connector_id=1, id_tag="a", meter_start=0, timestamp=_now())
+        )
+        ours = await client.cp.call(
+            call.StartTransaction(connector_id=2, id_tag="b", meter_start=4_000, timestamp=_now())
+        )
+        expected_tx: Any = ours.transaction_id
+        assert station.transaction_id == str(ours.transaction_id) != str(other.transaction_id)
+    else:
+        for evse, status in ((1, "Occupied"), (2, "Occupied")):
+            await client.cp.call(
+                call.StatusNotification(
+                    timestamp=_now(), connector_status=status, evse_id=evse, connector_id=1
+                )
+            )
+        for evse, wh in ((1, 50_000), (2, 4_000)):
+            await client.cp.call(
+                call.MeterValues(
+                    evse_id=evse,
+                    meter_value=[
+                        {
+                            "timestamp": _now(),
+                            "sampled_value": [
+                                {"value": wh, "measurand": "Energy.Active.Import.Register"}
+                            ],
+                        }
+                    ],
+                )
+            )
+        for evse, transaction in ((1, "t1"), (2, "t2")):
+            await client.cp.call(
+                call.TransactionEvent(
+                    event_type="Started",
+                    timestamp=_now(),
+                    trigger_reason="CablePluggedIn",
+                    seq_no=0,
+                    transaction_info={"transaction_id": transaction},
+                    evse={"id": evse},
+                )
+            )
+        expected_tx = "t2"
+        assert station.transaction_id == "t2"
+    assert station.connector_status in ("Preparing", "Occupied")
+    assert station.state().energy_charged_kwh == 4.0
+    await station.async_apply_setpoint(5_000.0)
+    sent = client.rec.profiles[-1]
+    if protocol == "ocpp1.6":
+        assert sent["connector_id"] == 2
+        profile = sent["cs_charging_profiles"]
+    else:
+        assert sent["evse_id"] == 2
+        profile = sent["charging_profile"]
+    assert profile["charging_profile_purpose"] == "TxProfile"
+    assert profile["transaction_id"] == expected_tx
+
+
+@pytest.mark.parametrize("protocol", ["ocpp1.6", "ocpp2.1"])
+async def test_running_transaction_adopted_after_restart(
+    server: OcppServer, connect: Connect, protocol: str
+) -> None:
+    """Home Assistant restarted during a transaction: the next message that carries the
+    transaction's id (2.x TransactionEvent Updated without EVSE, 1.6 MeterValues) makes it
+    ours, and the setpoint goes out again as its TxProfile."""
+    station = register(server, "cp1", rate_unit="W")
+    client = await connect("cp1", protocol)
+    await station.async_apply_setpoint(6_000.0)
+    assert client.rec.profiles[-1]  # TxDefaultProfile: no transaction known
+    if protocol == "ocpp1.6":
+        await client.cp.call(
+            client.call.MeterValues(
+                connector_id=1, transaction_id=4242, meter_value=_energy_16(12_000)
+            )
+        )
+        expected: Any = 4242
+    else:
+        await client.cp.call(
+            client.call.TransactionEvent(
+                event_type="Updated",
+                timestamp=_now(),
+                trigger_reason="MeterValuePeriodic",
+                seq_no=7,
+                transaction_info={
+                    "transaction_id": "tx-before-restart",
+                    "charging_state": "Charging",
+                },
+            )
+        )
+        expected = "tx-before-restart"
+    assert station.transaction_id == str(expected)
+    await wait_for(lambda: len(client.rec.profiles) == 2)
+    key = "cs_charging_profiles" if protocol == "ocpp1.6" else "charging_profile"
+    profile = client.rec.profiles[-1][key]
+    assert profile["charging_profile_purpose"] == "TxProfile"
+    assert profile["transaction_id"] == expected
+    assert station.state().plugged_in

@@ -330,8 +330,13 @@ class SessionSink(Protocol):
     def on_status(self, connector_id: int, status: str, error_code: str | None) -> None:
         """StatusNotification for one connector (1.6) or EVSE (2.x); 0 is the whole charger."""
 
-    def on_meter_values(self, connector_id: int | None, meter_values: list[Any]) -> None:
-        """MeterValue objects (snake_case dicts) for a connector / EVSE."""
+    def on_meter_values(
+        self,
+        connector_id: int | None,
+        meter_values: list[Any],
+        transaction_id: str | None = None,
+    ) -> None:
+        """MeterValue objects (snake_case dicts) for a connector / EVSE and/or a transaction."""
 
     def on_transaction_started(self, connector_id: int | None, transaction_id: str | None) -> str:
         """A transaction began; returns the transaction id (1.6: the one we assign)."""
@@ -344,7 +349,9 @@ class SessionSink(Protocol):
     def on_transaction_ended(self, transaction_id: str | None) -> None:
         """A transaction ended."""
 
-    def on_transaction_meter_start(self, connector_id: int | None, meter_wh: float) -> None:
+    def on_transaction_meter_start(
+        self, connector_id: int | None, meter_wh: float, transaction_id: str | None = None
+    ) -> None:
         """1.6 meterStart / meterStop register value (Wh)."""
 
     def on_ev_charging_needs(self, connector_id: int, charging_needs: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ the charger reports (status, meter values, transactions, the EV's needs) arrives
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -163,6 +164,9 @@ class OcppStation:
         self._resend_after_reply = False
         self._shut_down = False
         self._implausible_warned = False
+        self._foreign_transactions: deque[str] = deque(maxlen=16)
+        """Transactions seen on other connectors / EVSEs (their later messages are ignored)."""
+        self._other_connectors_seen = False
 
     def __repr__(self) -> str:
         return (
@@ -391,6 +395,47 @@ class OcppStation:
             self._resend_after_reply = False
             self.spawn(self.profiles.resend("transaction"))
 
+    # Which messages are about our connector: `options.connector_id` (1.6 connectorId, 2.x
+    # evseId). A message that names no connector (1.6 StopTransaction, 2.x TransactionEvent
+    # after the first) is ours when its transaction is ours. An unknown transaction is adopted
+    # (Home Assistant restarted during it) unless the station has shown other connectors: then
+    # it may be theirs, and it is ours only once a message names our connector.
+
+    def _other_connector(self, connector_id: int, transaction_id: str | None = None) -> None:
+        self._other_connectors_seen = True
+        if transaction_id is not None and transaction_id not in self._foreign_transactions:
+            self._foreign_transactions.append(transaction_id)
+
+    def _ours(self, connector_id: int | None, transaction_id: str | None) -> bool:
+        """Whether a message (or its meter values) belongs to the connector we steer.
+
+        Notes other connectors and their transactions on the way.
+        """
+        if connector_id is not None:
+            if connector_id == self.options.connector_id:
+                return True
+            if connector_id != 0:
+                self._other_connector(connector_id, transaction_id)
+            return False
+        if transaction_id is None or transaction_id == self.transaction_id:
+            return True
+        if transaction_id in self._foreign_transactions:
+            return False
+        return self.transaction_id is None and not self._other_connectors_seen
+
+    def _adopt(self, transaction_id: str | None) -> None:
+        """Follow a running transaction we did not see start (Home Assistant restarted)."""
+        if transaction_id is None or transaction_id == self.transaction_id:
+            return
+        if self.transaction_id is not None:
+            return  # ours runs; a message with another id is stale
+        _LOGGER.info(
+            "Charger %s: taking over running transaction %s", self.identity, escape(transaction_id)
+        )
+        self.transaction_id = transaction_id
+        self._plugged_in = True
+        self._resend_after_reply = True  # our profile again, as TxProfile of this transaction
+
     def on_status(self, connector_id: int, status: str, error_code: str | None) -> None:
         """StatusNotification."""
         self._touch()
@@ -405,19 +450,26 @@ class OcppStation:
                 self._meter.power_w = 0.0
                 self.ev_needs = None  # the next EV brings its own
         else:
+            self._other_connector(connector_id)
             return
         self._fire(StationEvent.STATE)
 
-    def on_meter_values(self, connector_id: int | None, meter_values: list[Any]) -> None:
+    def on_meter_values(
+        self,
+        connector_id: int | None,
+        meter_values: list[Any],
+        transaction_id: str | None = None,
+    ) -> None:
         """MeterValues (and meter values inside transaction messages)."""
         self._touch()
-        own = self.options.connector_id
-        if connector_id == own:
-            self._meter.connector_values_seen = True
-        elif connector_id == 0 and not self._meter.connector_values_seen:
-            pass  # a station-wide meter is the best we have until the connector reports
-        elif connector_id is not None:
+        if connector_id == 0:
+            if self._meter.connector_values_seen:
+                return  # a station-wide meter is the best we have until the connector reports
+        elif not self._ours(connector_id, transaction_id):
             return
+        elif connector_id is not None:
+            self._meter.connector_values_seen = True
+            self._adopt(transaction_id)  # 1.6 MeterValues carry the transaction id
         reading = parse_meter_values(meter_values)
         self._apply_reading(reading)
         self._fire(StationEvent.STATE)
@@ -453,7 +505,8 @@ class OcppStation:
         self._touch()
         if transaction_id is None:
             transaction_id = str(next(self._transaction_ids))
-        if connector_id not in (None, self.options.connector_id):
+        if connector_id is not None and connector_id != self.options.connector_id:
+            self._other_connector(connector_id, transaction_id)
             return transaction_id
         self.transaction_id = transaction_id
         self._plugged_in = True
@@ -464,15 +517,12 @@ class OcppStation:
     def on_transaction_updated(
         self, connector_id: int | None, transaction_id: str, charging_state: str | None
     ) -> None:
-        """TransactionEvent Updated (2.x)."""
+        """TransactionEvent Updated (2.x); adopts a running transaction we did not see start."""
         self._touch()
-        if connector_id not in (None, self.options.connector_id):
+        if not self._ours(connector_id, transaction_id):
             return
-        if self.transaction_id is None and connector_id is not None:
-            # A transaction we did not see start (Home Assistant restarted): adopt it.
-            self.transaction_id = transaction_id
-            self._resend_after_reply = True
-        elif transaction_id != self.transaction_id:
+        self._adopt(transaction_id)
+        if transaction_id != self.transaction_id:
             return
         if charging_state in _PLUGGED_CHARGING_STATES:
             self._plugged_in = True
@@ -500,10 +550,12 @@ class OcppStation:
         self._fire(StationEvent.EV_NEEDS)
         self._fire(StationEvent.STATE)
 
-    def on_transaction_meter_start(self, connector_id: int | None, meter_wh: float) -> None:
+    def on_transaction_meter_start(
+        self, connector_id: int | None, meter_wh: float, transaction_id: str | None = None
+    ) -> None:
         """1.6 StartTransaction / StopTransaction meter register (Wh)."""
         sample = {"value": str(meter_wh), "measurand": ENERGY_IMPORT, "unit": "Wh"}
-        self.on_meter_values(connector_id, [{"sampled_value": [sample]}])
+        self.on_meter_values(connector_id, [{"sampled_value": [sample]}], transaction_id)
 
     def _touch(self) -> None:
         self._meter.updated_at = now_utc()

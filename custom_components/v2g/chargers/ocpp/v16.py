@@ -92,9 +92,12 @@ class Session16(OcppSession):
         return call_result.Authorize(id_tag_info=_ACCEPTED)
 
     @handles("MeterValues")
-    def on_meter_values(self, connector_id: int, meter_value: list[Any], **_kwargs: Any) -> Any:
-        """Meter values of a connector."""
-        self._sink.on_meter_values(connector_id, meter_value)
+    def on_meter_values(self, connector_id: int, meter_value: list[Any], **kwargs: Any) -> Any:
+        """Meter values of a connector (and its transaction, if any)."""
+        transaction_id = kwargs.get("transaction_id")
+        self._sink.on_meter_values(
+            connector_id, meter_value, None if transaction_id is None else str(transaction_id)
+        )
         return call_result.MeterValues()
 
     @handles("StartTransaction")
@@ -110,8 +113,8 @@ class Session16(OcppSession):
     def on_stop_transaction(self, meter_stop: int, transaction_id: int, **kwargs: Any) -> Any:
         """A transaction ended."""
         if kwargs.get("transaction_data"):
-            self._sink.on_meter_values(None, kwargs["transaction_data"])
-        self._sink.on_transaction_meter_start(None, meter_stop)
+            self._sink.on_meter_values(None, kwargs["transaction_data"], str(transaction_id))
+        self._sink.on_transaction_meter_start(None, meter_stop, str(transaction_id))
         self._sink.on_transaction_ended(str(transaction_id))
         return call_result.StopTransaction()
 

@@ -106,7 +106,7 @@ class Session201(OcppSession):
                 evse_id, transaction_id, transaction_info.get("charging_state")
             )
         if kwargs.get("meter_value"):
-            self._sink.on_meter_values(evse_id, kwargs["meter_value"])
+            self._sink.on_meter_values(evse_id, kwargs["meter_value"], transaction_id)
         if event_type == "Ended":
             self._sink.on_transaction_ended(transaction_id)
         if kwargs.get("id_token") is not None:
