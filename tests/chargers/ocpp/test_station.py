@@ -235,8 +235,12 @@ async def test_v16_setpoints(server: OcppServer, connect: Connect) -> None:
     period = cs["charging_schedule"]["charging_schedule_period"][0]
     assert float(period["limit"]) == pytest.approx(10.1)  # 7000 / (230 * 3) = 10.14 -> 10.1
     assert period["number_phases"] == 3
+    # Valid 5 minutes, plus 10 for a charger whose clock is ahead; started 10 minutes ago.
     valid_to = datetime.fromisoformat(cs["valid_to"])
-    assert timedelta(minutes=4) < valid_to - datetime.now(UTC) <= timedelta(minutes=5)
+    assert timedelta(minutes=14) < valid_to - datetime.now(UTC) <= timedelta(minutes=15)
+    start = datetime.fromisoformat(cs["charging_schedule"]["start_schedule"])
+    assert start + timedelta(seconds=cs["charging_schedule"]["duration"]) == valid_to
+    assert timedelta(minutes=9) < datetime.now(UTC) - start <= timedelta(minutes=10, seconds=1)
 
     # A small change is not sent; a transaction turns it into a TxProfile.
     await station.async_apply_setpoint(7_050.0)

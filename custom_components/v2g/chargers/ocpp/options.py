@@ -41,7 +41,10 @@ class StationOptions:
     read_timeout_s: float = 5.0
     """How long a configuration read waits for its answer (it gives way to setpoints anyway)."""
     deadband_w: float = 100.0
-    clock_skew_margin_s: int = 60
+    clock_skew_margin_s: int = 600
+    """How far the charger's clock may be off ours: profiles start this much in the past and
+    stay valid this much longer (validTo), so a charger up to 10 minutes behind or ahead of Home
+    Assistant follows them. Our refreshes still bound how long a setpoint is followed."""
     boot_wait_s: float = 5.0
     """After connecting, how long to wait for BootNotification before reading configuration."""
     heartbeat_interval_s: int = 300

@@ -8,6 +8,10 @@ the profile and returns to plain charging within minutes. The profile is refresh
 expires, for at most `setpoint_hold_s` after the last setpoint: if the integration stops
 steering, the charger falls back to its default behaviour.
 
+Chargers' clocks drift: the schedule starts `clock_skew_margin_s` (10 min) before our time and
+stays valid that much longer, so a charger whose clock is up to 10 minutes behind or ahead of
+Home Assistant's follows the profile at once and until the next refresh.
+
 A TxProfile is used during a transaction (TxDefaultProfile when the charger refuses it or no
 transaction runs); W or A as the charger allows; the V2X setpoint falls back to charging only
 when the charger refuses it.
@@ -312,6 +316,7 @@ class ProfileControl:
             value = float(round(value))
         value = value + 0.0  # no negative zero on the wire
         now = now_utc()
+        margin = opts.clock_skew_margin_s
         return ProfileRequest(
             profile_id=TX_PROFILE_ID if purpose == TX_PROFILE else TX_DEFAULT_PROFILE_ID,
             purpose=purpose,
@@ -322,9 +327,11 @@ class ProfileControl:
             mode=mode,
             value=value,
             number_phases=phases if unit == "A" else None,
-            start=now - timedelta(seconds=opts.clock_skew_margin_s),
-            duration_s=opts.clock_skew_margin_s + opts.profile_validity_s,
-            valid_to=now + timedelta(seconds=opts.profile_validity_s),
+            # A charger whose clock is up to the margin behind ours has started the schedule
+            # already; one that is up to the margin ahead has not seen it expire yet.
+            start=now - timedelta(seconds=margin),
+            duration_s=2 * margin + opts.profile_validity_s,
+            valid_to=now + timedelta(seconds=margin + opts.profile_validity_s),
             max_offline_duration_s=opts.max_offline_duration_s,
         )
 
