@@ -422,6 +422,45 @@ async def test_log_lines_are_escaped_and_rate_limited(
     assert "bad frame 497" in summary
 
 
+async def test_oversized_frame_reconnect_loop_is_bounded(
+    server: OcppServer,
+    http: aiohttp.ClientSession,
+    connect: Connect,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A charger that sends a frame over the limit, is closed (1009), reconnects and sends it
+    again, 30 times: each connection ends alone, the log stays short, the charger gets back in."""
+    caplog.set_level(logging.INFO)
+    station = register(server, "cp1")
+    register(server, "cp2")
+    other = await connect("cp2", "ocpp2.1")
+    big = '[2, "big", "NotifyReport", {"x": "' + "a" * 70_000 + '"}]'
+    for _ in range(30):
+        ws = await http.ws_connect(
+            f"ws://127.0.0.1:{server.port}/cp1",
+            protocols=("ocpp2.1",),
+            auth=aiohttp.BasicAuth("cp1", PASSWORD),
+        )
+        await ws.send_str(big)
+        msg = await ws.receive(timeout=5)
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert ws.close_code == 1009
+        await ws.close()
+        await wait_for(lambda: not station.connected)
+    assert (await other.cp.call(other.call.Heartbeat())).current_time
+    client = await connect("cp1", "ocpp2.1")
+    await wait_for(lambda: station.connected)
+    assert (await client.cp.call(client.call.Heartbeat())).current_time
+
+    cp1_lines = [r.getMessage() for r in caplog.records if "cp1" in r.getMessage()]
+    too_big = [line for line in cp1_lines if "over the size limit" in line]
+    assert 1 <= len(too_big) <= 5  # rate limited per station
+    lifecycle = [line for line in cp1_lines if line.startswith("Charger cp1 ")]
+    assert len(lifecycle) <= 10  # connected / disconnected, then left out until the summary
+    await server.unregister_station("cp1")
+    assert "Charger cp1: 52 more connection messages left out" in caplog.text
+
+
 async def test_unknown_action_gets_not_implemented(
     server: OcppServer, http: aiohttp.ClientSession
 ) -> None:

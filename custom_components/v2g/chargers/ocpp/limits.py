@@ -110,9 +110,13 @@ class LogLimiter:
         burst: int = 5,
         window_s: float = 600.0,
         clock: Clock = time.monotonic,
+        noun: str = "warnings",
+        summary_level: int = logging.WARNING,
     ) -> None:
         self._logger = logger
         self._name = name
+        self._noun = noun
+        self._summary_level = summary_level
         self._burst = burst
         self._window_s = window_s
         self._clock = clock
@@ -157,10 +161,12 @@ class LogLimiter:
                 f"{kind} {number:,}"
                 for kind, number in sorted(window.suppressed.items(), key=lambda kv: -kv[1])
             )
-            self._logger.warning(
-                "%s: %s more warnings left out in the last %s (%s)",
+            self._logger.log(
+                self._summary_level,
+                "%s: %s more %s left out in the last %s (%s)",
                 self._name,
                 f"{count:,}",
+                self._noun,
                 minutes(now - window.started),
                 kinds,
             )

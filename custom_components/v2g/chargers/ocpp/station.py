@@ -152,6 +152,15 @@ class OcppStation:
         self.profiles = ProfileControl(self, clock)
         self.log_limiter = LogLimiter(TRAFFIC_LOGGER, f"Charger {identity}", clock=clock)
         """Rate limit of warnings about this charger's frames (outlives its connections)."""
+        self._lifecycle_log = LogLimiter(
+            _LOGGER,
+            f"Charger {identity}",
+            burst=10,
+            clock=clock,
+            noun="connection messages",
+            summary_level=logging.INFO,
+        )
+        """A charger in a reconnect loop writes a few lines per window, then a summary."""
         self._ever_connected = False
         self._offline_since = clock()
         self._unavailable_handle: asyncio.TimerHandle | None = None
@@ -281,8 +290,13 @@ class OcppStation:
         self.config = StationConfig()
         self.profiles.connection_changed()
         self._boot_event = asyncio.Event()
-        _LOGGER.info(
-            "Charger %s connected from %s (OCPP %s)", self.identity, remote, self.ocpp_version
+        self._lifecycle_log.log(
+            "connected",
+            logging.INFO,
+            "Charger %s connected from %s (OCPP %s)",
+            self.identity,
+            escape(remote),
+            self.ocpp_version,
         )
         self.spawn(self._post_connect(session))
         self._fire(StationEvent.CONNECTED)
@@ -302,7 +316,9 @@ class OcppStation:
             self._unavailable_handle = asyncio.get_running_loop().call_later(
                 self.options.offline_grace_s, self._fire, StationEvent.UNAVAILABLE
             )
-        _LOGGER.info("Charger %s disconnected", self.identity)
+        self._lifecycle_log.log(
+            "disconnected", logging.INFO, "Charger %s disconnected", self.identity
+        )
         self._fire(StationEvent.DISCONNECTED)
 
     async def async_shutdown(self) -> None:
@@ -310,6 +326,7 @@ class OcppStation:
         self._shut_down = True
         self._cancel_timers()
         self.log_limiter.close()
+        self._lifecycle_log.close()
         tasks = list(self._tasks)
         self._cancel_tasks()
         if tasks:
