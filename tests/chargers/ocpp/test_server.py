@@ -8,6 +8,7 @@ import ipaddress
 import json
 import logging
 from pathlib import Path
+import socket
 import ssl
 import tracemalloc
 from typing import Any
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 import pytest
+import pytest_socket
 
 from custom_components.v2g.chargers import ChargerUnavailableError
 from custom_components.v2g.chargers.ocpp import (
@@ -691,6 +693,57 @@ async def test_tls_security_profile_2(socket_enabled: None, tmp_path: Path) -> N
     finally:
         await server.stop()
     assert not server.running
+
+
+def _ipv6_loopback() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+async def _heartbeat(url: str) -> str:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(url, protocols=("ocpp2.1",), auth=aiohttp.BasicAuth("cp1", PASSWORD)) as ws,
+    ):
+        await ws.send_str('[2, "hb", "Heartbeat", {}]')
+        reply = await _reply(ws)
+        return str(reply[2]["currentTime"])
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback")
+async def test_listens_on_ipv6_loopback(
+    socket_enabled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The test harness lets sockets connect to 127.0.0.1 only; this test talks to ::1 as well.
+    monkeypatch.setattr(socket.socket, "connect", socket.socket.connect)
+    pytest_socket.socket_allow_hosts(["127.0.0.1", "::1"])
+    server = OcppServer(host="::1", port=0)
+    station = register(server, "cp1")
+    await server.start()
+    try:
+        url = server.url_for("cp1", "::1")
+        assert url == f"ws://[::1]:{server.port}/cp1"
+        assert await _heartbeat(url)
+        assert station.remote == "::1"
+    finally:
+        await server.stop()
+
+
+async def test_listens_on_all_ipv4_interfaces(socket_enabled: None) -> None:
+    server = OcppServer(host="0.0.0.0", port=0)
+    station = register(server, "cp1")
+    await server.start()
+    try:
+        assert await _heartbeat(f"ws://127.0.0.1:{server.port}/cp1")  # reached via loopback
+        assert station.remote == "127.0.0.1"
+    finally:
+        await server.stop()
 
 
 async def test_port_in_use_makes_start_fail(server: OcppServer) -> None:
