@@ -380,13 +380,14 @@ async def test_v21_send_frames_are_never_answered(
             [6, "s3", "MakeCoffee", {}],
             [6, "s4", "NotifyPeriodicEventStream"],
             [6, "s5", "NotifyPeriodicEventStream", []],
+            [6, "s6", "../../v16/schemas/BootNotification", {}],  # no schema lookup by path
         ):
             await ws.send_str(json.dumps(frame))
         await ws.send_str('[2, "hb", "Heartbeat", {}]')
         replies[protocol] = await _reply(ws)
         if protocol == "ocpp2.1":
             assert station.session is not None
-            assert station.session.send_frames_received == 5
+            assert station.session.send_frames_received == 6
         await ws.close()
         await wait_for(lambda: not station.connected)
     assert replies["ocpp2.1"][:2] == [3, "hb"]  # no answer to any SEND came before it
