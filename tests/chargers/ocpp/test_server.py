@@ -419,6 +419,7 @@ async def test_log_lines_are_escaped_and_rate_limited(
     assert all("\n" not in r.getMessage() for r in caplog.records)
     assert any("\\n2026-01-01" in r.getMessage() for r in warnings)
     await server.unregister_station("cp1")  # writes the summary of what was left out
+    assert station.diagnostics()["warnings_left_out"] == 995
     summary = caplog.records[-1].getMessage()
     assert "Charger cp1: 995 more warnings left out" in summary
     assert "stray response 498" in summary

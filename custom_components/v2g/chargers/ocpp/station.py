@@ -224,6 +224,8 @@ class OcppStation:
             "profile_rejected": self.profiles.rejected,
             "last_rejection": self.last_rejection,
             "state": asdict(self.state()),
+            "frames_received": session.frames_received if (session := self._session) else None,
+            "warnings_left_out": self.log_limiter.total_suppressed,
         }
 
     # --- listeners -----------------------------------------------------------------------
