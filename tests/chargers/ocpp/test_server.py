@@ -259,9 +259,10 @@ async def test_malformed_frames_do_not_take_the_server_down(
     await ws.send_str('[3, "no-such-request", {}]')
     await ws.send_bytes(b"\x00\x01")
     # Schema violation: answered with a CallError, the connection stays up.
-    await ws.send_str('[2, "bad", "Heartbeat", {"unexpected": true}]')
+    await ws.send_str('[2, "bad", "Heartbeat", {"unexpected": "' + "u" * 40_000 + '"}]')
     reply = await _reply(ws)
     assert reply[:3] == [4, "bad", "FormatViolation"]
+    assert len(json.dumps(reply)) < 1_000  # the cause, not the whole frame again
     await ws.send_str('[2, "hb", "Heartbeat", {}]')
     reply = await _reply(ws)
     assert reply[:2] == [3, "hb"]

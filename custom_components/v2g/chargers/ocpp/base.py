@@ -539,10 +539,18 @@ class OcppSession(LibraryChargePoint):  # type: ignore[misc]
         try:
             await self._handle_call(msg)
         except OCPPError as error:
+            details = error.details if isinstance(error.details, dict) else {}
+            cause = str(details.get("cause", ""))
             self.logger.problem(
-                error.code, "%s: %s refused (%s): %s", self.id, action, error.code, error.details
+                error.code, "%s: %s refused (%s): %s", self.id, action, error.code, cause
             )
-            await self._send(msg.create_call_error(error).to_json())
+            # The library puts the whole offending frame into the details: answer with the
+            # cause only, so a 250 kB frame does not come back as a 250 kB error.
+            await self._send(
+                CallError(
+                    message_id, error.code, error.description, {"cause": cause[:300]}
+                ).to_json()
+            )
 
     def _route_response(self, frame: list[Any], message_id: str | None, raw_msg: str) -> None:
         pending = self._pending
