@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 import logging
-import re
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -36,6 +35,7 @@ from ..chargers.ocpp import (
     StationOptions,
     build_ssl_context,
     generate_password,
+    valid_identity,
 )
 from ..const import (
     CONF_CHARGER_KIND,
@@ -58,9 +58,6 @@ _LOGGER = logging.getLogger(__name__)
 
 KIND = "ocpp"
 CONF_NEW_PASSWORD = "new_password"
-# What OCPP-J allows in a charger identity (the last segment of its URL), without ":" which
-# HTTP Basic auth cannot carry in a user name.
-IDENTITY = re.compile(r"^[A-Za-z0-9*\-_=+|@.]{1,48}$")
 MAX_DISCOVERY_FLOWS = 10
 """Open discovery flows at most: a scanner trying many identities does not flood the UI."""
 
@@ -316,7 +313,7 @@ async def _async_validate(
     errors = ev_errors(user_input)
     if subentry is None:
         identity = str(user_input.get(CONF_IDENTITY, "")).strip()
-        if not IDENTITY.match(identity):
+        if not valid_identity(identity):
             errors[CONF_IDENTITY] = "invalid_identity"
         elif identity in _identities_in_use(hass, None):
             errors[CONF_IDENTITY] = "identity_in_use"
