@@ -125,7 +125,7 @@ async def _async_add_charger(
         hass, charger_key(entry.entry_id, subentry.subentry_id), default_settings(subentry)
     )
     await store.async_load()
-    charger = Charger(subentry, backend, store)
+    charger = Charger(hass, subentry, backend, store)
     try:
         await charger.async_start()
     except (ChargerUnavailableError, TimeoutError) as err:

@@ -4,18 +4,24 @@ The site coordinator owns one `Charger` per charger subentry. A charger reads it
 timeout of its own (one slow charger never holds up the others), remembers when the EV was
 plugged in and which setpoint the charger follows, and sends a new setpoint only when it changed
 meaningfully.
+
+For every kind of charger, the EV's state of charge comes from the backend when it reports
+one; else from the charger's optional "EV state of charge sensor" (the car's own integration),
+else it is unknown.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 import logging
 
 from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, PERCENTAGE, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
 from .chargers import (
@@ -24,8 +30,9 @@ from .chargers import (
     ChargerUnavailableError,
     SetpointRejectedError,
 )
-from .const import SETPOINT_DEADBAND_W
+from .const import CONF_EV_SOC_ENTITY, SETPOINT_DEADBAND_W
 from .decision import next_departure
+from .inputs.model import to_float
 from .kinds import ChargerKindSpec, kind_of
 from .settings import Settings, SettingsStore
 
@@ -50,6 +57,19 @@ class DepartureSource(StrEnum):
     """The daily departure time entity."""
 
 
+def read_soc_pct(hass: HomeAssistant, entity_id: str) -> float | None:
+    """A state of charge sensor's value in % (None: unavailable, not a number, not in %)."""
+    state = hass.states.get(entity_id)
+    if (
+        state is None
+        or state.state == STATE_UNAVAILABLE
+        or state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) != PERCENTAGE
+        or (value := to_float(state.state)) is None
+    ):
+        return None
+    return min(100.0, max(0.0, value))
+
+
 @dataclass(frozen=True, slots=True)
 class Departure:
     """When the EV leaves, and who said so."""
@@ -62,8 +82,13 @@ class Charger:
     """A charger subentry's backend, settings and control state."""
 
     def __init__(
-        self, subentry: ConfigSubentry, backend: ChargerBackend, settings: SettingsStore
+        self,
+        hass: HomeAssistant,
+        subentry: ConfigSubentry,
+        backend: ChargerBackend,
+        settings: SettingsStore,
     ) -> None:
+        self.hass = hass
         self.subentry = subentry
         self.loaded_data = dict(subentry.data)
         """The subentry's data the backend was built with (Home Assistant updates the subentry
@@ -122,11 +147,20 @@ class Charger:
         except ChargerUnavailableError:
             self.applied_w = None
             raise
+        state = self._with_ev_soc(state)
         if not state.plugged_in:
             self.plugged_since = None
         elif self.plugged_since is None:
             self.plugged_since = dt_util.utcnow()  # after a restart: as if plugged in now
         return state
+
+    def _with_ev_soc(self, state: ChargerState) -> ChargerState:
+        """The EV state of charge sensor's value, when the backend reports none."""
+        entity_id = self.subentry.data.get(CONF_EV_SOC_ENTITY)
+        if state.soc_pct is not None or not entity_id:
+            return state
+        soc_pct = read_soc_pct(self.hass, str(entity_id))
+        return state if soc_pct is None else replace(state, soc_pct=soc_pct)
 
     def departure(self, state: ChargerState | None, now: datetime) -> Departure:
         """A one-off departure from the action, else the EV's own, else the daily time."""
