@@ -5,9 +5,12 @@ timeout of its own (one slow charger never holds up the others), remembers when 
 plugged in and which setpoint the charger follows, and sends a new setpoint only when it changed
 meaningfully.
 
-For every kind of charger, the EV's state of charge comes from the backend when it reports
-one; else from the charger's optional "EV state of charge sensor" (the car's own integration),
-else it is unknown.
+Two things hold for every kind of charger:
+- The EV's state of charge comes from the backend when it reports one; else from the charger's
+  optional "EV state of charge sensor" (the car's own integration), else it is unknown.
+- A charger the backend reports as paused by the charger (someone switched it off or took over
+  its control) is sent nothing. It is steered again when the backend stops reporting that, or
+  when the user chooses another V2G mode: the next setpoint then goes out.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from .chargers import (
     ChargerUnavailableError,
     SetpointRejectedError,
 )
-from .const import CONF_EV_SOC_ENTITY, SETPOINT_DEADBAND_W
+from .const import CONF_EV_SOC_ENTITY, SETPOINT_DEADBAND_W, Mode
 from .decision import next_departure
 from .inputs.model import to_float
 from .kinds import ChargerKindSpec, kind_of
@@ -102,6 +105,10 @@ class Charger:
         """`backend.async_start` succeeded; until it does, every read tries it again."""
         self.unwatch: Callable[[], None] = lambda: None
         """Removes the listener on the backend's pushed news."""
+        self.paused = False
+        """Paused by the charger as of the last read: nothing is sent to it."""
+        self._paused_in_mode: Mode | None = None
+        """The V2G mode when the backend began reporting the pause (None: not paused)."""
 
     @property
     def subentry_id(self) -> str:
@@ -147,7 +154,7 @@ class Charger:
         except ChargerUnavailableError:
             self.applied_w = None
             raise
-        state = self._with_ev_soc(state)
+        state = self._follow_pause(self._with_ev_soc(state))
         if not state.plugged_in:
             self.plugged_since = None
         elif self.plugged_since is None:
@@ -161,6 +168,19 @@ class Charger:
             return state
         soc_pct = read_soc_pct(self.hass, str(entity_id))
         return state if soc_pct is None else replace(state, soc_pct=soc_pct)
+
+    def _follow_pause(self, state: ChargerState) -> ChargerState:
+        """Paused while the backend says so, until the user chooses another V2G mode."""
+        if not state.paused_by_charger:
+            self._paused_in_mode = None
+        elif self._paused_in_mode is None:
+            self._paused_in_mode = self.settings.mode
+            self.applied_w = None  # unknown now: send the first setpoint after the pause
+            _LOGGER.info("%s was paused at the charger; it is left alone", self.title)
+        elif self.settings.mode is not self._paused_in_mode:
+            state = replace(state, paused_by_charger=False)  # the user chose: steer again
+        self.paused = state.paused_by_charger
+        return state
 
     def departure(self, state: ChargerState | None, now: datetime) -> Departure:
         """A one-off departure from the action, else the EV's own, else the daily time."""
@@ -184,7 +204,12 @@ class Charger:
         return plugged_before and dt_util.as_utc(now) - last <= MISSED_DEPARTURE_WINDOW
 
     async def async_apply(self, setpoint_w: float) -> float:
-        """Send the setpoint when it changed meaningfully; return what the charger follows."""
+        """Send the setpoint when it changed meaningfully; return what the charger follows.
+
+        Nothing is sent to a charger paused by the charger (0 is returned).
+        """
+        if self.paused:
+            return 0.0
         previous = self.applied_w
         changed = (
             previous is None

@@ -229,6 +229,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         """The decision without a plan, or None when the plan decides for this charger."""
         if state is None:
             return Decision(0.0, Reason.OFF)
+        if state.paused_by_charger:
+            return Decision(0.0, Reason.PAUSED_BY_CHARGER)
         settings = charger.settings
         if self._sync_cannot_charge(charger, state):
             decision = decide(state, settings, now)

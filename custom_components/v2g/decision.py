@@ -37,6 +37,8 @@ class Reason(StrEnum):
     """Smart: the departure time passed with the EV below its target: charging at full power."""
     CANNOT_CHARGE = "cannot_charge"
     """The EV takes less than the lowest power the charger can deliver (a repair issue says so)."""
+    PAUSED_BY_CHARGER = "paused_by_charger"
+    """Someone switched the charger off or changed its current by hand: it is left alone."""
 
 
 @dataclass(frozen=True, slots=True)
