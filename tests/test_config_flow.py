@@ -35,7 +35,7 @@ async def _new_site(hass: HomeAssistant, name: str = "Home") -> dict[str, Any]:
     assert result["step_id"] == "user"
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_NAME: name})
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["ocpp", "modbus", "simulated"]
+    assert result["menu_options"] == ["ocpp", "modbus", "ha_entities", "simulated"]
     return await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "simulated"}
     )
