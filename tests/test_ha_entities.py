@@ -13,7 +13,12 @@ from datetime import timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntry
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigEntry,
+    ConfigSubentryData,
+)
 from homeassistant.const import EVENT_CALL_SERVICE, STATE_UNAVAILABLE
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -518,6 +523,39 @@ async def test_quasar_cloud_down(
     await _update(hass, freezer)
     assert quasar.current_a == 32
     assert _state(hass, "sensor.quasar_plan") == "charging_now"
+
+
+async def test_entities_appear_after_the_site(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """At startup the charger's integration may load after ours: the charger joins when it has."""
+    await hass.config.async_set_time_zone("Europe/Copenhagen")
+    spec = KINDS["ha_entities"]
+    data = spec.to_data({**QUASAR_FORM, "control_unit": "A"}, None)
+    site = MockConfigEntry(
+        domain=DOMAIN,
+        title="Home",
+        version=2,
+        options=DEFAULT_OPTIONS,
+        subentries_data=[
+            ConfigSubentryData(
+                data=data, subentry_type="charger", title="Quasar", unique_id=spec.unique_id(data)
+            )
+        ],
+    )
+    site.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(site.entry_id)
+    await hass.async_block_till_done()
+    assert _state(hass, "sensor.quasar_plan") == STATE_UNAVAILABLE
+
+    with mock_config_flow(q.DOMAIN, q.QuasarFlow):
+        quasar = await q.async_setup_quasar(hass)
+        await _update(hass, freezer)
+        # Flat price: charging now, towards the target.
+        assert _state(hass, "sensor.quasar_plan") == "charging"
+        assert quasar.current_a > 0
+        assert _state(hass, "sensor.quasar_status") == "charging"
+        assert await hass.config_entries.async_unload(site.entry_id)
 
 
 @pytest.mark.parametrize(

@@ -104,6 +104,7 @@ from .chargers import (
 )
 from .const import DOMAIN
 from .inputs import read_power_w
+from .inputs.load import ENERGY_UNITS
 from .inputs.model import to_float
 
 _LOGGER = logging.getLogger(__name__)
@@ -122,7 +123,6 @@ CONTROL_DOMAINS = ("number", "input_number")
 ENABLE_DOMAINS = ("switch", "input_boolean")
 STATUS_DOMAINS = ("binary_sensor", "sensor")
 CONTROL_UNITS = (UnitOfElectricCurrent.AMPERE, UnitOfPower.WATT, UnitOfPower.KILO_WATT)
-ENERGY_UNITS = (UnitOfEnergy.WATT_HOUR, UnitOfEnergy.KILO_WATT_HOUR)
 
 # Status states, normalised (`normalise_state`). From the status sensors of core wallbox, peblar
 # and ohme, and of the Easee, Zaptec and go-e custom integrations; B/C/D are IEC 61851 states.
@@ -184,7 +184,7 @@ def number(state: State | None) -> float | None:
 
 
 def read_energy_kwh(state: State | None) -> float | None:
-    """An energy sensor's value in kWh (None: unavailable or not Wh / kWh)."""
+    """An energy sensor's value in kWh (None: unavailable or not Wh, kWh or MWh)."""
     value = number(state)
     unit = None if state is None else state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
     if value is None or unit not in ENERGY_UNITS:

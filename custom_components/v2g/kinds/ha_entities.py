@@ -26,7 +26,6 @@ from ..ha_entities import (
     DEFAULT_DISCHARGING_STATES,
     DEFAULT_PLUGGED_STATES,
     ENABLE_DOMAINS,
-    ENERGY_UNITS,
     MIN_CHARGE_CURRENT_A,
     NOMINAL_VOLTAGE_V,
     STATUS_DOMAINS,
@@ -36,7 +35,7 @@ from ..ha_entities import (
     normalise_states,
     read_control,
 )
-from ..inputs.load import POWER_FACTORS_W
+from ..inputs.load import ENERGY_UNITS, POWER_FACTORS_W
 from .spec import ChargerKindSpec, Errors, Fields
 
 KIND = "ha_entities"
