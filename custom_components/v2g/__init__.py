@@ -132,7 +132,7 @@ async def _async_add_charger(
         hass, charger_key(entry.entry_id, subentry.subentry_id), store.settings.capacity_kwh
     )
     await ledger.async_load()
-    charger = Charger(subentry, backend, store, ledger)
+    charger = Charger(hass, subentry, backend, store, ledger)
     try:
         await charger.async_start()
     except (ChargerUnavailableError, TimeoutError) as err:

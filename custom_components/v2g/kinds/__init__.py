@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..const import CONF_CHARGER_KIND
-from . import modbus, ocpp, simulated
+from . import ha_entities, modbus, ocpp, simulated
 from .spec import ChargerKindSpec, Errors, Fields
 
 KINDS: Mapping[str, ChargerKindSpec] = {
@@ -34,6 +34,7 @@ KINDS: Mapping[str, ChargerKindSpec] = {
     for spec in (
         ocpp.SPEC,
         modbus.SPEC,
+        ha_entities.SPEC,
         simulated.SPEC,
     )
 }

@@ -80,7 +80,7 @@ async def _async_validate(
     subentry: ConfigSubentry | None,
 ) -> Errors:
     """The values make sense for the model, and the charger answers."""
-    errors = ev_errors(user_input)
+    errors = ev_errors(hass, user_input)
     if errors:
         return errors
     try:

@@ -310,7 +310,7 @@ async def _async_validate(
     user_input: Mapping[str, Any],
     subentry: ConfigSubentry | None,
 ) -> Errors:
-    errors = ev_errors(user_input)
+    errors = ev_errors(hass, user_input)
     if subentry is None:
         identity = str(user_input.get(CONF_IDENTITY, "")).strip()
         if not valid_identity(identity):

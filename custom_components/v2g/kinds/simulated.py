@@ -44,7 +44,7 @@ async def _validate(
     user_input: Mapping[str, Any],
     subentry: ConfigSubentry | None,
 ) -> Errors:
-    return ev_errors(user_input)
+    return ev_errors(hass, user_input)
 
 
 def _to_data(user_input: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
