@@ -531,7 +531,7 @@ async def test_entities_appear_after_the_site(
     """At startup the charger's integration may load after ours: the charger joins when it has."""
     await hass.config.async_set_time_zone("Europe/Copenhagen")
     spec = KINDS["ha_entities"]
-    data = spec.to_data({**QUASAR_FORM, "control_unit": "A"}, None)
+    data = spec.to_data(hass, {**QUASAR_FORM, "control_unit": "A"}, None)
     site = MockConfigEntry(
         domain=DOMAIN,
         title="Home",

@@ -241,7 +241,7 @@ async def test_unknown_charger_is_discovered(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "charger_added"
     await hass.async_block_till_done()
-    assert set(hubs(hass)[port].chargers) == {"driveway", "carport"}
+    assert set(hubs(hass)[port].chargers) == {("driveway", 1), ("carport", 1)}
     assert hass.states.get("sensor.carport_status").state == "offline"
 
 
@@ -457,3 +457,46 @@ async def test_charge_only_stations_charge(
         )
     )
     assert hass.states.get("sensor.driveway_plan").state == "charging_now"
+
+
+async def test_two_connectors_are_two_chargers_of_the_site(
+    hass: HomeAssistant, ocpp_entry: MockConfigEntry, port: int, simulator: Callable[..., Any]
+) -> None:
+    """A second connector of the same charger: same identity and password, its own charger."""
+    result = await hass.config_entries.subentries.async_init(
+        (ocpp_entry.entry_id, "charger"), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "ocpp"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], OCPP_CHARGER | {"connector_id": 2}
+    )
+    assert result["step_id"] == "connect"
+    assert result["description_placeholders"]["password"] == _password(ocpp_entry)
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
+    await hass.async_block_till_done()
+    second = next(s for s in ocpp_entry.subentries.values() if s.data["connector_id"] == 2)
+    assert second.unique_id == "ocpp_driveway_2"
+    assert second.title == "driveway connector 2"
+    hub = hubs(hass)[port]
+    station_1 = hub.server.get_station("driveway", 1)
+    station_2 = hub.server.get_station("driveway", 2)
+    assert station_1 is not None
+    assert station_2 is not None
+    # The simulated charger plugs its EV into EVSE 2: that charger reports, the first does not.
+    simulator(evse_id=2, soc_pct=55.0)
+    await _until(lambda: station_2.connected and station_2.state().plugged_in)
+    assert station_1.connected
+    await _until(
+        lambda: hass.states.get("sensor.driveway_connector_2_ev_state_of_charge").state == "55.0"
+    )
+    assert hass.states.get("binary_sensor.driveway_ev_plugged_in").state == "off"
+    # Connector 1 taken away: connector 2's charger keeps its connection and its plan.
+    hass.config_entries.async_remove_subentry(
+        ocpp_entry,
+        next(iter(s for s in ocpp_entry.subentries.values() if s is not second)).subentry_id,
+    )
+    await hass.async_block_till_done()
+    assert station_2.connected
+    assert hub.server.get_station("driveway", 1) is None

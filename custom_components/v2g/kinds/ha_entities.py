@@ -168,7 +168,9 @@ async def _async_validate(
     return errors
 
 
-def _to_data(user_input: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+def _to_data(
+    hass: HomeAssistant, user_input: Mapping[str, Any], previous: Mapping[str, Any] | None
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         CONF_CHARGER_KIND: KIND,
         CONF_CONTROL_ENTITY: str(user_input[CONF_CONTROL_ENTITY]),

@@ -100,7 +100,9 @@ async def _async_validate(
     return {}
 
 
-def _to_data(user_input: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+def _to_data(
+    hass: HomeAssistant, user_input: Mapping[str, Any], previous: Mapping[str, Any] | None
+) -> dict[str, Any]:
     config = _config(user_input)
     return {
         CONF_CHARGER_KIND: KIND,

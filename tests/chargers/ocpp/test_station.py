@@ -14,7 +14,7 @@ from custom_components.v2g.chargers import (
     ChargerUnavailableError,
     SetpointRejectedError,
 )
-from custom_components.v2g.chargers.ocpp import OcppServer, StationEvent
+from custom_components.v2g.chargers.ocpp import OcppServer, StationEvent, StationOptions
 from custom_components.v2g.chargers.ocpp.base import (
     TX_DEFAULT_PROFILE_ID,
     TX_PROFILE_ID,
@@ -22,7 +22,7 @@ from custom_components.v2g.chargers.ocpp.base import (
     Priority,
 )
 
-from .conftest import Client, Connect, FakeClock, Recorder, register, wait_for
+from .conftest import PASSWORD, Client, Connect, FakeClock, Recorder, register, wait_for
 
 V2X_CONFIG = {
     "SmartChargingCtrlr.RateUnit": "A,W",
@@ -888,3 +888,57 @@ async def test_running_transaction_adopted_after_restart(
     assert profile["charging_profile_purpose"] == "TxProfile"
     assert profile["transaction_id"] == expected
     assert station.state().plugged_in
+
+
+async def test_two_connectors_of_one_charger_are_two_stations(
+    server: OcppServer, connect: Connect
+) -> None:
+    """One connection, one password; each connector's station keeps to its own EVSE."""
+    first = register(server, "cp1")
+    second = register(server, "cp1", connector_id=2)
+    assert server.get_station("cp1", 2) is second
+    assert server.get_station("cp1") is first
+    client = await connect("cp1", "ocpp2.1", config={"SmartChargingCtrlr.RateUnit": "W"})
+    await wait_for(lambda: first.connected and second.connected)
+    await client.cp.call(
+        client.call.StatusNotification(
+            timestamp=_now(), connector_status="Occupied", evse_id=2, connector_id=1
+        )
+    )
+    await client.cp.call(
+        client.call.MeterValues(
+            evse_id=2,
+            meter_value=[
+                {
+                    "timestamp": _now(),
+                    "sampled_value": [{"value": 7200.0, "measurand": "Power.Active.Import"}],
+                }
+            ],
+        )
+    )
+    assert second.state().plugged_in
+    assert second.state().power_w == 7200.0
+    assert not first.state().plugged_in
+    assert first.state().power_w == 0.0
+    # Each station steers its own EVSE over the shared connection.
+    await second.async_apply_setpoint(5_000.0)
+    await first.async_apply_setpoint(3_000.0)
+    assert {p["evse_id"]: _period(p)["limit"] for p in client.rec.profiles} == {
+        2: 5000,
+        1: 3000,
+    }
+    # Removing one connector leaves the other connected.
+    await server.unregister_station("cp1", 2)
+    assert first.connected
+    assert server.get_station("cp1", 2) is None
+    # One connection, one password: a connector registered with a new one sets it for all.
+    server.register_station("cp1", "AnotherPassw0rdXYZ12", StationOptions(connector_id=3))
+    assert first.verify_password(b"AnotherPassw0rdXYZ12")
+    assert not first.verify_password(PASSWORD.encode())
+
+
+def _period(payload: dict[str, Any]) -> dict[str, Any]:
+    period: dict[str, Any] = payload["charging_profile"]["charging_schedule"][0][
+        "charging_schedule_period"
+    ][0]
+    return period

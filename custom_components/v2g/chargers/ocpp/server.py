@@ -43,6 +43,7 @@ from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from .base import OcppSession, TrafficLogger, WebSocketConnection
+from .group import StationGroup
 from .limits import Clock, LogLimiter, UnknownIdentityGate, escape
 from .options import StationOptions
 from .station import OcppStation, new_transaction_ids
@@ -236,7 +237,8 @@ class OcppServer:
         """Connections (aiohttp protocols) whose request has not reached the handler yet, each
         with its deadline (a closed one stays until its deadline: bounded by the accept rate)."""
         self._http_limiter = LogLimiter(_LOGGER, "OCPP server", clock=clock)
-        self._stations: dict[str, OcppStation] = {}
+        self._groups: dict[str, StationGroup] = {}
+        """The stations of each identity (one per connector), by identity."""
         self._transaction_ids = new_transaction_ids()
         """One counter for every station: 1.6 transaction ids are unique across chargers."""
         self._sockets: set[web.WebSocketResponse] = set()
@@ -309,35 +311,43 @@ class OcppServer:
             for handle in self._deadlines.values():
                 handle.cancel()
             self._deadlines.clear()
-            for station in list(self._stations.values()):
-                await station.async_shutdown()
+            for group in list(self._groups.values()):
+                for station in list(group.stations.values()):
+                    await station.async_shutdown()
 
     # --- stations ------------------------------------------------------------------------
 
     @property
     def stations(self) -> Mapping[str, OcppStation]:
         """Registered stations by identity (read only)."""
-        return MappingProxyType(self._stations)
+        return MappingProxyType({i: g.primary for i, g in self._groups.items()})
 
-    def get_station(self, identity: str) -> OcppStation | None:
-        """The station registered under `identity`."""
-        return self._stations.get(identity)
+    def get_station(self, identity: str, connector_id: int | None = None) -> OcppStation | None:
+        """The station registered under `identity` (for one connector: its own)."""
+        if (group := self._groups.get(identity)) is None:
+            return None
+        return group.primary if connector_id is None else group.stations.get(connector_id)
 
     def register_station(
         self, identity: str, password: str, options: StationOptions | None = None
     ) -> OcppStation:
-        """Accept a charger; it keeps its station object across reconnects.
+        """Accept a charger (or another connector of one); it keeps its station across reconnects.
 
         Raises ValueError for an identity that does not match IDENTITY_PATTERN (for example one
-        with ':', which Basic auth cannot carry) or one already registered.
+        with ':', which Basic auth cannot carry) and for a connector already registered. Another
+        connector of a registered charger shares its connection and so its password: the newest
+        password counts for all of them.
         """
         if not valid_identity(identity):
             raise ValueError(
                 "identity must be 1-48 characters of A-Z, a-z, 0-9 and *-_=+|@. "
                 "(no ':', it separates user name and password in Basic auth)"
             )
-        if identity in self._stations:
-            raise ValueError(f"station {identity} is already registered")
+        group = self._groups.get(identity)
+        if group is not None and not group.primary.verify_password(password.encode()):
+            # One connection, one password: the newest registration sets it for every connector.
+            for other in group.stations.values():
+                other.set_password(password)
         station = OcppStation(
             identity,
             password,
@@ -346,19 +356,30 @@ class OcppServer:
             clock=self._clock,
             transaction_ids=self._transaction_ids,
         )
-        self._stations[identity] = station
+        if group is None:
+            self._groups[identity] = StationGroup(station)
+        else:
+            group.add(station)
         return station
 
-    async def unregister_station(self, identity: str) -> None:
-        """Forget a charger: close its connection and stop its background work."""
-        station = self._stations.pop(identity, None)
-        self._warned = {key for key in self._warned if key[0] != identity}
-        if station is None:
+    async def unregister_station(self, identity: str, connector_id: int | None = None) -> None:
+        """Forget a charger (or one connector of it) and stop its background work.
+
+        The connection is closed when no connector of the charger is left.
+        """
+        group = self._groups.get(identity)
+        if group is None:
             return
-        session = station.session
-        if session is not None:
-            await session.connection.close(code=CLOSE_GOING_AWAY, message=b"unregistered")
-        await station.async_shutdown()
+        connectors = list(group.stations) if connector_id is None else [connector_id]
+        if set(connectors) >= set(group.stations):
+            # The charger's last connector: the connection ends (its stations see it end).
+            del self._groups[identity]
+            self._warned = {key for key in self._warned if key[0] != identity}
+            if (session := group.primary.session) is not None:
+                await session.connection.close(code=CLOSE_GOING_AWAY, message=b"unregistered")
+        stations = [s for c in connectors if (s := group.stations.pop(c, None)) is not None]
+        for station in stations:
+            await station.async_shutdown()
 
     def url_for(self, identity: str, host_hint: str) -> str:
         """The URL a charger should be given, e.g. ws://192.168.1.10:9000/my-charger."""
@@ -398,11 +419,11 @@ class OcppServer:
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         identity = identity_from_path(request.match_info.get("path", ""))
         remote = request.remote or "unknown"
-        station = self._stations.get(identity)
-        if station is None:
+        group = self._groups.get(identity)
+        if group is None:
             self._unknown(identity, remote, request)
             return web.Response(status=404, text="Unknown charger identity")
-        reason = self._auth_failure(request, station)
+        reason = self._auth_failure(request, group.primary)
         if reason is not None:
             self._warn_once(
                 identity, "auth", "Charger %s from %s refused: %s", identity, remote, reason
@@ -431,7 +452,7 @@ class OcppServer:
             )
             await ws.close(code=CLOSE_PROTOCOL_ERROR, message=b"unsupported subprotocol")
             return ws
-        await self._serve(ws, station, protocol, remote)
+        await self._serve(ws, group, protocol, remote)
         return ws
 
     def _unknown(self, identity: str, remote: str, request: web.Request) -> None:
@@ -461,8 +482,9 @@ class OcppServer:
         return None
 
     async def _serve(
-        self, ws: web.WebSocketResponse, station: OcppStation, protocol: str, remote: str
+        self, ws: web.WebSocketResponse, group: StationGroup, protocol: str, remote: str
     ) -> None:
+        station = group.primary
         options = station.options
         logger = TrafficLogger(
             station.identity, debug_traffic=options.debug_traffic, limiter=station.log_limiter
@@ -470,7 +492,7 @@ class OcppServer:
         session = SESSION_CLASSES[protocol](
             station.identity,
             WebSocketConnection(ws, station.identity, logger),
-            station,
+            group,
             response_timeout_s=options.response_timeout_s,
             skip_schema_validation=options.skip_schema_validation,
             logger=logger,
@@ -479,12 +501,12 @@ class OcppServer:
         )
         self._sockets.add(ws)
         try:
-            previous = station.attach(session, remote)
+            previous = group.attach(session, remote)
             if previous is not None:
                 await previous.connection.close(message=b"replaced by a new connection")
             with contextlib.suppress(ConnectionError):
                 await session.start()
         finally:
-            station.detach(session)
+            group.detach(session)
             self._sockets.discard(ws)
             await ws.close()

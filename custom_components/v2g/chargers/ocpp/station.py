@@ -184,6 +184,10 @@ class OcppStation:
 
     # --- credentials ---------------------------------------------------------------------
 
+    def set_password(self, password: str) -> None:
+        """A new Basic-auth password (for the next connection)."""
+        self._password = password.encode()
+
     def verify_password(self, candidate: bytes) -> bool:
         """Constant-time check of a Basic-auth password.
 
