@@ -142,6 +142,7 @@ async def test_charger_reports_through_ocpp(
 ) -> None:
     # Before the charger connects, the entry is loaded and waits for it.
     assert hass.states.get("sensor.driveway_status").state == "offline"
+    assert hass.states.get("sensor.driveway_plan").state == "waiting_for_charger"
     simulator(soc_pct=40.0)
     await _until(lambda: hass.states.get("sensor.driveway_ev_state_of_charge").state == "40.0")
     assert hass.states.get("binary_sensor.driveway_ev_plugged_in").state == "on"

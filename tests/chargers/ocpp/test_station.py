@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from custom_components.v2g.chargers.ocpp.base import (
     Priority,
 )
 
-from .conftest import PASSWORD, Client, Connect, FakeClock, Recorder, register, wait_for
+from .conftest import FAST, PASSWORD, Client, Connect, FakeClock, Recorder, register, wait_for
 
 V2X_CONFIG = {
     "SmartChargingCtrlr.RateUnit": "A,W",
@@ -459,8 +460,12 @@ async def test_no_answer_and_disconnect_make_it_unavailable(
 
 
 async def test_never_connected_reports_offline(server: OcppServer) -> None:
-    station = register(server, "cp1")
+    """A new charger not yet pointed at us waits: offline, not unavailable, however long."""
+    clock = FakeClock()
+    station = server.register_station("cp1", "S3cretPassw0rdAbcdEF", replace(FAST))
+    station._clock = clock  # the station's monotonic clock, moved by hand
     await station.async_start()  # the server already runs: nothing to do
+    clock.advance(3600)
     state = await station.async_read_state()
     assert state.status is ChargerStatus.OFFLINE
     await station.async_stop()  # nothing to clear, no error

@@ -764,8 +764,12 @@ class OcppStation:
         await self.profiles.clear()
 
     async def async_read_state(self) -> ChargerState:
-        """The current state; unavailable once the charger has been away past the grace period."""
-        if not self.connected:
+        """The current state; unavailable once the charger has been away past the grace period.
+
+        A charger that never connected is not unavailable but waiting to be pointed at us: its
+        state says `offline` (a new charger's first minutes, not a failure).
+        """
+        if not self.connected and self._ever_connected:
             away_s = self._clock() - self._offline_since
             if away_s > self.options.offline_grace_s:
                 raise ChargerUnavailableError(
