@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 
 from custom_components.v2g.optimizer import Problem, SlotGrid, SolveOptions, solve
+from custom_components.v2g.optimizer.bounds import vehicle_data
+from custom_components.v2g.optimizer.formulation import build
+from custom_components.v2g.optimizer.highs import run
 
 from .common import assert_no_simultaneous, ev, hours, kw, problem
 
@@ -15,7 +18,7 @@ solve_module = sys.modules["custom_components.v2g.optimizer.solve"]
 
 
 def test_solver_failure_falls_back_to_charge_now(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(solve_module, "_run", lambda model, options: (2, "boom", None))
+    monkeypatch.setattr(solve_module, "run", lambda model, options: (2, "boom", None))
     vehicle = ev(soc_pct=40.0, departure=hours(2), v2g_allowed=False)
     plan = solve(problem([0.3, 0.1], vehicles=(vehicle,)))
     assert not plan.ok
@@ -25,13 +28,13 @@ def test_solver_failure_falls_back_to_charge_now(monkeypatch: pytest.MonkeyPatch
 
 
 def test_time_limit_keeps_the_feasible_answer(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = solve_module._run
+    real = solve_module.run
 
     def limited(model: object, options: object) -> tuple[int, str, object]:
         _, _, x = real(model, options)
         return 1, "Time limit reached", x
 
-    monkeypatch.setattr(solve_module, "_run", limited)
+    monkeypatch.setattr(solve_module, "run", limited)
     plan = solve(problem([0.3, 0.1], vehicles=(ev(soc_pct=40.0, departure=hours(2)),)))
     assert plan.status == "time limit: Time limit reached"
     assert not plan.ok
@@ -99,9 +102,9 @@ def test_pure_lp_would_burn_energy_at_negative_prices() -> None:
     once in the LP relaxation; the solve never does."""
     vehicle = ev(soc_pct=95.0, charge_efficiency=0.9, discharge_efficiency=0.9)
     prob = problem([-0.10, -0.10, -0.10, 0.20], vehicles=(vehicle,))
-    data = [solve_module._vehicle_data(prob, v) for v in prob.vehicles]
-    model, _ = solve_module._build(prob, data, True)
-    status, _, x = solve_module._run(model, SolveOptions())
+    data = [vehicle_data(prob, v) for v in prob.vehicles]
+    model = build(prob, data, tie_break=True)
+    status, _, x = run(model, SolveOptions())
     assert status == 0
     assert x is not None
     n = len(prob.grid)

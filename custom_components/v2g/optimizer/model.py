@@ -18,11 +18,13 @@ import numpy.typing as npt
 from .slots import SlotGrid
 
 __all__ = [
+    "BoolArray",
     "CostBreakdown",
     "FloatArray",
     "Plan",
     "Problem",
     "Site",
+    "SolveOptions",
     "Tariff",
     "Vehicle",
     "VehiclePlan",
@@ -251,6 +253,24 @@ class CostBreakdown:
     def objective(self) -> float:
         """What the optimizer minimises (up to tie-breaking epsilons)."""
         return self.total_cost - self.terminal_value + self.shortfall_penalty
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SolveOptions:
+    """Solver knobs; the defaults suit a coordinator re-planning every few minutes."""
+
+    time_limit_s: float = 5.0
+    """HiGHS time limit per round; a feasible answer found by then is used."""
+    mip_rel_gap: float = 1e-6
+    """Relative MIP gap at which HiGHS stops (rounds with binaries only)."""
+    max_rounds: int = 6
+    """Rounds of adding binaries where the LP answer breaks a rule."""
+    tie_break: bool = True
+    """Add the small epsilons that make equal-cost plans charge early."""
+    presolve: bool = True
+    reference: bool = False
+    """Solve the full MILP in one go, every rule enforced in every slot where it can bite, and
+    skip the shortcut for meters with direction binaries (slow; a reference for tests)."""
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
