@@ -38,6 +38,8 @@ class VehicleData:
     departure_index: int | None
     """Target applies to the stored energy at the end of slot ``departure_index - 1``."""
     wear: float
+    shortfall_weight: float
+    """Factor on the shortfall penalty: the vehicle's priority over the lowest of the problem."""
     soft_reserve: bool
     """The EV is below its reserve now: the reserve is a soft constraint (penalised shortfall)."""
     offset: int = 0
@@ -124,6 +126,7 @@ def vehicle_data(problem: Problem, vehicle: Vehicle) -> VehicleData:
         target_kwh=target,
         departure_index=departure_index if target > 0 else None,
         wear=vehicle.wear_cost_per_kwh,
+        shortfall_weight=vehicle.priority / min(v.priority for v in problem.vehicles),
         soft_reserve=initial < reserve - 1e-9,
     )
 

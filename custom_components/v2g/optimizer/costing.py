@@ -116,7 +116,8 @@ def evaluate_data(
         stored = vd.initial_kwh + np.cumsum(h * (vd.eta_c * c - d / vd.eta_d))
         wear = float(np.sum(h * vd.wear * (c + d)))
         wear_total += wear
-        shortfall += penalty * float(np.sum(h * np.clip(vd.reserve_kwh - stored, 0.0, None)))
+        weight = penalty * vd.shortfall_weight
+        shortfall += weight * float(np.sum(h * np.clip(vd.reserve_kwh - stored, 0.0, None)))
         terminal += v_term * float(stored[-1] - vd.initial_kwh)
         reachable = True
         best: float | None = None
@@ -124,7 +125,7 @@ def evaluate_data(
         if vd.departure_index:
             at_departure = float(stored[vd.departure_index - 1])
             missing = max(0.0, vd.target_kwh - at_departure)
-            shortfall += penalty * missing
+            shortfall += weight * missing
             reachable = missing <= 1e-3
             dep_soc = at_departure / vd.capacity_kwh * 100.0
             if not reachable:

@@ -11,11 +11,11 @@ Formulation (per slot ``t`` of length ``h_t`` hours; powers kW, energies kWh ins
   ``s_t = s_{t-1} + h_t (eta_c c_t - d_t / eta_d)``; ``s_t + m_t >= reserve``;
   ``s_dep + y >= target``; ``g_t <= P``;
 - objective: ``sum h (p_imp g - p_exp x + wear (c + d)) + capacity_price P
-  - v_term * sum s_end + M (sum h m + y)`` plus tie-breaking epsilons (``eps`` = 1e-4 of the
-  largest price): charging costs ``eps * (1 + t / T)`` more per kWh, so equal prices charge
-  early and charging to hold energy at exactly its terminal value does not happen;
-  discharging costs ``0.1 eps`` and curtailing ``0.001 eps`` (no cycling or spilling for
-  nothing).
+  - v_term * sum s_end + M w (sum h m + y)`` (``w``: the vehicle's priority weight) plus
+  tie-breaking epsilons (``eps`` = 1e-4 of the largest price): charging costs
+  ``eps * (1 + t / T)`` more per kWh, so equal prices charge early and charging to hold energy
+  at exactly its terminal value does not happen; discharging costs ``0.1 eps`` and curtailing
+  ``0.001 eps`` (no cycling or spilling for nothing).
 
 Soft constraints keep every problem feasible: shortfalls below the reserve or the target cost
 ``M`` per kWh (`costing.penalty_per_kwh`); the import limit is raised per slot to the base load
@@ -169,11 +169,11 @@ def build(problem: Problem, data: list[VehicleData], tie_break: bool) -> Model: 
         lower_parts += [np.zeros(2 * n), _full(n, s_lower)]
         upper_parts += [vd.charge_max_kw, vd.discharge_max_kw, _full(n, vd.upper_kwh)]
         if vd.soft_reserve:
-            cost_parts.append(penalty * h)
+            cost_parts.append(penalty * vd.shortfall_weight * h)
             lower_parts.append(np.zeros(n))
             upper_parts.append(_full(n, vd.reserve_kwh))
         if vd.departure_index:
-            cost_parts.append(np.array([penalty]))
+            cost_parts.append(np.array([penalty * vd.shortfall_weight]))
             lower_parts.append(np.zeros(1))
             upper_parts.append(np.array([max(vd.target_kwh, 0.0)]))
     model = Model(

@@ -6,8 +6,9 @@
   departure (by import price, earlier first on ties), just enough of them to reach the target.
 
 They never discharge. They respect the charger limits (including the minimum charging power)
-and the site import limit after the house load, so their plans are feasible for the optimizer
-too, and are costed by the same `costing.evaluate_data` as the optimizer's plans.
+and the site import limit after the house load (shared out in order of vehicle priority), so
+their plans are feasible for the optimizer too, and are costed by the same
+`costing.evaluate_data` as the optimizer's plans.
 """
 
 from __future__ import annotations
@@ -79,8 +80,10 @@ def _schedule(
     h = problem.grid.durations_h
     headroom = _headroom_kw(problem)
     data = [vehicle_data(problem, vehicle) for vehicle in problem.vehicles]
-    charges: list[FloatArray] = []
-    for vd in data:
+    charges = [np.zeros(len(problem.grid)) for _ in data]
+    # The site's headroom goes to the vehicles in order of priority (the problem's order on ties).
+    for i in sorted(range(len(data)), key=lambda i: -data[i].vehicle.priority):
+        vd = data[i]
         power = np.minimum(vd.charge_max_kw, headroom)
         order = choose(vd, power)
         c = _fill(
@@ -93,7 +96,7 @@ def _schedule(
             vd.upper_kwh - vd.initial_kwh,
         )
         headroom = np.clip(headroom - c, 0.0, None)
-        charges.append(c * 1000.0)
+        charges[i] = c * 1000.0
     zeros = [np.zeros(len(problem.grid)) for _ in problem.vehicles]
     return evaluate_data(
         problem,

@@ -64,6 +64,12 @@ class Vehicle:
     ``max(max_soc_pct, target_soc_pct, soc_pct)`` (an EV already above the cap may stay there).
     ``min_soc_pct`` is the reserve: never planned below it, and V2G never discharges below it
     (if the EV arrives below it, the plan charges up to it first, as a soft constraint).
+
+    ``priority`` weighs this vehicle's shortfalls (below the departure target, below the reserve)
+    against the other vehicles' when the site connection cannot serve every target: a kWh short
+    costs the penalty times ``priority / (lowest priority of the problem)``, so the vehicle with
+    the higher priority gets the scarce energy first. Equal priorities (the default) share it
+    where it is cheapest. Ratios beyond about 1000 add nothing but numerical noise.
     """
 
     capacity_kwh: float
@@ -96,6 +102,8 @@ class Vehicle:
     """Discharging (to the home or grid) allowed at all."""
     available: BoolArray | None = None
     """Per slot: plugged in and controllable. None = every slot until departure."""
+    priority: float = 1.0
+    """Weight of this vehicle's shortfall penalties relative to the other vehicles' (> 0)."""
     name: str = "ev"
     """Identifier, for the caller's bookkeeping."""
 
@@ -119,6 +127,9 @@ class Vehicle:
             if getattr(self, attr) < 0 or not math.isfinite(getattr(self, attr)):
                 msg = f"{attr} must be finite and >= 0"
                 raise ValueError(msg)
+        if not (self.priority > 0 and math.isfinite(self.priority)):
+            msg = "priority must be finite and > 0"
+            raise ValueError(msg)
 
     @property
     def can_discharge(self) -> bool:
