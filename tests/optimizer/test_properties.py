@@ -59,7 +59,8 @@ def problems(draw: st.DrawFn, max_vehicles: int = 1) -> Problem:
                 max_soc_pct=draw(st.sampled_from([80.0, 100.0])),
                 max_charge_power_w=draw(st.sampled_from([3_700.0, 11_000.0])),
                 max_discharge_power_w=draw(st.sampled_from([0.0, 5_000.0])),
-                min_charge_power_w=draw(st.sampled_from([0.0, 0.0, 1_400.0])),
+                min_charge_power_w=draw(st.sampled_from([0.0, 0.0, 1_400.0, 4_140.0])),
+                min_discharge_power_w=draw(st.sampled_from([0.0, 0.0, 1_400.0, 4_140.0])),
                 charge_efficiency=draw(st.sampled_from([0.9, 1.0])),
                 discharge_efficiency=draw(st.sampled_from([0.9, 1.0])),
                 wear_cost_per_kwh=draw(st.sampled_from([0.0, 0.03])),
@@ -94,8 +95,11 @@ def _check_physics(problem: Problem, plan: Plan) -> None:
         assert (vp.discharge_power_w >= -1e-6).all()
         limit = vehicle.max_discharge_power_w if vehicle.v2g_allowed else 0.0
         assert (vp.discharge_power_w <= limit + 1e-3).all()
+        # Minimum powers: never strictly between 0 and the minimum, either way.
         on = vp.charge_power_w > 1e-3
         assert (vp.charge_power_w[on] >= vehicle.min_charge_power_w - 1e-3).all()
+        out = vp.discharge_power_w > 1e-3
+        assert (vp.discharge_power_w[out] >= vehicle.min_discharge_power_w - 1e-3).all()
         # SoC follows the energy that went in and out.
         stored = vehicle.soc_pct / 100 * vehicle.capacity_kwh + np.cumsum(
             h

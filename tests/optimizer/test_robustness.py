@@ -15,9 +15,16 @@ from custom_components.v2g.optimizer.highs import run
 from .common import assert_no_simultaneous, ev, hours, kw, problem
 
 solve_module = sys.modules["custom_components.v2g.optimizer.solve"]
+highs_module = sys.modules["custom_components.v2g.optimizer.highs"]
+
+
+def _fail_the_single_vehicle_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every LP of the single-vehicle search fail, so `solve` uses the full formulation."""
+    monkeypatch.setattr(highs_module.LpHandle, "solve", lambda self: (2, "boom"))
 
 
 def test_solver_failure_falls_back_to_charge_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fail_the_single_vehicle_search(monkeypatch)
     monkeypatch.setattr(solve_module, "run", lambda model, options: (2, "boom", None))
     vehicle = ev(soc_pct=40.0, departure=hours(2), v2g_allowed=False)
     plan = solve(problem([0.3, 0.1], vehicles=(vehicle,)))
@@ -28,6 +35,7 @@ def test_solver_failure_falls_back_to_charge_now(monkeypatch: pytest.MonkeyPatch
 
 
 def test_time_limit_keeps_the_feasible_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fail_the_single_vehicle_search(monkeypatch)
     real = solve_module.run
 
     def limited(model: object, options: object) -> tuple[int, str, object]:
@@ -41,8 +49,9 @@ def test_time_limit_keeps_the_feasible_answer(monkeypatch: pytest.MonkeyPatch) -
     assert plan.target_reachable
 
 
-def test_last_round_is_the_full_milp() -> None:
+def test_last_round_is_the_full_milp(monkeypatch: pytest.MonkeyPatch) -> None:
     """With two rounds, violations of the LP go straight to the full MILP."""
+    _fail_the_single_vehicle_search(monkeypatch)
     vehicle = ev(departure=hours(3), min_discharge_power_w=3_000.0)
     prob = problem(
         [0.40, 0.40, 0.10], export_price=[0.0] * 3, vehicles=(vehicle,), load_w=[500.0] * 3
@@ -56,6 +65,7 @@ def test_last_round_is_the_full_milp() -> None:
 
 
 def test_rules_still_broken_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fail_the_single_vehicle_search(monkeypatch)
     real = solve_module._violations
 
     def always(x: object, data: list[object], n: int) -> object:

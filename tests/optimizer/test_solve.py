@@ -118,7 +118,6 @@ def test_negative_prices_charge_without_burning_energy() -> None:
     prob = problem([-0.10, -0.10, 0.20, 0.20], vehicles=(vehicle,))
     plan = solve(prob)
     assert plan.ok
-    assert plan.mip
     assert_no_simultaneous(plan)
     assert kw(plan.charge_power_w)[:2] == [10.0, 10.0]
     assert kw(plan.discharge_power_w)[2:] == [10.0, 10.0]

@@ -3,6 +3,10 @@
 HiGHS is called through scipy's bundled binding (``scipy.optimize._highspy``), which skips about
 3 ms of per-call Python overhead in ``scipy.optimize.milp``; if a scipy release moves it, the code
 falls back to ``milp`` (same solver, same answers).
+
+`LpHandle` keeps one LP alive in HiGHS between solves: a search that changes a few bounds, costs
+or rows re-solves from the previous basis in a few simplex iterations instead of from scratch.
+It needs the binding (`persistent_available`); without it callers use `run`.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ except ImportError:  # pragma: no cover
 from .formulation import Model
 from .model import FloatArray, SolveOptions
 
-__all__ = ["FAILED", "OPTIMAL", "TIME_LIMIT", "run"]
+__all__ = ["FAILED", "OPTIMAL", "TIME_LIMIT", "LpHandle", "persistent_available", "run"]
 
 OPTIMAL = 0
 """Status: solved to optimality (within the MIP gap for a MILP)."""
@@ -62,40 +66,10 @@ def _csc(model: Model) -> _Csc:
     return _Csc(indptr, rows[order].astype(np.int32), vals[order], (model.n_rows, n_cols))
 
 
-def run(
-    model: Model,
-    options: SolveOptions,
-    *,
-    start: FloatArray | None = None,
-) -> tuple[int, str, FloatArray | None]:
-    """Solve the assembled model. Returns (status, message, solution or None).
-
-    Status: `OPTIMAL`, `TIME_LIMIT` (stopped with a feasible solution) or `FAILED`. ``start``
-    is a feasible MILP answer HiGHS may start from.
-    """
-    matrix = _csc(model)
-    row_lower = np.concatenate(model.row_lower)
-    row_upper = np.concatenate(model.row_upper)
-    if _highs is not None:
-        return _run_direct(model, matrix, row_lower, row_upper, options, start=start)
-    return _run_milp(model, matrix, row_lower, row_upper, options)  # pragma: no cover
-
-
-def _run_direct(
-    model: Model,
-    matrix: _Csc,
-    row_lower: FloatArray,
-    row_upper: FloatArray,
-    options: SolveOptions,
-    *,
-    start: FloatArray | None,
-) -> tuple[int, str, FloatArray | None]:
-    """Call HiGHS through scipy's bundled binding, skipping scipy's per-call wrapper.
-
-    ``scipy.optimize.milp`` spends about 3 ms per call on option validation and on building dual
-    information in a Python loop over the columns; we need neither. Same solver, same answers.
-    """
+def _lp(model: Model) -> object:
+    """The model as a ``HighsLp`` (column-wise matrix, integrality if any)."""
     assert _highs is not None
+    matrix = _csc(model)
     n_cols = model.cost.shape[0]
     lp = _highs.HighsLp()
     lp.num_col_ = n_cols
@@ -103,8 +77,8 @@ def _run_direct(
     lp.col_cost_ = model.cost
     lp.col_lower_ = model.lower
     lp.col_upper_ = model.upper
-    lp.row_lower_ = row_lower
-    lp.row_upper_ = row_upper
+    lp.row_lower_ = np.concatenate(model.row_lower) if model.row_lower else np.zeros(0)
+    lp.row_upper_ = np.concatenate(model.row_upper) if model.row_upper else np.zeros(0)
     lp.a_matrix_.format_ = _highs.MatrixFormat.kColwise
     lp.a_matrix_.num_col_ = n_cols
     lp.a_matrix_.num_row_ = model.n_rows
@@ -118,15 +92,118 @@ def _run_direct(
             _highs.HighsVarType.kSemiContinuous,
         )
         lp.integrality_ = [kinds[k] for k in model.integrality.tolist()]
-    highs = _highs._Highs()
+    return lp
+
+
+def _options(options: SolveOptions, *, presolve: bool) -> object:
+    assert _highs is not None
     highs_options = _highs.HighsOptions()
     highs_options.output_flag = False
     highs_options.log_to_console = False
     highs_options.time_limit = float(options.time_limit_s)
-    highs_options.presolve = "on" if options.presolve else "off"
+    highs_options.presolve = "on" if presolve else "off"
     highs_options.mip_rel_gap = float(options.mip_rel_gap)
     highs_options.dual_feasibility_tolerance = _DUAL_TOLERANCE
-    highs.passOptions(highs_options)
+    return highs_options
+
+
+def persistent_available() -> bool:
+    """Whether `LpHandle` can be used (scipy's HiGHS binding is importable)."""
+    return _highs is not None
+
+
+class LpHandle:
+    """One LP kept in HiGHS between solves (no integrality; presolve off, so the basis carries).
+
+    Change column bounds and costs, row bounds, append or drop rows, then `solve` again: HiGHS
+    starts from the last basis. Values are those of the last successful solve.
+    """
+
+    def __init__(self, model: Model, options: SolveOptions) -> None:
+        """Pass ``model`` (its integrality is ignored) to a new HiGHS instance."""
+        assert _highs is not None
+        self._highs = _highs._Highs()
+        self._highs.passOptions(_options(options, presolve=False))
+        integrality, model.integrality = model.integrality, None
+        try:
+            self._highs.passModel(_lp(model))
+        finally:
+            model.integrality = integrality
+        self.values: FloatArray = np.zeros(model.cost.shape[0])
+        self.objective = 0.0
+
+    def solve(self) -> tuple[int, str]:
+        """Re-solve; returns (`OPTIMAL` or `FAILED`, HiGHS's status text)."""
+        assert _highs is not None
+        self._highs.run()
+        status = self._highs.getModelStatus()
+        message = str(self._highs.modelStatusToString(status))
+        if status != _highs.HighsModelStatus.kOptimal:
+            return FAILED, message
+        self.values = np.asarray(self._highs.getSolution().col_value, dtype=np.float64)
+        self.objective = float(self._highs.getInfo().objective_function_value)
+        return OPTIMAL, message
+
+    def set_columns(
+        self, cols: npt.NDArray[np.int32], lower: FloatArray, upper: FloatArray, cost: FloatArray
+    ) -> None:
+        """New bounds and costs for the given columns."""
+        self._highs.changeColsBounds(cols.shape[0], cols, lower, upper)
+        self._highs.changeColsCost(cols.shape[0], cols, cost)
+
+    def set_row_bounds(self, row: int, lower: float, upper: float) -> None:
+        """New bounds for one row."""
+        self._highs.changeRowBounds(row, lower, upper)
+
+    def add_rows(
+        self,
+        lower: FloatArray,
+        upper: FloatArray,
+        starts: npt.NDArray[np.int32],
+        cols: npt.NDArray[np.int32],
+        vals: FloatArray,
+    ) -> None:
+        """Append rows ``lower <= A x <= upper``, ``A`` given row-wise (CSR ``starts`` per row)."""
+        self._highs.addRows(lower.shape[0], lower, upper, cols.shape[0], starts, cols, vals)
+
+    def keep_rows(self, count: int) -> None:
+        """Drop every row after the first ``count``."""
+        total = int(self._highs.getNumRow())
+        if total > count:
+            self._highs.deleteRows(total - count, np.arange(count, total, dtype=np.int32))
+
+
+def run(
+    model: Model,
+    options: SolveOptions,
+    *,
+    start: FloatArray | None = None,
+) -> tuple[int, str, FloatArray | None]:
+    """Solve the assembled model. Returns (status, message, solution or None).
+
+    Status: `OPTIMAL`, `TIME_LIMIT` (stopped with a feasible solution) or `FAILED`. ``start``
+    is a feasible MILP answer HiGHS may start from.
+    """
+    if _highs is not None:
+        return _run_direct(model, options, start=start)
+    return _run_milp(model, options)  # pragma: no cover
+
+
+def _run_direct(
+    model: Model,
+    options: SolveOptions,
+    *,
+    start: FloatArray | None,
+) -> tuple[int, str, FloatArray | None]:
+    """Call HiGHS through scipy's bundled binding, skipping scipy's per-call wrapper.
+
+    ``scipy.optimize.milp`` spends about 3 ms per call on option validation and on building dual
+    information in a Python loop over the columns; we need neither. Same solver, same answers.
+    """
+    assert _highs is not None
+    lp = _lp(model)
+    highs = _highs._Highs()
+    highs.passOptions(_options(options, presolve=options.presolve))
     if highs.passModel(lp) == _highs.HighsStatus.kError:  # pragma: no cover - a bug if hit
         return FAILED, "HiGHS rejected the model", None
     if start is not None and model.integrality is not None:
@@ -148,13 +225,12 @@ def _run_direct(
 
 
 def _run_milp(
-    model: Model,
-    matrix: _Csc,
-    row_lower: FloatArray,
-    row_upper: FloatArray,
-    options: SolveOptions,
+    model: Model, options: SolveOptions
 ) -> tuple[int, str, FloatArray | None]:  # pragma: no cover - used if scipy moves its binding
     """Solve through the public ``scipy.optimize.milp``."""
+    matrix = _csc(model)
+    row_lower = np.concatenate(model.row_lower)
+    row_upper = np.concatenate(model.row_upper)
     highs_options: dict[str, object] = {
         "time_limit": options.time_limit_s,
         "presolve": options.presolve,

@@ -23,6 +23,7 @@ import numpy as np
 
 from .bounds import VehicleData, vehicle_data
 from .costing import evaluate_data
+from .curves import price_scale, site_flows_kw
 from .formulation import (
     Model,
     add_direction_binaries,
@@ -35,6 +36,7 @@ from .heuristics import charge_now
 from .highs import OPTIMAL, TIME_LIMIT, run
 from .model import BoolArray, FloatArray, Plan, Problem, SolveOptions
 from .rounding import solve_lexicographic
+from .single import solve_single
 
 __all__ = ["solve"]
 
@@ -137,8 +139,17 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
     """
     started = time.perf_counter()
     opts = options or SolveOptions()
-    n = len(problem.grid)
     data = [vehicle_data(problem, v) for v in problem.vehicles]
+    if len(data) == 1 and problem.site.capacity_price_per_kw <= 0 and not opts.reference:
+        plan = _single_vehicle(problem, data[0], opts, started)
+        if plan is not None:
+            return plan
+    return _general(problem, data, opts, started)
+
+
+def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, started: float) -> Plan:
+    """The full formulation: LP first, integrality added where the LP answer breaks a rule."""
+    n = len(problem.grid)
     model = build(problem, data, opts.tie_break)
     # Finite bounds on import and export (big-M of the direction binaries): the limits, or what
     # the house and the vehicles could possibly draw or deliver.
@@ -235,4 +246,30 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
         mip=model.integrality is not None,
         grid_import_w=np.clip(x[:n], 0.0, None) * 1000.0,
         grid_export_w=np.clip(x[n : 2 * n], 0.0, None) * 1000.0,
+    )
+
+
+def _single_vehicle(
+    problem: Problem, vd: VehicleData, options: SolveOptions, started: float
+) -> Plan | None:
+    """One vehicle without a capacity price: the exact search over its per-slot cost curves.
+
+    See `single`; None if it cannot run (the general formulation then takes over).
+    """
+    result = solve_single(problem, vd, options)
+    if result is None:
+        return None
+    eps = 1e-4 * price_scale(problem) if options.tie_break else 0.0
+    grid_import, grid_export = site_flows_kw(problem, result.power_kw, eps)
+    return evaluate_data(
+        problem,
+        [vd],
+        [np.clip(result.power_kw, 0.0, None) * 1000.0],
+        [np.clip(-result.power_kw, 0.0, None) * 1000.0],
+        strategy="optimal",
+        status=result.status,
+        solve_time_s=time.perf_counter() - started,
+        mip=result.mip,
+        grid_import_w=grid_import * 1000.0,
+        grid_export_w=grid_export * 1000.0,
     )

@@ -1,0 +1,135 @@
+"""The single-vehicle search (`optimizer.single`) finds the full MILP's optimum.
+
+The reference is scipy's ``milp`` on the full formulation with every rule enforced in every slot
+where it can bite (direction binaries for the meter and the vehicle, semi-continuous minimum
+powers): `solve` with ``reference=True`` and scipy's private HiGHS binding hidden, so that
+`highs.run` goes through ``scipy.optimize.milp``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import numpy as np
+import pytest
+
+from custom_components.v2g.optimizer import (
+    Plan,
+    Problem,
+    SolveOptions,
+    single as single_module,
+    solve,
+)
+from custom_components.v2g.optimizer.bounds import vehicle_data
+from custom_components.v2g.optimizer.single import solve_single
+
+from .common import assert_balanced, assert_no_simultaneous
+from .real_data import real_problem
+
+highs_module = sys.modules["custom_components.v2g.optimizer.highs"]
+
+REFERENCE = SolveOptions(reference=True, mip_rel_gap=1e-9, time_limit_s=60.0)
+
+
+def scipy_milp_reference(problem: Problem, monkeypatch: pytest.MonkeyPatch) -> Plan:
+    """The full MILP solved by ``scipy.optimize.milp``."""
+    with monkeypatch.context() as patch:
+        patch.setattr(highs_module, "_highs", None)
+        return solve(problem, REFERENCE)
+
+
+def assert_same_optimum(plan: Plan, reference: Plan) -> None:
+    assert plan.ok, plan.status
+    assert reference.ok, reference.status
+    # Both minimise the same objective (with the same tie-breaking epsilons) to a 1e-6 gap.
+    tolerance = 2e-6 * max(1.0, abs(reference.cost.objective))
+    assert plan.cost.objective == pytest.approx(reference.cost.objective, abs=tolerance)
+
+
+def assert_minimum_powers(problem: Problem, plan: Plan) -> None:
+    for vehicle, vp in zip(problem.vehicles, plan.vehicles, strict=True):
+        c, d = vp.charge_power_w, vp.discharge_power_w
+        assert ((c < 1e-3) | (c >= vehicle.min_charge_power_w - 1e-3)).all()
+        assert ((d < 1e-3) | (d >= vehicle.min_discharge_power_w - 1e-3)).all()
+
+
+@pytest.mark.parametrize("batch", range(4))
+def test_same_optimum_as_the_full_milp_on_real_prices(
+    batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """300 windows of 16-40 quarter-hours (the full MILP is slow beyond that)."""
+    rng = np.random.default_rng(1000 + batch)
+    searched = 0
+    for _ in range(75):
+        problem = real_problem(rng, int(rng.integers(16, 41)), worn=True)
+        plan = solve(problem)
+        assert_same_optimum(plan, scipy_milp_reference(problem, monkeypatch))
+        assert_minimum_powers(problem, plan)
+        assert_no_simultaneous(plan)
+        assert_balanced(problem, plan)
+        searched += plan.mip
+    assert searched >= 5  # the set exercises the search, not only the first LP
+
+
+def test_node_limit_hands_over_to_the_compact_milp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no nodes allowed, the compact MILP of the curves (warm-started) gives the answer."""
+    rng = np.random.default_rng(7)
+    tried = 0
+    for _ in range(40):
+        problem = real_problem(rng, 32)
+        vd = vehicle_data(problem, problem.vehicles[0])
+        if solve_single(problem, vd, SolveOptions()) is None:
+            continue
+        with monkeypatch.context() as patch:
+            patch.setattr(single_module, "NODE_LIMIT", 0)
+            plan = solve(problem)
+        if not plan.mip:
+            continue
+        tried += 1
+        assert_same_optimum(plan, scipy_milp_reference(problem, monkeypatch))
+        assert_minimum_powers(problem, plan)
+    assert tried >= 5
+
+
+def test_failed_compact_milp_keeps_the_best_plan_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At the node limit with a failing compact MILP: the best feasible plan so far, flagged;
+    without one, `solve` uses the full formulation instead."""
+    rng = np.random.default_rng(11)
+    outcomes = set()
+    monkeypatch.setattr(single_module, "NODE_LIMIT", 1)
+    monkeypatch.setattr(single_module, "run", lambda *_, **__: (2, "boom", None))
+    for _ in range(60):
+        problem = real_problem(rng, 32)
+        result = solve_single(problem, vehicle_data(problem, problem.vehicles[0]), SolveOptions())
+        if result is None:
+            outcomes.add("general")
+            # The full formulation takes over (a hard case for it too: keep it short).
+            plan = solve(problem, SolveOptions(time_limit_s=0.5))
+            assert plan.strategy == "optimal"
+            assert_minimum_powers(problem, plan)
+        elif result.status != "optimal":
+            outcomes.add("kept")
+            assert result.status == "time limit: boom"
+            assert result.mip
+    assert outcomes == {"general", "kept"}
+
+
+def test_root_failure_falls_back_to_the_full_formulation(monkeypatch: pytest.MonkeyPatch) -> None:
+    problem = real_problem(np.random.default_rng(3), 24)
+    expected = solve(problem)
+    monkeypatch.setattr(highs_module.LpHandle, "solve", lambda self: (2, "boom"))
+    plan = solve(problem)
+    assert plan.ok
+    assert plan.cost.objective == pytest.approx(expected.cost.objective, rel=1e-6, abs=1e-6)
+
+
+def test_idle_vehicle_needs_no_lp() -> None:
+    """A vehicle that is not plugged in during the horizon: idle, nothing to solve."""
+    problem = real_problem(np.random.default_rng(5), 16)
+    away = dataclasses.replace(problem.vehicles[0], available=np.zeros(16, dtype=bool))
+    plan = solve(dataclasses.replace(problem, vehicles=(away,)))
+    assert plan.ok
+    assert not plan.mip
+    assert (plan.charge_power_w == 0.0).all()
+    assert (plan.discharge_power_w == 0.0).all()
