@@ -124,3 +124,60 @@ def test_pure_lp_would_burn_energy_at_negative_prices() -> None:
     assert plan.ok
     assert plan.mip
     assert_no_simultaneous(plan)
+
+
+def test_solve_error_is_retried_with_other_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HiGHS's "Solve error" on a call that solves with presolve off: retried, not a fallback.
+
+    The two real re-plans that failed this way are not at hand, so the first attempt is made to
+    fail the same way.
+    """
+    real = highs_module._attempt
+    tried: list[dict[str, object]] = []
+
+    def first_fails(*args: object) -> tuple[int, str, object, bool]:
+        overrides = args[3]
+        assert isinstance(overrides, dict)
+        tried.append(overrides)
+        if not overrides:
+            return highs_module.FAILED, "Solve error", None, False
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(highs_module, "_attempt", first_fails)
+    vehicles = (ev(name="a", departure=hours(2)), ev(name="b", departure=hours(2)))
+    plan = solve(problem([0.30, 0.10], vehicles=vehicles))
+    assert plan.ok
+    assert plan.strategy == "optimal"
+    assert tried[:2] == [{}, {"presolve": "off"}]
+
+
+def test_infeasible_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[object] = []
+    monkeypatch.setattr(
+        highs_module,
+        "_attempt",
+        lambda *args: calls.append(args) or (highs_module.FAILED, "Infeasible", None, True),
+    )
+    status, message, x = highs_module.run(build(problem([0.1]), [], tie_break=True), SolveOptions())
+    assert (status, message, x) == (highs_module.FAILED, "Infeasible", None)
+    assert len(calls) == 1
+
+
+def test_solve_error_in_the_single_vehicle_search_is_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = highs_module.LpHandle._run
+    failed: list[bool] = []
+
+    def first_fails(self: object) -> tuple[object, str]:
+        if not failed:
+            failed.append(True)
+            return highs_module._highs.HighsModelStatus.kSolveError, "Solve error"
+        return real(self)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(highs_module.LpHandle, "_run", first_fails)
+    vehicle = ev(soc_pct=40.0, departure=hours(3), min_charge_power_w=4_000.0, v2g_allowed=False)
+    plan = solve(problem([0.3, 0.1, 0.2], vehicles=(vehicle,)))
+    assert failed
+    assert plan.ok
+    assert kw(plan.charge_power_w) == [0.0, 10.0, 0.0]

@@ -7,6 +7,11 @@ falls back to ``milp`` (same solver, same answers).
 `LpHandle` keeps one LP alive in HiGHS between solves: a search that changes a few bounds, costs
 or rows re-solves from the previous basis in a few simplex iterations instead of from scratch.
 It needs the binding (`persistent_available`); without it callers use `run`.
+
+Retries: HiGHS occasionally ends with "Solve error" (or another status that is neither an answer
+nor a proof of infeasibility) on a problem it solves with other settings: 2 of 13,520 re-plans on
+real prices did, and both solved with presolve off. So a failed call is retried as listed in
+`RETRIES` (presolve off, then the primal simplex) before the caller falls back.
 """
 
 from __future__ import annotations
@@ -26,7 +31,15 @@ except ImportError:  # pragma: no cover
 from .formulation import Model
 from .model import FloatArray, SolveOptions
 
-__all__ = ["FAILED", "OPTIMAL", "TIME_LIMIT", "LpHandle", "persistent_available", "run"]
+__all__ = [
+    "FAILED",
+    "OPTIMAL",
+    "RETRIES",
+    "TIME_LIMIT",
+    "LpHandle",
+    "persistent_available",
+    "run",
+]
 
 OPTIMAL = 0
 """Status: solved to optimality (within the MIP gap for a MILP)."""
@@ -34,6 +47,13 @@ TIME_LIMIT = 1
 """Status: stopped (time limit) with a feasible solution."""
 FAILED = 2
 """Status: no solution."""
+
+RETRIES: tuple[dict[str, object], ...] = (
+    {},
+    {"presolve": "off"},
+    {"presolve": "off", "simplex_strategy": 4},
+)
+"""HiGHS option changes tried in turn after a failed call (4: the primal simplex)."""
 
 _DUAL_TOLERANCE = 1e-9
 """HiGHS dual feasibility tolerance (default 1e-7): tie-breaking cost differences between
@@ -133,16 +153,33 @@ class LpHandle:
         self.objective = 0.0
 
     def solve(self) -> tuple[int, str]:
-        """Re-solve; returns (`OPTIMAL` or `FAILED`, HiGHS's status text)."""
+        """Re-solve; returns (`OPTIMAL` or `FAILED`, HiGHS's status text).
+
+        A failure that does not prove infeasibility is retried from scratch (basis dropped)
+        with the primal simplex.
+        """
+        assert _highs is not None
+        status, message = self._run()
+        if status == _highs.HighsModelStatus.kOptimal:
+            return OPTIMAL, message
+        if _proves_infeasible(status):
+            return FAILED, message
+        self._highs.clearSolver()
+        self._highs.setOptionValue("simplex_strategy", 4)
+        status, retried = self._run()
+        self._highs.setOptionValue("simplex_strategy", 1)
+        if status == _highs.HighsModelStatus.kOptimal:
+            return OPTIMAL, f"{retried} (after {message})"
+        return FAILED, f"{message}; {retried}"
+
+    def _run(self) -> tuple[object, str]:
         assert _highs is not None
         self._highs.run()
         status = self._highs.getModelStatus()
-        message = str(self._highs.modelStatusToString(status))
-        if status != _highs.HighsModelStatus.kOptimal:
-            return FAILED, message
-        self.values = np.asarray(self._highs.getSolution().col_value, dtype=np.float64)
-        self.objective = float(self._highs.getInfo().objective_function_value)
-        return OPTIMAL, message
+        if status == _highs.HighsModelStatus.kOptimal:
+            self.values = np.asarray(self._highs.getSolution().col_value, dtype=np.float64)
+            self.objective = float(self._highs.getInfo().objective_function_value)
+        return status, str(self._highs.modelStatusToString(status))
 
     def set_columns(
         self, cols: npt.NDArray[np.int32], lower: FloatArray, upper: FloatArray, cost: FloatArray
@@ -199,13 +236,37 @@ def _run_direct(
 
     ``scipy.optimize.milp`` spends about 3 ms per call on option validation and on building dual
     information in a Python loop over the columns; we need neither. Same solver, same answers.
+    A call that fails without proving the model infeasible is retried (see `RETRIES`).
     """
     assert _highs is not None
     lp = _lp(model)
+    failures: list[str] = []
+    for overrides in RETRIES:
+        code, message, x, definite = _attempt(model, lp, options, overrides, start)
+        if code != FAILED or definite:
+            if failures:
+                message = f"{message} (after {', '.join(failures)})"
+            return code, message, x
+        failures.append(message)
+    return FAILED, "; ".join(failures), None
+
+
+def _attempt(
+    model: Model,
+    lp: object,
+    options: SolveOptions,
+    overrides: dict[str, object],
+    start: FloatArray | None,
+) -> tuple[int, str, FloatArray | None, bool]:
+    """One HiGHS call with some options changed: (status, message, solution, infeasible)."""
+    assert _highs is not None
     highs = _highs._Highs()
-    highs.passOptions(_options(options, presolve=options.presolve))
+    highs_options = _options(options, presolve=options.presolve)
+    for name, value in overrides.items():
+        setattr(highs_options, name, value)
+    highs.passOptions(highs_options)
     if highs.passModel(lp) == _highs.HighsStatus.kError:  # pragma: no cover - a bug if hit
-        return FAILED, "HiGHS rejected the model", None
+        return FAILED, "HiGHS rejected the model", None, True
     if start is not None and model.integrality is not None:
         incumbent = _highs.HighsSolution()
         incumbent.col_value = start.tolist()
@@ -213,15 +274,21 @@ def _run_direct(
         highs.setSolution(incumbent)
     highs.run()
     status = highs.getModelStatus()
-    info = highs.getInfo()
     message = str(highs.modelStatusToString(status))
     if status == _highs.HighsModelStatus.kOptimal:
         code = OPTIMAL
-    elif info.primal_solution_status == _highs.SolutionStatus.kSolutionStatusFeasible:
+    elif highs.getInfo().primal_solution_status == _highs.SolutionStatus.kSolutionStatusFeasible:
         code = TIME_LIMIT
     else:
-        return FAILED, message, None
-    return code, message, np.asarray(highs.getSolution().col_value, dtype=np.float64)
+        return FAILED, message, None, _proves_infeasible(status)
+    return code, message, np.asarray(highs.getSolution().col_value, dtype=np.float64), False
+
+
+def _proves_infeasible(status: object) -> bool:
+    """HiGHS answered "no solution" (a retry would not change that)."""
+    assert _highs is not None
+    kinds = _highs.HighsModelStatus
+    return status in {kinds.kInfeasible, kinds.kUnboundedOrInfeasible, kinds.kUnbounded}
 
 
 def _run_milp(
