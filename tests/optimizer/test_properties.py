@@ -65,6 +65,7 @@ def problems(draw: st.DrawFn, max_vehicles: int = 1) -> Problem:
                 discharge_efficiency=draw(st.sampled_from([0.9, 1.0])),
                 wear_cost_per_kwh=draw(st.sampled_from([0.0, 0.03])),
                 v2g_allowed=v2g,
+                reserve_within_s=draw(st.sampled_from([None, None, 1800.0, 7200.0])),
             )
         )
     site = Site(
@@ -114,6 +115,10 @@ def _check_physics(problem: Problem, plan: Plan) -> None:
         assert vp.soc_pct.max() <= min(max(upper, vehicle.soc_pct), 100.0) + 1e-6
         if vehicle.soc_pct >= vehicle.min_soc_pct:
             assert vp.soc_pct.min() >= vehicle.min_soc_pct - 1e-6
+        elif vehicle.reserve_within_s is not None:
+            # Below the reserve: never discharged before the deadline to reach it.
+            window = problem.grid.end_s < problem.grid.start_s[0] + vehicle.reserve_within_s
+            assert (vp.discharge_power_w[window] <= 1e-3).all()
     assert (plan.grid_export_w <= problem.site.export_limit_w + 1e-3).all()
     if not problem.site.export_allowed:
         assert (plan.grid_export_w <= 1e-3).all()

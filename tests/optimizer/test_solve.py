@@ -563,3 +563,42 @@ def test_priority_must_be_positive() -> None:
         ev(priority=0.0)
     with pytest.raises(ValueError, match="priority"):
         ev(priority=math.inf)
+
+
+def _below_reserve(**kwargs: object) -> Problem:
+    """An EV at 10 % with a 30 % reserve: 20 kWh to charge, 10 kW, dear now, cheap from hour 2."""
+    vehicle = ev(soc_pct=10.0, target_soc_pct=30.0, min_soc_pct=30.0, **kwargs)
+    return problem([0.5, 0.5, 0.1, 0.1, 0.5, 0.5], vehicles=(vehicle,))
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_reserve_within_a_window_uses_its_cheapest_slots(reference: bool) -> None:
+    options = SolveOptions(reference=reference)
+    at_once = solve(_below_reserve(v2g_allowed=False), options)
+    assert kw(at_once.charge_power_w) == [10.0, 10.0, 0.0, 0.0, 0.0, 0.0]  # the default
+    window = solve(_below_reserve(v2g_allowed=False, reserve_within_s=4 * 3600.0), options)
+    assert window.ok
+    assert kw(window.charge_power_w) == [0.0, 0.0, 10.0, 10.0, 0.0, 0.0]
+    assert window.soc_pct[3] == pytest.approx(30.0)
+    assert window.cost.shortfall_penalty == pytest.approx(0.0)
+    assert window.cost.total_cost < at_once.cost.total_cost
+    # A window too short for the cheap hours: the reserve is due after two hours.
+    short = solve(_below_reserve(v2g_allowed=False, reserve_within_s=2 * 3600.0), options)
+    assert kw(short.charge_power_w)[:2] == [10.0, 10.0]
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_no_discharging_below_the_reserve_before_its_deadline(reference: bool) -> None:
+    """Selling at 0.9 pays, but not while the EV is still below its reserve."""
+    vehicle = ev(soc_pct=25.0, target_soc_pct=30.0, min_soc_pct=30.0, reserve_within_s=3 * 3600.0)
+    prob = problem([0.1, 0.1, 0.1, 0.1], export_price=[0.9, 0.1, 0.1, 0.9], vehicles=(vehicle,))
+    plan = solve(prob, SolveOptions(reference=reference))
+    assert plan.ok
+    assert kw(plan.discharge_power_w)[:3] == [0.0, 0.0, 0.0]
+    assert kw(plan.discharge_power_w)[3] > 0.0  # after the deadline, above the reserve: it may
+    assert plan.soc_pct[2] >= 30.0 - 1e-6
+
+
+def test_reserve_window_validation() -> None:
+    with pytest.raises(ValueError, match="reserve_within_s"):
+        ev(reserve_within_s=-1.0)

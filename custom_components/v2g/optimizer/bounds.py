@@ -42,6 +42,9 @@ class VehicleData:
     """Factor on the shortfall penalty: the vehicle's priority over the lowest of the problem."""
     soft_reserve: bool
     """The EV is below its reserve now: the reserve is a soft constraint (penalised shortfall)."""
+    reserve_hours: FloatArray
+    """Per slot, the hours a kWh below the reserve at its end is penalised for: the slot's length,
+    or 0 before the deadline of ``Vehicle.reserve_within_s`` (soft reserve only)."""
     offset: int = 0
     """Column of this vehicle's first variable in the LP (set by the formulation)."""
 
@@ -106,9 +109,17 @@ def vehicle_data(problem: Problem, vehicle: Vehicle) -> VehicleData:
     upper = max(vehicle.max_soc_pct, vehicle.target_soc_pct) / 100.0 * cap
     upper = max(min(upper, cap), initial, reserve)
     target = min(target, upper)
+    soft_reserve = initial < reserve - 1e-9
+    reserve_hours = grid.durations_h.copy()
+    if soft_reserve and vehicle.reserve_within_s is not None:
+        # Reach the reserve by the deadline: no penalty before it, and no discharging either.
+        deadline = int(grid.start_s[0]) + vehicle.reserve_within_s
+        reserve_hours[grid.end_s < deadline] = 0.0
     charge_max = np.where(available, vehicle.max_charge_power_w / 1000.0, 0.0)
     discharge_max = np.where(
-        available & vehicle.can_discharge, vehicle.max_discharge_power_w / 1000.0, 0.0
+        available & vehicle.can_discharge & (reserve_hours > 0.0),
+        vehicle.max_discharge_power_w / 1000.0,
+        0.0,
     )
     return VehicleData(
         vehicle=vehicle,
@@ -127,7 +138,8 @@ def vehicle_data(problem: Problem, vehicle: Vehicle) -> VehicleData:
         departure_index=departure_index if target > 0 else None,
         wear=vehicle.wear_cost_per_kwh,
         shortfall_weight=vehicle.priority / min(v.priority for v in problem.vehicles),
-        soft_reserve=initial < reserve - 1e-9,
+        soft_reserve=soft_reserve,
+        reserve_hours=reserve_hours,
     )
 
 

@@ -117,7 +117,8 @@ def evaluate_data(
         wear = float(np.sum(h * vd.wear * (c + d)))
         wear_total += wear
         weight = penalty * vd.shortfall_weight
-        shortfall += weight * float(np.sum(h * np.clip(vd.reserve_kwh - stored, 0.0, None)))
+        below = np.clip(vd.reserve_kwh - stored, 0.0, None)
+        shortfall += weight * float(np.sum(vd.reserve_hours * below))
         terminal += v_term * float(stored[-1] - vd.initial_kwh)
         reachable = True
         best: float | None = None

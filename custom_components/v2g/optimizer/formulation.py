@@ -169,7 +169,7 @@ def build(problem: Problem, data: list[VehicleData], tie_break: bool) -> Model: 
         lower_parts += [np.zeros(2 * n), _full(n, s_lower)]
         upper_parts += [vd.charge_max_kw, vd.discharge_max_kw, _full(n, vd.upper_kwh)]
         if vd.soft_reserve:
-            cost_parts.append(penalty * vd.shortfall_weight * h)
+            cost_parts.append(penalty * vd.shortfall_weight * vd.reserve_hours)
             lower_parts.append(np.zeros(n))
             upper_parts.append(_full(n, vd.reserve_kwh))
         if vd.departure_index:

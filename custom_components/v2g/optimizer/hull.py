@@ -129,16 +129,16 @@ class HullLp:
         vd, n = self.vd, self.n
         active = self.active.shape[0]
         segments = self.s_col
-        h = problem.grid.durations_h
         penalty = penalty_per_kwh(problem) * vd.shortfall_weight / self.curves.scale
         v_term = terminal_value_per_kwh(problem) / self.curves.scale
         # Stretch j: active slot j and the inactive slots after it share its stored energy.
         stretch = np.searchsorted(self.active, np.arange(n), side="right") - 1
         before = stretch < 0  # before the first active slot: the initial energy
         constant = float(self.first_cost.sum())
+        hours = vd.reserve_hours
         if vd.soft_reserve:
             below = max(0.0, vd.reserve_kwh - vd.initial_kwh)
-            constant += penalty * float(h[before].sum()) * below
+            constant += penalty * float(hours[before].sum()) * below
         target_row: int | None = None
         if vd.departure_index:
             target_row = int(stretch[vd.departure_index - 1])
@@ -178,11 +178,11 @@ class HullLp:
         self.target_col: int | None = None
         """Target shortfall column (a target inside or at the end of the active slots)."""
         if vd.soft_reserve:
-            hours = np.bincount(stretch[~before], weights=h[~before], minlength=active).astype(
-                np.float64
-            )
+            per_stretch = np.bincount(stretch[~before], weights=hours[~before], minlength=active)
             shortfall = model.add_columns(
-                penalty * hours, np.zeros(active), np.full(active, vd.reserve_kwh)
+                penalty * per_stretch.astype(np.float64),
+                np.zeros(active),
+                np.full(active, vd.reserve_kwh),
             )
             self.reserve_col = int(shortfall[0]) if active else None
             model.add_rows(

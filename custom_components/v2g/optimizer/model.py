@@ -65,6 +65,11 @@ class Vehicle:
     ``min_soc_pct`` is the reserve: never planned below it, and V2G never discharges below it
     (if the EV arrives below it, the plan charges up to it first, as a soft constraint).
 
+    ``reserve_within_s`` relaxes that first charge: when the EV is below its reserve, it must
+    reach the reserve within this many seconds from the start of the grid, in the cheapest slots of
+    that window (it is never discharged before; the shortfall is penalised from the deadline on).
+    None (the default) means at once, whatever the price.
+
     ``priority`` weighs this vehicle's shortfalls (below the departure target, below the reserve)
     against the other vehicles' when the site connection cannot serve every target: a kWh short
     costs the penalty times ``priority / (lowest priority of the problem)``, so the vehicle with
@@ -104,6 +109,8 @@ class Vehicle:
     """Per slot: plugged in and controllable. None = every slot until departure."""
     priority: float = 1.0
     """Weight of this vehicle's shortfall penalties relative to the other vehicles' (> 0)."""
+    reserve_within_s: float | None = None
+    """Below the reserve: reach it within this many seconds (None: at once)."""
     name: str = "ev"
     """Identifier, for the caller's bookkeeping."""
 
@@ -129,6 +136,11 @@ class Vehicle:
                 raise ValueError(msg)
         if not (self.priority > 0 and math.isfinite(self.priority)):
             msg = "priority must be finite and > 0"
+            raise ValueError(msg)
+        if self.reserve_within_s is not None and not (
+            self.reserve_within_s >= 0 and math.isfinite(self.reserve_within_s)
+        ):
+            msg = "reserve_within_s must be None or finite and >= 0"
             raise ValueError(msg)
 
     @property
