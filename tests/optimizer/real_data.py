@@ -81,3 +81,51 @@ def real_problem(rng: np.random.Generator, slots: int, *, worn: bool = False) ->
         base_load_power_w=load,
         site=Site(import_limit_w=17_000.0, export_limit_w=float(rng.choice([17_000.0, np.inf]))),
     )
+
+
+def real_fleet(rng: np.random.Generator, vehicles: int, slots: int) -> Problem:
+    """A random fleet on one connection over a window of real prices: vans of 75 kWh at 11 kW
+    with 4.14 kW minimum powers (half of them V2G), each plugged in for part of the window."""
+    first, spot_h, ghi_h = hourly()
+    start = int(rng.integers(0, spot_h.size * 4 - slots))
+    hour = (start + np.arange(slots)) // 4
+    spot = spot_h[hour]
+    at = first + timedelta(seconds=QUARTER_S * start)
+    starts = np.datetime64(int(at.timestamp()), "s") + QUARTER_S * np.arange(slots)
+    grid = SlotGrid(starts.astype("datetime64[s]"), np.full(slots, QUARTER_S, dtype=np.int64))
+    vans = []
+    for i in range(vehicles):
+        arrive = int(rng.integers(0, slots // 2))
+        leave = int(rng.integers(arrive + 4, slots + 8))
+        available = np.zeros(slots, dtype=bool)
+        available[arrive : min(leave, slots)] = True
+        v2g = bool(i % 2)
+        vans.append(
+            Vehicle(
+                name=f"van{i}",
+                capacity_kwh=75.0,
+                soc_pct=float(rng.uniform(10.0, 89.0)),
+                target_soc_pct=90.0,
+                departure=at + timedelta(seconds=QUARTER_S * leave),
+                min_soc_pct=20.0,
+                max_soc_pct=90.0,
+                max_charge_power_w=11_000.0,
+                max_discharge_power_w=11_000.0 if v2g else 0.0,
+                min_charge_power_w=4_140.0,
+                min_discharge_power_w=4_140.0 if v2g else 0.0,
+                charge_efficiency=0.92,
+                discharge_efficiency=0.92,
+                wear_cost_per_kwh=0.02,
+                v2g_allowed=v2g,
+                available=available,
+            )
+        )
+    return Problem(
+        grid=grid,
+        import_price_per_kwh=spot + 0.10,
+        export_price_per_kwh=spot,
+        vehicles=tuple(vans),
+        solar_power_w=1000.0 * vehicles * ghi_h[hour] / 1000.0 * 0.85,
+        base_load_power_w=np.full(slots, 400.0 * vehicles),
+        site=Site(import_limit_w=4_000.0 * vehicles, export_limit_w=2_000.0 * vehicles),
+    )

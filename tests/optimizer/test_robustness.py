@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from custom_components.v2g.optimizer import Problem, SlotGrid, SolveOptions, solve
-from custom_components.v2g.optimizer.bounds import vehicle_data
+from custom_components.v2g.optimizer.bounds import vehicles_data
 from custom_components.v2g.optimizer.formulation import build
 from custom_components.v2g.optimizer.highs import run
 
@@ -66,14 +66,14 @@ def test_last_round_is_the_full_milp(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_rules_still_broken_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     _fail_the_single_vehicle_search(monkeypatch)
-    real = solve_module._violations
+    real = solve_module.violations
 
     def always(x: object, data: list[object], n: int) -> object:
         broken = real(x, data, n)
         broken.grid[:] = True
         return broken
 
-    monkeypatch.setattr(solve_module, "_violations", always)
+    monkeypatch.setattr(solve_module, "violations", always)
     prob = problem([0.3, 0.1], vehicles=(ev(departure=hours(2)),), solar_w=[5e3, 5e3])
     plan = solve(prob, SolveOptions(max_rounds=3))
     assert plan.status == "rule violations remain after the last round"
@@ -112,7 +112,7 @@ def test_pure_lp_would_burn_energy_at_negative_prices() -> None:
     once in the LP relaxation; the solve never does."""
     vehicle = ev(soc_pct=95.0, charge_efficiency=0.9, discharge_efficiency=0.9)
     prob = problem([-0.10, -0.10, -0.10, 0.20], vehicles=(vehicle,))
-    data = [vehicle_data(prob, v) for v in prob.vehicles]
+    data = vehicles_data(prob)
     model = build(prob, data, tie_break=True)
     status, _, x = run(model, SolveOptions())
     assert status == 0

@@ -13,7 +13,7 @@ import numpy as np
 
 from .model import BoolArray, FloatArray, Problem, Vehicle
 
-__all__ = ["VehicleData", "export_limit_kw", "import_limit_kw", "vehicle_data"]
+__all__ = ["VehicleData", "export_limit_kw", "import_limit_kw", "vehicle_data", "vehicles_data"]
 
 
 @dataclass(slots=True)
@@ -74,12 +74,23 @@ class VehicleData:
         return 3 * n + (n if self.soft_reserve else 0) + (1 if self.departure_index else 0)
 
 
-def vehicle_data(problem: Problem, vehicle: Vehicle) -> VehicleData:
+def vehicles_data(problem: Problem) -> list[VehicleData]:
+    """`vehicle_data` of every vehicle of ``problem``, in order."""
+    lowest = min((v.priority for v in problem.vehicles), default=1.0)
+    return [vehicle_data(problem, v, lowest_priority=lowest) for v in problem.vehicles]
+
+
+def vehicle_data(
+    problem: Problem, vehicle: Vehicle, *, lowest_priority: float | None = None
+) -> VehicleData:
     """Bounds and constants of ``vehicle`` on ``problem``'s grid.
 
     A departure after the horizon end lowers the target by what the charger can still deliver
-    between the horizon end and the departure.
+    between the horizon end and the departure. ``lowest_priority``: the lowest priority of the
+    problem's vehicles (computed if not given).
     """
+    if lowest_priority is None:
+        lowest_priority = min(v.priority for v in problem.vehicles)
     grid = problem.grid
     n = len(grid)
     departure_index: int | None = None
@@ -137,7 +148,7 @@ def vehicle_data(problem: Problem, vehicle: Vehicle) -> VehicleData:
         target_kwh=target,
         departure_index=departure_index if target > 0 else None,
         wear=vehicle.wear_cost_per_kwh,
-        shortfall_weight=vehicle.priority / min(v.priority for v in problem.vehicles),
+        shortfall_weight=vehicle.priority / lowest_priority,
         soft_reserve=soft_reserve,
         reserve_hours=reserve_hours,
     )

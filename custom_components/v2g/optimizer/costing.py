@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bounds import VehicleData, export_limit_kw, vehicle_data
+from .bounds import VehicleData, export_limit_kw, vehicles_data
 from .model import CostBreakdown, FloatArray, Plan, Problem, VehiclePlan
 
 __all__ = ["evaluate", "evaluate_data", "penalty_per_kwh", "terminal_value_per_kwh"]
@@ -69,7 +69,7 @@ def evaluate(
     export limit when the export price is positive and curtailed (up to the solar power)
     otherwise; whatever is left is exported regardless.
     """
-    data = [vehicle_data(problem, v) for v in problem.vehicles]
+    data = vehicles_data(problem)
     return evaluate_data(
         problem,
         data,

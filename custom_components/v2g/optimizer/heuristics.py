@@ -19,7 +19,7 @@ import time
 import numpy as np
 import numpy.typing as npt
 
-from .bounds import VehicleData, vehicle_data
+from .bounds import VehicleData, vehicles_data
 from .costing import evaluate_data
 from .model import FloatArray, Plan, Problem
 
@@ -79,7 +79,7 @@ def _schedule(
     started = time.perf_counter()
     h = problem.grid.durations_h
     headroom = _headroom_kw(problem)
-    data = [vehicle_data(problem, vehicle) for vehicle in problem.vehicles]
+    data = vehicles_data(problem)
     charges = [np.zeros(len(problem.grid)) for _ in data]
     # The site's headroom goes to the vehicles in order of priority (the problem's order on ties).
     for i in sorted(range(len(data)), key=lambda i: -data[i].vehicle.priority):

@@ -139,11 +139,16 @@ class LpHandle:
     starts from the last basis. Values are those of the last successful solve.
     """
 
-    def __init__(self, model: Model, options: SolveOptions) -> None:
-        """Pass ``model`` (its integrality is ignored) to a new HiGHS instance."""
+    def __init__(self, model: Model, options: SolveOptions, *, presolve: bool = False) -> None:
+        """Pass ``model`` (its integrality is ignored) to a new HiGHS instance.
+
+        ``presolve``: presolve the first solve (pays for large models; later solves start from
+        the basis without it).
+        """
         assert _highs is not None
         self._highs = _highs._Highs()
-        self._highs.passOptions(_options(options, presolve=False))
+        self._highs.passOptions(_options(options, presolve=presolve))
+        self._presolve = presolve
         integrality, model.integrality = model.integrality, None
         try:
             self._highs.passModel(_lp(model))
@@ -160,6 +165,9 @@ class LpHandle:
         """
         assert _highs is not None
         status, message = self._run()
+        if self._presolve:  # only the first solve: later ones start from its basis
+            self._highs.setOptionValue("presolve", "off")
+            self._presolve = False
         if status == _highs.HighsModelStatus.kOptimal:
             return OPTIMAL, message
         if _proves_infeasible(status):

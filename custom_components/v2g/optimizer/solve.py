@@ -16,119 +16,34 @@ saying why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 import time
 
 import numpy as np
 
-from .bounds import VehicleData, vehicle_data
+from .bounds import VehicleData, vehicles_data
 from .costing import evaluate_data
 from .curves import price_scale, site_flows_kw
+from .fleet import solve_fleet
 from .formulation import (
     Model,
-    add_direction_binaries,
-    add_grid_binaries,
     build,
     plain_cost,
-    set_semicontinuous,
 )
 from .heuristics import charge_now
 from .highs import OPTIMAL, TIME_LIMIT, run
-from .model import BoolArray, FloatArray, Plan, Problem, SolveOptions
+from .model import FloatArray, Plan, Problem, SolveOptions
 from .rounding import solve_lexicographic
+from .rules import Rules, any_broken, candidates, impose, restrict, violations
 from .single import solve_single
 
 __all__ = ["solve"]
-
-_TOL_KW = 1e-6
-"""Powers below this (kW, i.e. 1 mW) count as zero when checking the LP answer."""
 
 
 def _solve_model(model: Model, options: SolveOptions) -> tuple[int, str, FloatArray | None]:
     if model.grid_binaries and not options.reference:
         return solve_lexicographic(model, options)
     return run(model, options)
-
-
-@dataclass(slots=True)
-class _Rules:
-    """Which slots already carry integrality, per rule (vehicle rules: one mask per vehicle)."""
-
-    direction: list[BoolArray]
-    charge_min: list[BoolArray]
-    discharge_min: list[BoolArray]
-    grid: BoolArray
-
-
-def _candidates(data: list[VehicleData], g_max: FloatArray, x_max: FloatArray) -> _Rules:
-    """Slots where each rule can bite at all."""
-    return _Rules(
-        direction=[(vd.charge_max_kw > 0) & (vd.discharge_max_kw > 0) for vd in data],
-        charge_min=[(vd.charge_max_kw >= vd.charge_min_kw) & (vd.charge_min_kw > 0) for vd in data],
-        discharge_min=[
-            (vd.discharge_max_kw >= vd.discharge_min_kw) & (vd.discharge_min_kw > 0) for vd in data
-        ],
-        grid=(g_max > 0) & (x_max > 0),
-    )
-
-
-def _violations(x: FloatArray, data: list[VehicleData], n: int) -> _Rules:
-    """Slots whose LP answer breaks a rule the LP does not enforce."""
-    direction: list[BoolArray] = []
-    charge_min: list[BoolArray] = []
-    discharge_min: list[BoolArray] = []
-    for vd in data:
-        c = x[vd.c : vd.c + n]
-        d = x[vd.d(n) : vd.d(n) + n]
-        direction.append((c > _TOL_KW) & (d > _TOL_KW))
-        charge_min.append((c > _TOL_KW) & (c < vd.charge_min_kw - _TOL_KW))
-        discharge_min.append((d > _TOL_KW) & (d < vd.discharge_min_kw - _TOL_KW))
-    grid = (x[:n] > _TOL_KW) & (x[n : 2 * n] > _TOL_KW)
-    return _Rules(direction, charge_min, discharge_min, grid)
-
-
-def _any(rules: _Rules) -> bool:
-    masks = [*rules.direction, *rules.charge_min, *rules.discharge_min, rules.grid]
-    return any(bool(mask.any()) for mask in masks)
-
-
-def _impose(
-    model: Model,
-    data: list[VehicleData],
-    n: int,
-    have: _Rules,
-    want: _Rules,
-    *,
-    limits: tuple[FloatArray, FloatArray],
-    net_kw: FloatArray,
-) -> None:
-    """Add integrality for the slots in ``want`` not yet in ``have`` (and record them)."""
-    for i, vd in enumerate(data):
-        new = np.flatnonzero(want.direction[i] & ~have.direction[i]).astype(np.int64)
-        add_direction_binaries(
-            model, vd.c, vd.d(n), new, vd.charge_max_kw[new], vd.discharge_max_kw[new]
-        )
-        have.direction[i] |= want.direction[i]
-        new = np.flatnonzero(want.charge_min[i] & ~have.charge_min[i]).astype(np.int64)
-        set_semicontinuous(model, vd.c, new, vd.charge_min_kw)
-        have.charge_min[i] |= want.charge_min[i]
-        new = np.flatnonzero(want.discharge_min[i] & ~have.discharge_min[i]).astype(np.int64)
-        set_semicontinuous(model, vd.d(n), new, vd.discharge_min_kw)
-        have.discharge_min[i] |= want.discharge_min[i]
-    new = np.flatnonzero(want.grid & ~have.grid).astype(np.int64)
-    add_grid_binaries(model, data, n, new, limits=limits, net_kw=net_kw)
-    have.grid |= want.grid
-
-
-def _restrict(want: _Rules, allowed: _Rules) -> _Rules:
-    return _Rules(
-        direction=[w & a for w, a in zip(want.direction, allowed.direction, strict=True)],
-        charge_min=[w & a for w, a in zip(want.charge_min, allowed.charge_min, strict=True)],
-        discharge_min=[
-            w & a for w, a in zip(want.discharge_min, allowed.discharge_min, strict=True)
-        ],
-        grid=want.grid & allowed.grid,
-    )
 
 
 def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
@@ -139,7 +54,7 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
     """
     started = time.perf_counter()
     opts = options or SolveOptions()
-    data = [vehicle_data(problem, v) for v in problem.vehicles]
+    data = vehicles_data(problem)
     if len(data) == 1 and problem.site.capacity_price_per_kw <= 0 and not opts.reference:
         plan = _single_vehicle(problem, data[0], opts, started)
         if plan is not None:
@@ -169,8 +84,8 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
     for vd in data:  # a charger that cannot reach its minimum power cannot run at all there
         model.upper[vd.c + np.flatnonzero(vd.charge_max_kw < vd.charge_min_kw)] = 0.0
         model.upper[vd.d(n) + np.flatnonzero(vd.discharge_max_kw < vd.discharge_min_kw)] = 0.0
-    allowed = _candidates(data, g_max, x_max)
-    have = _Rules(
+    allowed = candidates(data, g_max, x_max)
+    have = Rules(
         direction=[np.zeros(n, dtype=bool) for _ in data],
         charge_min=[np.zeros(n, dtype=bool) for _ in data],
         discharge_min=[np.zeros(n, dtype=bool) for _ in data],
@@ -179,24 +94,28 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
     # Pre-emptive: where the LP is known to be gameable (negative import price: burning energy
     # by charging and discharging at once pays; export paying more than import: import to export).
     negative = problem.import_price_per_kwh < 0
-    pre = _Rules(
+    pre = Rules(
         direction=[negative.copy() for _ in data],
         charge_min=[np.zeros(n, dtype=bool) for _ in data],
         discharge_min=[np.zeros(n, dtype=bool) for _ in data],
         grid=problem.export_price_per_kwh > problem.import_price_per_kwh,
     )
-    _impose(
+    impose(
         model,
         data,
         n,
         have,
-        allowed if opts.reference else _restrict(pre, allowed),
+        allowed if opts.reference else restrict(pre, allowed),
         limits=limits,
         net_kw=net_kw,
     )
 
     status_text = "optimal"
     solution: FloatArray | None = None
+    fleet = solve_fleet(problem, data, model, opts)
+    if fleet is not None and fleet.plan is not None:
+        return dataclasses.replace(fleet.plan, solve_time_s=time.perf_counter() - started)
+    # Otherwise the rounds (with a fleet's on/off pattern kept if a direction rule was broken).
     rounds = max(2, opts.max_rounds)
     for round_index in range(rounds):
         if opts.tie_break and model.grid_binaries and model.plain_cost is None:
@@ -208,14 +127,14 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
             break
         solution = x
         status_text = "optimal" if status == OPTIMAL else f"time limit: {message}"
-        broken = _violations(x, data, n)
-        if not _any(broken):
+        broken = violations(x, data, n)
+        if not any_broken(broken):
             break
         if round_index >= rounds - 2:
             # Last resort: the full MILP (every slot where a rule can bite).
-            _impose(model, data, n, have, allowed, limits=limits, net_kw=net_kw)
+            impose(model, data, n, have, allowed, limits=limits, net_kw=net_kw)
         else:
-            _impose(model, data, n, have, _restrict(broken, allowed), limits=limits, net_kw=net_kw)
+            impose(model, data, n, have, restrict(broken, allowed), limits=limits, net_kw=net_kw)
     else:
         status_text = "rule violations remain after the last round"
 
@@ -232,7 +151,20 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
             solve_time_s=time.perf_counter() - started,
             strategy="charge_now (solver fallback)",
         )
-    x = solution
+    return _plan(problem, data, model, solution, status=status_text, started=started)
+
+
+def _plan(
+    problem: Problem,
+    data: list[VehicleData],
+    model: Model,
+    x: FloatArray,
+    *,
+    status: str,
+    started: float,
+) -> Plan:
+    """The plan of the full formulation's answer ``x``."""
+    n = len(problem.grid)
     charge = [np.clip(x[vd.c : vd.c + n], 0.0, None) * 1000.0 for vd in data]
     discharge = [np.clip(x[vd.d(n) : vd.d(n) + n], 0.0, None) * 1000.0 for vd in data]
     return evaluate_data(
@@ -241,9 +173,9 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
         charge,
         discharge,
         strategy="optimal",
-        status=status_text,
+        status=status,
         solve_time_s=time.perf_counter() - started,
-        mip=model.integrality is not None,
+        mip=model.integrality is not None or any(vd.charge_min_kw > 0 for vd in data),
         grid_import_w=np.clip(x[:n], 0.0, None) * 1000.0,
         grid_export_w=np.clip(x[n : 2 * n], 0.0, None) * 1000.0,
     )
