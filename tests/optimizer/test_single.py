@@ -34,6 +34,8 @@ from .real_data import real_problem
 highs_module = sys.modules["custom_components.v2g.optimizer.highs"]
 
 REFERENCE = SolveOptions(reference=True, mip_rel_gap=1e-9, time_limit_s=60.0)
+PATIENT = SolveOptions(search_time_s=60.0)
+"""The search with time to prove every answer (the default stops after 0.15 s)."""
 
 
 def scipy_milp_reference(problem: Problem, monkeypatch: pytest.MonkeyPatch) -> Plan:
@@ -67,7 +69,7 @@ def test_same_optimum_as_the_full_milp_on_real_prices(
     searched = 0
     for _ in range(75):
         problem = real_problem(rng, int(rng.integers(16, 41)), worn=True)
-        plan = solve(problem)
+        plan = solve(problem, PATIENT)
         assert_same_optimum(plan, scipy_milp_reference(problem, monkeypatch))
         assert_minimum_powers(problem, plan)
         assert_no_simultaneous(plan)
@@ -87,7 +89,7 @@ def test_node_limit_hands_over_to_the_compact_milp(monkeypatch: pytest.MonkeyPat
             continue
         with monkeypatch.context() as patch:
             patch.setattr(single_module, "NODE_LIMIT", 0)
-            plan = solve(problem)
+            plan = solve(problem, PATIENT)
         if not plan.mip:
             continue
         tried += 1
@@ -186,6 +188,22 @@ def test_near_ties_do_not_make_the_search_branch_long(
     assert result is not None
     assert result.status == "optimal"
     assert result.nodes <= 20
-    plan = solve(problem)
+    plan = solve(problem, PATIENT)
     assert_same_optimum(plan, scipy_milp_reference(problem, monkeypatch))
     assert_minimum_powers(problem, plan)
+
+
+def test_time_budget_returns_the_best_plan_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Out of time: the compact MILP's best plan (or the search's), flagged, rules kept."""
+    rng = np.random.default_rng(1000)
+    for _ in range(75):
+        problem = real_problem(rng, int(rng.integers(16, 41)), worn=True)
+        with monkeypatch.context() as patch:
+            patch.setattr(single_module, "NODE_LIMIT", 1)
+            plan = solve(problem, SolveOptions(search_time_s=0.0))
+        assert_minimum_powers(problem, plan)
+        assert_no_simultaneous(plan)
+        if plan.status.startswith("time limit"):
+            assert plan.strategy == "optimal"
+            return
+    pytest.fail("every problem was proven within the minimum time")

@@ -11,8 +11,12 @@ Public API (everything else in the package is internal):
   prices), `SlotGrid` with `make_grid`, `make_local_day_grid`, `grid_from_intervals`,
   `resample`, `to_datetime64`.
 - Solving: `solve(problem, options=None) -> Plan` with `SolveOptions`; it never raises for a
-  well-formed Problem and always returns a plan that respects the charger and site limits
-  (``plan.status`` says "optimal" or why a fallback was used).
+  well-formed Problem and always returns a plan that respects the charger and site limits,
+  minimum powers included (``plan.status`` says "optimal", "near-optimal: ..." for a large
+  fleet with minimum powers, or why a fallback was used).
+- Per vehicle: `Vehicle.priority` (who gets scarce site energy first) and
+  `Vehicle.reserve_within_s` (below the reserve: reach it within a window, cheaply, instead of
+  at once).
 - Output: `Plan` (per-slot grid flows, `CostBreakdown`, status), `VehiclePlan` (per-vehicle
   power, SoC, whether the departure target is reachable).
 - Baselines and costing: `charge_now`, `cheapest_slots`, `perfect_foresight`, `STRATEGIES`,
@@ -20,9 +24,15 @@ Public API (everything else in the package is internal):
   rules of the objective, `penalty_per_kwh` and `terminal_value_per_kwh`.
 
 Inside, one module per concern: `model` (the data classes), `slots` (time grids), `bounds` (a
-Problem in kW / kWh), `formulation` (the LP / MILP matrices), `highs` (the HiGHS calls),
-`rounding` (roundings with a proof of optimality), `costing` (`evaluate` and the valuation
-rules), `heuristics` (charge now, cheapest slots), `solve` (the orchestration) and `baselines`.
+Problem in kW / kWh), `costing` (`evaluate` and the valuation rules), `heuristics` (charge now,
+cheapest slots), `baselines`, and the solvers, dispatched by `solve`:
+
+- one vehicle (no capacity price): `curves` (each slot's cost against its stored energy),
+  `hull` (their convex hulls as a warm LP in HiGHS) and `single` (the exact search);
+- fleets and the rest: `formulation` (the LP / MILP matrices), `rules` (where integrality is
+  needed), `rounding` (meter directions with a proof of optimality) and `fleet` (minimum powers
+  of a fleet: the LP's on/off pattern, fixed);
+- `highs`: every HiGHS call, with retries.
 
 Example (one EV, time-of-use price, from now for 48 hours)::
 

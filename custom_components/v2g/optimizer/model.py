@@ -291,6 +291,10 @@ class SolveOptions:
     tie_break: bool = True
     """Add the small epsilons that make equal-cost plans charge early."""
     presolve: bool = True
+    search_time_s: float = 0.15
+    """Time the single-vehicle search may spend proving optimality (its branch and bound, then
+    the compact MILP with what is left, at least 0.05 s); after it the best plan found is used
+    and the status says "time limit: ...". Most problems are proven in a few milliseconds."""
     reference: bool = False
     """Solve the full MILP in one go, every rule enforced in every slot where it can bite, and
     skip the shortcut for meters with direction binaries (slow; a reference for tests)."""
@@ -340,7 +344,10 @@ class Plan:
     curtailed_solar_w: FloatArray
     cost: CostBreakdown
     status: str
-    """"optimal", or a description of what went wrong (the plan is then a safe fallback)."""
+    """"optimal"; "near-optimal: within x % of a bound" for a fleet with minimum powers that the
+    fleet heuristic could not prove optimal (a good plan, see `optimizer.fleet`); "time limit:
+    ..." (the best plan found in time); or a description of what went wrong (the plan is then
+    a safe fallback, charge now)."""
     solve_time_s: float
     """Wall time to build and solve, s."""
     strategy: str = "optimal"
@@ -349,7 +356,7 @@ class Plan:
 
     @property
     def ok(self) -> bool:
-        """The solver found an optimal plan."""
+        """The solver found a plan proven optimal (within ``SolveOptions.mip_rel_gap``)."""
         return self.status == "optimal"
 
     @property

@@ -25,9 +25,12 @@ the powers the charger can run at. The slots are coupled only through the stored
 
    Every branch is a disjunction no feasible plan violates, so the first node whose answer is
    feasible when it is the best open one is optimal (within ``mip_rel_gap``).
-3. **Fallback.** After `NODE_LIMIT` nodes (not seen on real prices), the compact MILP of the same
-   curves (incremental formulation; its relaxation is the hull LP) goes to HiGHS, starting from
-   the best plan found so far.
+3. **Fallback.** After `NODE_LIMIT` nodes or most of ``SolveOptions.search_time_s``, the
+   compact MILP of the same curves (incremental formulation; its relaxation is the hull LP) goes
+   to HiGHS with the time left, starting from the best plan found so far. If it cannot prove its
+   answer optimal in time, the best plan it has is used with a "time limit" status (rare: with
+   minimum powers mostly V2G under a fixed feed-in tariff above the import price in every slot,
+   where which slots import and which export is a choice the count branching does not cover).
 
 The objective is the full MILP's (energy at the meter, wear, shortfall penalties, terminal value
 and tie-breaking epsilons): `tests/optimizer/test_single.py` checks the result against scipy's
@@ -36,9 +39,11 @@ and tie-breaking epsilons): `tests/optimizer/test_single.py` checks the result a
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 import heapq
 import math
+import time
 
 import numpy as np
 
@@ -51,8 +56,14 @@ from .model import FloatArray, Problem, SolveOptions
 
 __all__ = ["NODE_LIMIT", "SingleResult", "solve_single"]
 
-NODE_LIMIT = 300
+NODE_LIMIT = 100
 """Branch-and-bound nodes before the compact MILP takes over."""
+
+_FALLBACK_SHARE = 0.5
+"""Share of ``search_time_s`` after which the branch and bound hands over to the compact MILP."""
+
+_FALLBACK_MIN_S = 0.05
+"""Least time the compact MILP gets."""
 
 _CHARGE = 1
 _DISCHARGE = -1
@@ -96,7 +107,7 @@ def solve_single(problem: Problem, vd: VehicleData, options: SolveOptions) -> Si
             mip=search.nodes > 0,
             nodes=search.nodes,
         )
-    energy, status = _fallback(lp, search.incumbent, options)
+    energy, status = _fallback(lp, search, options)
     if energy is None:
         return None
     return SingleResult(
@@ -179,12 +190,14 @@ class _Search:
         self.gap_ends = {_CHARGE: (zero, np.minimum(zero + 1, last)), _DISCHARGE: (down, zero)}
         self.incumbent: tuple[float, FloatArray] | None = None
         self.nodes = 0
+        self.started = time.perf_counter()
         self._applied: _Branch = ({}, (), frozenset())
 
     def run(self, root: tuple[float, FloatArray, FloatArray]) -> FloatArray | None:
-        """Slot energies of an optimal plan, or None at the node limit."""
+        """Slot energies of an optimal plan, or None at the node or time limit."""
         heap = [_Node(root[0], 0, {}, (), frozenset(), root[1], root[2])]
         serial = 1
+        deadline = self.started + _FALLBACK_SHARE * self.options.search_time_s
         while heap:
             node = heapq.heappop(heap)
             if self.incumbent is not None and node.bound >= self.incumbent[0] - self._gap():
@@ -193,7 +206,7 @@ class _Search:
             fractional = self._fractional(node.energy)
             if not fractional:
                 return node.energy
-            if self.nodes >= NODE_LIMIT:
+            if self.nodes >= NODE_LIMIT or time.perf_counter() > deadline:
                 return None
             for ranges, counts, ordered in self._children(node, fractional):
                 self.nodes += 1
@@ -455,12 +468,15 @@ class _Search:
         return (low, kink), (kink, high)
 
 
-def _fallback(
-    lp: HullLp, incumbent: tuple[float, FloatArray] | None, options: SolveOptions
-) -> tuple[FloatArray | None, str]:
-    """The compact MILP from the best plan so far; (slot energies or None, status)."""
+def _fallback(lp: HullLp, search: _Search, options: SolveOptions) -> tuple[FloatArray | None, str]:
+    """The compact MILP from the best plan so far, in the time left; (energies or None, status)."""
+    incumbent = search.incumbent
     model, start = _compact_milp(lp, None if incumbent is None else incumbent[1])
-    status, message, x = run(model, options, start=start)
+    left = options.search_time_s - (time.perf_counter() - search.started)
+    limited = dataclasses.replace(
+        options, time_limit_s=min(options.time_limit_s, max(left, _FALLBACK_MIN_S))
+    )
+    status, message, x = run(model, limited, start=start)
     if x is None or status not in {OPTIMAL, TIME_LIMIT}:
         return (None, "") if incumbent is None else (incumbent[1], f"time limit: {message}")
     energy = lp.curves.energy_kwh[:, 0] + np.bincount(

@@ -57,9 +57,22 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
     data = vehicles_data(problem)
     if len(data) == 1 and problem.site.capacity_price_per_kw <= 0 and not opts.reference:
         plan = _single_vehicle(problem, data[0], opts, started)
-        if plan is not None:
+        if plan is not None and (plan.ok or not _export_above_import(problem)):
             return plan
+        if plan is not None:
+            # Export paying more than import: the full formulation's count of import slots
+            # (`rounding`) often proves what the search could not; the better plan wins.
+            quick = dataclasses.replace(
+                opts, time_limit_s=min(opts.time_limit_s, opts.search_time_s)
+            )
+            general = _general(problem, data, quick, started)
+            better = general.ok or general.cost.objective < plan.cost.objective
+            return general if better else plan
     return _general(problem, data, opts, started)
+
+
+def _export_above_import(problem: Problem) -> bool:
+    return bool(np.any(problem.export_price_per_kwh > problem.import_price_per_kwh))
 
 
 def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, started: float) -> Plan:
