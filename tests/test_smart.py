@@ -164,10 +164,10 @@ async def test_solar_surplus_fills_the_battery(
     plan = hass.states.get("sensor.garage_plan")
     assert plan.state == "waiting"  # grid power at 0.30 now, or free sunshine in an hour
     schedule = plan.attributes["schedule"]
-    before_sun = [p for p in schedule if p["start"] < "2026-06-15T08:00"]  # UTC
+    before_sun = [p for p in schedule if p["start"] < "2026-06-15T10:00"]  # local time
     assert all(p["power_w"] == 0 for p in before_sun)
     # From 10:00 local the whole surplus (8 kW - 400 W house) goes into the EV until it is full.
-    first_sunny = [p for p in schedule if "2026-06-15T08:00" <= p["start"] < "2026-06-15T10:00"]
+    first_sunny = [p for p in schedule if "2026-06-15T10:00" <= p["start"] < "2026-06-15T12:00"]
     assert all(p["power_w"] == pytest.approx(7_600, abs=50) for p in first_sunny)
     # 6 h x 7.6 kW x 0.92 = 42 kWh of sunshine: past the 80 % target up to the 90 % cap.
     assert max(p["soc_pct"] for p in schedule) == pytest.approx(90.0, abs=0.2)
