@@ -875,10 +875,11 @@ const cardClass = (Base) =>
         const related = relatedEntities(hass, id);
         return [id, related.target, related.reserve, related.soc, related.cost, related.site];
       });
-      // localize changes when translations load: the state's words come from them.
+      // The state's words come from translations, which may load after the states.
       const seen = [
         hass.locale,
         hass.localize,
+        hass.formatEntityState,
         hass.themes?.darkMode,
         ...ids.map((id) => id && hass.states[id]),
       ];
