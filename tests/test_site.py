@@ -180,4 +180,3 @@ async def test_grid_operator_dims_every_charger(
         ev_w = await _update(hass, site, freezer, 400)
     assert ev_w + 400 <= 8_000 + 1
     assert ev_w == pytest.approx(8_000 - 400, abs=100)
-
