@@ -11,7 +11,11 @@ from pathlib import Path
 import re
 from typing import Any
 
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import entity_registry as er
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 TRANSLATIONS = Path(__file__).parent.parent / "custom_components" / "v2g" / "translations"
 LANGUAGES = ("de", "da", "sv", "nb", "nl", "fr")
@@ -127,3 +131,70 @@ def test_strings_are_translated(language: str, english: dict[str, Any]) -> None:
     same = [key for key, value in english.items() if strings.get(key) == value]
     # Product names, units and placeholders alone ("{name}", "Modbus TCP", "Status") stay.
     assert len(same) < len(english) * 0.1, same
+
+
+@pytest.mark.freeze_time("2026-01-15 18:30:00+01:00")
+async def test_language_switch_keeps_entity_ids(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """A user who switches Home Assistant to German sees German names on the same entities."""
+    registry = er.async_get(hass)
+    before = {
+        entry.unique_id: entry.entity_id
+        for entry in er.async_entries_for_config_entry(registry, init_integration.entry_id)
+    }
+    assert hass.states.get("sensor.garage_ev_state_of_charge").name == "Garage EV State of charge"
+
+    await hass.config.async_update(language="de")
+    assert await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+
+    after = {
+        entry.unique_id: entry.entity_id
+        for entry in er.async_entries_for_config_entry(registry, init_integration.entry_id)
+    }
+    assert after == before
+    german = _flatten(_load("de"))
+    soc = hass.states.get("sensor.garage_ev_state_of_charge")
+    assert soc.name == f"Garage EV {german['entity.sensor.soc.name']}"
+    assert soc.name == "Garage EV Ladestand"
+    plugged = hass.states.get("binary_sensor.garage_ev_plugged_in")
+    assert plugged.name == "Garage EV Angesteckt"
+
+
+@pytest.mark.freeze_time("2026-01-15 18:30:00+01:00")
+async def test_german_installation_reads_german(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """A new German installation names its entities and explains a refused value in German."""
+    await hass.config.async_update(language="de")
+    await hass.config.async_set_time_zone("Europe/Copenhagen")
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    names = {
+        state.entity_id: state.name
+        for state in hass.states.async_all()
+        if state.entity_id.split(".", 1)[0] in ("sensor", "number", "select", "binary_sensor")
+        and state.name.startswith("Garage EV")
+    }
+    assert "Garage EV Ladestand" in names.values()
+    assert "Garage EV Ziel-Ladestand" in names.values()
+    # Home Assistant derives new entity ids from the German names (native entity ids).
+    assert "sensor.garage_ev_ladestand" in names
+
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.garage_ev_mindest_ladestand", "value": 95},
+            blocking=True,
+        )
+    # Home Assistant logs exceptions in English; the frontend shows the user's language from
+    # the translation key and placeholders.
+    assert err.value.translation_domain == "v2g"
+    message = _flatten(_load("de"))[f"exceptions.{err.value.translation_key}.message"]
+    assert message.format(**(err.value.translation_placeholders or {})) == (
+        "95 % ist nicht erlaubt: Der Mindest-Ladestand darf nicht über dem Ziel-Ladestand liegen."
+    )
