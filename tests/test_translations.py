@@ -159,7 +159,7 @@ async def test_language_switch_keeps_entity_ids(
     assert soc.name == f"Garage EV {german['entity.sensor.soc.name']}"
     assert soc.name == "Garage EV Ladestand"
     plugged = hass.states.get("binary_sensor.garage_ev_plugged_in")
-    assert plugged.name == "Garage EV Angesteckt"
+    assert plugged.name == "Garage EV Eingesteckt"
 
 
 @pytest.mark.freeze_time("2026-01-15 18:30:00+01:00")
