@@ -110,7 +110,7 @@ def test_strings_follow_hassfest_rules(language: str) -> None:
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_placeholders_and_references_kept(language: str, english: dict[str, Any]) -> None:
+def test_placeholders_references_and_markdown_kept(language: str, english: dict[str, Any]) -> None:
     strings = _flatten(_load(language))
     wrong = []
     for key, source in english.items():
@@ -121,6 +121,12 @@ def test_placeholders_and_references_kept(language: str, english: dict[str, Any]
             wrong.append(f"{key}: placeholders {sorted(set(PLACEHOLDER.findall(translated)))}")
         if REFERENCE.findall(translated) != REFERENCE.findall(source):
             wrong.append(f"{key}: references {REFERENCE.findall(translated)}")
+        # The Markdown the frontend renders: code spans, bold, line breaks.
+        for mark in ("`", "**", "\n"):
+            if translated.count(mark) != source.count(mark):
+                wrong.append(
+                    f"{key}: {translated.count(mark)} of {mark!r}, English has {source.count(mark)}"
+                )
     assert wrong == []
 
 
