@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+import numpy as np
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.v2g.const import DEFAULT_OPTIONS, DOMAIN, UPDATE_INTERVAL
+from custom_components.v2g.dispatch import Dispatch, Dispatches, DispatchMode, with_dispatches
+from custom_components.v2g.optimizer import Problem, Vehicle, make_grid
 
 from .test_site import FUSE_W, _charger
 
 pytestmark = pytest.mark.freeze_time("2026-01-15 18:30:00+01:00")
 
 HOUSE_W = 400.0
+T0 = datetime(2026, 1, 15, 17, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -237,3 +241,44 @@ async def test_dispatch_needs_a_window(hass: HomeAssistant, site: MockConfigEntr
     with pytest.raises(ServiceValidationError) as past:
         await _dispatch(hass, site, power_w=-3_000, end="2026-01-15 17:00:00")
     assert past.value.translation_key == "dispatch_window"
+
+
+def test_stored_dispatches_that_cannot_be_read_are_dropped() -> None:
+    good = {
+        "id": "a",
+        "start": "2026-01-15T18:00:00+01:00",
+        "end": "2026-01-15T19:00:00+01:00",
+        "power_w": -3000,
+        "mode": "prefer",
+    }
+    assert Dispatch.from_json(good) is not None
+    assert Dispatch.from_json(good | {"mode": "maybe"}) is None
+    assert Dispatch.from_json(good | {"power_w": None}) is None
+    assert Dispatch.from_json(good | {"end": "soon"}) is None
+
+
+def test_dispatches_on_the_problem() -> None:
+    """A site prefer and a charger must reach the optimizer; an EV not planned is left out."""
+    grid = make_grid(T0, T0 + timedelta(hours=2), 900)
+    problem = Problem(
+        grid=grid,
+        import_price_per_kwh=np.full(8, 0.3),
+        export_price_per_kwh=np.full(8, 0.1),
+        vehicles=(Vehicle(capacity_kwh=60, soc_pct=50, name="garage"),),
+    )
+    site = Dispatch("s", T0, T0 + timedelta(minutes=30), -4_000.0, DispatchMode.PREFER)
+    own = Dispatch(
+        "g", T0 + timedelta(hours=1), T0 + timedelta(hours=2), 2_000.0, DispatchMode.MUST, "garage"
+    )
+    other = Dispatch("c", T0, T0 + timedelta(hours=2), 2_000.0, DispatchMode.MUST, "carport")
+    changed = with_dispatches(problem, [site, own, other], ["garage"])
+    assert changed.grid_preferred[:2] == pytest.approx([-4_000, -4_000])
+    assert np.isnan(changed.grid_preferred[2:]).all()
+    vehicle = changed.vehicles[0]
+    assert vehicle.power_floor_w is not None
+    assert vehicle.power_floor_w[4:] == pytest.approx([2_000] * 4)
+    assert np.isinf(vehicle.power_floor_w[:4]).all()
+    assert with_dispatches(problem, [], ["garage"]) is problem
+    assert Dispatches([site, own]).for_charger("garage", T0 + timedelta(hours=1)) is own
+    assert Dispatches([site, own]).for_charger("garage", T0) is site
+    assert Dispatches([own]).for_charger("garage", T0) is None
