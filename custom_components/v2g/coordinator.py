@@ -191,6 +191,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         self._last_problem: tuple[Problem, list[str]] | None = None
         """The last update's problem without dispatches, and its vehicles' charger ids."""
         self._last_tick: datetime | None = None
+        self._last_power_w: dict[str, float] = {}
+        """Each charger's power reported at the last update, for dispatch energy."""
 
     @property
     def currency(self) -> str:
@@ -603,23 +605,31 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
     async def _async_track_dispatches(
         self, chargers: list[Charger], states: dict[str, ChargerState | None], now: datetime
     ) -> None:
-        """Count delivered energy, send the start and end events, forget ended dispatches."""
-        hours = 0.0 if self._last_tick is None else (now - self._last_tick).total_seconds() / 3600
+        """Count delivered energy, send the start and end events, forget ended dispatches.
+
+        The energy of the time since the last update is the power the chargers reported then
+        (after their setpoints were applied), over the part of that time inside the window.
+        """
+        last_tick, last_power = self._last_tick, self._last_power_w
         self._last_tick = now
-        changed = False
+        self._last_power_w = {
+            charger.subentry_id: state.power_w
+            for charger in chargers
+            if (state := states[charger.subentry_id]) is not None
+        }
+        changed = counted = False
         for dispatch in list(self.dispatches.items):
-            if dispatch.active(now) or (dispatch.started and dispatch.end <= now):
-                # The power measured now, over the time since the last update.
+            if dispatch.started and last_tick is not None:
+                inside_s = (min(now, dispatch.end) - max(last_tick, dispatch.start)).total_seconds()
                 power_w = sum(
-                    state.power_w
-                    for charger in chargers
-                    if (state := states[charger.subentry_id]) is not None
-                    and dispatch.charger_id in {None, charger.subentry_id}
+                    power
+                    for charger_id, power in last_power.items()
+                    if dispatch.charger_id in {None, charger_id}
                 )
                 direction = 1.0 if dispatch.power_w >= 0 else -1.0
-                if dispatch.started:
-                    dispatch.delivered_kwh += direction * power_w * hours / 1000.0
-                    changed = True
+                if inside_s > 0:
+                    dispatch.delivered_kwh += direction * power_w * inside_s / 3.6e6
+                    counted = True
             if dispatch.active(now) and not dispatch.started:
                 dispatch.started = True
                 changed = True
@@ -641,6 +651,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
                     self._fire(DispatchEvent.ENDED, dispatch)
         if changed:
             await self.dispatch_store.async_save(self.dispatches)
+        elif counted:
+            self.dispatch_store.schedule_save(self.dispatches)
 
     async def async_add_dispatch(self, dispatch: Dispatch) -> None:
         """Check a new dispatch against the plan, then keep it and re-plan.

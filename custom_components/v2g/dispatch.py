@@ -30,6 +30,7 @@ from .const import DOMAIN
 from .optimizer import Problem, SlotGrid
 
 STORAGE_VERSION = 1
+SAVE_DELAY_S = 60
 
 
 class DispatchMode(StrEnum):
@@ -144,6 +145,12 @@ class DispatchStore:
     async def async_save(self, dispatches: Dispatches) -> None:
         """Write them all."""
         await self._store.async_save({"dispatches": [d.to_json() for d in dispatches.items]})
+
+    def schedule_save(self, dispatches: Dispatches) -> None:
+        """Write them within a minute (the delivered energy, counted every update)."""
+        self._store.async_delay_save(
+            lambda: {"dispatches": [d.to_json() for d in dispatches.items]}, SAVE_DELAY_S
+        )
 
     async def async_remove(self) -> None:
         """Forget the site's dispatches (the site is removed)."""
