@@ -282,3 +282,39 @@ def test_dispatches_on_the_problem() -> None:
     assert Dispatches([site, own]).for_charger("garage", T0 + timedelta(hours=1)) is own
     assert Dispatches([site, own]).for_charger("garage", T0) is site
     assert Dispatches([own]).for_charger("garage", T0) is None
+
+
+async def test_must_needs_a_planned_ev(
+    hass: HomeAssistant, site: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A charger whose EV the plan does not steer cannot take a must dispatch; nor can a site
+    without any (a prefer one is kept for when they come)."""
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.garage_mode", "option": "off"},
+        blocking=True,
+    )
+    await _tick(hass, freezer)
+    with pytest.raises(ServiceValidationError) as refused:
+        await _dispatch(
+            hass,
+            site,
+            device_id=_device(hass, site, "Garage"),
+            power_w=-3_000,
+            duration={"hours": 1},
+        )
+    assert refused.value.translation_key == "dispatch_not_planned"
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.carport_mode", "option": "off"},
+        blocking=True,
+    )
+    await _tick(hass, freezer)
+    with pytest.raises(ServiceValidationError) as refused:
+        await _dispatch(hass, site, power_w=-3_000, duration={"hours": 1})
+    assert refused.value.translation_key == "dispatch_no_plan"
+    answer = await _dispatch(hass, site, power_w=-3_000, duration={"hours": 1}, mode="prefer")
+    assert site.runtime_data.coordinator.dispatches.get(answer["id"]) is not None
+    assert [p.state for p in _plans(hass)] == ["off", "off"]

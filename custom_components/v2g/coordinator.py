@@ -219,6 +219,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         decisions = {c.subentry_id: self._rule(c, states[c.subentry_id], now) for c in chargers}
         planned = [c for c in chargers if decisions[c.subentry_id] is None and inputs is not None]
         plan = None
+        self._last_problem = None  # a dispatch is checked against this update's plan only
         if planned and inputs is not None:
             plan = await self._async_plan(planned, states, decisions, inputs, now)
         for charger in planned:
