@@ -40,5 +40,8 @@ async def test_diagnostics(
         "limited_by_grid": False,
         "limited_by_operator": False,
         "frequency_response_w": 0.0,
+        "dispatch_id": None,
     }
+    assert diagnostics["dispatches"] == []
+    assert diagnostics["plan"]["dispatch_unmet_kwh"] == 0.0
     assert charger["backend"]["config"]["capacity_kwh"] == 60.0

@@ -17,6 +17,7 @@ from syrupy.assertion import SnapshotAssertion
     [
         [Platform.BINARY_SENSOR],
         [Platform.BUTTON],
+        [Platform.EVENT],
         [Platform.NUMBER],
         [Platform.SELECT],
         [Platform.SENSOR],

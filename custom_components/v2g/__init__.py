@@ -26,6 +26,7 @@ from .const import (
     SUBENTRY_CHARGER,
 )
 from .coordinator import SiteCoordinator, V2GConfigEntry, V2GRuntimeData
+from .dispatch import DispatchStore
 from .entity import Device, charger_device_info, site_device_info
 from .inputs import InvalidInputsConfigError, clear_repair_issues
 from .kinds import kind_of
@@ -42,6 +43,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
     Platform.BUTTON,
+    Platform.EVENT,
     Platform.NUMBER,
     Platform.SELECT,
     Platform.SENSOR,
@@ -110,6 +112,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
     entry.async_on_unload(
         hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_chargers)
     )
+    await coordinator.async_load_dispatches()
     await coordinator.async_config_entry_first_refresh()
     coordinator.async_watch_frequency()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
@@ -280,7 +283,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> None:
-    """Forget every charger's stored settings and totals."""
+    """Forget every charger's stored settings and totals, and the site's dispatches."""
+    await DispatchStore(hass, entry.entry_id).async_remove()
     for subentry_id, subentry in charger_subentries(entry).items():
         key = charger_key(entry.entry_id, subentry_id)
         await SettingsStore(hass, key, Settings()).async_remove()

@@ -16,6 +16,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.event import async_track_state_change_event
@@ -54,6 +55,14 @@ from .decision import (
     energy_needed_kwh,
     limit_site_to_grid,
 )
+from .dispatch import (
+    Dispatch,
+    Dispatches,
+    DispatchEvent,
+    DispatchMode,
+    DispatchStore,
+    with_dispatches,
+)
 from .frequency import Droop, room, share_response
 from .inputs import (
     InputCollector,
@@ -65,6 +74,7 @@ from .inputs import (
 from .inputs.model import to_float
 from .ledger import Ledger, Prices, site_shares
 from .operator import OperatorLimit, OperatorLimitLog, read_operator_limit
+from .optimizer import Plan, Problem, solve
 from .planner import (
     PlanResult,
     VehicleMoney,
@@ -77,6 +87,8 @@ from .planner import (
     site_limits,
 )
 
+DISPATCH_UNMET_KWH = 0.05
+"""A `must` dispatch the plan would miss by more than this is refused."""
 PUSH_REFRESH_COOLDOWN_S = 1.0
 FREQUENCY_DEADBAND_W = 10.0
 """Frequency responses are sent from this change on (the planned setpoints' deadband is 50 W)."""
@@ -128,6 +140,8 @@ class SiteData:
     """The grid operator's limit in force (§14a), if any."""
     ledgers: tuple[Ledger, ...] = ()
     """Every EV's realized totals (live objects: the site sensors sum them)."""
+    dispatches: tuple[dict[str, Any], ...] = ()
+    """The dispatches running during this update (`Dispatch.to_json`)."""
 
     def vehicle_index(self, charger_id: str) -> int | None:
         """Where a charger's EV is in the joint plan (None: not planned)."""
@@ -169,6 +183,16 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         self.operator_limit: OperatorLimit | None = None
         """The grid operator's limit read at the start of the update under way."""
         self._operator_log = OperatorLimitLog()
+        self.dispatches = Dispatches()
+        """Dispatch windows given by `v2g.dispatch` (running or to come)."""
+        self.dispatch_store = DispatchStore(hass, entry.entry_id)
+        self.dispatch_listeners: list[Callable[[DispatchEvent, dict[str, Any]], None]] = []
+        """The event entity's callbacks."""
+        self._last_problem: tuple[Problem, list[str]] | None = None
+        """The last update's problem without dispatches, and its vehicles' charger ids."""
+        self._last_tick: datetime | None = None
+        self._last_power_w: dict[str, float] = {}
+        """Each charger's power reported at the last update, for dispatch energy."""
 
     @property
     def currency(self) -> str:
@@ -195,10 +219,16 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         decisions = {c.subentry_id: self._rule(c, states[c.subentry_id], now) for c in chargers}
         planned = [c for c in chargers if decisions[c.subentry_id] is None and inputs is not None]
         plan = None
+        self._last_problem = None  # a dispatch is checked against this update's plan only
         if planned and inputs is not None:
             plan = await self._async_plan(planned, states, decisions, inputs, now)
         for charger in planned:
-            decisions[charger.subentry_id] = self._from_plan(charger, states, plan)
+            decision = self._from_plan(charger, states, plan)
+            if plan is not None and plan.index(charger.subentry_id) is not None:
+                dispatch = self.dispatches.for_charger(charger.subentry_id, now)
+                if dispatch is not None:
+                    decision = replace(decision, reason=Reason.DISPATCHED, dispatch_id=dispatch.id)
+            decisions[charger.subentry_id] = decision
         planned_export_w = None if plan is None else float(plan.plan.grid_export_w[0])
         final = self._within_grid_limits(chargers, states, decisions, planned_export_w)
         self._base_w = {charger_id: d.setpoint_w for charger_id, d in final.items()}
@@ -207,6 +237,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         states = await self._async_reread_changed(chargers, states, applied)
         grid_power_w = self.inputs.read_grid_power_w()
         self._account(chargers, states, inputs, grid_power_w)
+        await self._async_track_dispatches(chargers, states, now)
         return SiteData(
             chargers={
                 c.subentry_id: ChargerData(
@@ -224,6 +255,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             grid_power_w=grid_power_w,
             ledgers=tuple(c.ledger for c in chargers),
             operator_limit=self.operator_limit,
+            dispatches=tuple(d.to_json() for d in self.dispatches.active(now)),
         )
 
     def _read_operator_limit(self) -> OperatorLimit | None:
@@ -365,6 +397,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             ),
         )
         ids = [c.subentry_id for c in planned]
+        self._last_problem = (problem, ids)
+        problem = with_dispatches(problem, self.dispatches.items, ids)
         try:
             result = await self.hass.async_add_executor_job(make_plan, problem, ids, assumed)
         except Exception:  # the driver must never be stranded by a solver bug
@@ -550,6 +584,154 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
                 ledger.unplug()
             charger.ledger_store.changed()
 
+    # --- dispatch -------------------------------------------------------------------------------
+
+    async def async_load_dispatches(self) -> None:
+        """The stored dispatches (a restart inside a window keeps it; ended ones are dropped)."""
+        self.dispatches = await self.dispatch_store.async_load(dt_util.now())
+
+    def _fire(self, kind: DispatchEvent, dispatch: Dispatch) -> None:
+        attributes = {
+            "id": dispatch.id,
+            "mode": dispatch.mode.value,
+            "power_w": dispatch.power_w,
+            "charger": self._charger_title(dispatch.charger_id),
+            "start": dispatch.start.isoformat(),
+            "end": dispatch.end.isoformat(),
+            "delivered_kwh": round(dispatch.delivered_kwh, 3),
+        }
+        for listener in self.dispatch_listeners:
+            listener(kind, attributes)
+
+    def _charger_title(self, charger_id: str | None) -> str | None:
+        charger = self.chargers.get(charger_id) if charger_id else None
+        return None if charger is None else charger.title
+
+    async def _async_track_dispatches(
+        self, chargers: list[Charger], states: dict[str, ChargerState | None], now: datetime
+    ) -> None:
+        """Count delivered energy, send the start and end events, forget ended dispatches.
+
+        The energy of the time since the last update is the power the chargers reported then
+        (after their setpoints were applied), over the part of that time inside the window.
+        """
+        last_tick, last_power = self._last_tick, self._last_power_w
+        self._last_tick = now
+        self._last_power_w = {
+            charger.subentry_id: state.power_w
+            for charger in chargers
+            if (state := states[charger.subentry_id]) is not None
+        }
+        changed = counted = False
+        for dispatch in list(self.dispatches.items):
+            if dispatch.started and last_tick is not None:
+                inside_s = (min(now, dispatch.end) - max(last_tick, dispatch.start)).total_seconds()
+                power_w = sum(
+                    power
+                    for charger_id, power in last_power.items()
+                    if dispatch.charger_id in {None, charger_id}
+                )
+                direction = 1.0 if dispatch.power_w >= 0 else -1.0
+                if inside_s > 0:
+                    dispatch.delivered_kwh += direction * power_w * inside_s / 3.6e6
+                    counted = True
+            if dispatch.active(now) and not dispatch.started:
+                dispatch.started = True
+                changed = True
+                LOGGER.info(
+                    "Dispatch %s started: %s W (%s) until %s",
+                    dispatch.id,
+                    round(dispatch.power_w),
+                    dispatch.mode.value,
+                    dispatch.end.isoformat(),
+                )
+                self._fire(DispatchEvent.STARTED, dispatch)
+            elif dispatch.end <= now:
+                self.dispatches.items.remove(dispatch)
+                changed = True
+                if dispatch.started:
+                    LOGGER.info(
+                        "Dispatch %s ended: %.3f kWh delivered", dispatch.id, dispatch.delivered_kwh
+                    )
+                    self._fire(DispatchEvent.ENDED, dispatch)
+        if changed:
+            await self.dispatch_store.async_save(self.dispatches)
+        elif counted:
+            self.dispatch_store.schedule_save(self.dispatches)
+
+    async def async_add_dispatch(self, dispatch: Dispatch) -> None:
+        """Check a new dispatch against the plan, then keep it and re-plan.
+
+        Raises `ServiceValidationError` before anything changes when a `must` dispatch would
+        miss its power (the reserve, the fuse or the charger's range forbid it) or cost an EV a
+        departure target the plan reaches without it.
+        """
+        if dispatch.mode is DispatchMode.MUST:
+            await self._async_check(dispatch)
+        old = self.dispatches.get(dispatch.id)
+        if old is not None:
+            self.dispatches.items.remove(old)
+        self.dispatches.items.append(dispatch)
+        await self.dispatch_store.async_save(self.dispatches)
+        LOGGER.info(
+            "Dispatch %s accepted: %s W (%s) from %s to %s",
+            dispatch.id,
+            round(dispatch.power_w),
+            dispatch.mode.value,
+            dispatch.start.isoformat(),
+            dispatch.end.isoformat(),
+        )
+        await self.async_refresh()
+
+    async def async_cancel_dispatch(self, dispatch: Dispatch) -> None:
+        """Forget a dispatch (the cancelled event tells what it delivered) and re-plan."""
+        self.dispatches.items.remove(dispatch)
+        await self.dispatch_store.async_save(self.dispatches)
+        LOGGER.info("Dispatch %s cancelled", dispatch.id)
+        self._fire(DispatchEvent.CANCELLED, dispatch)
+        await self.async_refresh()
+
+    async def _async_check(self, dispatch: Dispatch) -> None:
+        if self._last_problem is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="dispatch_no_plan",
+                translation_placeholders={"site": self.config_entry.title},
+            )
+        problem, ids = self._last_problem
+        if dispatch.charger_id is not None and dispatch.charger_id not in ids:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="dispatch_not_planned",
+                translation_placeholders={
+                    "charger": self._charger_title(dispatch.charger_id) or ""
+                },
+            )
+        others = [d for d in self.dispatches.items if d.id != dispatch.id]
+        before, after = await self.hass.async_add_executor_job(
+            _solve_both,
+            with_dispatches(problem, others, ids),
+            with_dispatches(problem, [*others, dispatch], ids),
+        )
+        lost = [
+            self._charger_title(charger_id) or charger_id
+            for charger_id, was, now in zip(ids, before.vehicles, after.vehicles, strict=True)
+            if was.target_reachable and not now.target_reachable
+        ]
+        if lost:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="dispatch_costs_target",
+                translation_placeholders={"chargers": ", ".join(lost)},
+            )
+        unmet = after.dispatch_unmet_kwh - before.dispatch_unmet_kwh
+        if unmet > DISPATCH_UNMET_KWH:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="dispatch_infeasible",
+                translation_placeholders={"unmet_kwh": f"{unmet:.2f}"},
+            )
+
     # --- frequency response -----------------------------------------------------------------
 
     def droop(self) -> Droop | None:
@@ -713,6 +895,11 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         await self.async_shutdown()
         async with self._control_lock:
             await asyncio.gather(*(c.async_stop() for c in self.chargers.values()))
+
+
+def _solve_both(first: Problem, second: Problem) -> tuple[Plan, Plan]:
+    """Two plans, in an executor thread."""
+    return solve(first), solve(second)
 
 
 def _idle_reason(state: ChargerState | None) -> Reason | None:

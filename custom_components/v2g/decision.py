@@ -41,6 +41,8 @@ class Reason(StrEnum):
     """The EV takes less than the lowest power the charger can deliver (a repair issue says so)."""
     PAUSED_BY_CHARGER = "paused_by_charger"
     """Someone switched the charger off or changed its current by hand: it is left alone."""
+    DISPATCHED = "dispatched"
+    """Smart: a dispatch (`v2g.dispatch`) is running: the plan follows it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,8 @@ class Decision:
     """The grid operator's limit (§14a) cut the setpoint."""
     frequency_response_w: float = 0.0
     """The part of the setpoint that answers the grid frequency (included in `setpoint_w`)."""
+    dispatch_id: str | None = None
+    """The dispatch the plan follows now (reason `dispatched`)."""
 
 
 def decide(state: ChargerState, settings: Settings, now: datetime) -> Decision:

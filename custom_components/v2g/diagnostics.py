@@ -44,6 +44,7 @@ async def async_get_config_entry_diagnostics(
             "plan": _plan_summary(data.plan) if data and data.plan else None,
             "inputs": data.inputs.summary() if data and data.inputs else None,
             "grid_power_w": data.grid_power_w if data else None,
+            "dispatches": [d.to_json() for d in coordinator.dispatches.items],
             "chargers": [_charger(charger, data) for charger in runtime.chargers.values()],
         },
         TO_REDACT,
@@ -74,6 +75,7 @@ def _plan_summary(result: PlanResult) -> dict[str, Any]:
         "solve_time_s": plan.solve_time_s,
         "slots": len(plan.grid),
         "setpoints_w": [vehicle.setpoint_w for vehicle in plan.vehicles],
+        "dispatch_unmet_kwh": plan.dispatch_unmet_kwh,
         "cost": result.cost,
         "savings": result.savings,
     }

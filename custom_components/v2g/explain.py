@@ -103,6 +103,11 @@ def _rule_text(decision: Decision, state: ChargerState, target: str) -> str | No
             "lowest power: it cannot be charged."
         ),
     }
+    if decision.reason is Reason.DISPATCHED:
+        power_w = decision.setpoint_w
+        doing = "charging" if power_w > IDLE_W else "discharging" if power_w < -IDLE_W else "idle"
+        at = f" at {_kw(power_w)}" if abs(power_w) > IDLE_W else ""
+        return f"Dispatched ({decision.dispatch_id}): {doing}{at}; the plan keeps {target} too."
     return texts.get(decision.reason)
 
 

@@ -89,6 +89,8 @@ def _plan_attributes(view: ChargerView) -> dict[str, Any]:
     site = view.site
     if site.inputs is not None:
         attributes["estimated_price_slots"] = int(site.inputs.price_estimated.sum())
+    dispatch_id = data.decision.dispatch_id
+    attributes["dispatch"] = None if dispatch_id is None else _dispatch_attribute(site, dispatch_id)
     index = site.vehicle_index(view.charger.subentry_id)
     if site.plan is None or index is None:
         return attributes | {"schedule": []}
@@ -316,8 +318,20 @@ def _site_activity(site: SiteData) -> str:
     return "charging" if charging else "discharging" if discharging else "idle"
 
 
+def _dispatch_attribute(site: SiteData, dispatch_id: str | None) -> dict[str, Any] | None:
+    """The dispatch running now (one of them for the site), and what the plan misses of it."""
+    running = [d for d in site.dispatches if dispatch_id is None or d["id"] == dispatch_id]
+    if not running:
+        return None
+    unmet = None if site.plan is None else round(site.plan.plan.dispatch_unmet_kwh, 3)
+    return running[-1] | {"unmet_kwh": unmet}
+
+
 def _site_plan_attributes(site: SiteData) -> dict[str, Any]:
-    attributes: dict[str, Any] = {"grid_power_w": site.grid_power_w}
+    attributes: dict[str, Any] = {
+        "grid_power_w": site.grid_power_w,
+        "dispatch": _dispatch_attribute(site, None),
+    }
     if site.plan is None:
         return attributes | {"schedule": []}
     return (

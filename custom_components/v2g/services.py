@@ -1,13 +1,15 @@
-"""Actions: read a site's plan, set or cancel an EV's one-off departure.
+"""Actions: read a site's plan, set or cancel an EV's one-off departure, dispatch.
 
-Both take the site (`config_entry`); `device_id` (a charger's or its EV's device) picks one
-charger, and may be left out when the site has only one.
+All take the site (`config_entry`); `device_id` (a charger's or its EV's device) picks one
+charger, and may be left out when the site has only one. `dispatch` acts on the whole site
+unless a `device_id` is given.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, Final
+import uuid
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import (
@@ -25,6 +27,7 @@ import voluptuous as vol
 from .charger import Charger
 from .const import DOMAIN
 from .coordinator import SiteCoordinator, SiteData, V2GConfigEntry
+from .dispatch import Dispatch, DispatchMode
 from .entity import Device
 from .planner import schedule, site_schedule
 
@@ -36,6 +39,16 @@ ATTR_TARGET_SOC: Final = "target_soc"
 SERVICE_GET_PLAN: Final = "get_plan"
 SERVICE_SET_DEPARTURE: Final = "set_departure"
 SERVICE_CANCEL_DEPARTURE: Final = "cancel_departure"
+SERVICE_DISPATCH: Final = "dispatch"
+SERVICE_CANCEL_DISPATCH: Final = "cancel_dispatch"
+
+ATTR_POWER_W: Final = "power_w"
+ATTR_DIRECTION: Final = "direction"
+ATTR_START: Final = "start"
+ATTR_END: Final = "end"
+ATTR_DURATION: Final = "duration"
+ATTR_MODE: Final = "mode"
+ATTR_ID: Final = "id"
 
 _ENTRY = selector.ConfigEntrySelector({"integration": DOMAIN})
 
@@ -49,6 +62,26 @@ SET_DEPARTURE_SCHEMA: Final = vol.Schema(
         vol.Required(ATTR_DEPARTURE): cv.datetime,
         vol.Optional(ATTR_TARGET_SOC): vol.All(vol.Coerce(float), vol.Range(min=10, max=100)),
     }
+)
+
+
+DISPATCH_SCHEMA: Final = vol.Schema(
+    {
+        vol.Required(ATTR_CONFIG_ENTRY): _ENTRY,
+        vol.Optional(ATTR_DEVICE_ID): cv.string,
+        vol.Required(ATTR_POWER_W): vol.All(vol.Coerce(float), vol.Range(min=-1e6, max=1e6)),
+        vol.Optional(ATTR_DIRECTION): vol.In(["import", "export"]),
+        vol.Optional(ATTR_START): cv.datetime,
+        vol.Exclusive(ATTR_END, "until"): cv.datetime,
+        vol.Exclusive(ATTR_DURATION, "until"): cv.positive_time_period,
+        vol.Optional(ATTR_MODE, default=DispatchMode.MUST.value): vol.In(
+            [mode.value for mode in DispatchMode]
+        ),
+        vol.Optional(ATTR_ID): vol.All(cv.string, vol.Length(min=1, max=64)),
+    }
+)
+CANCEL_DISPATCH_SCHEMA: Final = vol.Schema(
+    {vol.Required(ATTR_CONFIG_ENTRY): _ENTRY, vol.Required(ATTR_ID): cv.string}
 )
 
 
@@ -184,6 +217,58 @@ async def async_cancel_departure(entry: V2GConfigEntry, charger: Charger) -> Non
     )
 
 
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=_tz())
+
+
+async def _async_dispatch(call: ServiceCall) -> ServiceResponse:
+    """Hold the site's net grid power, or one EV's power, over a window (must or prefer)."""
+    entry = _site(call)
+    charger = None
+    if call.data.get(ATTR_DEVICE_ID) is not None:
+        charger = _charger(call, entry, required=True)
+    power_w: float = call.data[ATTR_POWER_W]
+    if (direction := call.data.get(ATTR_DIRECTION)) is not None:
+        power_w = abs(power_w) if direction == "import" else -abs(power_w)
+    now = dt_util.now()
+    start = _aware(call.data[ATTR_START]) if ATTR_START in call.data else now
+    if ATTR_END in call.data:
+        end = _aware(call.data[ATTR_END])
+    elif ATTR_DURATION in call.data:
+        end = start + call.data[ATTR_DURATION]
+    else:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="dispatch_until")
+    if end <= max(start, now) or end - start > timedelta(days=2):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="dispatch_window",
+            translation_placeholders={"start": start.isoformat(), "end": end.isoformat()},
+        )
+    dispatch = Dispatch(
+        id=call.data.get(ATTR_ID) or uuid.uuid4().hex[:8],
+        start=start,
+        end=end,
+        power_w=power_w,
+        mode=DispatchMode(call.data[ATTR_MODE]),
+        charger_id=None if charger is None else charger.subentry_id,
+    )
+    await entry.runtime_data.coordinator.async_add_dispatch(dispatch)
+    return {"id": dispatch.id} if call.return_response else None
+
+
+async def _async_cancel_dispatch(call: ServiceCall) -> None:
+    entry = _site(call)
+    coordinator = entry.runtime_data.coordinator
+    dispatch = coordinator.dispatches.get(call.data[ATTR_ID])
+    if dispatch is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="dispatch_unknown",
+            translation_placeholders={"id": call.data[ATTR_ID], "site": entry.title},
+        )
+    await coordinator.async_cancel_dispatch(dispatch)
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions (once, in async_setup)."""
@@ -199,4 +284,14 @@ def async_setup_services(hass: HomeAssistant) -> None:
     )
     hass.services.async_register(
         DOMAIN, SERVICE_CANCEL_DEPARTURE, _async_cancel_departure, schema=CHARGER_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_DISPATCH,
+        _async_dispatch,
+        schema=DISPATCH_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_CANCEL_DISPATCH, _async_cancel_dispatch, schema=CANCEL_DISPATCH_SCHEMA
     )

@@ -292,6 +292,19 @@ function why(reason, { a, slots, goal, when, fmt, now }) {
       return `Still here after the departure time below ${goal}: charging at ${fmt.kw(setpoint)}.`;
     case "cannot_charge":
       return "The EV takes less than the charger's lowest power: it cannot be charged.";
+    case "dispatched": {
+      const d = a.dispatch || {};
+      const doing =
+        setpoint > 1
+          ? `charging at ${fmt.kw(setpoint)}`
+          : setpoint < -1
+            ? `discharging at ${fmt.kw(setpoint)}`
+            : "idle";
+      const end = Date.parse(d.end);
+      const until = Number.isFinite(end) ? ` until ${fmt.clock(end)}` : "";
+      const name = d.id ? ` (${d.id})` : "";
+      return `Dispatched${name}: ${doing}${until}; the plan keeps ${goal} too.`;
+    }
     case "unavailable":
     case "unknown":
       return "The plan is not available right now.";

@@ -17,6 +17,11 @@ Public API (everything else in the package is internal):
 - Per vehicle: `Vehicle.priority` (who gets scarce site energy first) and
   `Vehicle.reserve_within_s` (below the reserve: reach it within a window, cheaply, instead of
   at once).
+- Dispatch (aggregators, automations): per-slot bounds on a vehicle's signed power
+  (`Vehicle.power_floor_w` / `power_ceiling_w`, hard within the reserve, the cycling cap and the
+  fuse) and on the site's net grid power (`Problem.grid_floor_w` / `grid_ceiling_w`), and soft
+  targets (`Vehicle.preferred_power_w`, `Problem.grid_preferred_w`, priced by
+  `prefer_penalty_per_kwh`); `Plan.dispatch_unmet_kwh` says how much of the bounds was missed.
 - Output: `Plan` (per-slot grid flows, `CostBreakdown`, status), `VehiclePlan` (per-vehicle
   power, SoC, whether the departure target is reachable).
 - Baselines and costing: `charge_now`, `cheapest_slots`, `perfect_foresight`, `STRATEGIES`,
@@ -62,7 +67,7 @@ Example (one EV, time-of-use price, from now for 48 hours)::
 """
 
 from .baselines import STRATEGIES, perfect_foresight
-from .costing import evaluate, penalty_per_kwh, terminal_value_per_kwh
+from .costing import evaluate, penalty_per_kwh, prefer_penalty_per_kwh, terminal_value_per_kwh
 from .heuristics import charge_now, cheapest_slots
 from .model import (
     CostBreakdown,
@@ -103,6 +108,7 @@ __all__ = [
     "make_local_day_grid",
     "penalty_per_kwh",
     "perfect_foresight",
+    "prefer_penalty_per_kwh",
     "resample",
     "solve",
     "terminal_value_per_kwh",

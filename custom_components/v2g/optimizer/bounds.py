@@ -7,11 +7,11 @@ slot is, how much energy the target needs and when the EV is plugged in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import BoolArray, FloatArray, Problem, Vehicle
+from .model import BoolArray, FloatArray, Problem, Vehicle, vehicle_bounds_w
 
 __all__ = ["VehicleData", "export_limit_kw", "import_limit_kw", "vehicle_data", "vehicles_data"]
 
@@ -47,6 +47,26 @@ class VehicleData:
     or 0 before the deadline of ``Vehicle.reserve_within_s`` (soft reserve only)."""
     offset: int = 0
     """Column of this vehicle's first variable in the LP (set by the formulation)."""
+    charge_floor_kw: FloatArray = field(default_factory=lambda: np.zeros(0))
+    """Per slot: charging power the plan must at least run at (a `must` dispatch; kept within
+    the charger's range, the site's headroom, the cycling cap). Empty: none."""
+    discharge_floor_kw: FloatArray = field(default_factory=lambda: np.zeros(0))
+    """Per slot: discharging power the plan must at least run at (within the reserve)."""
+    preferred_kw: FloatArray = field(default_factory=lambda: np.zeros(0))
+    """Per slot: the signed power a `prefer` dispatch asks for (NaN: none). Empty: none."""
+
+    @property
+    def forced(self) -> bool:
+        """Some slot must charge or discharge."""
+        return bool(self.charge_floor_kw.any() or self.discharge_floor_kw.any())
+
+    def charge_floor(self, n: int) -> FloatArray:
+        """``charge_floor_kw`` with zeros when there is none."""
+        return self.charge_floor_kw if self.charge_floor_kw.shape[0] else np.zeros(n)
+
+    def discharge_floor(self, n: int) -> FloatArray:
+        """``discharge_floor_kw`` with zeros when there is none."""
+        return self.discharge_floor_kw if self.discharge_floor_kw.shape[0] else np.zeros(n)
 
     @property
     def c(self) -> int:
@@ -74,20 +94,53 @@ class VehicleData:
         return 3 * n + (n if self.soft_reserve else 0) + (1 if self.departure_index else 0)
 
 
+def site_headroom_kw(problem: Problem) -> tuple[FloatArray, FloatArray]:
+    """Per slot: charging and discharging the site can take on top of the house, kW.
+
+    Charging within the fuse; discharging within the feed-in limit (all solar curtailed).
+    """
+    load_kw = problem.load / 1000.0
+    net_kw = load_kw - problem.solar / 1000.0
+    charge = np.clip(problem.site.import_limit_w / 1000.0 - net_kw, 0.0, None)
+    discharge = np.clip(export_limit_kw(problem) + load_kw, 0.0, None)
+    return charge, discharge
+
+
 def vehicles_data(problem: Problem) -> list[VehicleData]:
-    """`vehicle_data` of every vehicle of ``problem``, in order."""
+    """`vehicle_data` of every vehicle of ``problem``, in order.
+
+    The vehicles' forced powers (`must` dispatch floors) share the site's headroom in order of
+    priority (the problem's order on ties): together they never take the site above its fuse.
+    """
     lowest = min((v.priority for v in problem.vehicles), default=1.0)
-    return [vehicle_data(problem, v, lowest_priority=lowest) for v in problem.vehicles]
+    headroom = site_headroom_kw(problem)
+    data: list[VehicleData | None] = [None] * len(problem.vehicles)
+    order = sorted(range(len(problem.vehicles)), key=lambda i: -problem.vehicles[i].priority)
+    for i in order:
+        vd = vehicle_data(problem, problem.vehicles[i], lowest_priority=lowest, headroom=headroom)
+        if vd.forced:
+            n = len(problem.grid)
+            headroom = (
+                np.clip(headroom[0] - vd.charge_floor(n), 0.0, None),
+                np.clip(headroom[1] - vd.discharge_floor(n), 0.0, None),
+            )
+        data[i] = vd
+    return [vd for vd in data if vd is not None]
 
 
 def vehicle_data(
-    problem: Problem, vehicle: Vehicle, *, lowest_priority: float | None = None
+    problem: Problem,
+    vehicle: Vehicle,
+    *,
+    lowest_priority: float | None = None,
+    headroom: tuple[FloatArray, FloatArray] | None = None,
 ) -> VehicleData:
     """Bounds and constants of ``vehicle`` on ``problem``'s grid.
 
     A departure after the horizon end lowers the target by what the charger can still deliver
     between the horizon end and the departure. ``lowest_priority``: the lowest priority of the
-    problem's vehicles (computed if not given).
+    problem's vehicles (computed if not given). ``headroom``: charging and discharging the site
+    leaves for this vehicle's forced powers (`site_headroom_kw` if not given).
     """
     if lowest_priority is None:
         lowest_priority = min(v.priority for v in problem.vehicles)
@@ -132,6 +185,21 @@ def vehicle_data(
         vehicle.max_discharge_power_w / 1000.0,
         0.0,
     )
+    empty = np.zeros(0)
+    floors = (empty, empty, empty)
+    if (
+        vehicle.power_floor_w is not None
+        or vehicle.power_ceiling_w is not None
+        or vehicle.preferred_power_w is not None
+    ):
+        charge_max, discharge_max, *rest = _dispatch_bounds(
+            vehicle,
+            grid.durations_h,
+            (charge_max, discharge_max),
+            (initial, reserve, upper),
+            headroom if headroom is not None else site_headroom_kw(problem),
+        )
+        floors = (rest[0], rest[1], rest[2])
     return VehicleData(
         vehicle=vehicle,
         available=available,
@@ -151,7 +219,60 @@ def vehicle_data(
         shortfall_weight=vehicle.priority / lowest_priority,
         soft_reserve=soft_reserve,
         reserve_hours=reserve_hours,
+        charge_floor_kw=floors[0],
+        discharge_floor_kw=floors[1],
+        preferred_kw=floors[2],
     )
+
+
+def _dispatch_bounds(
+    vehicle: Vehicle,
+    hours: FloatArray,
+    limits: tuple[FloatArray, FloatArray],
+    energies: tuple[float, float, float],
+    headroom: tuple[FloatArray, FloatArray],
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """A vehicle's dispatch bounds, made feasible, in kW.
+
+    Returns (charge max, discharge max, charge floor, discharge floor, preferred).
+
+    Ceilings only lower the maxima. Floors (power the plan must run at) are kept within the
+    maxima and the site's headroom, raised to the charger's minimum power (or dropped where even
+    that is out of range), then cut, slot by slot in time order, where running at them alone
+    (idle elsewhere) would take the battery above its cycling cap or below its reserve: the
+    driver's reserve and the fuse come before any dispatch. Idle elsewhere being a plan, the
+    formulation then always has one.
+    """
+    n = hours.shape[0]
+    charge_max, discharge_max = limits
+    initial, reserve, upper = energies
+    floor_w, ceiling_w, preferred_w = vehicle_bounds_w(vehicle, n)
+    c_max = np.minimum(charge_max, np.clip(ceiling_w / 1000.0, 0.0, None))
+    d_max = np.minimum(discharge_max, np.clip(-floor_w / 1000.0, 0.0, None))
+    c_floor = np.minimum(np.clip(floor_w / 1000.0, 0.0, None), np.minimum(c_max, headroom[0]))
+    d_floor = np.minimum(np.clip(-ceiling_w / 1000.0, 0.0, None), np.minimum(d_max, headroom[1]))
+    c_min = vehicle.min_charge_power_w / 1000.0
+    d_min = vehicle.min_discharge_power_w / 1000.0
+    c_floor = _with_minimum(c_floor, c_min, np.minimum(c_max, headroom[0]))
+    d_floor = _with_minimum(d_floor, d_min, np.minimum(d_max, headroom[1]))
+    eta_c, eta_d = vehicle.charge_efficiency, vehicle.discharge_efficiency
+    stored = initial
+    for t in range(n):
+        if c_floor[t] > 0.0:
+            room = max(0.0, upper - stored) / (hours[t] * eta_c)
+            c_floor[t] = c_floor[t] if c_floor[t] <= room else (room if room >= c_min else 0.0)
+        if d_floor[t] > 0.0:
+            room = max(0.0, stored - reserve) * eta_d / hours[t]
+            d_floor[t] = d_floor[t] if d_floor[t] <= room else (room if room >= d_min else 0.0)
+        stored += hours[t] * (eta_c * c_floor[t] - d_floor[t] / eta_d)
+    preferred = np.clip(preferred_w / 1000.0, -d_max, c_max)
+    return c_max, d_max, c_floor, d_floor, np.where(np.isnan(preferred_w), np.nan, preferred)
+
+
+def _with_minimum(floor: FloatArray, minimum: float, maximum: FloatArray) -> FloatArray:
+    """Floors raised to the charger's minimum power; 0 where the charger cannot reach it."""
+    raised = np.where(floor > 0.0, np.maximum(floor, minimum), 0.0)
+    return np.where(raised <= maximum + 1e-12, raised, 0.0)
 
 
 def import_limit_kw(problem: Problem) -> FloatArray:

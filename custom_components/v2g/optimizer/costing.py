@@ -12,9 +12,26 @@ from __future__ import annotations
 import numpy as np
 
 from .bounds import VehicleData, export_limit_kw, vehicles_data
-from .model import CostBreakdown, FloatArray, Plan, Problem, VehiclePlan
+from .model import CostBreakdown, FloatArray, Plan, Problem, VehiclePlan, vehicle_bounds_w
 
-__all__ = ["evaluate", "evaluate_data", "penalty_per_kwh", "terminal_value_per_kwh"]
+__all__ = [
+    "SITE_MUST_WEIGHT",
+    "dispatch_costs",
+    "evaluate",
+    "evaluate_data",
+    "penalty_per_kwh",
+    "prefer_penalty_per_kwh",
+    "terminal_value_per_kwh",
+]
+
+SITE_MUST_WEIGHT = 10.0
+"""A kWh by which the site misses a `must` dispatch costs this many times `penalty_per_kwh`:
+the dispatch comes before a departure target (a dispatch that would cost a reachable target is
+refused before it starts; this keeps one that was accepted when things change)."""
+
+PREFER_SHARE = 0.01
+"""A kWh away from a `prefer` dispatch costs this share of `penalty_per_kwh`: ten times the
+most a kWh can earn or cost, so it beats arbitrage, and yields to targets and the reserve."""
 
 
 def terminal_value_per_kwh(problem: Problem) -> float:
@@ -48,6 +65,46 @@ def penalty_per_kwh(problem: Problem) -> float:
     shortest_h = max(float(problem.grid.durations_h.min()), 1.0 / 12.0)
     capacity = problem.site.capacity_price_per_kw / shortest_h
     return 1000.0 * (prices + 2.0 * wear + capacity) / eta
+
+
+def prefer_penalty_per_kwh(problem: Problem) -> float:
+    """Penalty per kWh of deviation from a `prefer` dispatch (see `PREFER_SHARE`)."""
+    return PREFER_SHARE * penalty_per_kwh(problem)
+
+
+def dispatch_costs(
+    problem: Problem, data: list[VehicleData], powers_kw: list[FloatArray], net_kw: FloatArray
+) -> tuple[float, float]:
+    """(penalty, unmet kWh) of the vehicles' signed powers and the site's net grid power.
+
+    The penalty prices deviations from `prefer` dispatches and the site's misses of its `must`
+    bounds, as the formulation does; the unmet energy counts every miss of a `must` bound
+    (vehicles where they are plugged in, and the site).
+    """
+    h = problem.grid.durations_h
+    n = h.shape[0]
+    prefer = prefer_penalty_per_kwh(problem)
+    penalty = 0.0
+    unmet = 0.0
+    for vd, power in zip(data, powers_kw, strict=True):
+        floor_w, ceiling_w, _ = vehicle_bounds_w(vd.vehicle, n)
+        if vd.preferred_kw.shape[0]:
+            wanted = vd.preferred_kw
+            deviation = np.where(np.isnan(wanted), 0.0, np.abs(power - np.nan_to_num(wanted)))
+            penalty += prefer * float(np.sum(h * deviation))
+        below = np.clip(floor_w / 1000.0 - power, 0.0, None)
+        above = np.clip(power - ceiling_w / 1000.0, 0.0, None)
+        unmet += float(np.sum(np.where(vd.available, h * (below + above), 0.0)))
+    site_floor = problem.grid_floor / 1000.0
+    site_ceiling = problem.grid_ceiling / 1000.0
+    missed = np.clip(site_floor - net_kw, 0.0, None) + np.clip(net_kw - site_ceiling, 0.0, None)
+    site_unmet = float(np.sum(h * missed))
+    unmet += site_unmet
+    penalty += SITE_MUST_WEIGHT * penalty_per_kwh(problem) * site_unmet
+    wanted = problem.grid_preferred / 1000.0
+    deviation = np.where(np.isnan(wanted), 0.0, np.abs(net_kw - np.nan_to_num(wanted)))
+    penalty += prefer * float(np.sum(h * deviation))
+    return penalty, unmet
 
 
 def evaluate(
@@ -84,7 +141,7 @@ def evaluate(
     )
 
 
-def evaluate_data(
+def evaluate_data(  # noqa: PLR0915
     problem: Problem,
     data: list[VehicleData],
     charge_power_w: list[FloatArray],
@@ -158,6 +215,10 @@ def evaluate_data(
         exp = grid_export_w / 1000.0
         curtail = np.clip(imp - exp - net_kw, 0.0, None)
     peak_kw = max(float(imp.max()), problem.site.peak_import_floor_w / 1000.0)
+    dispatch_penalty, unmet = 0.0, 0.0
+    if problem.dispatched:
+        powers = [plan.power_w / 1000.0 for plan in plans]
+        dispatch_penalty, unmet = dispatch_costs(problem, data, powers, imp - exp)
     cost = CostBreakdown(
         import_cost=float(np.sum(h * problem.import_price_per_kwh * imp)),
         export_revenue=float(np.sum(h * problem.export_price_per_kwh * exp)),
@@ -165,6 +226,7 @@ def evaluate_data(
         peak_cost=problem.site.capacity_price_per_kw * peak_kw,
         terminal_value=terminal,
         shortfall_penalty=shortfall,
+        dispatch_penalty=dispatch_penalty,
     )
     return Plan(
         grid=problem.grid,
@@ -177,4 +239,5 @@ def evaluate_data(
         solve_time_s=solve_time_s,
         strategy=strategy,
         mip=mip,
+        dispatch_unmet_kwh=unmet,
     )

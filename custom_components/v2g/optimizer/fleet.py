@@ -171,7 +171,15 @@ def _repair(
         # Alone, the vehicle may take the import limit as raised to the others' load: keep the
         # new plan only if the site limits still hold with it.
         net_kw = (problem.load - problem.solar) / 1000.0 + others + result.power_kw
-        if np.all(net_kw <= limits[0] + 1e-9) and np.all(-net_kw <= limits[1] + limits[2] + 1e-9):
+        within = np.all(net_kw <= limits[0] + 1e-9) and np.all(
+            -net_kw <= limits[1] + limits[2] + 1e-9
+        )
+        if within and problem.dispatched:
+            # The site's `must` bounds hold too (the vehicle alone did not see them).
+            within = np.all(net_kw >= problem.grid_floor / 1000.0 - 1e-9) and np.all(
+                net_kw <= problem.grid_ceiling / 1000.0 + 1e-9
+            )
+        if within:
             charge[i] = np.clip(result.power_kw, 0.0, None)
             discharge[i] = np.clip(-result.power_kw, 0.0, None)
             changed = True
@@ -203,7 +211,10 @@ def fix_on_off(x: FloatArray, data: list[VehicleData], model: Model, hours: Floa
 def _fix(model: Model, first: int, run: BoolArray, minimum_kw: float) -> None:
     cols = first + np.arange(run.shape[0])
     model.upper[cols[~run]] = 0.0
-    model.lower[cols[run]] = np.minimum(minimum_kw, model.upper[cols[run]])
+    # A `must` floor above the minimum stays.
+    model.lower[cols[run]] = np.maximum(
+        model.lower[cols[run]], np.minimum(minimum_kw, model.upper[cols[run]])
+    )
 
 
 def _round(

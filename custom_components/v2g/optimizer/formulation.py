@@ -40,7 +40,12 @@ import numpy as np
 import numpy.typing as npt
 
 from .bounds import VehicleData, export_limit_kw, import_limit_kw
-from .costing import penalty_per_kwh, terminal_value_per_kwh
+from .costing import (
+    SITE_MUST_WEIGHT,
+    penalty_per_kwh,
+    prefer_penalty_per_kwh,
+    terminal_value_per_kwh,
+)
 from .model import FloatArray, Problem
 
 __all__ = [
@@ -166,7 +171,7 @@ def build(problem: Problem, data: list[VehicleData], tie_break: bool) -> Model: 
         cost_parts += [h * (vd.wear + later), h * (vd.wear + 0.1 * eps), np.zeros(n)]
         cost_parts[-1][-1] = -v_term
         s_lower = 0.0 if vd.soft_reserve else vd.reserve_kwh
-        lower_parts += [np.zeros(2 * n), _full(n, s_lower)]
+        lower_parts += [vd.charge_floor(n), vd.discharge_floor(n), _full(n, s_lower)]
         upper_parts += [vd.charge_max_kw, vd.discharge_max_kw, _full(n, vd.upper_kwh)]
         if vd.soft_reserve:
             cost_parts.append(penalty * vd.shortfall_weight * vd.reserve_hours)
@@ -234,7 +239,61 @@ def build(problem: Problem, data: list[VehicleData], tie_break: bool) -> Model: 
             _full(n, -np.inf),
             np.zeros(n),
         )
+    if problem.dispatched:
+        _add_dispatch(model, problem, data, scale)
     return model
+
+
+def _add_dispatch(model: Model, problem: Problem, data: list[VehicleData], scale: float) -> None:
+    """Dispatch rows: `prefer` deviations and the site's `must` bounds, with priced slacks.
+
+    Per slot with a preference: ``power - dev_up + dev_down = preferred`` (``power`` is a
+    vehicle's ``c - d`` or the site's ``g - x``), each deviation costing
+    `costing.prefer_penalty_per_kwh`. Per slot with a site bound:
+    ``floor <= g - x + miss_up - miss_down <= ceiling``, a miss costing `SITE_MUST_WEIGHT`
+    times the shortfall penalty (kept feasible whatever the house does; vehicles' own bounds
+    are column bounds, made feasible in `bounds`).
+    """
+    n = len(problem.grid)
+    h = problem.grid.durations_h
+    prefer = prefer_penalty_per_kwh(problem) / scale
+    must = SITE_MUST_WEIGHT * penalty_per_kwh(problem) / scale
+    blocks: list[tuple[IntArray, IntArray, float, FloatArray]] = [
+        (slots, cols, sign, wanted)
+        for vd in data
+        if vd.preferred_kw.shape[0]
+        for slots, wanted in [(np.flatnonzero(~np.isnan(vd.preferred_kw)), vd.preferred_kw)]
+        for cols, sign in ((vd.c + slots, 1.0), (vd.d(n) + slots, -1.0))
+    ]
+    site_pref = problem.grid_preferred / 1000.0
+    slots = np.flatnonzero(~np.isnan(site_pref))
+    blocks += [(slots, slots, 1.0, site_pref), (slots, n + slots, -1.0, site_pref)]
+    for start in range(0, len(blocks), 2):
+        slots, _, _, wanted = blocks[start]
+        k = slots.shape[0]
+        if k == 0:
+            continue
+        cost = np.concatenate([h[slots] * prefer, h[slots] * prefer])
+        cols = model.add_columns(cost, np.zeros(2 * k), _full(2 * k, np.inf))
+        r = np.arange(k, dtype=np.int64)
+        entries = [(r, c, _full(k, sign)) for _, c, sign, _ in blocks[start : start + 2]]
+        entries += [(r, cols[:k], _full(k, -1.0)), (r, cols[k:], _full(k, 1.0))]
+        model.add_rows(k, entries, wanted[slots], wanted[slots].copy())
+    floor = problem.grid_floor / 1000.0
+    ceiling = problem.grid_ceiling / 1000.0
+    slots = np.flatnonzero(np.isfinite(floor) | np.isfinite(ceiling))
+    k = slots.shape[0]
+    if k:
+        cost = np.concatenate([h[slots] * must, h[slots] * must])
+        cols = model.add_columns(cost, np.zeros(2 * k), _full(2 * k, np.inf))
+        r = np.arange(k, dtype=np.int64)
+        entries = [
+            (r, slots, _full(k, 1.0)),
+            (r, n + slots, _full(k, -1.0)),
+            (r, cols[:k], _full(k, 1.0)),
+            (r, cols[k:], _full(k, -1.0)),
+        ]
+        model.add_rows(k, entries, floor[slots], ceiling[slots])
 
 
 def plain_cost(problem: Problem, data: list[VehicleData], model: Model) -> FloatArray:

@@ -5,7 +5,8 @@
 - `cheapest_slots`: the evcc / EV Smart Charging heuristic: the cheapest available slots before
   departure (by import price, earlier first on ties), just enough of them to reach the target.
 
-They never discharge. They respect the charger limits (including the minimum charging power)
+They never discharge (except where a `must` dispatch says so: its floors and ceilings are kept
+too). They respect the charger limits (including the minimum charging power)
 and the site import limit after the house load (shared out in order of vehicle priority), so
 their plans are feasible for the optimizer too, and are costed by the same
 `costing.evaluate_data` as the optimizer's plans.
@@ -27,9 +28,13 @@ __all__ = ["charge_now", "cheapest_slots"]
 
 
 def _headroom_kw(problem: Problem) -> FloatArray:
-    """Import power left for the vehicles per slot after the house (solar surplus counts)."""
+    """Import power left for the vehicles per slot after the house (solar surplus counts).
+
+    A site `must` dispatch's ceiling counts as a lower fuse.
+    """
     net_kw = (problem.load - problem.solar) / 1000.0
-    return np.clip(problem.site.import_limit_w / 1000.0 - net_kw, 0.0, None)
+    limit_kw = np.minimum(problem.site.import_limit_w, problem.grid_ceiling) / 1000.0
+    return np.clip(limit_kw - net_kw, 0.0, None)
 
 
 def _goal_kwh(vd: VehicleData) -> float:
@@ -80,29 +85,38 @@ def _schedule(
     h = problem.grid.durations_h
     headroom = _headroom_kw(problem)
     data = vehicles_data(problem)
-    charges = [np.zeros(len(problem.grid)) for _ in data]
+    n = len(problem.grid)
+    charges = [np.zeros(n) for _ in data]
+    discharges = [np.zeros(n) for _ in data]
     # The site's headroom goes to the vehicles in order of priority (the problem's order on ties).
     for i in sorted(range(len(data)), key=lambda i: -data[i].vehicle.priority):
         vd = data[i]
-        power = np.minimum(vd.charge_max_kw, headroom)
+        # A `must` dispatch first: its floors are kept (they are feasible, see `bounds`), and
+        # the heuristic fills the target in the slots left free.
+        forced_c, forced_d = vd.charge_floor(n), vd.discharge_floor(n)
+        forced_kwh = np.cumsum(h * (vd.eta_c * forced_c - forced_d / vd.eta_d))
+        free = (forced_c <= 0) & (forced_d <= 0)
+        power = np.where(free, np.minimum(vd.charge_max_kw, headroom), 0.0)
         order = choose(vd, power)
+        top = float(forced_kwh.max()) if vd.forced else 0.0
         c = _fill(
             order,
             power,
             h,
             vd.eta_c,
-            _goal_kwh(vd) - vd.initial_kwh,
+            _goal_kwh(vd) - vd.initial_kwh - (float(forced_kwh[-1]) if vd.forced else 0.0),
             vd.charge_min_kw,
-            vd.upper_kwh - vd.initial_kwh,
+            vd.upper_kwh - vd.initial_kwh - max(top, 0.0),
         )
+        c += forced_c
         headroom = np.clip(headroom - c, 0.0, None)
         charges[i] = c * 1000.0
-    zeros = [np.zeros(len(problem.grid)) for _ in problem.vehicles]
+        discharges[i] = forced_d * 1000.0
     return evaluate_data(
         problem,
         data,
         charges,
-        zeros,
+        discharges,
         strategy=strategy,
         solve_time_s=time.perf_counter() - started,
     )

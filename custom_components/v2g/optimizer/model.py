@@ -28,10 +28,40 @@ __all__ = [
     "Tariff",
     "Vehicle",
     "VehiclePlan",
+    "vehicle_bounds_w",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+
+
+def _bound_array(value: object, length: int, name: str, fill: float) -> FloatArray:
+    """A per-slot bound: None or a scalar broadcast; ``fill`` (inf or NaN) means none."""
+    if value is None:
+        return np.full(length, fill, dtype=np.float64)
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0:
+        array = np.full(length, float(array), dtype=np.float64)
+    if array.shape != (length,):
+        msg = f"{name} has shape {array.shape}, expected ({length},) (one value per slot)"
+        raise ValueError(msg)
+    if np.isnan(fill):
+        ok = np.isnan(array) | np.isfinite(array)
+    else:
+        ok = ~np.isnan(array) & ((array == fill) | np.isfinite(array))
+    if not ok.all():
+        msg = f"{name} contains values that are not finite (none: {fill})"
+        raise ValueError(msg)
+    return array
+
+
+def vehicle_bounds_w(vehicle: Vehicle, length: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """A vehicle's dispatch floor, ceiling and preference per slot, W (-inf / +inf / NaN: none)."""
+    return (
+        _bound_array(vehicle.power_floor_w, length, "power_floor_w", -np.inf),
+        _bound_array(vehicle.power_ceiling_w, length, "power_ceiling_w", np.inf),
+        _bound_array(vehicle.preferred_power_w, length, "preferred_power_w", np.nan),
+    )
 
 
 def _float_array(value: object, length: int, name: str, default: float | None = None) -> FloatArray:
@@ -75,6 +105,12 @@ class Vehicle:
     costs the penalty times ``priority / (lowest priority of the problem)``, so the vehicle with
     the higher priority gets the scarce energy first. Equal priorities (the default) share it
     where it is cheapest. Ratios beyond about 1000 add nothing but numerical noise.
+
+    ``power_floor_w`` / ``power_ceiling_w`` bound the signed power per slot (dispatch by an
+    aggregator or an automation): hard bounds, except where keeping them would take the EV below
+    its reserve or above its cycling cap, or the site above its fuse (then the plan keeps as close
+    as those allow, and ``Plan.dispatch_unmet_kwh`` says how much is missing).
+    ``preferred_power_w`` is the soft variant.
     """
 
     capacity_kwh: float
@@ -111,6 +147,16 @@ class Vehicle:
     """Weight of this vehicle's shortfall penalties relative to the other vehicles' (> 0)."""
     reserve_within_s: float | None = None
     """Below the reserve: reach it within this many seconds (None: at once)."""
+    power_floor_w: FloatArray | None = None
+    """Per slot: the lowest signed power the plan may run at (a `must` dispatch; -inf = none).
+    Kept where the EV is plugged in, the charger can run at it and the reserve, the cycling cap
+    and the site's fuse and feed-in limit allow; otherwise lowered as little as they need."""
+    power_ceiling_w: FloatArray | None = None
+    """Per slot: the highest signed power the plan may run at (+inf = none); same caveats."""
+    preferred_power_w: FloatArray | None = None
+    """Per slot: a signed power the plan should run at (a `prefer` dispatch; NaN = none). Each
+    kWh of deviation costs `costing.prefer_penalty_per_kwh`: more than arbitrage can earn, less
+    than a shortfall below the target or the reserve."""
     name: str = "ev"
     """Identifier, for the caller's bookkeeping."""
 
@@ -209,6 +255,13 @@ class Problem:
     terminal_value_per_kwh: float | None = None
     """Value of a kWh left in a battery at the horizon end. None = the default rule
     (the lowest import price of the horizon, floored at 0; see `solve`)."""
+    grid_floor_w: FloatArray | None = None
+    """Per slot: the lowest net grid power (import - export, W) the plan may have (a site
+    `must` dispatch; -inf = none). Priced far above any target shortfall when it cannot be met."""
+    grid_ceiling_w: FloatArray | None = None
+    """Per slot: the highest net grid power (import - export, W); +inf = none."""
+    grid_preferred_w: FloatArray | None = None
+    """Per slot: a net grid power the plan should keep (a site `prefer` dispatch; NaN = none)."""
 
     def __post_init__(self) -> None:
         """Normalise arrays (scalars broadcast) and check lengths."""
@@ -234,12 +287,57 @@ class Problem:
             "base_load_power_w",
             _float_array(self.base_load_power_w, n, "base_load_power_w", 0.0),
         )
+        for name, fill in (
+            ("grid_floor_w", -np.inf),
+            ("grid_ceiling_w", np.inf),
+            ("grid_preferred_w", np.nan),
+        ):
+            object.__setattr__(self, name, _bound_array(getattr(self, name), n, name, fill))
         vehicles = tuple(self.vehicles)
         for vehicle in vehicles:
             if vehicle.available is not None and np.shape(vehicle.available) != (n,):
                 msg = f"vehicle {vehicle.name!r}: available must have one value per slot"
                 raise ValueError(msg)
+            for name, fill in (
+                ("power_floor_w", -np.inf),
+                ("power_ceiling_w", np.inf),
+                ("preferred_power_w", np.nan),
+            ):
+                _bound_array(getattr(vehicle, name), n, f"vehicle {vehicle.name!r}: {name}", fill)
         object.__setattr__(self, "vehicles", vehicles)
+
+    @property
+    def dispatched(self) -> bool:
+        """Any dispatch bound or preference, on the site or a vehicle."""
+        site = (
+            np.isfinite(self.grid_floor).any()
+            or np.isfinite(self.grid_ceiling).any()
+            or np.isfinite(self.grid_preferred).any()
+        )
+        return bool(site) or any(
+            v.power_floor_w is not None
+            or v.power_ceiling_w is not None
+            or v.preferred_power_w is not None
+            for v in self.vehicles
+        )
+
+    @property
+    def grid_floor(self) -> FloatArray:
+        """Net grid power floor per slot, W (-inf: none)."""
+        assert self.grid_floor_w is not None  # normalised in __post_init__
+        return self.grid_floor_w
+
+    @property
+    def grid_ceiling(self) -> FloatArray:
+        """Net grid power ceiling per slot, W (+inf: none)."""
+        assert self.grid_ceiling_w is not None  # normalised in __post_init__
+        return self.grid_ceiling_w
+
+    @property
+    def grid_preferred(self) -> FloatArray:
+        """Preferred net grid power per slot, W (NaN: none)."""
+        assert self.grid_preferred_w is not None  # normalised in __post_init__
+        return self.grid_preferred_w
 
     @property
     def solar(self) -> FloatArray:
@@ -266,6 +364,8 @@ class CostBreakdown:
     """Value credited for battery energy left at the horizon end (not money spent)."""
     shortfall_penalty: float = 0.0
     """Penalty for planned SoC below the reserve or the departure target (soft constraints)."""
+    dispatch_penalty: float = 0.0
+    """Penalty for deviating from a `prefer` dispatch and for missing a site `must` dispatch."""
 
     @property
     def total_cost(self) -> float:
@@ -275,7 +375,9 @@ class CostBreakdown:
     @property
     def objective(self) -> float:
         """What the optimizer minimises (up to tie-breaking epsilons)."""
-        return self.total_cost - self.terminal_value + self.shortfall_penalty
+        return (
+            self.total_cost - self.terminal_value + self.shortfall_penalty + self.dispatch_penalty
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -353,6 +455,9 @@ class Plan:
     strategy: str = "optimal"
     mip: bool = False
     """Whether binaries / semi-continuous variables were needed."""
+    dispatch_unmet_kwh: float = 0.0
+    """Energy by which the plan misses the `must` dispatch bounds (vehicles where plugged in,
+    and the site): 0 when every one is kept."""
 
     @property
     def ok(self) -> bool:

@@ -37,9 +37,18 @@ def candidates(data: list[VehicleData], g_max: FloatArray, x_max: FloatArray) ->
     """Slots where each rule can bite at all."""
     return Rules(
         direction=[(vd.charge_max_kw > 0) & (vd.discharge_max_kw > 0) for vd in data],
-        charge_min=[(vd.charge_max_kw >= vd.charge_min_kw) & (vd.charge_min_kw > 0) for vd in data],
+        # A slot with a `must` floor runs at it or above: the minimum power cannot bite there.
+        charge_min=[
+            (vd.charge_max_kw >= vd.charge_min_kw)
+            & (vd.charge_min_kw > 0)
+            & (vd.charge_floor(len(g_max)) <= 0)
+            for vd in data
+        ],
         discharge_min=[
-            (vd.discharge_max_kw >= vd.discharge_min_kw) & (vd.discharge_min_kw > 0) for vd in data
+            (vd.discharge_max_kw >= vd.discharge_min_kw)
+            & (vd.discharge_min_kw > 0)
+            & (vd.discharge_floor(len(g_max)) <= 0)
+            for vd in data
         ],
         grid=(g_max > 0) & (x_max > 0),
     )

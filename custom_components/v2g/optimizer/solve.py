@@ -55,7 +55,12 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
     started = time.perf_counter()
     opts = options or SolveOptions()
     data = vehicles_data(problem)
-    if len(data) == 1 and problem.site.capacity_price_per_kw <= 0 and not opts.reference:
+    if (
+        len(data) == 1
+        and problem.site.capacity_price_per_kw <= 0
+        and not opts.reference
+        and not _site_dispatch(problem, data)
+    ):
         plan = _single_vehicle(problem, data[0], opts, started)
         if plan is not None and (plan.ok or not _export_above_import(problem)):
             return plan
@@ -69,6 +74,21 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
             better = general.ok or general.cost.objective < plan.cost.objective
             return general if better else plan
     return _general(problem, data, opts, started)
+
+
+def _site_dispatch(problem: Problem, data: list[VehicleData]) -> bool:
+    """A dispatch the single-vehicle search does not model.
+
+    That is a site bound, a preference or a slot that must run (its curves assume idle is
+    possible in every slot); dispatch ceilings are only lower maxima, which the curves take.
+    """
+    if not problem.dispatched:
+        return False
+    if any(vd.forced for vd in data):
+        return True
+    site = np.isfinite(problem.grid_floor) | np.isfinite(problem.grid_ceiling)
+    site |= ~np.isnan(problem.grid_preferred)
+    return bool(site.any()) or any(vd.preferred_kw.shape[0] > 0 for vd in data)
 
 
 def _export_above_import(problem: Problem) -> bool:
