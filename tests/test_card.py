@@ -17,11 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import io
 import itertools
-import json
 import os
 from pathlib import Path
-import shutil
-import time
 from typing import Any
 
 from homeassistant.components.frontend import DATA_EXTRA_MODULE_URL
@@ -46,19 +43,9 @@ from custom_components.v2g.const import (
     SUBENTRY_CHARGER,
 )
 
+from .browser import launch, log_in, login_tokens, onboarded
 from .conftest import SITE_ENTRY_ID
 
-# Debian's Chromium, which scripts/setup installs; Playwright never downloads a browser here.
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIME_ZONE = "Europe/Copenhagen"
 # How long the page may take to draw the cards (a wait, not a timed assert).
 PAGE_TIMEOUT_MS = 90_000
@@ -142,12 +129,7 @@ async def site(hass: HomeAssistant, hass_storage: dict[str, Any]) -> MockConfigE
     Onboarding is done and the default dashboard holds the cards (storage mode), as if the user
     had added them from the card picker.
     """
-    hass_storage["onboarding"] = {
-        "version": 4,
-        "minor_version": 1,
-        "key": "onboarding",
-        "data": {"done": ["user", "core_config", "analytics", "integration"]},
-    }
+    hass_storage["onboarding"] = onboarded()
     hass_storage["lovelace"] = {
         "version": 1,
         "minor_version": 1,
@@ -380,13 +362,10 @@ async def _open_dashboard(page: Page, base: str, errors: list[str]) -> tuple[Loc
 
 async def _browse(base: str, tokens: dict[str, Any]) -> Seen:
     """Open the dashboard in Chromium, light then dark, and read the cards."""
-    assert CHROMIUM, "no chromium on PATH: run ./scripts/setup (it installs Debian's chromium)"
     seen = Seen()
     save = os.environ.get("V2G_CARD_SCREENSHOT")
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
-        )
+        browser = await launch(playwright)
         try:
             context = await browser.new_context(
                 viewport={"width": 1280, "height": 1500},
@@ -395,10 +374,7 @@ async def _browse(base: str, tokens: dict[str, Any]) -> Seen:
                 timezone_id=TIME_ZONE,
                 color_scheme="light",
             )
-            # Logged in before the first script of Home Assistant's origin runs.
-            await context.add_init_script(
-                f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(tokens))});"
-            )
+            await log_in(context, tokens)
             page = await context.new_page()
             page.on("pageerror", lambda error: seen.errors.append(f"{error.message} {error.stack}"))
             single, whole_site = await _open_dashboard(page, base, seen.errors)
@@ -470,19 +446,7 @@ async def test_plan_card_in_a_browser(
 
     client = await aiohttp_client(hass.http.app)
     base = f"http://127.0.0.1:{client.port}"
-    refresh = await hass.auth.async_create_refresh_token(hass_admin_user, f"{base}/")
-    seen = await _browse(
-        base,
-        {
-            "access_token": hass.auth.async_create_access_token(refresh),
-            "token_type": "Bearer",
-            "expires_in": 1800,
-            "refresh_token": refresh.token,
-            "hassUrl": base,
-            "clientId": f"{base}/",
-            "expires": int(time.time() * 1000) + 1_800_000,
-        },
-    )
+    seen = await _browse(base, await login_tokens(hass, hass_admin_user, base))
     assert not [error for error in seen.errors if "v2g-plan-card" in error]
 
     # --- the card picker offers it, with a first plan sensor and an editor form ---
