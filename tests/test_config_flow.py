@@ -35,7 +35,7 @@ async def _new_site(hass: HomeAssistant, name: str = "Home") -> dict[str, Any]:
     assert result["step_id"] == "user"
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_NAME: name})
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["ocpp", "modbus", "simulated"]
+    assert result["menu_options"] == ["ocpp", "modbus", "ha_entities", "simulated"]
     return await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "simulated"}
     )
@@ -70,6 +70,7 @@ async def test_user_flow_site_with_simulated_charger(hass: HomeAssistant) -> Non
         CONF_MAX_CHARGE_POWER_W: 7400.0,
         CONF_MAX_DISCHARGE_POWER_W: 0.0,
         CONF_CAPACITY_KWH: 40.0,
+        "ev_soc_entity": None,
     }
     await hass.async_block_till_done()
     # A charger that cannot discharge is offered no discharge power.

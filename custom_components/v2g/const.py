@@ -33,6 +33,8 @@ CONF_DECLARED_BIDIRECTIONAL: Final = "declared_bidirectional"
 CONF_SKIP_SCHEMA_VALIDATION: Final = "skip_schema_validation"
 CONF_PHASES: Final = "phases"
 CONF_CONNECTOR_ID: Final = "connector_id"
+CONF_EV_SOC_ENTITY: Final = "ev_soc_entity"
+"""Optional, every kind: the EV's state of charge from another integration (the car's own)."""
 
 
 class Priority(StrEnum):

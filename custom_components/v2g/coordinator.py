@@ -315,11 +315,10 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
 
     def _rule(self, charger: Charger, state: ChargerState | None, now: datetime) -> Decision | None:
         """The decision without a plan, or None when the plan decides for this charger."""
-        if state is None:
-            return Decision(0.0, Reason.OFF)
+        if (idle := _idle_reason(state)) is not None:
+            return Decision(0.0, idle)
+        assert state is not None
         settings = charger.settings
-        if state.status is ChargerStatus.OFFLINE:
-            return Decision(0.0, Reason.WAITING_FOR_CHARGER)
         if self._sync_cannot_charge(charger, state):
             decision = decide(state, settings, now)
             return Decision(0.0, Reason.CANNOT_CHARGE) if decision.setpoint_w > 0 else decision
@@ -765,3 +764,14 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         await self.async_shutdown()
         async with self._control_lock:
             await asyncio.gather(*(c.async_stop() for c in self.chargers.values()))
+
+
+def _idle_reason(state: ChargerState | None) -> Reason | None:
+    """Why a charger is left idle whatever the plan: unanswered, paused by hand, not connected."""
+    if state is None:
+        return Reason.OFF
+    if state.paused_by_charger:
+        return Reason.PAUSED_BY_CHARGER
+    if state.status is ChargerStatus.OFFLINE:
+        return Reason.WAITING_FOR_CHARGER
+    return None

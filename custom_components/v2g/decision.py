@@ -39,6 +39,8 @@ class Reason(StrEnum):
     """The charger has not connected yet (a new OCPP charger not yet pointed at us)."""
     CANNOT_CHARGE = "cannot_charge"
     """The EV takes less than the lowest power the charger can deliver (a repair issue says so)."""
+    PAUSED_BY_CHARGER = "paused_by_charger"
+    """Someone switched the charger off or changed its current by hand: it is left alone."""
 
 
 @dataclass(frozen=True, slots=True)

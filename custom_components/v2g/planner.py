@@ -28,6 +28,7 @@ from .const import (
     OPT_GRID_IMPORT_LIMITED,
     OPT_MAX_V2G_SOC_PCT,
     OPT_WEAR_COST_PER_KWH,
+    PRIORITY_WEIGHTS,
     Mode,
 )
 from .inputs import Inputs
@@ -194,6 +195,7 @@ def build_vehicle(
         discharge_efficiency=option(options, OPT_DISCHARGE_EFFICIENCY_PCT) / 100.0,
         wear_cost_per_kwh=option(options, OPT_WEAR_COST_PER_KWH),
         v2g_allowed=v2g,
+        priority=PRIORITY_WEIGHTS[settings.priority],
     )
     return vehicle, soc_assumed
 

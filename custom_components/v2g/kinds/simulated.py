@@ -44,10 +44,12 @@ async def _validate(
     user_input: Mapping[str, Any],
     subentry: ConfigSubentry | None,
 ) -> Errors:
-    return ev_errors(user_input)
+    return ev_errors(hass, user_input)
 
 
-def _to_data(user_input: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+def _to_data(
+    hass: HomeAssistant, user_input: Mapping[str, Any], previous: Mapping[str, Any] | None
+) -> dict[str, Any]:
     name = (previous or {}).get(CONF_NAME) or str(user_input.get(CONF_NAME, "")).strip()
     return {CONF_CHARGER_KIND: KIND, CONF_NAME: name or DEFAULT_NAME, **ev_data(user_input)}
 
