@@ -128,8 +128,12 @@ class VtnClient:
                     headers=headers,
                     timeout=REQUEST_TIMEOUT,
                 ) as response:
-                    if response.status in (401, 403) and attempt == 0 and token is not None:
-                        continue
+                    if response.status in (401, 403):
+                        if attempt == 0 and token is not None:
+                            continue  # the VTN forgot the token: once more with a fresh one
+                        raise VtnAuthError(
+                            f"{method} /{path}: HTTP {response.status}, the VEN is not let in"
+                        )
                     if conflict_ok and response.status == 409:
                         return None
                     if response.status >= 400:
@@ -138,7 +142,9 @@ class VtnClient:
             except (aiohttp.ClientError, TimeoutError) as err:
                 raise VtnError(f"{method} /{path}: {type(err).__name__} {err}".strip()) from err
             return _json(text, f"{method} /{path}")
-        raise VtnError(f"{method} /{path}: the VTN refused a fresh token")
+        raise AssertionError(
+            "unreachable: the second attempt returns or raises"
+        )  # pragma: no cover
 
     async def _async_token(self, *, renew: bool) -> str | None:
         """A valid access token (None without a client id)."""
