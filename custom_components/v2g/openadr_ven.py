@@ -189,8 +189,11 @@ class SiteVen:
         export_w = snapshot.limit_w(SignalKind.EXPORT_LIMIT, now)
         if import_w is None and export_w is None:
             return None
+        events = sorted(
+            {s.event_id for s in snapshot.signals if not s.kind.is_price and s.start <= now < s.end}
+        )
         return OperatorLimit(
-            f"OpenADR {self.config.base_url}",
+            f"OpenADR event {', '.join(events)}",
             site_import_limit_w=import_w,
             site_export_limit_w=export_w,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import logging
+from typing import Any
 
 from homeassistant.const import STATE_ON, UnitOfPower
 from homeassistant.core import HomeAssistant
@@ -32,6 +33,15 @@ class OperatorLimit:
     """The site's import at most this (a sensor with the allowed power, an OpenADR event)."""
     site_export_limit_w: float | None = None
     """The site's export at most this (an OpenADR event)."""
+
+    def attributes(self) -> dict[str, Any]:
+        """What it limits, for the plan sensor: the source and the limits set (W)."""
+        limits = {
+            "charger_w": self.charger_limit_w,
+            "site_import_w": self.site_import_limit_w,
+            "site_export_w": self.site_export_limit_w,
+        }
+        return {"source": self.source} | {k: round(v) for k, v in limits.items() if v is not None}
 
     def describe(self) -> str:
         """What it limits, for the log."""

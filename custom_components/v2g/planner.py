@@ -337,7 +337,8 @@ def schedule(plan: Plan, index: int, inputs: Inputs | None, tz: tzinfo) -> list[
 
     `{start, power_w, soc_pct, import_price, export_price, estimated}`: local start time, planned
     power (W, + charging), state of charge at the slot's end (%), the prices the plan used and
-    whether the import price was estimated (not published yet, or the source is down).
+    whether the import price was estimated (not published yet, or the source is down); with an
+    OpenADR VEN also `openadr`, whether an event set the slot's prices.
     """
     vehicle = plan.vehicles[index]
     points: list[dict[str, Any]] = [
@@ -359,6 +360,10 @@ def schedule(plan: Plan, index: int, inputs: Inputs | None, tz: tzinfo) -> list[
                 "export_price": round(float(exp), 4),
                 "estimated": bool(estimated),
             }
+        if inputs.openadr_slots is not None:
+            # With a VEN only: whether an OpenADR event set this slot's prices.
+            for point, by_event in zip(points, inputs.openadr_slots, strict=True):
+                point["openadr"] = bool(by_event)
     return points
 
 
