@@ -117,7 +117,8 @@ class SiteVen:
         )
         self._unsub_poll: Callable[[], None] | None = None
         self._reporting = False
-        self._issue_raised = False
+        self._issue_error: str | None = None
+        """The error the repair issue shows (None: no issue)."""
 
     @property
     def issue_id(self) -> str:
@@ -155,13 +156,15 @@ class SiteVen:
     def _sync_issue(self) -> None:
         """A repair issue while the VTN fails, logged once when it starts and when it ends."""
         error = self.ven.error
-        if error is not None and not self._issue_raised:
-            _LOGGER.warning(
-                "The OpenADR VTN %s is unavailable (%s); the plan keeps its last events until "
-                "they end",
-                self.config.base_url,
-                error,
-            )
+        if error is not None and error != self._issue_error:
+            # Logged when the outage starts; the issue follows the latest error.
+            if self._issue_error is None:
+                _LOGGER.warning(
+                    "The OpenADR VTN %s is unavailable (%s); the plan keeps its last events "
+                    "until they end",
+                    self.config.base_url,
+                    error,
+                )
             ir.async_create_issue(
                 self.hass,
                 DOMAIN,
@@ -172,11 +175,11 @@ class SiteVen:
                 translation_key=ISSUE_VTN_UNAVAILABLE,
                 translation_placeholders={"vtn": self.config.base_url, "error": error},
             )
-            self._issue_raised = True
-        elif error is None and self._issue_raised:
+            self._issue_error = error
+        elif error is None and self._issue_error is not None:
             _LOGGER.info("The OpenADR VTN %s answers again", self.config.base_url)
             ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
-            self._issue_raised = False
+            self._issue_error = None
 
     def snapshot(self, now: datetime) -> VenSnapshot:
         """The signals in force from now on (the last good events)."""

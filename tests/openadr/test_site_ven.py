@@ -12,6 +12,10 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.v2g.const import DEFAULT_OPTIONS, DOMAIN
 from custom_components.v2g.openadr_ven import ISSUE_VTN_UNAVAILABLE, POLL_INTERVAL
@@ -91,6 +95,7 @@ async def _setup(
 
 async def _settle(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
     """A few seconds pass: a re-plan the refresh debouncer held back (10 s cooldown) runs."""
+    await hass.async_block_till_done(wait_background_tasks=True)
     freezer.tick(SETTLE)
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -275,3 +280,124 @@ async def test_a_well_paid_export_keeps_the_reserve(
 def entry_options() -> dict[str, Any]:
     """A flat price, a feed-in, an 11 kW fuse; no VTN until a test sets one."""
     return dict(PRICES)
+
+
+async def test_a_failing_vtn_loses_nothing(  # noqa: PLR0917 - fixtures
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    vtn: OpenAdrVtn,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """Refused credentials, a VTN down, answering garbage, gone: a repair issue, nothing lost."""
+    program = _program(vtn)
+    _event(vtn, program, "PRICE", 0.80, timedelta(hours=2))
+    await _setup(
+        hass, mock_config_entry, {**PRICES, **_ven_options(vtn, openadr_client_secret="wrong")}
+    )
+    issue = _issue(hass, mock_config_entry)
+    assert issue is not None
+    assert issue.translation_key == ISSUE_VTN_UNAVAILABLE
+    assert issue.translation_placeholders == {
+        "vtn": vtn.url,
+        "error": "token: HTTP 400 invalid_client",
+    }
+    assert "wrong" not in caplog.text
+    # The site's own prices: the EV charges.
+    assert _power_w(hass) == FULL_W
+
+    # The right secret: the event is heard, the issue is gone.
+    hass.config_entries.async_update_entry(
+        mock_config_entry, options={**PRICES, **_ven_options(vtn)}
+    )
+    await _settle(hass, freezer)
+    assert _issue(hass, mock_config_entry) is None
+    assert _power_w(hass) == 0.0
+
+    # Down, garbage, gone: one issue, one log line, and the event still holds.
+    caplog.clear()
+    for failure in ("down", "garbage", "gone"):
+        if failure == "gone":
+            await vtn.stop()
+        else:
+            vtn.failure = failure
+        await _wait(hass, freezer, POLL_INTERVAL)
+        assert _issue(hass, mock_config_entry) is not None
+        assert _power_w(hass) == 0.0
+        assert all(p["openadr"] for p in _plan(hass)["schedule"][:4])
+    assert caplog.text.count("is unavailable") == 1
+    assert (
+        "ClientConnectorError"
+        in (_issue(hass, mock_config_entry).translation_placeholders or {})["error"]
+    )
+    vtn.failure = None
+    await vtn.start()
+    await _wait(hass, freezer, POLL_INTERVAL)
+    assert _issue(hass, mock_config_entry) is None
+    assert "answers again" in caplog.text
+    assert _power_w(hass) == 0.0
+
+    # Prices in a currency the site does not use are left out, said once.
+    dollars = vtn.add_program(
+        "dollars", payloadDescriptors=[{"payloadType": "PRICE", "currency": "USD"}]
+    )
+    _event(vtn, dollars, "PRICE", 0.01, timedelta(hours=1))
+    hass.config_entries.async_update_entry(
+        mock_config_entry,
+        options={**PRICES, **_ven_options(vtn, openadr_programs=["dollars"])},
+    )
+    await _settle(hass, freezer)
+    await _wait(hass, freezer, POLL_INTERVAL)
+    assert caplog.text.count("OpenADR prices in USD are not used") == 1
+    assert {p["import_price"] for p in _plan(hass)["schedule"]} == {0.25}
+
+    # Diagnostics show the VEN, never its credentials.
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, mock_config_entry)
+    assert diagnostics["openadr"]["events"][0]["program_id"] == dollars["id"]
+    text = str(diagnostics)
+    assert CLIENT_SECRET not in text
+    assert CLIENT_ID not in text
+
+
+async def test_a_restart_keeps_nothing_stale(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    vtn: OpenAdrVtn,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Nothing of an event outlives it: after a restart only what the VTN says now counts."""
+    program = _program(vtn)
+    congestion = _event(vtn, program, "IMPORT_CAPACITY_LIMIT", 5, timedelta(hours=2))
+    _event(vtn, program, "PRICE", 0.80, timedelta(hours=2))
+    await _setup(hass, mock_config_entry, {**PRICES, **_ven_options(vtn)})
+    assert _power_w(hass) == 0.0  # waiting out the dear hours
+    assert _plan(hass)["operator_limit"]["site_import_w"] == 5000
+
+    # Home Assistant stops; the VTN cancels the limit meanwhile and is down when it starts.
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    vtn.remove_event(congestion)
+    vtn.failure = "down"
+    await _wait(hass, freezer, timedelta(minutes=1))
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    # The site's own prices and limits, and the repair issue.
+    assert _power_w(hass) == FULL_W
+    assert "operator_limit" not in _plan(hass)
+    assert not any(p["openadr"] for p in _plan(hass)["schedule"])
+    assert _issue(hass, mock_config_entry) is not None
+    # The VTN is back: the price event (not the cancelled limit) applies again.
+    vtn.failure = None
+    await _wait(hass, freezer, POLL_INTERVAL)
+    assert _power_w(hass) == 0.0
+    assert "operator_limit" not in _plan(hass)
+    # Removed: the issue goes with the site.
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    vtn.failure = "down"
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _issue(hass, mock_config_entry) is not None
+    assert await hass.config_entries.async_remove(mock_config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _issue(hass, mock_config_entry) is None
