@@ -274,6 +274,16 @@ async def test_a_well_paid_export_keeps_the_reserve(
     assert lowest >= 35 - 0.1
     assert lowest == pytest.approx(35, abs=1)
     assert sum(p["power_w"] for p in schedule if p["openadr"]) < 0
+    # The VTN caps the site's export at 3 kW: the EV gives at most that plus the house's 400 W.
+    vtn.add_event(
+        program,
+        [{"id": 0, "payloads": [{"type": "EXPORT_CAPACITY_LIMIT", "values": [3]}]}],
+        intervalPeriod={"start": _z(dt_util.utcnow()), "duration": "PT1H"},
+    )
+    await _poll(hass, mock_config_entry, freezer)
+    assert _power_w(hass) == pytest.approx(-3_400, abs=1)
+    assert _plan(hass)["operator_limit"]["site_export_w"] == 3000
+    assert min(p["power_w"] for p in _plan(hass)["schedule"]) >= -3_400
 
 
 @pytest.fixture
