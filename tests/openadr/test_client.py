@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+import contextlib
 from datetime import UTC, datetime, timedelta
+import json
+import socket
+from typing import Any
 
 import aiohttp
 import pytest
 
 from custom_components.v2g.openadr import VtnAuthError, VtnClient, VtnCredentials, VtnError
 from custom_components.v2g.openadr.client import PAGE_SIZE
-from simulator.openadr_vtn import OpenAdrVtn
+from simulator.openadr_vtn import OpenAdrVtn, parse_args, run
 
 from .conftest import CLIENT_ID, CLIENT_SECRET
 
 VEN = ("VEN_NAME", "garage")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _client(session: aiohttp.ClientSession, vtn: OpenAdrVtn, **creds: str | None) -> VtnClient:
@@ -153,3 +164,41 @@ async def test_odd_answers(socket_enabled: None, session: aiohttp.ClientSession)
             await VtnClient(session, VtnCredentials(url, "id", "secret")).async_events()
     finally:
         await runner.cleanup()
+
+
+async def test_the_demo_vtn_from_the_command_line(
+    socket_enabled: None, session: aiohttp.ClientSession, tmp_path: Any
+) -> None:
+    """`python -m simulator.openadr_vtn --demo`: a day of prices and a congestion event."""
+    content = tmp_path / "vtn.json"
+    content.write_text(
+        json.dumps({"programs": [{"id": "p-extra", "programName": "extra"}], "events": []})
+    )
+    port = _free_port()
+    args = parse_args(
+        [
+            "--port", str(port), "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET,
+            "--ven-name", "garage", "--demo", "--load", str(content),
+        ]
+    )  # fmt: skip
+    task = asyncio.create_task(run(args))
+    client = VtnClient(
+        session, VtnCredentials(f"http://127.0.0.1:{port}", CLIENT_ID, CLIENT_SECRET)
+    )
+    try:
+        for _ in range(100):
+            try:
+                programs = await client.async_programs()
+                break
+            except VtnError:
+                await asyncio.sleep(0.05)
+        assert sorted(p["programName"] for p in programs) == ["demo-dynamic-prices", "extra"]
+        # The demo's events are targeted at the VEN named on the command line.
+        assert await client.async_events() == []
+        events = await client.async_events(VEN)
+        assert [e["eventName"] for e in events] == ["day-ahead prices", "congestion"]
+        assert len(events[0]["intervals"][0]["payloads"][0]["values"]) == 24
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
