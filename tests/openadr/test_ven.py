@@ -108,8 +108,9 @@ async def test_priorities(vtn: OpenAdrVtn, session: aiohttp.ClientSession) -> No
 
 
 async def test_keeps_the_last_good_events_while_the_vtn_fails(
-    vtn: OpenAdrVtn, session: aiohttp.ClientSession
+    vtn: OpenAdrVtn, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     program = vtn.add_program("prices")
     event = _prices(vtn, program, [0.2, 0.45, 0.3])
     ven = _ven(session, vtn)
@@ -131,6 +132,15 @@ async def test_keeps_the_last_good_events_while_the_vtn_fails(
     vtn.remove_event(event)
     assert await ven.async_poll(T0 + HOUR) is True
     assert ven.snapshot(T0 + HOUR).signals == ()
+    # Logged once when it came, once when it went.
+    assert (
+        caplog.text.count(
+            f"OpenADR event {event['id']} ({event['id']}) from 2026-01-15T17:00:00Z to "
+            "2026-01-15T20:00:00Z: PRICE"
+        )
+        == 1
+    )
+    assert caplog.text.count(f"OpenADR event {event['id']} ended or was cancelled") == 1
 
 
 def test_usage_meter() -> None:

@@ -224,10 +224,27 @@ class Ven:
         except VtnError as err:
             self.error = str(err) or type(err).__name__
         else:
+            self._log_changes(events)
             self.events = tuple(events)
             self.error = None
             self.last_success = now
         return (self.snapshot(now).signals, self.error is None) != before
+
+    def _log_changes(self, events: list[Event]) -> None:
+        """Each event once when it first arrives, and once when the VTN no longer shows it."""
+        known = {event.id for event in self.events}
+        for event in events:
+            if event.id not in known and event.signals:
+                _LOGGER.info(
+                    "OpenADR event %s (%s) from %s to %s: %s",
+                    event.id,
+                    event.name,
+                    format_datetime(min(s.start for s in event.signals)),
+                    format_datetime(event.end) if event.end != FOREVER else "further notice",
+                    ", ".join(sorted({s.kind.value for s in event.signals})),
+                )
+        for gone in sorted(known - {event.id for event in events}):
+            _LOGGER.info("OpenADR event %s ended or was cancelled", gone)
 
     async def _async_both(
         self, read: Callable[[tuple[str, str] | None], Awaitable[list[Any]]]
