@@ -53,13 +53,19 @@ async def test_charging_backs_off_for_the_house(
     assert hass.states.get("sensor.garage_plan").attributes["limited_by_grid"] is False
 
 
-def _limit(*shares: GridShare, grid_power_w: float, export: bool = True) -> list[float]:
+def _limit(
+    *shares: GridShare,
+    grid_power_w: float,
+    export: bool = True,
+    planned_export_w: float | None = None,
+) -> list[float]:
     return limit_site_to_grid(
         shares,
         grid_power_w=grid_power_w,
         import_limit_w=17_250,
         export_limit_w=5_000,
         export_allowed=export,
+        planned_export_w=planned_export_w,
     )
 
 
@@ -78,6 +84,22 @@ def test_discharging_limits() -> None:
     assert _limit(GridShare(setpoint_w=0, power_w=0), grid_power_w=0) == [0.0]
 
 
+def test_discharging_for_the_house_is_not_sold_by_accident() -> None:
+    """Export allowed, but the plan meant to cover a 2 kW house: the house draws only 500 W."""
+    v2h = GridShare(setpoint_w=-2_000, power_w=0)
+    # The plan exports nothing now: the EV gives the house what it draws (and a 100 W margin),
+    # instead of selling 1.5 kW at the feed-in price.
+    assert _limit(v2h, grid_power_w=500, planned_export_w=0.0) == pytest.approx([-600])
+    # Without a plan (rules only), only the export limit applies.
+    assert _limit(v2h, grid_power_w=500) == [-2_000]
+    # The plan sells 3 kW now (a price peak): that much is exported, and no more.
+    v2g = GridShare(setpoint_w=-5_000, power_w=0)
+    assert _limit(v2g, grid_power_w=500, planned_export_w=3_000.0) == pytest.approx([-3_600])
+    # Charging is never cut for solar the plan did not foresee.
+    charging = GridShare(setpoint_w=3_000, power_w=0)
+    assert _limit(charging, grid_power_w=-4_000, planned_export_w=0.0) == [3_000]
+
+
 def test_two_chargers_share_the_fuse() -> None:
     """Cuts fall on the lower priority first, in proportion within one priority."""
     both = (GridShare(setpoint_w=7_000, power_w=0), GridShare(setpoint_w=7_000, power_w=0))
@@ -91,3 +113,42 @@ def test_two_chargers_share_the_fuse() -> None:
     # A discharging EV makes room for a charging one (the meter sees both).
     v2h = GridShare(setpoint_w=-3_000, power_w=-3_000)
     assert _limit(high, v2h, grid_power_w=6_000 - 3_000) == pytest.approx([7_000, -3_000])
+
+
+@pytest.mark.parametrize(
+    "entry_options",
+    [
+        {
+            **DEFAULT_OPTIONS,
+            "grid_power_entity": "sensor.grid_power",
+            "price_source": "schedule",
+            "price_schedule": "17:00-21:00=0.60",
+            "price_schedule_default_per_kwh": 0.10,
+            "export_price_source": "fixed",
+            "export_price_fixed_per_kwh": 0.02,
+            "load_source": "constant",
+            "load_constant_w": 2_000,
+        }
+    ],
+)
+async def test_vehicle_to_home_follows_the_real_house_load(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """The plan covers a forecast 2 kW house at the evening peak; the house draws 500 W."""
+    hass.states.async_set("sensor.grid_power", "500", {"unit_of_measurement": "W"})
+    await hass.config.async_set_time_zone("Europe/Copenhagen")
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        "switch",
+        "turn_on",
+        {"entity_id": "switch.garage_allow_vehicle_to_grid"},
+        blocking=True,
+    )
+    await hass.async_block_till_done()
+    plan = hass.states.get("sensor.garage_plan")
+    assert plan.state == "discharging"
+    # Export is allowed, but selling at 0.02 was never the plan: the EV covers the house only.
+    assert float(hass.states.get("sensor.garage_power").state) == pytest.approx(-600, abs=1)
+    assert plan.attributes["limited_by_grid"] is True

@@ -101,7 +101,7 @@ class V2GConfigFlow(_KindSteps, ConfigFlow, domain=DOMAIN):
     """Create a site with its first charger; reconfigure a site; adopt a discovered charger."""
 
     VERSION = 2
-    MINOR_VERSION = 1
+    MINOR_VERSION = 2
 
     @staticmethod
     @callback

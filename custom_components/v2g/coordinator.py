@@ -207,7 +207,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             plan = await self._async_plan(planned, states, decisions, inputs, now)
         for charger in planned:
             decisions[charger.subentry_id] = self._from_plan(charger, states, plan)
-        final = self._within_grid_limits(chargers, states, decisions)
+        planned_export_w = None if plan is None else float(plan.plan.grid_export_w[0])
+        final = self._within_grid_limits(chargers, states, decisions, planned_export_w)
         self._base_w = {charger_id: d.setpoint_w for charger_id, d in final.items()}
         final = self._with_frequency_response(chargers, states, final, self._frequency_hz())
         applied = await self._async_apply_all(chargers, states, final)
@@ -433,10 +434,12 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         chargers: list[Charger],
         states: dict[str, ChargerState | None],
         decisions: dict[str, Decision | None],
+        planned_export_w: float | None = None,
     ) -> dict[str, Decision]:
         """Keep the setpoints within the operator's limit, then within the meter's reading.
 
-        The live grid meter (when one is configured) corrects all of them at once.
+        The live grid meter (when one is configured) corrects all of them at once; discharging
+        exports at most what the plan meant to export now (`planned_export_w`, None: no plan).
         """
         final = {charger_id: d or Decision(0.0, Reason.OFF) for charger_id, d in decisions.items()}
         operator = self.operator_limit
@@ -476,6 +479,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             import_limit_w=limits.import_limit_w,
             export_limit_w=limits.export_limit_w,
             export_allowed=limits.export_allowed,
+            planned_export_w=planned_export_w,
         )
         for charger, setpoint_w in zip(online, limited, strict=True):
             decision = final[charger.subentry_id]

@@ -97,6 +97,10 @@ def energy_needed_kwh(state: ChargerState, settings: Settings) -> float | None:
     return round(missing_pct / 100.0 * settings.capacity_kwh, 3)
 
 
+UNPLANNED_EXPORT_W = 100.0
+"""How much more than planned discharging may export before the meter correction cuts it."""
+
+
 @dataclass(frozen=True, slots=True)
 class GridShare:
     """One charger's part in the site's live grid correction."""
@@ -119,6 +123,7 @@ def limit_site_to_grid(
     import_limit_w: float,
     export_limit_w: float,
     export_allowed: bool,
+    planned_export_w: float | None = None,
 ) -> list[float]:
     """Keep the site within its grid connection, from the live meter (import positive).
 
@@ -128,6 +133,10 @@ def limit_site_to_grid(
     more than allowed (nothing at all without export: V2H only), discharging is cut. Cuts fall on
     the lowest priority first and, within one priority, in proportion to the setpoints. Forecasts
     are never exact: this is the real-time correction, for the whole site at once.
+
+    With `planned_export_w` (what the plan meant the site to export now), discharging never
+    exports more than that (plus a margin): energy planned for a house load that turns out
+    smaller stays in the battery instead of being sold at the feed-in price by accident.
     """
     house_w = grid_power_w - sum(share.power_w for share in shares)
     setpoints = [share.setpoint_w for share in shares]
@@ -139,6 +148,8 @@ def limit_site_to_grid(
         minimums = [share.min_charge_power_w for share in shares]
         charging = _cut(charging, minimums, weights, excess_w)
     may_export_w = export_limit_w if export_allowed else 0.0
+    if planned_export_w is not None:
+        may_export_w = min(may_export_w, max(0.0, planned_export_w) + UNPLANNED_EXPORT_W)
     over_export_w = -(house_w + sum(charging) - sum(discharging)) - may_export_w
     if over_export_w > 0:
         minimums = [share.min_discharge_power_w for share in shares]

@@ -494,7 +494,9 @@ class V2GOptionsFlow(OptionsFlow):
         """The house's own history."""
         fields: dict[vol.Marker, Any] = {
             vol.Required(OPT_LOAD_ENTITY): entity(["sensor"], ["power", "energy"]),
-            vol.Optional(OPT_LOAD_EXCLUDE_ENTITY): entity(["sensor"], ["power", "energy"]),
+            vol.Optional(OPT_LOAD_EXCLUDE_ENTITY): entity(
+                ["sensor"], ["power", "energy"], multiple=True
+            ),
             vol.Required(OPT_LOAD_HISTORY_WEEKS): number_selector(1, 52, 1),
             vol.Required(OPT_LOAD_CONSTANT_W): power_selector(50_000),
         }

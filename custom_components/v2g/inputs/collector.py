@@ -114,7 +114,7 @@ class InputCollector:
         )
         self.load_forecaster = (
             LoadForecaster(
-                hass, config.load_entity, config.load_history_weeks, config.load_exclude_entity
+                hass, config.load_entity, config.load_history_weeks, config.load_exclude_entities
             )
             if config.load_source is LoadSource.STATISTICS and config.load_entity
             else None

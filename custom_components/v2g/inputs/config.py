@@ -31,8 +31,9 @@ Options (a plain dict read by `InputsConfig.from_options`; default in brackets):
 - `load_source`: "statistics" | "constant" | "none" ["statistics" if `load_entity` else
   "constant"].
 - `load_entity`: entity id of a house power (W/kW) or energy (Wh/kWh) sensor with statistics.
-- `load_exclude_entity`: optional entity id of a power sensor (the EV charger's) whose hourly
-  mean is subtracted from the load history, when the house meter includes the charger.
+- `load_exclude_entity`: optional entity ids (a list; one id from older versions) of power or
+  energy sensors (the site's EV chargers') whose hourly means are subtracted from the load
+  history, when the house meter includes the chargers.
 - `load_history_weeks`: int 1-52 [4]; `load_constant_w`: float [400], also the fallback.
 - `grid_power_entity`: optional entity id, live grid power, import positive, W or kW.
 - `grid_power_invert`: bool [False], for meters that report export as positive.
@@ -197,7 +198,7 @@ class InputsConfig:
     solar_forecast_entities: tuple[str, ...] = ()
     load_source: LoadSource = LoadSource.CONSTANT
     load_entity: str | None = None
-    load_exclude_entity: str | None = None
+    load_exclude_entities: tuple[str, ...] = ()
     load_history_weeks: int = DEFAULT_LOAD_HISTORY_WEEKS
     load_constant_w: float = DEFAULT_LOAD_CONSTANT_W
     grid_power_entity: str | None = None
@@ -280,7 +281,7 @@ class InputsConfig:
             solar_forecast_entities=solar_entities,
             load_source=load_source,
             load_entity=load_entity,
-            load_exclude_entity=_str(options, OPT_LOAD_EXCLUDE_ENTITY),
+            load_exclude_entities=_list(options, OPT_LOAD_EXCLUDE_ENTITY),
             load_history_weeks=int(weeks),
             load_constant_w=_float(options, OPT_LOAD_CONSTANT_W, DEFAULT_LOAD_CONSTANT_W),
             grid_power_entity=_str(options, OPT_GRID_POWER_ENTITY),
