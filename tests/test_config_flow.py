@@ -130,6 +130,7 @@ async def test_options_vehicle_site(hass: HomeAssistant, init_integration: MockC
         "house_load",
         "grid_operator",
         "flex_events",
+        "openadr",
         "frequency",
     ]
     result = await hass.config_entries.options.async_configure(

@@ -115,6 +115,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
     await coordinator.async_load_dispatches()
     await coordinator.async_config_entry_first_refresh()
     coordinator.async_watch_frequency()
+    coordinator.async_start_ven()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     runtime.loaded_data = dict(entry.data)

@@ -115,6 +115,13 @@ OPT_FREQ_START: Final = "frequency_start"
 OPT_FREQ_END: Final = "frequency_end"
 OPT_FLEX_EVENT_ENTITIES: Final = "flex_event_entities"
 OPT_FLEX_POINTS_PER_CURRENCY: Final = "flex_points_per_currency"
+# Options: the site's OpenADR 3 VEN (off while no VTN URL is set; see openadr_ven.py).
+OPT_OPENADR_VTN_URL: Final = "openadr_vtn_url"
+OPT_OPENADR_CLIENT_ID: Final = "openadr_client_id"
+OPT_OPENADR_CLIENT_SECRET: Final = "openadr_client_secret"
+OPT_OPENADR_TOKEN_URL: Final = "openadr_token_url"
+OPT_OPENADR_VEN_NAME: Final = "openadr_ven_name"
+OPT_OPENADR_PROGRAMS: Final = "openadr_programs"
 
 DEFAULT_PRICE_FIXED_PER_KWH: Final = 0.30
 DEFAULT_LOAD_CONSTANT_W: Final = 400.0

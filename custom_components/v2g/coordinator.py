@@ -72,8 +72,9 @@ from .inputs import (
     sync_repair_issues,
 )
 from .inputs.model import to_float
-from .ledger import Ledger, Prices, site_shares
-from .operator import OperatorLimit, OperatorLimitLog, read_operator_limit
+from .ledger import Ledger, Prices, counter_delta, site_shares
+from .openadr_ven import SiteVen, ven_config
+from .operator import OperatorLimit, OperatorLimitLog, combine_limits, read_operator_limit
 from .optimizer import Plan, Problem, solve
 from .planner import (
     PlanResult,
@@ -172,6 +173,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         )
         self.chargers: dict[str, Charger] = {}
         self.inputs = InputCollector(hass, InputsConfig.from_options(entry.options))
+        ven_config(entry.options)  # unusable OpenADR options fail the setup, as the inputs do
         self._plan_failed = False
         self._control_lock = asyncio.Lock()
         self._stopped = False
@@ -193,6 +195,10 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         self._last_tick: datetime | None = None
         self._last_power_w: dict[str, float] = {}
         """Each charger's power reported at the last update, for dispatch energy."""
+        self.ven: SiteVen | None = None
+        """The site's OpenADR VEN (None while no VTN is configured); see `async_start_ven`."""
+        self._energy_seen: dict[str, tuple[float, float]] = {}
+        """Each charger's energy counters at the last update (the VEN's usage reports)."""
 
     @property
     def currency(self) -> str:
@@ -206,6 +212,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             self.hass, InputsConfig.from_options(self.config_entry.options)
         )
         self.async_watch_frequency()
+        if self.ven is None or self.ven.config != ven_config(self.config_entry.options):
+            self.async_start_ven()
 
     # --- one update -----------------------------------------------------------------------
 
@@ -238,6 +246,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         grid_power_w = self.inputs.read_grid_power_w()
         self._account(chargers, states, inputs, grid_power_w)
         await self._async_track_dispatches(chargers, states, now)
+        if self.ven is not None:
+            self.ven.record_usage(dt_util.utcnow(), self._ev_energy_kwh(chargers, states))
         return SiteData(
             chargers={
                 c.subentry_id: ChargerData(
@@ -266,8 +276,28 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             options.get(OPT_OPERATOR_LIMIT_ENTITY),
             float(options.get(OPT_OPERATOR_CHARGER_LIMIT_W, DEFAULT_OPERATOR_CHARGER_LIMIT_W)),
         )
+        if self.ven is not None:
+            limit = combine_limits(limit, self.ven.operator_limit(dt_util.utcnow()))
         self._operator_log.track(limit)
         return limit
+
+    def _ev_energy_kwh(
+        self, chargers: list[Charger], states: dict[str, ChargerState | None]
+    ) -> float:
+        """The site's EVs' net energy since the last update (kWh, charging positive).
+
+        The usage the OpenADR VEN reports to its VTN, from the chargers' energy counters.
+        """
+        total_kwh = 0.0
+        for charger in chargers:
+            if (state := states[charger.subentry_id]) is None:
+                continue
+            counters = (state.energy_charged_kwh, state.energy_discharged_kwh)
+            before = self._energy_seen.get(charger.subentry_id, (None, None))
+            self._energy_seen[charger.subentry_id] = counters
+            total_kwh += counter_delta(before[0], counters[0])
+            total_kwh -= counter_delta(before[1], counters[1])
+        return total_kwh
 
     async def _async_read_all(
         self, chargers: list[Charger]
@@ -307,7 +337,12 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         if not chargers:
             clear_repair_issues(self.hass, DOMAIN, entry_id)
             return None
-        inputs = await self.inputs.async_collect(planning_grid(now, departures), dt_util.utcnow())
+        utc_now = dt_util.utcnow()
+        inputs = await self.inputs.async_collect(
+            planning_grid(now, departures),
+            utc_now,
+            openadr=self.ven.snapshot(utc_now) if self.ven is not None else None,
+        )
         sync_repair_issues(self.hass, DOMAIN, entry_id, inputs.problems)
         return inputs
 
@@ -395,6 +430,9 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             operator_import_w=(
                 self.operator_limit.site_import_limit_w if self.operator_limit else None
             ),
+            operator_export_w=(
+                self.operator_limit.site_export_limit_w if self.operator_limit else None
+            ),
         )
         ids = [c.subentry_id for c in planned]
         self._last_problem = (problem, ids)
@@ -451,7 +489,9 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         if grid_power_w is None or not any(final[c.subentry_id].setpoint_w for c in online):
             return final
         limits = site_limits(
-            self.config_entry.options, operator.site_import_limit_w if operator else None
+            self.config_entry.options,
+            operator.site_import_limit_w if operator else None,
+            operator.site_export_limit_w if operator else None,
         )
         shares = []
         for charger in online:
@@ -773,6 +813,19 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
 
         self._unsub_frequency = async_track_state_change_event(self.hass, entity_id, _changed)
 
+    # --- OpenADR -----------------------------------------------------------------------------
+
+    @callback
+    def async_start_ven(self) -> None:
+        """Start (again) the site's OpenADR VEN as the options say; none without a VTN URL."""
+        if self.ven is not None:
+            self.ven.async_stop()
+            self.ven = None
+        if (config := ven_config(self.config_entry.options)) is None:
+            return
+        self.ven = SiteVen(self.hass, self.config_entry, config, self.async_request_refresh)
+        self.ven.async_start()
+
     async def _async_answer_frequency(self, fired_at: float) -> None:
         """Apply the response to the frequency now on top of the last planned setpoints."""
         data = self.data  # watched only after the first refresh
@@ -892,6 +945,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         if self._unsub_frequency is not None:
             self._unsub_frequency()
             self._unsub_frequency = None
+        if self.ven is not None:
+            self.ven.async_stop()
         await self.async_shutdown()
         async with self._control_lock:
             await asyncio.gather(*(c.async_stop() for c in self.chargers.values()))

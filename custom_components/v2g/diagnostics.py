@@ -9,6 +9,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
 from .charger import Charger
+from .const import OPT_OPENADR_CLIENT_ID, OPT_OPENADR_CLIENT_SECRET
 from .coordinator import SiteData, V2GConfigEntry
 from .planner import PlanResult
 
@@ -23,6 +24,8 @@ TO_REDACT = {
     "vin",
     "title",
     "host",
+    OPT_OPENADR_CLIENT_ID,
+    OPT_OPENADR_CLIENT_SECRET,
 }
 
 
@@ -45,6 +48,7 @@ async def async_get_config_entry_diagnostics(
             "inputs": data.inputs.summary() if data and data.inputs else None,
             "grid_power_w": data.grid_power_w if data else None,
             "dispatches": [d.to_json() for d in coordinator.dispatches.items],
+            "openadr": coordinator.ven.diagnostics() if coordinator.ven else None,
             "chargers": [_charger(charger, data) for charger in runtime.chargers.values()],
         },
         TO_REDACT,

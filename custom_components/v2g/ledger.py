@@ -143,8 +143,8 @@ class Ledger:
         A counter that went backwards (a charger reset or replaced) starts again from its new
         value: that interval counts nothing rather than something invented.
         """
-        charged = _delta(self.last_charged_kwh, charged_total_kwh)
-        discharged = _delta(self.last_discharged_kwh, discharged_total_kwh)
+        charged = counter_delta(self.last_charged_kwh, charged_total_kwh)
+        discharged = counter_delta(self.last_discharged_kwh, discharged_total_kwh)
         self.last_charged_kwh = charged_total_kwh
         self.last_discharged_kwh = discharged_total_kwh
         if charged == 0.0 and discharged == 0.0:
@@ -201,7 +201,8 @@ class Ledger:
             return ledger
 
 
-def _delta(previous: float | None, current: float) -> float:
+def counter_delta(previous: float | None, current: float) -> float:
+    """How far an energy counter moved (0 for the first reading or a counter that went back)."""
     if previous is None or not math.isfinite(current) or current < previous:
         return 0.0
     return current - previous

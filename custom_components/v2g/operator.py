@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import logging
+from typing import Any
 
 from homeassistant.const import STATE_ON, UnitOfPower
 from homeassistant.core import HomeAssistant
@@ -29,7 +30,45 @@ class OperatorLimit:
     charger_limit_w: float | None = None
     """Each charger's charging at most this (a §14a switch)."""
     site_import_limit_w: float | None = None
-    """The site's import at most this (a sensor with the allowed power)."""
+    """The site's import at most this (a sensor with the allowed power, an OpenADR event)."""
+    site_export_limit_w: float | None = None
+    """The site's export at most this (an OpenADR event)."""
+
+    def attributes(self) -> dict[str, Any]:
+        """What it limits, for the plan sensor: the source and the limits set (W)."""
+        limits = {
+            "charger_w": self.charger_limit_w,
+            "site_import_w": self.site_import_limit_w,
+            "site_export_w": self.site_export_limit_w,
+        }
+        return {"source": self.source} | {k: round(v) for k, v in limits.items() if v is not None}
+
+    def describe(self) -> str:
+        """What it limits, for the log."""
+        parts = []
+        if self.charger_limit_w is not None:
+            parts.append(f"{self.charger_limit_w:.0f} W per charger")
+        if self.site_import_limit_w is not None:
+            parts.append(f"{self.site_import_limit_w:.0f} W import")
+        if self.site_export_limit_w is not None:
+            parts.append(f"{self.site_export_limit_w:.0f} W export")
+        return ", ".join(parts)
+
+
+def _lower(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def combine_limits(a: OperatorLimit | None, b: OperatorLimit | None) -> OperatorLimit | None:
+    """Both limits at once: the lower of each (the operator's signal and an OpenADR event)."""
+    if a is None or b is None:
+        return a or b
+    return OperatorLimit(
+        source=f"{a.source}, {b.source}",
+        charger_limit_w=_lower(a.charger_limit_w, b.charger_limit_w),
+        site_import_limit_w=_lower(a.site_import_limit_w, b.site_import_limit_w),
+        site_export_limit_w=_lower(a.site_export_limit_w, b.site_export_limit_w),
+    )
 
 
 def read_operator_limit(
@@ -63,11 +102,7 @@ class OperatorLimitLog:
             return
         if limit is not None:
             _LOGGER.warning(
-                "The grid operator limits the site (%s): %s",
-                limit.source,
-                f"{limit.charger_limit_w:.0f} W per charger"
-                if limit.charger_limit_w is not None
-                else f"{limit.site_import_limit_w:.0f} W import",
+                "The grid operator limits the site (%s): %s", limit.source, limit.describe()
             )
         else:
             _LOGGER.info("The grid operator's limit ended")

@@ -53,6 +53,12 @@ from .const import (
     OPT_LOAD_SOURCE,
     OPT_MAX_V2G_SOC_PCT,
     OPT_NORDPOOL_AREA,
+    OPT_OPENADR_CLIENT_ID,
+    OPT_OPENADR_CLIENT_SECRET,
+    OPT_OPENADR_PROGRAMS,
+    OPT_OPENADR_TOKEN_URL,
+    OPT_OPENADR_VEN_NAME,
+    OPT_OPENADR_VTN_URL,
     OPT_OPERATOR_CHARGER_LIMIT_W,
     OPT_OPERATOR_LIMIT_ENTITY,
     OPT_PRICE_ENTITY,
@@ -83,6 +89,7 @@ from .inputs import (
 from .inputs.flex import DEFAULT_POINTS_PER_CURRENCY
 from .inputs.model import parse_price_unit
 from .inputs.parsers import TouScheduleError, parse_tou_schedule
+from .openadr_ven import InvalidVenConfigError, ven_config
 
 # What the inputs layer uses when an option is not set, shown in the forms as suggestions.
 FORM_DEFAULTS: dict[str, Any] = {
@@ -158,6 +165,7 @@ class V2GOptionsFlow(OptionsFlow):
                 "house_load",
                 "grid_operator",
                 "flex_events",
+                "openadr",
                 "frequency",
             ],
         )
@@ -585,6 +593,31 @@ class V2GOptionsFlow(OptionsFlow):
             vol.Optional(OPT_FLEX_POINTS_PER_CURRENCY): number_selector(1, 10_000, 1),
         }
         return await self._async_save("flex_events", fields, user_input)
+
+    async def async_step_openadr(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """An OpenADR 3 VTN: its prices and capacity limits enter the plan (optional)."""
+        url = selector.TextSelectorConfig(type=selector.TextSelectorType.URL)
+        fields: dict[vol.Marker, Any] = {
+            vol.Optional(OPT_OPENADR_VTN_URL): selector.TextSelector(url),
+            vol.Optional(OPT_OPENADR_VEN_NAME): selector.TextSelector(),
+            vol.Optional(OPT_OPENADR_CLIENT_ID): selector.TextSelector(),
+            vol.Optional(OPT_OPENADR_CLIENT_SECRET): selector.TextSelector(
+                selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
+            ),
+            vol.Optional(OPT_OPENADR_TOKEN_URL): selector.TextSelector(url),
+            vol.Optional(OPT_OPENADR_PROGRAMS): selector.TextSelector(
+                selector.TextSelectorConfig(multiple=True)
+            ),
+        }
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                ven_config(user_input)
+            except InvalidVenConfigError as err:
+                errors[err.option] = err.error
+        return await self._async_save("openadr", fields, user_input, errors=errors)
 
     def _unit_errors(
         self, user_input: Mapping[str, Any], key: str, units: frozenset[str]

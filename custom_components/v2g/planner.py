@@ -200,16 +200,26 @@ def build_vehicle(
     return vehicle, soc_assumed
 
 
-def site_limits(options: Mapping[str, Any], operator_import_w: float | None = None) -> Site:
-    """The grid connection's limits from the site's options (no import limit when off, or 0)."""
+def site_limits(
+    options: Mapping[str, Any],
+    operator_import_w: float | None = None,
+    operator_export_w: float | None = None,
+) -> Site:
+    """The grid connection's limits from the site's options (no import limit when off, or 0).
+
+    The operator's limits (a §14a sensor, an OpenADR capacity limit) lower them while in force.
+    """
     import_limit = option(options, OPT_GRID_IMPORT_LIMIT_W)
     limited = bool(options.get(OPT_GRID_IMPORT_LIMITED, True)) and import_limit > 0
     limit_w = import_limit if limited else math.inf
     if operator_import_w is not None:
         limit_w = min(limit_w, operator_import_w)
+    export_limit_w = option(options, OPT_GRID_EXPORT_LIMIT_W)
+    if operator_export_w is not None:
+        export_limit_w = min(export_limit_w, operator_export_w)
     return Site(
         import_limit_w=limit_w,
-        export_limit_w=option(options, OPT_GRID_EXPORT_LIMIT_W),
+        export_limit_w=export_limit_w,
         export_allowed=bool(options.get(OPT_EXPORT_ALLOWED, DEFAULT_OPTIONS[OPT_EXPORT_ALLOWED])),
     )
 
@@ -241,6 +251,7 @@ def build_problem(
     solar_w: FloatArray,
     load_w: FloatArray,
     operator_import_w: float | None = None,
+    operator_export_w: float | None = None,
 ) -> Problem:
     """One problem for every EV of the site that the plan steers."""
     return Problem(
@@ -250,7 +261,7 @@ def build_problem(
         vehicles=tuple(vehicles),
         solar_power_w=solar_w,
         base_load_power_w=load_w,
-        site=site_limits(options, operator_import_w),
+        site=site_limits(options, operator_import_w, operator_export_w),
     )
 
 
@@ -326,7 +337,8 @@ def schedule(plan: Plan, index: int, inputs: Inputs | None, tz: tzinfo) -> list[
 
     `{start, power_w, soc_pct, import_price, export_price, estimated}`: local start time, planned
     power (W, + charging), state of charge at the slot's end (%), the prices the plan used and
-    whether the import price was estimated (not published yet, or the source is down).
+    whether the import price was estimated (not published yet, or the source is down); with an
+    OpenADR VEN also `openadr`, whether an event set the slot's prices.
     """
     vehicle = plan.vehicles[index]
     points: list[dict[str, Any]] = [
@@ -348,6 +360,10 @@ def schedule(plan: Plan, index: int, inputs: Inputs | None, tz: tzinfo) -> list[
                 "export_price": round(float(exp), 4),
                 "estimated": bool(estimated),
             }
+        if inputs.openadr_slots is not None:
+            # With a VEN only: whether an OpenADR event set this slot's prices.
+            for point, by_event in zip(points, inputs.openadr_slots, strict=True):
+                point["openadr"] = bool(by_event)
     return points
 
 

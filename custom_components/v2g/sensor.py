@@ -87,6 +87,9 @@ def _plan_attributes(view: ChargerView) -> dict[str, Any]:
         "departure": data.departure.at.isoformat(),
     }
     site = view.site
+    if (limit := site.operator_limit) is not None:
+        # Only while one is in force (a §14a signal, an OpenADR capacity event).
+        attributes["operator_limit"] = limit.attributes()
     if site.inputs is not None:
         attributes["estimated_price_slots"] = int(site.inputs.price_estimated.sum())
     dispatch_id = data.decision.dispatch_id

@@ -20,6 +20,7 @@ from homeassistant.util import dt as dt_util
 import numpy as np
 import numpy.typing as npt
 
+from ..openadr import SignalKind, VenSnapshot
 from ..optimizer.model import Tariff
 from ..optimizer.slots import SlotGrid
 from . import fill, parsers
@@ -27,6 +28,7 @@ from .config import ExportPriceSource, InputsConfig, LoadSource, PriceSource, So
 from .flex import FlexWindow, apply_flex, parse_flex_events
 from .load import LoadForecaster, read_power_w
 from .model import InputProblem, ProblemKey, Series
+from .openadr import apply_openadr_prices
 from .prices import PriceFormat, PriceReader, detect_price_format
 from .solar import async_read_energy_platform, read_solar_entities
 
@@ -60,6 +62,8 @@ class Inputs:
     """Flexibility sessions (power-down rewards, power-up free energy) within the horizon."""
     flex_slots: npt.NDArray[np.bool_] | None = None
     """Slots whose prices a flexibility session changed."""
+    openadr_slots: npt.NDArray[np.bool_] | None = None
+    """Slots whose prices an OpenADR event set (see `openadr.py`)."""
 
     def summary(self) -> dict[str, Any]:
         """Small JSON-able summary for diagnostics and the plan sensor's attributes."""
@@ -75,6 +79,9 @@ class Inputs:
                 {"kind": w.kind.value, "start": w.start.isoformat(), "end": w.end.isoformat()}
                 for w in self.flex_windows
             ],
+            "openadr_price_slots": (
+                int(self.openadr_slots.sum()) if self.openadr_slots is not None else 0
+            ),
             "problems": [p.issue_id for p in self.problems],
             "fetched_at": self.fetched_at.isoformat() if self.fetched_at else None,
         }
@@ -113,9 +120,15 @@ class InputCollector:
             else None
         )
         self._active: dict[str, InputProblem] = {}
+        self._foreign_currencies: set[str] = set()
 
-    async def async_collect(self, grid: SlotGrid, now: datetime | None = None) -> Inputs:
-        """Read every input onto `grid`; bad data gives fallbacks and problems, never raises."""
+    async def async_collect(
+        self, grid: SlotGrid, now: datetime | None = None, openadr: VenSnapshot | None = None
+    ) -> Inputs:
+        """Read every input onto `grid`; bad data gives fallbacks and problems, never raises.
+
+        `openadr` is what the site's VEN last read from its VTN (its prices replace the site's).
+        """
         now = now or dt_util.utcnow()
         cfg = self.config
         tz = dt_util.get_default_time_zone()
@@ -179,9 +192,19 @@ class InputCollector:
         else:
             load_grid = fill.constant(grid, 0.0)
 
+        # OpenADR events: the VTN's prices replace the site's own in their intervals.
+        export_values = export_grid.values.copy()
+        currency = spot.currency or self.hass.config.currency
+        openadr_slots, price_estimated, export_estimated = self._apply_openadr(
+            grid,
+            openadr,
+            currency,
+            (import_values, export_values),
+            (spot_grid.estimated, export_grid.estimated),
+        )
+
         # Flexibility events: the utility's rewards and free hours, in the prices.
         flex = self.read_flex_windows()
-        export_values = export_grid.values.copy()
         flex_slots = apply_flex(grid, flex, import_values, export_values)
 
         grid_power_w = self.read_grid_power_w()
@@ -196,14 +219,15 @@ class InputCollector:
             export_price_per_kwh=export_values,
             solar_power_w=solar_grid.values,
             base_load_power_w=load_grid.values,
-            price_estimated=spot_grid.estimated,
-            export_price_estimated=export_grid.estimated,
+            price_estimated=price_estimated,
+            export_price_estimated=export_estimated,
             solar_estimated=solar_grid.estimated,
             load_estimated=load_grid.estimated,
-            currency=spot.currency or self.hass.config.currency,
+            currency=currency,
             grid_power_w=grid_power_w,
             flex_windows=tuple(w for w in flex if w.end > grid.start and w.start < grid.end),
             flex_slots=flex_slots,
+            openadr_slots=openadr_slots,
             problems=tuple(unique),
             resolved=tuple(resolved),
             price_format=(
@@ -213,6 +237,32 @@ class InputCollector:
             ),
             fetched_at=now,
         )
+
+    def _apply_openadr(
+        self,
+        grid: SlotGrid,
+        openadr: VenSnapshot | None,
+        currency: str | None,
+        prices: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]],
+        estimated: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]],
+    ) -> tuple[npt.NDArray[np.bool_] | None, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """The VTN's prices into the import and export prices (in place).
+
+        Slots they cover whole are no longer estimated; a foreign currency is skipped and logged
+        once. Returns the slots they touched (None without a VEN) and the new "estimated" arrays.
+        """
+        if openadr is None:
+            return None, estimated[0], estimated[1]
+        touched, full, foreign = apply_openadr_prices(
+            grid,
+            openadr,
+            currency,
+            {SignalKind.IMPORT_PRICE: prices[0], SignalKind.EXPORT_PRICE: prices[1]},
+        )
+        for code in sorted(foreign - self._foreign_currencies):
+            _LOGGER.warning("OpenADR prices in %s are not used: the site uses %s", code, currency)
+        self._foreign_currencies |= foreign
+        return touched, estimated[0] & ~full, estimated[1] & ~full
 
     @property
     def tariff(self) -> Tariff:

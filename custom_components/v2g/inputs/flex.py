@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..optimizer.slots import SlotGrid
-from .model import to_float
+from .model import Interval, to_float
 
 DEFAULT_POINTS_PER_CURRENCY = 800.0
 """Octopoints per pound (8 points are worth a penny)."""
@@ -94,8 +94,8 @@ def parse_flex_events(
     return sorted(windows.values(), key=lambda w: w.start)
 
 
-def overlap_fraction(grid: SlotGrid, window: FlexWindow) -> npt.NDArray[np.float64]:
-    """The share of each slot the window covers (0 to 1)."""
+def overlap_fraction(grid: SlotGrid, window: FlexWindow | Interval) -> npt.NDArray[np.float64]:
+    """The share of each slot the window (a session, an OpenADR interval) covers (0 to 1)."""
     starts = grid.starts.astype("datetime64[s]").astype(np.int64)
     ends = starts + grid.durations_s
     lo = int(window.start.timestamp())
