@@ -55,6 +55,9 @@ class Decision:
     """The grid operator's limit (§14a) cut the setpoint."""
     frequency_response_w: float = 0.0
     """The part of the setpoint that answers the grid frequency (included in `setpoint_w`)."""
+    frequency_mode: str = "off"
+    """How the EV answers grid frequency: 'local' (the charger follows a frequency-watt curve
+    itself, OCPP 2.1 LocalFrequency), 'software' (the integration's droop loop) or 'off'."""
 
 
 def decide(state: ChargerState, settings: Settings, now: datetime) -> Decision:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+import itertools
 import math
 
 NOMINAL_HZ = 50.0
@@ -137,7 +138,7 @@ def curve_power_w(curve: Sequence[tuple[float, float]], frequency_hz: float) -> 
     points = sorted(curve)
     if frequency_hz <= points[0][0]:
         return points[0][1]
-    for (f0, p0), (f1, p1) in zip(points, points[1:], strict=False):
+    for (f0, p0), (f1, p1) in itertools.pairwise(points):
         if frequency_hz <= f1:
             if f1 - f0 <= 0:
                 return p1

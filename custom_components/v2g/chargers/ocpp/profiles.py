@@ -299,9 +299,7 @@ class ProfileControl:
             return True
         if applied.purpose == TX_PROFILE and applied.transaction_id != self._host.transaction_id:
             return True
-        if applied.curve != self._wanted_curve():
-            return True
-        if _sign(target) != _sign(applied.target_w):
+        if applied.curve != self._wanted_curve() or _sign(target) != _sign(applied.target_w):
             return True
         if abs(target - applied.target_w) > self._host.options.deadband_w:
             return True
@@ -351,8 +349,7 @@ class ProfileControl:
             powers = [power for _frequency, power in curve]
             limit_w = float(round(min(host.max_charge_power_w, max(0.0, value + max(powers)))))
             discharge_limit_w = (
-                float(round(max(-host.max_discharge_power_w, min(0.0, value + min(powers)))))
-                + 0.0
+                float(round(max(-host.max_discharge_power_w, min(0.0, value + min(powers))))) + 0.0
             )
         return ProfileRequest(
             profile_id=TX_PROFILE_ID if purpose == TX_PROFILE else TX_DEFAULT_PROFILE_ID,

@@ -1,5 +1,4 @@
-"""OCPP 2.1: everything of 2.0.1 plus V2X control (CentralSetpoint, LocalFrequency) and
-offline-safe profiles.
+"""OCPP 2.1: 2.0.1 plus V2X control (CentralSetpoint, LocalFrequency), offline-safe profiles.
 
 The `ocpp` 2.1.0 release writes per-phase fields (`limit_L2`, `setpoint_L3`, ...) and
 `LimitAtSoC.soc` under wrong JSON keys; nothing here sets those fields.
