@@ -262,8 +262,9 @@ class EvSimulation:
             self._last = now
         if (profile := self.active_profile(now)) is not None and profile.curve:
             step = timedelta(seconds=self.config.frequency_step_s)
-            while now - self._last > step:
-                self._advance(self._last + step, self._last)
+            while self._last < now:
+                self._advance(min(now, self._last + step), self._last)
+            return
         self._advance(now, now)
 
     def _advance(self, until: datetime, answered_at: datetime) -> None:
