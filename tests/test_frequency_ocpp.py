@@ -228,3 +228,59 @@ def test_curve_is_the_droop() -> None:
     assert curve_power_w((), 49.0) == 0.0
     assert curve_power_w(curve, float("nan")) == 0.0
     assert curve_power_w(((50.0, 1.0), (50.0, 2.0)), 50.0) == 1.0
+
+
+async def test_site_shares_the_offer_between_local_and_software(
+    hass: HomeAssistant,
+    ocpp_entry: MockConfigEntry,  # noqa: F811
+    local_charger: Callable[..., tuple[EvSimulation, ChargerWorld]],
+) -> None:
+    """A curve charger and a software-droop charger give the site's offer together, once."""
+    sub = await hass.config_entries.subentries.async_init(
+        (ocpp_entry.entry_id, "charger"), context={"source": "user"}
+    )
+    await hass.config_entries.subentries.async_configure(
+        sub["flow_id"], {"next_step_id": "simulated"}
+    )
+    await hass.config_entries.subentries.async_configure(
+        sub["flow_id"],
+        {
+            "name": "Sim",
+            "max_charge_power_w": 11_000,
+            "max_discharge_power_w": 11_000,
+            "capacity_kwh": 60,
+        },
+    )
+    await hass.async_block_till_done()
+    sim, _world = local_charger(soc_pct=50.0)
+    station = next(
+        charger.backend
+        for charger in ocpp_entry.runtime_data.chargers.values()
+        if isinstance(charger.backend, OcppStation)
+    )
+    await _ready(hass, station)
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.sim_allow_vehicle_to_grid"}, blocking=True
+    )
+    for entity_id in ("select.driveway_mode", "select.sim_mode"):
+        await hass.services.async_call(
+            "select", "select_option", {"entity_id": entity_id, "option": "off"}, blocking=True
+        )
+    await _offer(hass, ocpp_entry)
+    await _until(sim.follows_curve)
+    # Room to give (less charging or discharging): 7 kW at the OCPP EV, 11 kW at the other; to
+    # take (more charging): 11 kW each. The site's 5 kW / 3 kW are shared by that room.
+    up_ocpp = 5_000 * 7_000 / 18_000
+    profile = sim.active_profile(sim.now())
+    assert profile is not None
+    assert profile.curve == watt_curve(DROOP, up_ocpp, 1_500)
+    # The grid frequency sensor drops to 49.5 Hz: the software loop gives only the rest.
+    hass.states.async_set("sensor.grid_frequency", "49.5", {"unit_of_measurement": "Hz"})
+    await hass.async_block_till_done()
+    software = hass.states.get("sensor.sim_plan").attributes
+    assert software["frequency_response"] == "software"
+    assert software["frequency_response_w"] == pytest.approx(-(5_000 - round(up_ocpp)), abs=1)
+    assert hass.states.get("sensor.driveway_plan").attributes["frequency_response"] == "local"
+    assert curve_power_w(profile.curve, 49.5) + software["frequency_response_w"] == (
+        pytest.approx(-5_000, abs=1)
+    )
