@@ -9,8 +9,13 @@ offered maximum in each direction:
 
 The response is added to each EV's planned setpoint, shared by the headroom each has in the
 needed direction, within its limits and its reserve (the site's fuse is kept by the grid meter's
-correction as always). A software loop on the frequency sensor's state changes applies it, not
-the 30 s update: see `FrequencyResponder` in the coordinator.
+correction as always). Two ways to apply it:
+
+- local: a charger that answers frequency itself (OCPP 2.1 LocalFrequency) gets the plan's
+  setpoint as baseline and its share of the droop as a frequency-watt curve (`watt_curve`),
+  recomputed every update; it answers in its own time (the simulated charger: every 100 ms);
+- software: for every other charger, a loop on the frequency sensor's state changes (not the
+  30 s update) adds the rest of the site's response (`SiteCoordinator._with_frequency_response`).
 """
 
 from __future__ import annotations
