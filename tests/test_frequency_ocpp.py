@@ -284,3 +284,24 @@ async def test_site_shares_the_offer_between_local_and_software(
     assert curve_power_w(profile.curve, 49.5) + software["frequency_response_w"] == (
         pytest.approx(-5_000, abs=1)
     )
+
+
+async def test_operator_cap_bounds_the_curve(
+    hass: HomeAssistant,
+    ocpp_entry: MockConfigEntry,  # noqa: F811
+    local_charger: Callable[..., tuple[EvSimulation, ChargerWorld]],
+) -> None:
+    """§14a dimming at 4.2 kW: the charger's curve never asks for more charging than that."""
+    sim, _world = local_charger(soc_pct=50.0)
+    backend = only_backend(ocpp_entry)
+    assert isinstance(backend, OcppStation)
+    await _ready(hass, backend)
+    hass.states.async_set("input_boolean.dimmed", "on")
+    await _mode(hass, "charge_now")
+    await _offer(hass, ocpp_entry, operator_limit_entity="input_boolean.dimmed")
+    await _until(sim.follows_curve)
+    await _until(lambda: (p := sim.active_profile(sim.now())) is not None and p.setpoint_w == 4_200)
+    profile = sim.active_profile(sim.now())
+    assert profile is not None
+    assert profile.curve == watt_curve(DROOP, 5_000, 0)  # less charging only
+    assert profile.limit_w == 4_200

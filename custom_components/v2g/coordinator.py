@@ -695,11 +695,21 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         ]
         up = share_response(-droop.max_up_w, rooms)
         down = share_response(droop.max_down_w, rooms)
-        return {
-            c.subentry_id: watt_curve(droop, -up_w, down_w)
-            for (c, _state), up_w, down_w in zip(active, up, down, strict=True)
-            if c.local_frequency
-        }
+        operator = self.operator_limit
+        curves = {}
+        for (charger, _state), up_w, down_w in zip(active, up, down, strict=True):
+            if not charger.local_frequency:
+                continue
+            decision = decisions[charger.subentry_id]
+            more_w = down_w
+            # The charger answers on its own until the next update: no extra charging on a site
+            # already held by its grid connection or the operator, never above the operator's cap.
+            if decision.limited_by_grid or decision.limited_by_operator:
+                more_w = 0.0
+            elif operator is not None and operator.charger_limit_w is not None:
+                more_w = min(more_w, max(0.0, operator.charger_limit_w - decision.setpoint_w))
+            curves[charger.subentry_id] = watt_curve(droop, -up_w, more_w)
+        return curves
 
     def _with_frequency_response(
         self,
