@@ -305,3 +305,36 @@ async def test_operator_cap_bounds_the_curve(
     assert profile is not None
     assert profile.curve == watt_curve(DROOP, 5_000, 0)  # less charging only
     assert profile.limit_w == 4_200
+
+
+async def test_refusing_charger_is_steered_by_the_software_loop(
+    hass: HomeAssistant,
+    ocpp_entry: MockConfigEntry,  # noqa: F811
+    local_charger: Callable[..., tuple[EvSimulation, ChargerWorld]],
+) -> None:
+    """A charger that advertises LocalFrequency but refuses the profile gets the software loop."""
+    sim, _world = local_charger(soc_pct=50.0)
+    follow = sim.accept_profile
+
+    def refuse_local_frequency(profile: dict[str, Any]) -> str:
+        period = profile["charging_schedule"][0]["charging_schedule_period"][0]
+        return "Rejected" if period.get("operation_mode") == "LocalFrequency" else follow(profile)
+
+    sim.accept_profile = refuse_local_frequency  # type: ignore[method-assign]
+    backend = only_backend(ocpp_entry)
+    assert isinstance(backend, OcppStation)
+    await _ready(hass, backend)
+    await _mode(hass, "off")
+    await _offer(hass, ocpp_entry)
+    await _until(lambda: not backend.capabilities.local_frequency)
+    assert "LocalFrequency" in (backend.last_rejection or "")
+    # The next change of the grid frequency sensor is answered by Home Assistant.
+    hass.states.async_set("sensor.grid_frequency", "49.5", {"unit_of_measurement": "Hz"})
+    await hass.async_block_till_done()
+    plan = hass.states.get("sensor.driveway_plan").attributes
+    assert plan["frequency_response"] == "software"
+    assert plan["frequency_response_w"] == -5_000
+    await _until(
+        lambda: (p := sim.active_profile(sim.now())) is not None and p.setpoint_w == -5_000
+    )
+    assert not sim.follows_curve()

@@ -475,6 +475,13 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
                     for c in online
                 )
             )
+        # A charger that refused its curve follows the plain setpoint: the software loop
+        # answers for it from the next frequency change on.
+        self._local_curves = {
+            charger_id: curve
+            for charger_id, curve in self._local_curves.items()
+            if (charger := self.chargers.get(charger_id)) is not None and charger.local_frequency
+        }
         return {c.subentry_id: value for c, value in zip(online, applied, strict=True)}
 
     async def _async_reread_changed(
