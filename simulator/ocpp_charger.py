@@ -6,14 +6,19 @@
 By default it is a bidirectional OCPP 2.1 charger; `--no-bidirectional` makes it charge only,
 `--ocpp-version 2.0.1` speaks 2.0.1 (charge only), `--phases` sets how it is wired and
 `--ev-phases` on how many phases the EV charges (a single-phase EV on a three-phase charger),
-`--evse-id` which EVSE the EV is plugged into, `--clock-skew` how far the charger's clock is off.
+`--evse-id` which EVSE the EV is plugged into, `--clock-skew` how far the charger's clock is off,
+`--frequency-trace` a file of grid frequencies (Hz, one a line, `--frequency-step` apart) the
+charger measures for LocalFrequency profiles (default: a steady 50 Hz).
 Like real AC chargers it delivers nothing when a profile allows less than 6 A per phase, and it
 follows a profile only between its startSchedule and its validTo, by its own clock.
 
 It boots, reports the connector occupied, starts a transaction, tells the central system what the
 EV needs (departure, energy, V2X limits), and sends meter values (SoC, power import/export,
 energy registers) every few seconds. It follows SetChargingProfile: a CentralSetpoint (signed,
-when bidirectional) or a ChargingOnly limit, for as long as the profile is valid. Without a valid
+when bidirectional), a LocalFrequency profile (2.1 bidirectional: v2xBaseline plus the
+v2xFreqWattCurve's power at the frequency it measures, within limit / dischargeLimit, answered
+every `frequency_step_s`, 100 ms by default) or a ChargingOnly limit, for as long as the profile
+is valid. Without a valid
 profile it charges at full power, like a plain charger: when the profile's validTo passes, or it
 has been offline longer than the profile's maxOfflineDuration, it returns to plain charging. It
 reconnects with exponential backoff when the central system goes away.
@@ -50,6 +55,7 @@ from custom_components.v2g.chargers.ocpp.base import (
     utc_iso,
 )
 from custom_components.v2g.chargers.simulated import BatteryModel
+from custom_components.v2g.frequency import NOMINAL_HZ, curve_power_w
 
 _LOGGER = logging.getLogger("v2g.simulator")
 CONNECTOR_ID = 1
@@ -90,6 +96,13 @@ class SimConfig:
     verbose: bool = False
     vendor: str = "V2G Smart Charging"
     model: str = "Simulated V2X 11"
+    local_frequency: bool = True
+    """2.1 bidirectional: advertise and follow LocalFrequency profiles."""
+    frequency_step_s: float = 0.1
+    """How often the charger measures the frequency and answers it (LocalFrequency)."""
+    frequency_trace: tuple[float, ...] = ()
+    """Grid frequency (Hz) every `frequency_step_s` from the start, held at its last value;
+    empty: a steady 50 Hz (or the `frequency` callable given to EvSimulation)."""
 
     def __post_init__(self) -> None:
         """OCPP 2.0.1 has no discharging."""
@@ -130,6 +143,9 @@ class Profile:
     ends_at: datetime | None
     max_offline_s: int | None
     invalid_after_offline: bool
+    curve: tuple[tuple[float, float], ...] = ()
+    """LocalFrequency: the v2xFreqWattCurve added to `setpoint_w` (the v2xBaseline)."""
+    discharge_limit_w: float | None = None
 
 
 @dataclass
@@ -139,6 +155,9 @@ class EvSimulation:
     config: SimConfig
     clock: Callable[[], datetime] | None = None
     """The charger's clock (default: the real time plus `config.clock_skew_s`)."""
+    frequency: Callable[[datetime], float] | None = None
+    """The grid frequency (Hz) the charger measures at a time (default: `config.frequency_trace`
+    from the simulation's start, else 50 Hz)."""
     battery: BatteryModel = field(init=False)
     profiles: dict[int, Profile] = field(default_factory=dict)
     power_w: float = 0.0
@@ -147,17 +166,34 @@ class EvSimulation:
     online: bool = False
     offline_since: datetime | None = None
     _last: datetime | None = None
+    _started: datetime | None = None
 
     def __post_init__(self) -> None:
         """Put the EV's battery in place."""
         if self.clock is None:
             skew = timedelta(seconds=self.config.clock_skew_s)
             self.clock = lambda: datetime.now(UTC) + skew
+        self._started = self.clock()
+        if self.frequency is None:
+            self.frequency = self._trace_frequency
         self.battery = BatteryModel(
             capacity_kwh=self.config.capacity_kwh,
             soc_pct=self.config.soc_pct,
             min_soc_pct=self.config.min_soc_pct,
         )
+
+    def _trace_frequency(self, at: datetime) -> float:
+        """The configured trace at a time (held at its ends), else the nominal frequency."""
+        trace = self.config.frequency_trace
+        if not trace or self._started is None:
+            return NOMINAL_HZ
+        index = int((at - self._started).total_seconds() / self.config.frequency_step_s + 1e-9)
+        return trace[min(max(index, 0), len(trace) - 1)]
+
+    def measured_frequency(self, at: datetime | None = None) -> float:
+        """The grid frequency the charger measures."""
+        assert self.frequency is not None
+        return self.frequency(at or self.now())
 
     def now(self) -> datetime:
         """The time by the charger's clock."""
@@ -198,6 +234,14 @@ class EvSimulation:
         upper = cfg.ev_max_power_w
         if profile is None:
             target = upper
+        elif profile.curve:
+            # LocalFrequency: the baseline plus the curve's power at the measured frequency.
+            assert profile.setpoint_w is not None
+            target = profile.setpoint_w + curve_power_w(profile.curve, self.measured_frequency(now))
+            if profile.limit_w is not None:
+                target = min(target, profile.limit_w)
+            if profile.discharge_limit_w is not None:
+                target = max(target, profile.discharge_limit_w)
         elif profile.setpoint_w is not None:
             target = profile.setpoint_w
         else:
@@ -208,13 +252,27 @@ class EvSimulation:
         return min(upper, max(lower, target))
 
     def step(self, now: datetime | None = None) -> None:
-        """Run the physics up to `now`."""
+        """Run the physics up to `now`.
+
+        Under a LocalFrequency profile in steps of `frequency_step_s`, each at the frequency
+        measured at its start (the charger's own response loop).
+        """
         now = now or self.now()
         if self._last is None:
             self._last = now
-        duration_s = (now - self._last).total_seconds()
-        self._last = now
-        target = self.target_w(now)
+        if (profile := self.active_profile(now)) is not None and profile.curve:
+            step = timedelta(seconds=self.config.frequency_step_s)
+            while self._last < now:
+                self._advance(min(now, self._last + step), self._last)
+            return
+        self._advance(now, now)
+
+    def _advance(self, until: datetime, answered_at: datetime) -> None:
+        """Deliver the power answered at `answered_at` from the last step until `until`."""
+        assert self._last is not None
+        duration_s = (until - self._last).total_seconds()
+        self._last = until
+        target = self.target_w(answered_at)
         self.power_w = self.battery.max_power_w(target, max(duration_s, 1.0))
         if duration_s <= 0:
             return
@@ -239,8 +297,24 @@ class EvSimulation:
             phases = min(period.get("number_phases") or self.config.phases, self.config.phases)
             scale = self.config.voltage_v * min(phases, self.config.active_phases)
         mode = period.get("operation_mode", "ChargingOnly")
-        setpoint = limit = None
-        if mode == "CentralSetpoint":
+        setpoint = limit = discharge_limit = None
+        curve: tuple[tuple[float, float], ...] = ()
+        if mode == "LocalFrequency":
+            points = period.get("v2x_freq_watt_curve") or []
+            if (
+                not (self.config.bidirectional and self.config.local_frequency)
+                or scale != 1.0
+                or period.get("v2x_baseline") is None
+                or not 1 <= len(points) <= 20
+            ):
+                return "Rejected"
+            setpoint = float(period["v2x_baseline"])
+            curve = tuple(sorted((float(p["frequency"]), float(p["power"])) for p in points))
+            if period.get("limit") is not None:
+                limit = float(period["limit"])
+            if period.get("discharge_limit") is not None:
+                discharge_limit = float(period["discharge_limit"])
+        elif mode == "CentralSetpoint":
             if not self.config.bidirectional or period.get("setpoint") is None:
                 return "Rejected"
             setpoint = float(period["setpoint"]) * scale
@@ -262,6 +336,8 @@ class EvSimulation:
             ends_at=start + timedelta(seconds=duration) if start and duration else None,
             max_offline_s=profile.get("max_offline_duration"),
             invalid_after_offline=bool(profile.get("invalid_after_offline_duration", False)),
+            curve=curve,
+            discharge_limit_w=discharge_limit,
         )
         return "Accepted"
 
@@ -274,6 +350,11 @@ class EvSimulation:
         else:
             found = self.profiles.pop(profile_id, None) is not None
         return "Accepted" if found else "Unknown"
+
+    def follows_curve(self) -> bool:
+        """Whether a LocalFrequency profile is in force now."""
+        profile = self.active_profile(self.now())
+        return profile is not None and bool(profile.curve)
 
     def meter_value(self) -> dict[str, Any]:
         """One MeterValue (snake_case) with what a V2X charger reports."""
@@ -354,13 +435,14 @@ class SimulatedStation:
     def on_get_variables(self, get_variable_data: list[dict[str, Any]], **_: Any) -> Any:
         """Report smart-charging and V2X support."""
         bidi = self.sim.config.bidirectional
+        modes = "ChargingOnly,CentralSetpoint" if bidi else "ChargingOnly"
+        if bidi and self.sim.config.local_frequency:
+            modes += ",LocalFrequency"
         known = {
             "SmartChargingCtrlr.RateUnit": "A,W",
             "SmartChargingCtrlr.ProfileStackLevel": "10",
             "V2XChargingCtrlr.Enabled": "true" if bidi else "false",
-            "V2XChargingCtrlr.SupportedOperationModes": (
-                "ChargingOnly,CentralSetpoint" if bidi else "ChargingOnly"
-            ),
+            "V2XChargingCtrlr.SupportedOperationModes": modes,
             "V2XChargingCtrlr.SupportedEnergyTransferModes": (
                 "AC_BPT,AC_three_phase" if bidi else "AC_three_phase"
             ),
@@ -385,7 +467,7 @@ class SimulatedStation:
     def on_set_charging_profile(
         self, charging_profile: dict[str, Any], evse_id: int, **_: Any
     ) -> Any:
-        """Follow a CentralSetpoint or a ChargingOnly limit."""
+        """Follow a CentralSetpoint, a LocalFrequency curve or a ChargingOnly limit."""
         status = self.sim.accept_profile(charging_profile)
         _LOGGER.info("SetChargingProfile %s: %s", charging_profile.get("id"), status)
         return self._call_result.SetChargingProfile(status=status)
@@ -432,13 +514,22 @@ class SimulatedStation:
                 evse_id=self.sim.config.evse_id, charging_needs=self.sim.charging_needs()
             )
         )
+        loop = asyncio.get_running_loop()
+        cfg = self.sim.config
+        reported_at, reported_w = loop.time(), self.sim.power_w
         while True:
-            await asyncio.sleep(self.sim.config.meter_interval_s)
-            await self.call(
-                self._call.MeterValues(
-                    evse_id=self.sim.config.evse_id, meter_value=[self.sim.meter_value()]
-                )
-            )
+            # Under a LocalFrequency profile the charger answers every frequency step and
+            # reports at once when its power moved (at least 5 % of its maximum).
+            following = self.sim.follows_curve()
+            await asyncio.sleep(cfg.frequency_step_s if following else cfg.meter_interval_s)
+            if following:
+                self.sim.step()
+                moved = abs(self.sim.power_w - reported_w) >= 0.05 * cfg.max_power_w
+                if not moved and loop.time() - reported_at < cfg.meter_interval_s:
+                    continue
+            meter_value = self.sim.meter_value()
+            reported_at, reported_w = loop.time(), self.sim.power_w
+            await self.call(self._call.MeterValues(evse_id=cfg.evse_id, meter_value=[meter_value]))
 
     @staticmethod
     def _next(seq: list[int]) -> int:
@@ -571,6 +662,20 @@ def parse_args(argv: Sequence[str] | None = None) -> SimConfig:
     )
     parser.add_argument("--departure-hours", type=float, default=8.0)
     parser.add_argument("--target-soc", type=float, default=80.0)
+    parser.add_argument(
+        "--local-frequency",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="advertise and follow OCPP 2.1 LocalFrequency profiles (bidirectional 2.1 only)",
+    )
+    parser.add_argument(
+        "--frequency-trace",
+        type=Path,
+        help="grid frequency in Hz, one value a line, --frequency-step seconds apart",
+    )
+    parser.add_argument(
+        "--frequency-step", type=float, default=0.1, help="seconds between frequency answers"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log OCPP frames")
     args = parser.parse_args(argv)
     url = args.url.rstrip("/")
@@ -579,6 +684,10 @@ def parse_args(argv: Sequence[str] | None = None) -> SimConfig:
         parser.error("give --identity or a URL ending in the identity")
     if not url.endswith("/" + identity):
         url = f"{url}/{identity}"
+    trace: tuple[float, ...] = ()
+    if args.frequency_trace is not None:
+        lines = args.frequency_trace.read_text(encoding="utf-8").split()
+        trace = tuple(float(value) for value in lines)
     return SimConfig(
         url=url,
         identity=identity,
@@ -597,6 +706,9 @@ def parse_args(argv: Sequence[str] | None = None) -> SimConfig:
         departure_h=args.departure_hours,
         target_soc_pct=args.target_soc,
         verbose=args.verbose,
+        local_frequency=args.local_frequency,
+        frequency_step_s=args.frequency_step,
+        frequency_trace=trace,
     )
 
 

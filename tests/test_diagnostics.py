@@ -31,6 +31,7 @@ async def test_diagnostics(
         "reports_soc": True,
         "min_charge_power_w": 1400.0,
         "min_discharge_power_w": 0.0,
+        "local_frequency": False,
     }
     assert charger["state"]["power_w"] == 11000.0
     # A flat price: the plan charges at once (equal cost, earlier is safer).
@@ -41,6 +42,7 @@ async def test_diagnostics(
         "limited_by_operator": False,
         "frequency_response_w": 0.0,
         "dispatch_id": None,
+        "frequency_mode": "off",
     }
     assert diagnostics["dispatches"] == []
     assert diagnostics["plan"]["dispatch_unmet_kwh"] == 0.0

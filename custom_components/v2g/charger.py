@@ -31,6 +31,7 @@ from .chargers import (
     ChargerBackend,
     ChargerState,
     ChargerUnavailableError,
+    LocalFrequencyBackend,
     SetpointRejectedError,
 )
 from .const import CONF_EV_SOC_ENTITY, SETPOINT_DEADBAND_W, Mode
@@ -102,6 +103,8 @@ class Charger:
         self.backend = backend
         self.settings_store = settings
         self.applied_w: float | None = None
+        self.applied_curve: tuple[tuple[float, float], ...] | None = None
+        """The frequency-watt curve the charger follows around `applied_w` (None: none)."""
         """The setpoint the charger follows (None: unknown, send the next one)."""
         self.plugged_since: datetime | None = None
         self.started = False
@@ -228,6 +231,7 @@ class Charger:
         previous = self.applied_w
         changed = (
             previous is None
+            or self.applied_curve is not None  # replace the frequency response profile
             or abs(setpoint_w - previous) >= deadband_w
             or (setpoint_w == 0.0) != (previous == 0.0)
         )
@@ -247,7 +251,43 @@ class Charger:
             self.applied_w = None
             return 0.0
         self.applied_w = setpoint_w
+        self.applied_curve = None
         return setpoint_w
+
+    @property
+    def local_frequency(self) -> bool:
+        """The charger answers grid frequency itself from a curve (OCPP 2.1 LocalFrequency)."""
+        return self.backend.capabilities.local_frequency and isinstance(
+            self.backend, LocalFrequencyBackend
+        )
+
+    async def async_apply_frequency(
+        self, baseline_w: float, curve: tuple[tuple[float, float], ...]
+    ) -> float:
+        """Have the charger answer frequency itself around `baseline_w`; return the baseline.
+
+        The backend sends it only when the curve changed or the baseline moved beyond its
+        deadband. Nothing is sent to a charger paused by the charger (0 is returned).
+        """
+        backend = self.backend
+        if self.paused or not isinstance(backend, LocalFrequencyBackend):
+            return 0.0
+        try:
+            async with asyncio.timeout(APPLY_TIMEOUT_S):
+                await backend.async_apply_frequency_response(baseline_w, curve)
+        except (ChargerUnavailableError, TimeoutError) as err:
+            _LOGGER.debug("%s: frequency response not sent: %s", self.title, err)
+            self.applied_w = None
+            self.applied_curve = None
+            return 0.0
+        except SetpointRejectedError as err:
+            _LOGGER.debug("%s follows the plan without the curve: %s", self.title, err)
+            self.applied_w = None  # the next update sends the plain setpoint (deduplicated)
+            self.applied_curve = None
+            return baseline_w
+        self.applied_w = baseline_w
+        self.applied_curve = curve
+        return baseline_w
 
     async def async_stop(self) -> None:
         """Leave the charger safe: idle (never discharging); unreachable chargers time out."""
@@ -259,3 +299,4 @@ class Charger:
                 "%s unreachable while stopping; its timeouts end any discharge", self.title
             )
         self.applied_w = None
+        self.applied_curve = None

@@ -63,7 +63,15 @@ from .dispatch import (
     DispatchStore,
     with_dispatches,
 )
-from .frequency import Droop, room, share_response
+from .frequency import (
+    Droop,
+    Room,
+    WattCurve,
+    curve_power_w,
+    room,
+    share_response,
+    watt_curve,
+)
 from .inputs import (
     InputCollector,
     Inputs,
@@ -179,6 +187,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         self._stopped = False
         self._base_w: dict[str, float] = {}
         """Each charger's setpoint before the frequency response (the plan's, corrected)."""
+        self._local_curves: dict[str, WattCurve] = {}
+        """The frequency-watt curve each charger that answers frequency itself follows."""
         self._unsub_frequency: Callable[[], None] | None = None
         self.frequency_latency_s: deque[float] = deque(maxlen=1000)
         """Frequency change to applied setpoints, for the latest responses (benchmark)."""
@@ -240,6 +250,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         planned_export_w = None if plan is None else float(plan.plan.grid_export_w[0])
         final = self._within_grid_limits(chargers, states, decisions, planned_export_w)
         self._base_w = {charger_id: d.setpoint_w for charger_id, d in final.items()}
+        self._local_curves = self._frequency_curves(chargers, states, final)
         final = self._with_frequency_response(chargers, states, final, self._frequency_hz())
         applied = await self._async_apply_all(chargers, states, final)
         states = await self._async_reread_changed(chargers, states, applied)
@@ -535,8 +546,20 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             if self._stopped:
                 return dict.fromkeys((c.subentry_id for c in online), 0.0)
             applied = await asyncio.gather(
-                *(c.async_apply(decisions[c.subentry_id].setpoint_w) for c in online)
+                *(
+                    c.async_apply_frequency(decisions[c.subentry_id].setpoint_w, curve)
+                    if (curve := self._local_curves.get(c.subentry_id)) is not None
+                    else c.async_apply(decisions[c.subentry_id].setpoint_w)
+                    for c in online
+                )
             )
+        # A charger that refused its curve follows the plain setpoint: the software loop
+        # answers for it from the next frequency change on.
+        self._local_curves = {
+            charger_id: curve
+            for charger_id, curve in self._local_curves.items()
+            if (charger := self.chargers.get(charger_id)) is not None and charger.local_frequency
+        }
         return {c.subentry_id: value for c, value in zip(online, applied, strict=True)}
 
     async def _async_reread_changed(
@@ -847,7 +870,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
                 *(
                     c.async_apply(final[c.subentry_id].setpoint_w, FREQUENCY_DEADBAND_W)
                     for c in chargers
-                    if states[c.subentry_id] is not None
+                    # Chargers with a curve answer on their own: their profile stays.
+                    if states[c.subentry_id] is not None and c.subentry_id not in self._local_curves
                 )
             )
         self.frequency_latency_s.append(max(0.0, dt_util.utcnow().timestamp() - fired_at))
@@ -865,6 +889,74 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             )
         )
 
+    def _frequency_room(self, charger: Charger, state: ChargerState, setpoint_w: float) -> Room:
+        """How far an EV's power may move from its setpoint for frequency, each way."""
+        settings = charger.settings
+        discharge_w = (
+            min(settings.max_discharge_power_w, state.max_discharge_power_w)
+            if settings.allow_v2g and charger.backend.capabilities.bidirectional
+            else 0.0
+        )
+        return room(
+            setpoint_w=setpoint_w,
+            max_charge_w=min(settings.max_charge_power_w, state.max_charge_power_w),
+            max_discharge_w=discharge_w,
+            soc_pct=state.soc_pct,
+            min_soc_pct=settings.min_soc_pct,
+            max_soc_pct=max(
+                option(self.config_entry.options, OPT_MAX_V2G_SOC_PCT), settings.target_soc_pct
+            ),
+        )
+
+    def _offered_droop(self) -> Droop | None:
+        """The site's droop when it is offered now."""
+        droop = self.droop()
+        return droop if droop is not None and droop.offered_at(dt_util.now()) else None
+
+    def _frequency_curves(
+        self,
+        chargers: list[Charger],
+        states: dict[str, ChargerState | None],
+        decisions: dict[str, Decision],
+    ) -> dict[str, WattCurve]:
+        """The curve of each plugged-in EV whose charger answers frequency itself.
+
+        The site's maximum response each way is shared between all its plugged-in EVs by their
+        room around the plan's setpoints (as the software loop shares it), so a charger's curve
+        gives its part of the site's droop; the rest is left to the software loop.
+        """
+        droop = self._offered_droop()
+        if droop is None:
+            return {}
+        active: list[tuple[Charger, ChargerState]] = [
+            (c, state)
+            for c in chargers
+            if (state := states.get(c.subentry_id)) is not None and state.plugged_in
+        ]
+        if not any(c.local_frequency for c, _state in active):
+            return {}
+        rooms = [
+            self._frequency_room(c, state, decisions[c.subentry_id].setpoint_w)
+            for c, state in active
+        ]
+        up = share_response(-droop.max_up_w, rooms)
+        down = share_response(droop.max_down_w, rooms)
+        operator = self.operator_limit
+        curves = {}
+        for (charger, _state), up_w, down_w in zip(active, up, down, strict=True):
+            if not charger.local_frequency:
+                continue
+            decision = decisions[charger.subentry_id]
+            more_w = down_w
+            # The charger answers on its own until the next update: no extra charging on a site
+            # already held by its grid connection or the operator, never above the operator's cap.
+            if decision.limited_by_grid or decision.limited_by_operator:
+                more_w = 0.0
+            elif operator is not None and operator.charger_limit_w is not None:
+                more_w = min(more_w, max(0.0, operator.charger_limit_w - decision.setpoint_w))
+            curves[charger.subentry_id] = watt_curve(droop, -up_w, more_w)
+        return curves
+
     def _with_frequency_response(
         self,
         chargers: list[Charger],
@@ -872,41 +964,44 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         decisions: dict[str, Decision],
         frequency_hz: float | None,
     ) -> dict[str, Decision]:
-        """Add each plugged-in EV's share of the site's droop response to its setpoint."""
-        droop = self.droop()
-        if droop is None or frequency_hz is None or not droop.offered_at(dt_util.now()):
-            return decisions
-        response_w = droop.response_w(frequency_hz)
+        """Add each plugged-in EV's share of the site's droop response to its setpoint.
+
+        EVs whose chargers follow a curve (`_local_curves`) answer on their own: what their
+        curves give at this frequency is taken off the site's response and the rest is shared
+        between the others.
+        """
+        result = dict(decisions)
+        for charger_id in self._local_curves:
+            if charger_id in result:
+                result[charger_id] = replace(result[charger_id], frequency_mode="local")
+        droop = self._offered_droop()
+        if droop is None:
+            return result
         active = [
             c
             for c in chargers
-            if (state := states.get(c.subentry_id)) is not None and state.plugged_in
+            if (state := states.get(c.subentry_id)) is not None
+            and state.plugged_in
+            and c.subentry_id not in self._local_curves
         ]
+        for charger in active:
+            result[charger.subentry_id] = replace(
+                result[charger.subentry_id], frequency_mode="software"
+            )
+        if frequency_hz is None or not active:
+            return result
+        response_w = droop.response_w(frequency_hz) - sum(
+            curve_power_w(curve, frequency_hz) for curve in self._local_curves.values()
+        )
+        if response_w == 0 or (response_w > 0) != (droop.response_w(frequency_hz) > 0):
+            return result  # the chargers with curves give it all
         rooms = []
         for charger in active:
             state = states[charger.subentry_id]
             assert state is not None
-            settings = charger.settings
-            capabilities = charger.backend.capabilities
-            discharge_w = (
-                min(settings.max_discharge_power_w, state.max_discharge_power_w)
-                if settings.allow_v2g and capabilities.bidirectional
-                else 0.0
-            )
             rooms.append(
-                room(
-                    setpoint_w=decisions[charger.subentry_id].setpoint_w,
-                    max_charge_w=min(settings.max_charge_power_w, state.max_charge_power_w),
-                    max_discharge_w=discharge_w,
-                    soc_pct=state.soc_pct,
-                    min_soc_pct=settings.min_soc_pct,
-                    max_soc_pct=max(
-                        option(self.config_entry.options, OPT_MAX_V2G_SOC_PCT),
-                        settings.target_soc_pct,
-                    ),
-                )
+                self._frequency_room(charger, state, decisions[charger.subentry_id].setpoint_w)
             )
-        result = dict(decisions)
         for charger, delta_w in zip(active, share_response(response_w, rooms), strict=True):
             decision = result[charger.subentry_id]
             setpoint_w = decision.setpoint_w + delta_w

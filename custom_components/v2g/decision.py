@@ -59,6 +59,9 @@ class Decision:
     """The part of the setpoint that answers the grid frequency (included in `setpoint_w`)."""
     dispatch_id: str | None = None
     """The dispatch the plan follows now (reason `dispatched`)."""
+    frequency_mode: str = "off"
+    """How the EV answers grid frequency: 'local' (the charger follows a frequency-watt curve
+    itself, OCPP 2.1 LocalFrequency), 'software' (the integration's droop loop) or 'off'."""
 
 
 def decide(state: ChargerState, settings: Settings, now: datetime) -> Decision:

@@ -9,8 +9,13 @@ offered maximum in each direction:
 
 The response is added to each EV's planned setpoint, shared by the headroom each has in the
 needed direction, within its limits and its reserve (the site's fuse is kept by the grid meter's
-correction as always). A software loop on the frequency sensor's state changes applies it, not
-the 30 s update: see `FrequencyResponder` in the coordinator.
+correction as always). Two ways to apply it:
+
+- local: a charger that answers frequency itself (OCPP 2.1 LocalFrequency) gets the plan's
+  setpoint as baseline and its share of the droop as a frequency-watt curve (`watt_curve`),
+  recomputed every update; it answers in its own time (the simulated charger: every 100 ms);
+- software: for every other charger, a loop on the frequency sensor's state changes (not the
+  30 s update) adds the rest of the site's response (`SiteCoordinator._with_frequency_response`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+import itertools
 import math
 
 NOMINAL_HZ = 50.0
@@ -106,3 +112,40 @@ def share_response(response_w: float, rooms: Sequence[Room]) -> list[float]:
     fraction = min(1.0, abs(response_w) / total)
     sign = 1.0 if response_w > 0 else -1.0
     return [sign * a * fraction for a in available]
+
+
+type WattCurve = tuple[tuple[float, float], ...]
+"""A frequency-watt curve: (frequency Hz, power W) points by rising frequency (OCPP 2.1
+`v2xFreqWattCurve`); the power is added to the baseline (+ more charging, - less/discharging)."""
+
+
+def watt_curve(droop: Droop, up_w: float, down_w: float) -> WattCurve:
+    """The droop as four curve points for one charger giving at most `up_w` / `down_w`.
+
+    Flat at -up_w below the under-frequency full response, linear to 0 at the deadband's edge,
+    0 inside it, linear to +down_w at the over-frequency full response, flat above: the same
+    shape as `Droop.response_w`, scaled to this charger's share.
+    """
+    nominal = droop.nominal_hz
+    full = max(droop.full_hz, droop.deadband_hz + 1e-3)
+    return (
+        (round(nominal - full, 4), 0.0 - float(round(max(0.0, up_w)))),
+        (round(nominal - droop.deadband_hz, 4), 0.0),
+        (round(nominal + droop.deadband_hz, 4), 0.0),
+        (round(nominal + full, 4), float(round(max(0.0, down_w)))),
+    )
+
+
+def curve_power_w(curve: Sequence[tuple[float, float]], frequency_hz: float) -> float:
+    """The curve's power at a frequency: linear between points, flat beyond the ends."""
+    if not curve or not math.isfinite(frequency_hz):
+        return 0.0
+    points = sorted(curve)
+    if frequency_hz <= points[0][0]:
+        return points[0][1]
+    for (f0, p0), (f1, p1) in itertools.pairwise(points):
+        if frequency_hz <= f1:
+            if f1 - f0 <= 0:
+                return p1
+            return p0 + (p1 - p0) * (frequency_hz - f0) / (f1 - f0)
+    return points[-1][1]

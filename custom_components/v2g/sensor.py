@@ -84,6 +84,7 @@ def _plan_attributes(view: ChargerView) -> dict[str, Any]:
         "limited_by_grid": data.decision.limited_by_grid,
         "limited_by_operator": data.decision.limited_by_operator,
         "frequency_response_w": round(data.decision.frequency_response_w),
+        "frequency_response": data.decision.frequency_mode,
         "departure": data.departure.at.isoformat(),
     }
     site = view.site

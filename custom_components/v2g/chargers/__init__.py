@@ -58,6 +58,9 @@ class Capabilities:
     """The lowest non-zero charging power the charger delivers (AC: 6 A on one phase)."""
     min_discharge_power_w: float = 0.0
     """The lowest non-zero discharging power (0: any power)."""
+    local_frequency: bool = False
+    """The charger answers grid frequency itself from a frequency-watt curve (OCPP 2.1
+    LocalFrequency): it implements `LocalFrequencyBackend`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,21 @@ class ChargerState:
     they give it back or the user chooses a V2G mode (`charger.py`)."""
     extra: dict[str, str | float | int | bool | None] = field(default_factory=dict)
     """Backend-specific facts for diagnostics (firmware, protocol version)."""
+
+
+@runtime_checkable
+class LocalFrequencyBackend(Protocol):
+    """A backend whose charger can follow a frequency-watt curve on its own (sub-second)."""
+
+    async def async_apply_frequency_response(
+        self, baseline_w: float, curve: tuple[tuple[float, float], ...]
+    ) -> None:
+        """Follow `baseline_w` plus the curve's power at the grid frequency the charger measures.
+
+        `curve` holds (frequency Hz, power W) points by rising frequency; power is added to the
+        baseline (+ more charging). Raises SetpointRejectedError when the charger refuses it
+        (it then follows `baseline_w` alone) and ChargerUnavailableError when unreachable.
+        """
 
 
 @runtime_checkable

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,58 @@ def test_parse_args() -> None:
     assert parse_args(["--url", "ws://h:9000/ocpp/cp7"]).identity == "cp7"
     config = parse_args(["--evse-id", "2", "--clock-skew", "-300"])
     assert (config.evse_id, config.clock_skew_s) == (2, -300.0)
+
+
+def test_local_frequency_from_a_trace_file(tmp_path: Path) -> None:
+    """--frequency-trace: the charger answers the trace's frequencies on its curve."""
+    trace = tmp_path / "trace.txt"
+    trace.write_text("50.0\n49.9\n49.5\n50.3\n", encoding="utf-8")
+    config = parse_args(["--frequency-trace", str(trace), "--frequency-step", "1"])
+    assert config.frequency_trace == (50.0, 49.9, 49.5, 50.3)
+    assert config.local_frequency
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    clock = [now]
+    sim = EvSimulation(config, clock=lambda: clock[0])
+    points = [
+        {"frequency": 49.8, "power": -4000},
+        {"frequency": 49.98, "power": 0},
+        {"frequency": 50.02, "power": 0},
+        {"frequency": 50.2, "power": 2000},
+    ]
+    profile = {
+        "id": 1,
+        "stack_level": 0,
+        "charging_profile_purpose": "TxDefaultProfile",
+        "charging_profile_kind": "Absolute",
+        "charging_schedule": [
+            {
+                "id": 1,
+                "charging_rate_unit": "W",
+                "charging_schedule_period": [
+                    {
+                        "start_period": 0,
+                        "operation_mode": "LocalFrequency",
+                        "v2x_baseline": 1000,
+                        "v2x_freq_watt_curve": points,
+                        "limit": 2500,
+                        "discharge_limit": -2000,
+                    }
+                ],
+            }
+        ],
+    }
+    assert sim.accept_profile(profile) == "Accepted"
+    answers = []
+    for _ in range(4):
+        answers.append(sim.target_w(clock[0]))
+        clock[0] += timedelta(seconds=1)
+    # 1 kW baseline; 49.9 Hz: half-way down the droop; 49.5 Hz: the -2 kW discharge limit;
+    # 50.3 Hz: +2 kW, cut to the 2.5 kW limit.
+    assert answers == pytest.approx([1000.0, 1000.0 - 4000 * 80 / 180, -2000.0, 2500.0])
+    assert sim.follows_curve()
+    # Without the mode (or charge only) the profile is refused.
+    for refusing in (
+        EvSimulation(SimConfig(url="ws://x/y", identity="y", local_frequency=False)),
+        EvSimulation(SimConfig(url="ws://x/y", identity="y", bidirectional=False)),
+    ):
+        assert refusing.accept_profile(profile) == "Rejected"

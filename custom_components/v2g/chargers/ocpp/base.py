@@ -291,6 +291,8 @@ class StationConfig:
     max_stack_level: int | None = None
     v2x_supported: bool | None = None
     """2.1 only: V2XChargingCtrlr reports bidirectional operation (CentralSetpoint / *_BPT)."""
+    local_frequency: bool | None = None
+    """2.1 only: V2XChargingCtrlr lists the LocalFrequency operation mode."""
     supply_phases: int | None = None
     """2.x EVSE.SupplyPhases: the phases the EVSE is wired to (1-3)."""
     raw: tuple[tuple[str, str], ...] = ()
@@ -311,13 +313,20 @@ class ProfileRequest:
     unit: str
     """'W' or 'A'."""
     mode: str
-    """'limit' (charge only, value >= 0) or 'setpoint' (2.1 CentralSetpoint, signed)."""
+    """'limit' (charge only, value >= 0), 'setpoint' (2.1 CentralSetpoint, signed) or
+    'frequency' (2.1 LocalFrequency: baseline `value` plus `freq_curve`)."""
     value: float
     number_phases: int | None
     start: datetime
     duration_s: int
     valid_to: datetime
     max_offline_duration_s: int
+    freq_curve: tuple[tuple[float, float], ...] = ()
+    """mode 'frequency' (2.1 LocalFrequency): the v2xFreqWattCurve; `value` is the baseline."""
+    limit_w: float | None = None
+    """mode 'frequency': the most the charger may charge (W)."""
+    discharge_limit_w: float | None = None
+    """mode 'frequency': the most it may discharge (W, <= 0)."""
 
 
 class SessionSink(Protocol):

@@ -15,6 +15,11 @@ Home Assistant's follows the profile at once and until the next refresh.
 A TxProfile is used during a transaction (TxDefaultProfile when the charger refuses it or no
 transaction runs); W or A as the charger allows; the V2X setpoint falls back to charging only
 when the charger refuses it.
+
+Frequency response (2.1 LocalFrequency): the plan's setpoint becomes the `v2xBaseline` and the
+site's droop share the `v2xFreqWattCurve` (in W); the charger answers the grid frequency itself.
+It is sent again when the curve changes or the baseline moves beyond the deadband; a charger that
+refuses it gets the baseline as a CentralSetpoint and is not asked again on this connection.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ TX_PROFILE = "TxProfile"
 TX_DEFAULT_PROFILE = "TxDefaultProfile"
 MODE_LIMIT = "limit"
 MODE_SETPOINT = "setpoint"
+MODE_FREQUENCY = "frequency"
 CALL_ERRORS = (OCPPError, UnknownCallErrorCodeError, ValidationError)
 """What a request to a charger raises when the charger answers with an error."""
 
@@ -105,6 +111,8 @@ class AppliedProfile:
     transaction_id: str | None
     sent_at: float
     valid_to: datetime
+    curve: tuple[tuple[float, float], ...] | None = None
+    """The frequency-watt curve the charger follows (mode 'frequency')."""
 
 
 def _sign(value: float) -> int:
@@ -125,6 +133,10 @@ class ProfileControl:
         self._tx_profile_refused = False
         self.v2x_rejected = False
         """The charger refused CentralSetpoint on this connection: charging only."""
+        self.curve: tuple[tuple[float, float], ...] | None = None
+        """The frequency-watt curve to follow with the target as baseline (None: none)."""
+        self.frequency_rejected = False
+        """The charger refused LocalFrequency on this connection: no curve sent."""
         self.rejected = False
         self.last_rejection: str | None = None
         self._refresh_handle: asyncio.TimerHandle | None = None
@@ -138,6 +150,7 @@ class ProfileControl:
         self._unit_ok = None
         self._tx_profile_refused = False
         self.v2x_rejected = False
+        self.frequency_rejected = False
         self.cancel_refresh()
 
     def transaction_ended(self) -> bool:
@@ -159,11 +172,17 @@ class ProfileControl:
 
     # --- what the station is asked -------------------------------------------------------
 
-    async def apply(self, power_w: float) -> None:
-        """Follow a signed power (W); sent only when it changes meaningfully or needs refresh."""
+    async def apply(
+        self, power_w: float, curve: tuple[tuple[float, float], ...] | None = None
+    ) -> None:
+        """Follow a signed power (W); sent only when it changes meaningfully or needs refresh.
+
+        With `curve`, the power is the baseline of a LocalFrequency profile (2.1).
+        """
         host = self._host
         target = self.clamp(power_w)
         self.target_w = target
+        self.curve = curve or None
         self._target_set_at = self._clock()
         async with self.send_lock:
             session = host.session
@@ -175,6 +194,7 @@ class ProfileControl:
     def stop(self) -> None:
         """Stop steering: no target, no refresh."""
         self.target_w = None
+        self.curve = None
         self.cancel_refresh()
 
     async def clear(self) -> None:
@@ -279,11 +299,17 @@ class ProfileControl:
             return True
         if applied.purpose == TX_PROFILE and applied.transaction_id != self._host.transaction_id:
             return True
-        if _sign(target) != _sign(applied.target_w):
+        if applied.curve != self._wanted_curve() or _sign(target) != _sign(applied.target_w):
             return True
         if abs(target - applied.target_w) > self._host.options.deadband_w:
             return True
         return self._clock() - applied.sent_at >= self._host.options.profile_validity_s / 2
+
+    def _wanted_curve(self) -> tuple[tuple[float, float], ...] | None:
+        """The curve to send now: None without one, or when the charger cannot take it."""
+        if self.curve is None or self.frequency_rejected or not self._host.bidirectional:
+            return None
+        return self.curve
 
     def _units(self) -> list[str]:
         options = self._host.options
@@ -308,7 +334,7 @@ class ProfileControl:
         host = self._host
         opts = host.options
         phases = host.phases
-        value = target_w if mode == MODE_SETPOINT else max(0.0, target_w)
+        value = target_w if mode in (MODE_SETPOINT, MODE_FREQUENCY) else max(0.0, target_w)
         if unit == "A":
             amps = abs(value) / (opts.voltage_v * phases)
             value = math.copysign(math.floor(amps * 10.0 + 1e-6) / 10.0, value)
@@ -317,6 +343,14 @@ class ProfileControl:
         value = value + 0.0  # no negative zero on the wire
         now = now_utc()
         margin = opts.clock_skew_margin_s
+        curve = self.curve if mode == MODE_FREQUENCY and self.curve else ()
+        limit_w = discharge_limit_w = None
+        if curve:  # the charger's bounds: the baseline plus the curve's extremes
+            powers = [power for _frequency, power in curve]
+            limit_w = float(round(min(host.max_charge_power_w, max(0.0, value + max(powers)))))
+            discharge_limit_w = (
+                float(round(max(-host.max_discharge_power_w, min(0.0, value + min(powers))))) + 0.0
+            )
         return ProfileRequest(
             profile_id=TX_PROFILE_ID if purpose == TX_PROFILE else TX_DEFAULT_PROFILE_ID,
             purpose=purpose,
@@ -333,6 +367,9 @@ class ProfileControl:
             duration_s=2 * margin + opts.profile_validity_s,
             valid_to=now + timedelta(seconds=margin + opts.profile_validity_s),
             max_offline_duration_s=opts.max_offline_duration_s,
+            freq_curve=curve,
+            limit_w=limit_w,
+            discharge_limit_w=discharge_limit_w,
         )
 
     async def _try(self, session: OcppSession, request: ProfileRequest) -> str:
@@ -356,7 +393,12 @@ class ProfileControl:
         purposes = [self.purpose()]
         if purposes[0] == TX_PROFILE:
             purposes.append(TX_DEFAULT_PROFILE)
-        for unit in self._units():
+        units = self._units()
+        if mode == MODE_FREQUENCY:  # the curve's power is in W
+            units = ["W"] if "W" in units or self._host.config.rate_units is None else []
+            if not units:
+                reasons.append("its schedules are not in W")
+        for unit in units:
             for purpose in purposes:
                 request = self.request(purpose, unit, mode, target)
                 status = await self._try(session, request)
@@ -368,6 +410,20 @@ class ProfileControl:
 
     async def _send_target(self, session: OcppSession, target: float) -> None:
         reasons: list[str] = []
+        if self._wanted_curve() is not None:
+            if await self._send_in_mode(session, target, MODE_FREQUENCY, reasons):
+                return
+            # No local frequency response from this charger on this connection: it follows the
+            # baseline; the integration's software loop answers the frequency instead.
+            self.frequency_rejected = True
+            self.last_rejection = "charger refused LocalFrequency: " + "; ".join(reasons)
+            _LOGGER.warning(
+                "Charger %s refused the frequency response profile (LocalFrequency); "
+                "it follows the plan's setpoint: %s",
+                self._host.identity,
+                "; ".join(reasons),
+            )
+            reasons = []
         if self._host.bidirectional:
             if await self._send_in_mode(session, target, MODE_SETPOINT, reasons):
                 return
@@ -399,6 +455,7 @@ class ProfileControl:
             transaction_id=request.transaction_id,
             sent_at=self._clock(),
             valid_to=request.valid_to,
+            curve=request.freq_curve or None,
         )
         self._unit_ok = request.unit
         if self._host.transaction_id is not None and request.purpose == TX_DEFAULT_PROFILE:

@@ -27,6 +27,7 @@ from .. import (
     ChargerStatus,
     ChargerUnavailableError,
     DeviceDetails,
+    SetpointRejectedError,
     flow_status,
 )
 from .base import TRAFFIC_LOGGER, BootInfo, OcppSession, StationConfig, now_utc
@@ -222,6 +223,8 @@ class OcppStation:
             "rate_units": sorted(self.config.rate_units or ()),
             "max_stack_level": self.config.max_stack_level,
             "v2x_supported": self.config.v2x_supported,
+            "local_frequency": self.config.local_frequency,
+            "frequency_curve": self.profiles.curve,
             "capabilities": asdict(self.capabilities),
             "ev_needs": asdict(self.ev_needs) if self.ev_needs else None,
             "target_w": self.profiles.target_w,
@@ -599,6 +602,20 @@ class OcppStation:
             bidirectional=self.bidirectional,
             reports_soc=self._meter.soc_seen,
             min_charge_power_w=self.min_charge_power_w,
+            local_frequency=self.local_frequency,
+        )
+
+    @property
+    def local_frequency(self) -> bool:
+        """The charger answers frequency itself: 2.1 V2X with LocalFrequency, not refused.
+
+        Read from its V2XChargingCtrlr variables on every connection (a reconnect reads them
+        again); a charger that refuses a LocalFrequency profile is not asked again until then.
+        """
+        return (
+            self.bidirectional
+            and bool(self.config.local_frequency)
+            and not self.profiles.frequency_rejected
         )
 
     @property
@@ -735,6 +752,11 @@ class OcppStation:
             "profile_purpose": applied.purpose if applied else None,
             "profile_unit": applied.unit if applied else None,
             "profile_mode": applied.mode if applied else None,
+            "frequency_curve": (
+                ", ".join(f"{f:g} Hz: {p:g} W" for f, p in applied.curve)
+                if applied and applied.curve
+                else None
+            ),
             "profile_valid_to": applied.valid_to.isoformat() if applied else None,
             "last_rejection": self.last_rejection,
             "ev_departure_time": (
@@ -782,6 +804,21 @@ class OcppStation:
         if not self.connected:
             raise ChargerUnavailableError(f"charger {self.identity} is not connected")
         await self.profiles.apply(power_w)
+
+    async def async_apply_frequency_response(
+        self, baseline_w: float, curve: tuple[tuple[float, float], ...]
+    ) -> None:
+        """LocalFrequencyBackend: follow `baseline_w` plus the curve at the charger's frequency.
+
+        Sent as a LocalFrequency profile (v2xBaseline, v2xFreqWattCurve); again when the curve
+        changes or the baseline moves beyond the deadband. A charger that refuses it follows the
+        baseline (CentralSetpoint) and SetpointRejectedError is raised.
+        """
+        if not self.connected:
+            raise ChargerUnavailableError(f"charger {self.identity} is not connected")
+        await self.profiles.apply(baseline_w, curve)
+        if self.profiles.frequency_rejected:
+            raise SetpointRejectedError(self.profiles.last_rejection)
 
     # --- for the profile logic (ProfileHost) ---------------------------------------------
 

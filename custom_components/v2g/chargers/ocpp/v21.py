@@ -1,4 +1,4 @@
-"""OCPP 2.1: everything of 2.0.1 plus V2X control (CentralSetpoint) and offline-safe profiles.
+"""OCPP 2.1: 2.0.1 plus V2X control (CentralSetpoint, LocalFrequency), offline-safe profiles.
 
 The `ocpp` 2.1.0 release writes per-phase fields (`limit_L2`, `setpoint_L3`, ...) and
 `LimitAtSoC.soc` under wrong JSON keys; nothing here sets those fields.
@@ -34,6 +34,20 @@ def v2x_supported_from(values: dict[str, str]) -> bool | None:
     return enabled is not None and enabled.strip().lower() == "true"
 
 
+def local_frequency_from(values: dict[str, str]) -> bool | None:
+    """Whether the station answers frequency itself: LocalFrequency among its operation modes.
+
+    None when it did not report its modes; False when V2X is disabled.
+    """
+    enabled = values.get(f"{V2X_CHARGING_CTRLR}.Enabled")
+    modes = values.get(f"{V2X_CHARGING_CTRLR}.SupportedOperationModes")
+    if modes is None:
+        return None
+    if enabled is not None and enabled.strip().lower() == "false":
+        return False
+    return "LocalFrequency" in {mode.strip() for mode in modes.split(",")}
+
+
 class Session21(Session201):
     """Central-system side of an OCPP 2.1 connection."""
 
@@ -58,10 +72,29 @@ class Session21(Session201):
         return requests
 
     def _config_from(self, values: dict[str, str]) -> StationConfig:
-        return replace(super()._config_from(values), v2x_supported=v2x_supported_from(values))
+        return replace(
+            super()._config_from(values),
+            v2x_supported=v2x_supported_from(values),
+            local_frequency=local_frequency_from(values),
+        )
 
     def _period(self, request: ProfileRequest) -> Any:
         dt = self._datatypes
+        if request.mode == "frequency":
+            # The charger adds the curve's power at the frequency it measures to the baseline,
+            # within limit / dischargeLimit (the EV's room: its reserve and its cycling cap).
+            return dt.ChargingSchedulePeriodType(
+                start_period=0,
+                operation_mode="LocalFrequency",
+                v2x_baseline=request.value,
+                v2x_freq_watt_curve=[
+                    dt.V2XFreqWattPointType(frequency=frequency, power=power)
+                    for frequency, power in request.freq_curve
+                ],
+                limit=request.limit_w,
+                discharge_limit=request.discharge_limit_w,
+                number_phases=request.number_phases,
+            )
         if request.mode == "setpoint":
             # Q03.FR.02: CentralSetpoint carries setpoint only, no limit / dischargeLimit.
             return dt.ChargingSchedulePeriodType(
