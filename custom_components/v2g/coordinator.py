@@ -80,6 +80,7 @@ from .inputs import (
     sync_repair_issues,
 )
 from .inputs.model import to_float
+from .inputs.openadr import with_announced_limits
 from .ledger import Ledger, Prices, counter_delta, site_shares
 from .openadr_ven import SiteVen, ven_config
 from .operator import OperatorLimit, OperatorLimitLog, combine_limits, read_operator_limit
@@ -445,6 +446,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
                 self.operator_limit.site_export_limit_w if self.operator_limit else None
             ),
         )
+        if self.ven is not None:
+            problem = with_announced_limits(problem, self.ven.snapshot(dt_util.utcnow()))
         ids = [c.subentry_id for c in planned]
         self._last_problem = (problem, ids)
         problem = with_dispatches(problem, self.dispatches.items, ids)

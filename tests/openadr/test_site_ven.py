@@ -411,3 +411,32 @@ async def test_a_restart_keeps_nothing_stale(
     assert await hass.config_entries.async_remove(mock_config_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert _issue(hass, mock_config_entry) is None
+
+
+async def test_an_announced_limit_is_planned_for(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    vtn: OpenAdrVtn,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A capacity limit announced for later shapes the plan before it starts."""
+    program = _program(vtn)
+    await _setup(hass, mock_config_entry, {**PRICES, **_ven_options(vtn)})
+    start = dt_util.utcnow() + timedelta(hours=1)
+    vtn.add_event(
+        program,
+        [{"id": 0, "payloads": [{"type": "IMPORT_CAPACITY_LIMIT", "values": [3]}]}],
+        intervalPeriod={"start": _z(start), "duration": "PT2H"},
+        targets=[{"type": "VEN_NAME", "values": ["garage"]}],
+    )
+    await _poll(hass, mock_config_entry, freezer)
+    # Not in force yet: the EV charges at full power now...
+    assert _power_w(hass) == FULL_W
+    plan = _plan(hass)
+    assert "operator_limit" not in plan
+    # ...and the plan keeps the site at 3 kW (the house takes 400 W) from 19:30 to 21:30,
+    # still reaching the target.
+    during = [p for p in plan["schedule"] if "2026-01-15T19:30" <= p["start"] < "2026-01-15T21:30"]
+    assert len(during) == 8
+    assert max(p["power_w"] for p in during) <= 2_600
+    assert plan["target_reachable"] is True

@@ -12,10 +12,13 @@ currencies for the collector to log once.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import numpy.typing as npt
 
 from ..openadr import SignalKind, VenSnapshot
+from ..optimizer.model import Problem
 from ..optimizer.slots import SlotGrid
 from .flex import overlap_fraction
 from .model import Interval
@@ -44,3 +47,38 @@ def apply_openadr_prices(
             touched |= share > 0
             full |= share >= 1.0
     return touched, full, foreign
+
+
+def announced_limits(
+    grid: SlotGrid, snapshot: VenSnapshot
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The site's net grid power bounds the capacity events set, per slot: (floor, ceiling) in W.
+
+    An `IMPORT_CAPACITY_LIMIT` caps the import of every slot it touches (in part too: the plan
+    keeps the limit for the whole slot rather than break it for a few minutes); an
+    `EXPORT_CAPACITY_LIMIT` caps the export (a floor below zero). Slots without one: -inf, +inf.
+    Events still to come are planned for here; the one in force is also applied live.
+    """
+    floor = np.full(len(grid), -np.inf)
+    ceiling = np.full(len(grid), np.inf)
+    for signal in snapshot.of(SignalKind.IMPORT_LIMIT):
+        touched = overlap_fraction(grid, Interval(signal.start, signal.end, signal.value)) > 0
+        ceiling[touched] = np.minimum(ceiling[touched], signal.value)
+    for signal in snapshot.of(SignalKind.EXPORT_LIMIT):
+        touched = overlap_fraction(grid, Interval(signal.start, signal.end, signal.value)) > 0
+        floor[touched] = np.maximum(floor[touched], -signal.value)
+    return floor, ceiling
+
+
+def with_announced_limits(problem: Problem, snapshot: VenSnapshot) -> Problem:
+    """The problem with the capacity events' bounds added to its own (the tighter one holds)."""
+    floor, ceiling = announced_limits(problem.grid, snapshot)
+    if not (np.isfinite(floor).any() or np.isfinite(ceiling).any()):
+        return problem
+    own_floor = problem.grid_floor_w if problem.grid_floor_w is not None else floor
+    own_ceiling = problem.grid_ceiling_w if problem.grid_ceiling_w is not None else ceiling
+    return replace(
+        problem,
+        grid_floor_w=np.maximum(own_floor, floor),
+        grid_ceiling_w=np.minimum(own_ceiling, ceiling),
+    )
