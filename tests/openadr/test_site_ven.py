@@ -281,7 +281,8 @@ async def test_a_well_paid_export_keeps_the_reserve(
         intervalPeriod={"start": _z(dt_util.utcnow()), "duration": "PT1H"},
     )
     await _poll(hass, mock_config_entry, freezer)
-    assert _power_w(hass) == pytest.approx(-3_400, abs=1)
+    # (Which of the equally paid slots discharge is a tie: the EV gives now, at most the cap.)
+    assert -3_400 - 1 <= _power_w(hass) < 0
     assert _plan(hass)["operator_limit"]["site_export_w"] == 3000
     assert min(p["power_w"] for p in _plan(hass)["schedule"]) >= -3_400
 
