@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.config_entries import ConfigSubentry, ConfigSubentryData
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -141,3 +144,40 @@ async def test_site_limits_from_its_own_entities(
     await hass.async_block_till_done()
     assert site.options["export_allowed"] is False
     assert hass.states.get("switch.home_export_to_the_grid").state == "off"
+
+
+async def test_chargers_added_back_to_back_are_added_once(
+    hass: HomeAssistant,
+    site: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A depot adds its vans faster than each is set up: every one is added exactly once."""
+    for name in ("Van 1", "Van 2", "Van 3"):
+        data = _charger(name)
+        hass.config_entries.async_add_subentry(
+            site,
+            ConfigSubentry(
+                data=MappingProxyType(data["data"]),
+                subentry_type=data["subentry_type"],
+                title=data["title"],
+                unique_id=data["unique_id"],
+            ),
+        )
+    await hass.async_block_till_done()
+    assert "does not generate unique IDs" not in caplog.text
+    assert len(site.runtime_data.chargers) == 5
+    assert len(site.runtime_data.coordinator.chargers) == 5
+    plan = site.runtime_data.coordinator.data.plan
+    assert plan is not None
+    assert len(plan.vehicle_ids) == 5
+    for name in ("Van 1", "Van 2", "Van 3"):
+        entries = [
+            item
+            for item in er.async_entries_for_config_entry(entity_registry, site.entry_id)
+            if item.unique_id == f"simulated_{name.lower()}_power"
+        ]
+        assert len(entries) == 1
+        state = hass.states.get(entries[0].entity_id)
+        assert state is not None
+        assert state.state != "unavailable"
