@@ -5,8 +5,10 @@
 
 By default it is a bidirectional OCPP 2.1 charger; `--no-bidirectional` makes it charge only,
 `--ocpp-version 2.0.1` speaks 2.0.1 (charge only), `--phases` sets how it is wired and
-`--ev-phases` on how many phases the EV charges (a single-phase EV on a three-phase charger).
-Like real AC chargers it delivers nothing when a profile allows less than 6 A per phase.
+`--ev-phases` on how many phases the EV charges (a single-phase EV on a three-phase charger),
+`--evse-id` which EVSE the EV is plugged into, `--clock-skew` how far the charger's clock is off.
+Like real AC chargers it delivers nothing when a profile allows less than 6 A per phase, and it
+follows a profile only between its startSchedule and its validTo, by its own clock.
 
 It boots, reports the connector occupied, starts a transaction, tells the central system what the
 EV needs (departure, energy, V2X limits), and sends meter values (SoC, power import/export,
@@ -50,7 +52,6 @@ from custom_components.v2g.chargers.ocpp.base import (
 from custom_components.v2g.chargers.simulated import BatteryModel
 
 _LOGGER = logging.getLogger("v2g.simulator")
-EVSE_ID = 1
 CONNECTOR_ID = 1
 MIN_CURRENT_A = 6.0
 """IEC 61851: an AC charger cannot signal less than 6 A per phase."""
@@ -78,6 +79,10 @@ class SimConfig:
     """The EV's per-phase current limit (ISO 15118 evMaxCurrent)."""
     ocpp_version: str = "2.1"
     """'2.1' or '2.0.1' (charge only)."""
+    evse_id: int = 1
+    """The EVSE the EV is plugged into (the others stay idle)."""
+    clock_skew_s: float = 0.0
+    """How far the charger's clock is ahead (positive) or behind (negative) the real time."""
     departure_h: float = 8.0
     target_soc_pct: float = 80.0
     min_soc_pct: float = 20.0
@@ -119,6 +124,8 @@ class Profile:
     setpoint_w: float | None
     """CentralSetpoint (signed) or None for a ChargingOnly limit."""
     limit_w: float | None
+    starts_at: datetime | None
+    """startSchedule: not followed before it."""
     valid_to: datetime | None
     ends_at: datetime | None
     max_offline_s: int | None
@@ -130,7 +137,8 @@ class EvSimulation:
     """The charger's physics and profile logic, independent of the connection."""
 
     config: SimConfig
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    clock: Callable[[], datetime] | None = None
+    """The charger's clock (default: the real time plus `config.clock_skew_s`)."""
     battery: BatteryModel = field(init=False)
     profiles: dict[int, Profile] = field(default_factory=dict)
     power_w: float = 0.0
@@ -142,15 +150,23 @@ class EvSimulation:
 
     def __post_init__(self) -> None:
         """Put the EV's battery in place."""
+        if self.clock is None:
+            skew = timedelta(seconds=self.config.clock_skew_s)
+            self.clock = lambda: datetime.now(UTC) + skew
         self.battery = BatteryModel(
             capacity_kwh=self.config.capacity_kwh,
             soc_pct=self.config.soc_pct,
             min_soc_pct=self.config.min_soc_pct,
         )
 
+    def now(self) -> datetime:
+        """The time by the charger's clock."""
+        assert self.clock is not None
+        return self.clock()
+
     def set_online(self, online: bool) -> None:
         """The websocket to the central system came up or went down."""
-        now = self.clock()
+        now = self.now()
         self.step(now)
         self.online = online
         self.offline_since = None if online else now
@@ -170,12 +186,10 @@ class EvSimulation:
             if expired or (offline_too_long and profile.invalid_after_offline):
                 _LOGGER.info("Profile %s no longer valid: plain charging", profile_id)
                 del self.profiles[profile_id]
-        if not self.profiles:
+        started = [p for p in self.profiles.values() if p.starts_at is None or p.starts_at <= now]
+        if not started:
             return None
-        return max(
-            self.profiles.values(),
-            key=lambda p: (p.purpose == "TxProfile", p.stack_level),
-        )
+        return max(started, key=lambda p: (p.purpose == "TxProfile", p.stack_level))
 
     def target_w(self, now: datetime) -> float:
         """What the charger delivers now: the profile's setpoint / limit, else full power."""
@@ -195,7 +209,7 @@ class EvSimulation:
 
     def step(self, now: datetime | None = None) -> None:
         """Run the physics up to `now`."""
-        now = now or self.clock()
+        now = now or self.now()
         if self._last is None:
             self._last = now
         duration_s = (now - self._last).total_seconds()
@@ -243,6 +257,7 @@ class EvSimulation:
             stack_level=int(profile.get("stack_level", 0)),
             setpoint_w=setpoint,
             limit_w=limit,
+            starts_at=start,
             valid_to=parse_iso(profile.get("valid_to")),
             ends_at=start + timedelta(seconds=duration) if start and duration else None,
             max_offline_s=profile.get("max_offline_duration"),
@@ -262,7 +277,7 @@ class EvSimulation:
 
     def meter_value(self) -> dict[str, Any]:
         """One MeterValue (snake_case) with what a V2X charger reports."""
-        now = self.clock()
+        now = self.now()
         self.step(now)
         samples: list[dict[str, Any]] = [
             {"value": round(self.battery.soc_pct, 1), "measurand": "SoC", "location": "EV"},
@@ -293,7 +308,7 @@ class EvSimulation:
         ac_transfer = _AC_TRANSFER[cfg.ev_phases or cfg.phases]
         needs: dict[str, Any] = {
             "requested_energy_transfer": "AC_BPT" if cfg.bidirectional else ac_transfer,
-            "departure_time": utc_iso(self.clock() + timedelta(hours=cfg.departure_h)),
+            "departure_time": utc_iso(self.now() + timedelta(hours=cfg.departure_h)),
             "ac_charging_parameters": {
                 "energy_amount": round(needed_wh * 1000.0),
                 "ev_min_current": round(MIN_CURRENT_A),
@@ -395,32 +410,34 @@ class SimulatedStation:
         )
         await self.call(
             self._call.StatusNotification(
-                timestamp=utc_iso(self.sim.clock()),
+                timestamp=utc_iso(self.sim.now()),
                 connector_status="Occupied",
-                evse_id=EVSE_ID,
+                evse_id=self.sim.config.evse_id,
                 connector_id=CONNECTOR_ID,
             )
         )
         await self.call(
             self._call.TransactionEvent(
                 event_type="Started" if first_connection else "Updated",
-                timestamp=utc_iso(self.sim.clock()),
+                timestamp=utc_iso(self.sim.now()),
                 trigger_reason="CablePluggedIn" if first_connection else "ChargingStateChanged",
                 seq_no=self._next(seq),
                 transaction_info={"transaction_id": transaction_id, "charging_state": "Charging"},
-                evse={"id": EVSE_ID, "connector_id": CONNECTOR_ID},
+                evse={"id": self.sim.config.evse_id, "connector_id": CONNECTOR_ID},
                 meter_value=[self.sim.meter_value()],
             )
         )
         await self.call(
             self._call.NotifyEVChargingNeeds(
-                evse_id=EVSE_ID, charging_needs=self.sim.charging_needs()
+                evse_id=self.sim.config.evse_id, charging_needs=self.sim.charging_needs()
             )
         )
         while True:
             await asyncio.sleep(self.sim.config.meter_interval_s)
             await self.call(
-                self._call.MeterValues(evse_id=EVSE_ID, meter_value=[self.sim.meter_value()])
+                self._call.MeterValues(
+                    evse_id=self.sim.config.evse_id, meter_value=[self.sim.meter_value()]
+                )
             )
 
     @staticmethod
@@ -548,6 +565,10 @@ def parse_args(argv: Sequence[str] | None = None) -> SimConfig:
     parser.add_argument("--ev-phases", type=int, choices=(1, 2, 3), help="default: --phases")
     parser.add_argument("--ev-max-current", type=float, default=16.0, help="A per phase")
     parser.add_argument("--meter-interval", type=float, default=5.0, help="seconds")
+    parser.add_argument("--evse-id", type=int, default=1, help="EVSE the EV is plugged into")
+    parser.add_argument(
+        "--clock-skew", type=float, default=0.0, help="seconds the charger's clock is ahead"
+    )
     parser.add_argument("--departure-hours", type=float, default=8.0)
     parser.add_argument("--target-soc", type=float, default=80.0)
     parser.add_argument("-v", "--verbose", action="store_true", help="log OCPP frames")
@@ -571,6 +592,8 @@ def parse_args(argv: Sequence[str] | None = None) -> SimConfig:
         ev_phases=args.ev_phases,
         ev_max_current_a=args.ev_max_current,
         meter_interval_s=args.meter_interval,
+        evse_id=args.evse_id,
+        clock_skew_s=args.clock_skew,
         departure_h=args.departure_hours,
         target_soc_pct=args.target_soc,
         verbose=args.verbose,

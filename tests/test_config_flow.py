@@ -40,7 +40,7 @@ async def _new_site(hass: HomeAssistant, name: str = "Home") -> dict[str, Any]:
     assert result["step_id"] == "user"
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_NAME: name})
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["ocpp", "modbus", "simulated"]
+    assert result["menu_options"] == ["ocpp", "modbus", "ha_entities", "simulated"]
     return await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "simulated"}
     )
@@ -79,6 +79,7 @@ async def test_user_flow_site_with_simulated_charger(hass: HomeAssistant) -> Non
         CONF_ARRIVAL: "18:00:00",
         CONF_DEPARTURE: "07:30:00",
         CONF_TRIP_ENERGY_KWH: 8.0,
+        "ev_soc_entity": None,
     }
     await hass.async_block_till_done()
     # A charger that cannot discharge is offered no discharge power.
@@ -136,6 +137,9 @@ async def test_options_vehicle_site(hass: HomeAssistant, init_integration: MockC
         "export_price",
         "solar",
         "house_load",
+        "grid_operator",
+        "flex_events",
+        "frequency",
     ]
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "vehicle_site"}
@@ -427,9 +431,12 @@ async def test_simulated_ev_keeps_the_day_of_its_form(
 
     # A new day in its reconfigure form rebuilds the simulation with it.
     result = await entry.start_subentry_reconfigure_flow(hass, van.subentry_id)
-    assert _suggested(result)[CONF_ARRIVAL] == "09:30:00"
+    shown = _suggested(result)
+    assert shown[CONF_ARRIVAL] == "09:30:00"
+    # As the frontend sends it: an empty optional field (the EV's SoC sensor) is left out.
+    kept = {key: value for key, value in shown.items() if value is not None}
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {**_suggested(result), CONF_DEPARTURE: "17:00"}
+        result["flow_id"], {**kept, CONF_DEPARTURE: "17:00"}
     )
     await hass.async_block_till_done()
     assert result["reason"] == "reconfigure_successful"
@@ -476,3 +483,30 @@ async def test_options_every_source_kind(
     await hass.config_entries.options.async_configure(flow_id, {})
     assert "grid_power_entity" not in init_integration.options
     await hass.async_block_till_done()
+
+
+async def test_options_frequency_response(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    hass.states.async_set("sensor.mains_frequency", "50.01", {"unit_of_measurement": "Hz"})
+    flow_id = await _options_step(hass, init_integration, "frequency")
+    answer = {
+        "frequency_sensor": "sensor.mains_frequency",
+        "frequency_deadband_mhz": 200,
+        "frequency_full_response_mhz": 100,
+        "frequency_max_up_w": 3000,
+        "frequency_max_down_w": 3000,
+        "frequency_start": "17:00:00",
+        "frequency_end": "21:00:00",
+    }
+    result = await hass.config_entries.options.async_configure(flow_id, answer)
+    assert result["errors"] == {"frequency_full_response_mhz": "droop_inside_deadband"}
+    result = await hass.config_entries.options.async_configure(
+        flow_id, answer | {"frequency_deadband_mhz": 20}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    droop = init_integration.runtime_data.coordinator.droop()
+    assert droop is not None
+    assert droop.max_up_w == 3000
+    assert droop.start.hour == 17

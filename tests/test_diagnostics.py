@@ -38,5 +38,7 @@ async def test_diagnostics(
         "setpoint_w": 11000.0,
         "reason": "charging",
         "limited_by_grid": False,
+        "limited_by_operator": False,
+        "frequency_response_w": 0.0,
     }
     assert charger["backend"]["config"]["capacity_kwh"] == 60.0

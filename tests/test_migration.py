@@ -97,7 +97,7 @@ async def test_every_charger_becomes_a_site_and_nothing_is_lost(
     assert len(sites) == 3
     for site in sites:
         assert site.state is ConfigEntryState.LOADED
-        assert site.version == 2
+        assert (site.version, site.minor_version) == (2, 2)
         assert site.unique_id is None
         old = V1_ENTRIES[site.entry_id]
         assert site.title == f"Home ({old['title']})"  # several sites: each named after its charger
@@ -209,3 +209,21 @@ async def test_newer_version_is_refused(hass: HomeAssistant) -> None:
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.MIGRATION_ERROR
+
+
+async def test_one_excluded_charger_sensor_becomes_a_list(hass: HomeAssistant) -> None:
+    """2.1 let the house load subtract one charger's sensor; 2.2 keeps it as a list of one."""
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        version=2,
+        minor_version=1,
+        title="Home",
+        options={"load_source": "constant", "load_exclude_entity": "sensor.wallbox_power"},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.minor_version == 2
+    assert entry.options["load_exclude_entity"] == ["sensor.wallbox_power"]
+    assert entry.options["load_source"] == "constant"

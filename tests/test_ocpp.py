@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.v2g.chargers.ocpp import OcppStation
 from custom_components.v2g.const import DEFAULT_OPTIONS, DOMAIN
-from custom_components.v2g.kinds.ocpp import hubs
+from custom_components.v2g.kinds.ocpp import _async_discovered, hubs
 from simulator.ocpp_charger import EvSimulation, SimConfig, run_charger
 from tests.conftest import only_backend
 
@@ -142,6 +142,7 @@ async def test_charger_reports_through_ocpp(
 ) -> None:
     # Before the charger connects, the entry is loaded and waits for it.
     assert hass.states.get("sensor.driveway_status").state == "offline"
+    assert hass.states.get("sensor.driveway_plan").state == "waiting_for_charger"
     simulator(soc_pct=40.0)
     await _until(lambda: hass.states.get("sensor.driveway_ev_state_of_charge").state == "40.0")
     assert hass.states.get("binary_sensor.driveway_ev_plugged_in").state == "on"
@@ -241,7 +242,7 @@ async def test_unknown_charger_is_discovered(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "charger_added"
     await hass.async_block_till_done()
-    assert set(hubs(hass)[port].chargers) == {"driveway", "carport"}
+    assert set(hubs(hass)[port].chargers) == {("driveway", 1), ("carport", 1)}
     assert hass.states.get("sensor.carport_status").state == "offline"
 
 
@@ -262,7 +263,13 @@ async def test_discovery_flood_is_capped(
             ) as response:
                 assert response.status == 404
     await hass.async_block_till_done()
-    assert len(hass.config_entries.flow.async_progress_by_handler(DOMAIN)) <= 10
+    # The server reports a few unknown identities per source address and window...
+    assert len(hass.config_entries.flow.async_progress_by_handler(DOMAIN)) == 3
+    # ...and Home Assistant keeps at most ten discovered chargers waiting, whatever reaches it.
+    for n in range(30):
+        _async_discovered(hass, port, f"many{n}", f"192.0.2.{n}")
+    await hass.async_block_till_done()
+    assert len(hass.config_entries.flow.async_progress_by_handler(DOMAIN)) == 10
     assert caplog.text.count("are waiting to be added") == 1
 
 
@@ -434,7 +441,8 @@ async def test_charge_only_stations_charge(
     # Smart, flat price: the plan charges now, and the charger delivers it.
     await _until(lambda: float(hass.states.get("sensor.driveway_power").state) > 1000)
     assert hass.states.get("sensor.driveway_plan").state == "charging"
-    assert backend.state().extra["profile_mode"] == "limit"
+    # (The simulator charges at full power before any profile: wait for ours to be followed.)
+    await _until(lambda: backend.state().extra["profile_mode"] == "limit")
     assert not backend.capabilities.bidirectional
     # Charge now: the EV's full power.
     await hass.services.async_call(
@@ -450,3 +458,46 @@ async def test_charge_only_stations_charge(
         )
     )
     assert hass.states.get("sensor.driveway_plan").state == "charging_now"
+
+
+async def test_two_connectors_are_two_chargers_of_the_site(
+    hass: HomeAssistant, ocpp_entry: MockConfigEntry, port: int, simulator: Callable[..., Any]
+) -> None:
+    """A second connector of the same charger: same identity and password, its own charger."""
+    result = await hass.config_entries.subentries.async_init(
+        (ocpp_entry.entry_id, "charger"), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "ocpp"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], OCPP_CHARGER | {"connector_id": 2}
+    )
+    assert result["step_id"] == "connect"
+    assert result["description_placeholders"]["password"] == _password(ocpp_entry)
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
+    await hass.async_block_till_done()
+    second = next(s for s in ocpp_entry.subentries.values() if s.data["connector_id"] == 2)
+    assert second.unique_id == "ocpp_driveway_2"
+    assert second.title == "driveway connector 2"
+    hub = hubs(hass)[port]
+    station_1 = hub.server.get_station("driveway", 1)
+    station_2 = hub.server.get_station("driveway", 2)
+    assert station_1 is not None
+    assert station_2 is not None
+    # The simulated charger plugs its EV into EVSE 2: that charger reports, the first does not.
+    simulator(evse_id=2, soc_pct=55.0)
+    await _until(lambda: station_2.connected and station_2.state().plugged_in)
+    assert station_1.connected
+    await _until(
+        lambda: hass.states.get("sensor.driveway_connector_2_ev_state_of_charge").state == "55.0"
+    )
+    assert hass.states.get("binary_sensor.driveway_ev_plugged_in").state == "off"
+    # Connector 1 taken away: connector 2's charger keeps its connection and its plan.
+    hass.config_entries.async_remove_subentry(
+        ocpp_entry,
+        next(iter(s for s in ocpp_entry.subentries.values() if s is not second)).subentry_id,
+    )
+    await hass.async_block_till_done()
+    assert station_2.connected
+    assert hub.server.get_station("driveway", 1) is None

@@ -181,3 +181,42 @@ async def test_chargers_added_back_to_back_are_added_once(
         state = hass.states.get(entries[0].entity_id)
         assert state is not None
         assert state.state != "unavailable"
+
+
+async def test_grid_operator_dims_every_charger(
+    hass: HomeAssistant,
+    site: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """§14a: while the operator's signal is on, each charger charges at most 4.2 kW."""
+    hass.config_entries.async_update_entry(
+        site, options={**site.options, "operator_limit_entity": "input_boolean.dimmed"}
+    )
+    hass.states.async_set("input_boolean.dimmed", "on")
+    await hass.async_block_till_done()
+    for _ in range(2):
+        await _update(hass, site, freezer, 400)
+    garage, carport = _backends(site)
+    assert garage.setpoint_w == pytest.approx(4_200)
+    assert carport.setpoint_w == pytest.approx(4_200)
+    # The plan knows: it plans at most 4.2 kW per EV, not a cut of a bigger plan.
+    plan = hass.states.get("sensor.garage_plan")
+    assert max(p["power_w"] for p in plan.attributes["schedule"]) <= 4_200
+    assert "Limited by the grid operator" not in plan.attributes["reason"]
+    hass.states.async_set("input_boolean.dimmed", "off")
+    await _update(hass, site, freezer, 400)
+    assert _ev_power_w(site) == pytest.approx(FUSE_W - 400, abs=1)
+    assert caplog.text.count("The grid operator limits the site") == 1
+    assert "The grid operator's limit ended" in caplog.text
+
+    # A sensor with the import the operator allows: the whole site stays within it.
+    hass.config_entries.async_update_entry(
+        site, options={**site.options, "operator_limit_entity": "sensor.allowed_import"}
+    )
+    hass.states.async_set("sensor.allowed_import", "8", {"unit_of_measurement": "kW"})
+    await hass.async_block_till_done()
+    for _ in range(2):
+        ev_w = await _update(hass, site, freezer, 400)
+    assert ev_w + 400 <= 8_000 + 1
+    assert ev_w == pytest.approx(8_000 - 400, abs=100)

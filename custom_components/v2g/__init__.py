@@ -15,6 +15,7 @@ from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
+from .card import async_register_card
 from .charger import Charger
 from .chargers import ChargerUnavailableError
 from .const import (
@@ -52,8 +53,9 @@ __all__ = ["PLATFORMS", "async_migrate_entry"]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions, which work across sites."""
+    """Register the actions, which work across sites, and the plan card."""
     async_setup_services(hass)
+    await async_register_card(hass)
     return True
 
 
@@ -109,6 +111,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: V2GConfigEntry) -> bool:
         hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_stop_chargers)
     )
     await coordinator.async_config_entry_first_refresh()
+    coordinator.async_watch_frequency()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     runtime.loaded_data = dict(entry.data)
@@ -131,7 +134,7 @@ async def _async_add_charger(
         hass, charger_key(entry.entry_id, subentry.subentry_id), store.settings.capacity_kwh
     )
     await ledger.async_load()
-    charger = Charger(subentry, backend, store, ledger)
+    charger = Charger(hass, subentry, backend, store, ledger)
     try:
         await charger.async_start()
     except (ChargerUnavailableError, TimeoutError) as err:

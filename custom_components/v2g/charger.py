@@ -4,18 +4,27 @@ The site coordinator owns one `Charger` per charger subentry. A charger reads it
 timeout of its own (one slow charger never holds up the others), remembers when the EV was
 plugged in and which setpoint the charger follows, and sends a new setpoint only when it changed
 meaningfully.
+
+Two things hold for every kind of charger:
+- The EV's state of charge comes from the backend when it reports one; else from the charger's
+  optional "EV state of charge sensor" (the car's own integration), else it is unknown.
+- A charger the backend reports as paused by the charger (someone switched it off or took over
+  its control) is sent nothing. It is steered again when the backend stops reporting that, or
+  when the user chooses another V2G mode: the next setpoint then goes out.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 import logging
 
 from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, PERCENTAGE, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
 from .chargers import (
@@ -24,8 +33,9 @@ from .chargers import (
     ChargerUnavailableError,
     SetpointRejectedError,
 )
-from .const import SETPOINT_DEADBAND_W
+from .const import CONF_EV_SOC_ENTITY, SETPOINT_DEADBAND_W, Mode
 from .decision import next_departure
+from .inputs.model import to_float
 from .kinds import ChargerKindSpec, kind_of
 from .ledger import Ledger, LedgerStore
 from .settings import Settings, SettingsStore
@@ -51,6 +61,19 @@ class DepartureSource(StrEnum):
     """The daily departure time entity."""
 
 
+def read_soc_pct(hass: HomeAssistant, entity_id: str) -> float | None:
+    """A state of charge sensor's value in % (None: unavailable, not a number, not in %)."""
+    state = hass.states.get(entity_id)
+    if (
+        state is None
+        or state.state == STATE_UNAVAILABLE
+        or state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) != PERCENTAGE
+        or (value := to_float(state.state)) is None
+    ):
+        return None
+    return min(100.0, max(0.0, value))
+
+
 @dataclass(frozen=True, slots=True)
 class Departure:
     """When the EV leaves, and who said so."""
@@ -64,11 +87,13 @@ class Charger:
 
     def __init__(
         self,
+        hass: HomeAssistant,
         subentry: ConfigSubentry,
         backend: ChargerBackend,
         settings: SettingsStore,
         ledger: LedgerStore,
     ) -> None:
+        self.hass = hass
         self.subentry = subentry
         self.ledger_store = ledger
         self.loaded_data = dict(subentry.data)
@@ -83,6 +108,10 @@ class Charger:
         """`backend.async_start` succeeded; until it does, every read tries it again."""
         self.unwatch: Callable[[], None] = lambda: None
         """Removes the listener on the backend's pushed news."""
+        self.paused = False
+        """Paused by the charger as of the last read: nothing is sent to it."""
+        self._paused_in_mode: Mode | None = None
+        """The V2G mode when the backend began reporting the pause (None: not paused)."""
 
     @property
     def subentry_id(self) -> str:
@@ -138,10 +167,32 @@ class Charger:
         except ChargerUnavailableError:
             self.applied_w = None
             raise
+        state = self._follow_pause(self._with_ev_soc(state))
         if not state.plugged_in:
             self.plugged_since = None
         elif self.plugged_since is None:
             self.plugged_since = dt_util.utcnow()  # after a restart: as if plugged in now
+        return state
+
+    def _with_ev_soc(self, state: ChargerState) -> ChargerState:
+        """The EV state of charge sensor's value, when the backend reports none."""
+        entity_id = self.subentry.data.get(CONF_EV_SOC_ENTITY)
+        if state.soc_pct is not None or not entity_id:
+            return state
+        soc_pct = read_soc_pct(self.hass, str(entity_id))
+        return state if soc_pct is None else replace(state, soc_pct=soc_pct)
+
+    def _follow_pause(self, state: ChargerState) -> ChargerState:
+        """Paused while the backend says so, until the user chooses another V2G mode."""
+        if not state.paused_by_charger:
+            self._paused_in_mode = None
+        elif self._paused_in_mode is None:
+            self._paused_in_mode = self.settings.mode
+            self.applied_w = None  # unknown now: send the first setpoint after the pause
+            _LOGGER.info("%s was paused at the charger; it is left alone", self.title)
+        elif self.settings.mode is not self._paused_in_mode:
+            state = replace(state, paused_by_charger=False)  # the user chose: steer again
+        self.paused = state.paused_by_charger
         return state
 
     def departure(self, state: ChargerState | None, now: datetime) -> Departure:
@@ -165,12 +216,19 @@ class Charger:
         plugged_before = self.plugged_since is not None and self.plugged_since < last
         return plugged_before and dt_util.as_utc(now) - last <= MISSED_DEPARTURE_WINDOW
 
-    async def async_apply(self, setpoint_w: float) -> float:
-        """Send the setpoint when it changed meaningfully; return what the charger follows."""
+    async def async_apply(
+        self, setpoint_w: float, deadband_w: float = SETPOINT_DEADBAND_W
+    ) -> float:
+        """Send the setpoint when it changed meaningfully; return what the charger follows.
+
+        Nothing is sent to a charger paused by the charger (0 is returned).
+        """
+        if self.paused:
+            return 0.0
         previous = self.applied_w
         changed = (
             previous is None
-            or abs(setpoint_w - previous) >= SETPOINT_DEADBAND_W
+            or abs(setpoint_w - previous) >= deadband_w
             or (setpoint_w == 0.0) != (previous == 0.0)
         )
         if not changed:

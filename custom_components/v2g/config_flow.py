@@ -101,7 +101,7 @@ class V2GConfigFlow(_KindSteps, ConfigFlow, domain=DOMAIN):
     """Create a site with its first charger; reconfigure a site; adopt a discovered charger."""
 
     VERSION = 2
-    MINOR_VERSION = 1
+    MINOR_VERSION = 2
 
     @staticmethod
     @callback
@@ -162,7 +162,11 @@ class V2GConfigFlow(_KindSteps, ConfigFlow, domain=DOMAIN):
             errors = await spec.async_validate(self.hass, None, user_input, None)
             if site_fields:
                 errors |= await spec.async_validate_site(self.hass, user_input, None)
-            data = spec.to_data(_split(charger_fields, user_input), None) if not errors else {}
+            data = (
+                spec.to_data(self.hass, _split(charger_fields, user_input), None)
+                if not errors
+                else {}
+            )
             if data and _charger_exists(self.hass, spec.unique_id(data)):
                 errors["base"] = "charger_exists"
             if not errors:
@@ -255,7 +259,7 @@ class V2GConfigFlow(_KindSteps, ConfigFlow, domain=DOMAIN):
             errors = await spec.async_validate(self.hass, site, user_input, None)
             if not errors:
                 self._spec = spec
-                self._charger = spec.to_data(_split(charger_fields, user_input), None)
+                self._charger = spec.to_data(self.hass, _split(charger_fields, user_input), None)
                 self._site_data = dict(site.data)
                 self._discovered["site"] = site.entry_id
                 return await self.async_step_discovered_connect()
@@ -336,7 +340,7 @@ class ChargerSubentryFlow(_KindSteps, ConfigSubentryFlow):
         errors: Errors = {}
         if user_input is not None:
             errors = await spec.async_validate(self.hass, site, user_input, None)
-            data = spec.to_data(user_input, None) if not errors else {}
+            data = spec.to_data(self.hass, user_input, None) if not errors else {}
             if data and _charger_exists(self.hass, spec.unique_id(data)):
                 errors["base"] = "charger_exists"
             if not errors:
@@ -386,7 +390,7 @@ class ChargerSubentryFlow(_KindSteps, ConfigSubentryFlow):
         if user_input is not None:
             errors = await spec.async_validate(self.hass, site, user_input, subentry)
             if not errors:
-                data = spec.to_data(user_input, subentry.data)
+                data = spec.to_data(self.hass, user_input, subentry.data)
                 return self.async_update_and_abort(site, subentry, data=data)
         placeholders = {"name": subentry.title, "url": "", "identity": "", "password": ""}
         if spec.connect_placeholders is not None:

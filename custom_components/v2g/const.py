@@ -37,6 +37,8 @@ CONF_CONNECTOR_ID: Final = "connector_id"
 CONF_ARRIVAL: Final = "arrival"
 CONF_DEPARTURE: Final = "departure"
 CONF_TRIP_ENERGY_KWH: Final = "trip_energy_kwh"
+CONF_EV_SOC_ENTITY: Final = "ev_soc_entity"
+"""Optional, every kind: the EV's state of charge from another integration (the car's own)."""
 
 
 class Priority(StrEnum):
@@ -104,6 +106,19 @@ OPT_LOAD_HISTORY_WEEKS: Final = "load_history_weeks"
 OPT_LOAD_CONSTANT_W: Final = "load_constant_w"
 OPT_GRID_POWER_ENTITY: Final = "grid_power_entity"
 OPT_GRID_POWER_INVERT: Final = "grid_power_invert"
+OPT_OPERATOR_LIMIT_ENTITY: Final = "operator_limit_entity"
+OPT_OPERATOR_CHARGER_LIMIT_W: Final = "operator_charger_limit_w"
+DEFAULT_OPERATOR_CHARGER_LIMIT_W: Final = 4_200.0
+"""Germany's §14a EnWG: the grid operator may dim each controllable charger to 4.2 kW."""
+OPT_FREQ_SENSOR: Final = "frequency_sensor"
+OPT_FREQ_DEADBAND_MHZ: Final = "frequency_deadband_mhz"
+OPT_FREQ_FULL_MHZ: Final = "frequency_full_response_mhz"
+OPT_FREQ_MAX_UP_W: Final = "frequency_max_up_w"
+OPT_FREQ_MAX_DOWN_W: Final = "frequency_max_down_w"
+OPT_FREQ_START: Final = "frequency_start"
+OPT_FREQ_END: Final = "frequency_end"
+OPT_FLEX_EVENT_ENTITIES: Final = "flex_event_entities"
+OPT_FLEX_POINTS_PER_CURRENCY: Final = "flex_points_per_currency"
 
 DEFAULT_PRICE_FIXED_PER_KWH: Final = 0.30
 DEFAULT_LOAD_CONSTANT_W: Final = 400.0

@@ -8,25 +8,38 @@ meter, and applies each charger's first slot.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.debounce import Debouncer
+from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .charger import Charger, Departure
 from .chargers import ChargerState, ChargerStatus, ChargerUnavailableError
 from .const import (
+    DEFAULT_OPERATOR_CHARGER_LIMIT_W,
     DOMAIN,
     LOGGER,
     OPT_CHARGE_EFFICIENCY_PCT,
     OPT_DISCHARGE_EFFICIENCY_PCT,
+    OPT_FREQ_DEADBAND_MHZ,
+    OPT_FREQ_END,
+    OPT_FREQ_FULL_MHZ,
+    OPT_FREQ_MAX_DOWN_W,
+    OPT_FREQ_MAX_UP_W,
+    OPT_FREQ_SENSOR,
+    OPT_FREQ_START,
+    OPT_MAX_V2G_SOC_PCT,
+    OPT_OPERATOR_CHARGER_LIMIT_W,
+    OPT_OPERATOR_LIMIT_ENTITY,
     OPT_WEAR_COST_PER_KWH,
     PRIORITY_WEIGHTS,
     SMART_MODES,
@@ -41,6 +54,7 @@ from .decision import (
     energy_needed_kwh,
     limit_site_to_grid,
 )
+from .frequency import Droop, room, share_response
 from .inputs import (
     InputCollector,
     Inputs,
@@ -48,7 +62,9 @@ from .inputs import (
     clear_repair_issues,
     sync_repair_issues,
 )
+from .inputs.model import to_float
 from .ledger import Ledger, Prices, site_shares
+from .operator import OperatorLimit, OperatorLimitLog, read_operator_limit
 from .planner import (
     PlanResult,
     VehicleMoney,
@@ -62,6 +78,8 @@ from .planner import (
 )
 
 PUSH_REFRESH_COOLDOWN_S = 1.0
+FREQUENCY_DEADBAND_W = 10.0
+"""Frequency responses are sent from this change on (the planned setpoints' deadband is 50 W)."""
 
 
 @dataclass(slots=True)
@@ -106,6 +124,8 @@ class SiteData:
     """Prices, solar and load on the plan's slots (while any EV is in a Smart mode)."""
     grid_power_w: float | None = None
     """The live grid meter (import positive), when one is configured."""
+    operator_limit: OperatorLimit | None = None
+    """The grid operator's limit in force (§14a), if any."""
     ledgers: tuple[Ledger, ...] = ()
     """Every EV's realized totals (live objects: the site sensors sum them)."""
 
@@ -141,6 +161,14 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         self._plan_failed = False
         self._control_lock = asyncio.Lock()
         self._stopped = False
+        self._base_w: dict[str, float] = {}
+        """Each charger's setpoint before the frequency response (the plan's, corrected)."""
+        self._unsub_frequency: Callable[[], None] | None = None
+        self.frequency_latency_s: deque[float] = deque(maxlen=1000)
+        """Frequency change to applied setpoints, for the latest responses (benchmark)."""
+        self.operator_limit: OperatorLimit | None = None
+        """The grid operator's limit read at the start of the update under way."""
+        self._operator_log = OperatorLimitLog()
 
     @property
     def currency(self) -> str:
@@ -153,6 +181,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         self.inputs = InputCollector(
             self.hass, InputsConfig.from_options(self.config_entry.options)
         )
+        self.async_watch_frequency()
 
     # --- one update -----------------------------------------------------------------------
 
@@ -160,6 +189,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         now = dt_util.now()
         chargers = list(self.chargers.values())
         states, errors = await self._async_read_all(chargers)
+        self.operator_limit = self._read_operator_limit()
         departures = [c.departure(states[c.subentry_id], now).at for c in chargers]
         inputs = await self._async_inputs(chargers, now, departures)
         decisions = {c.subentry_id: self._rule(c, states[c.subentry_id], now) for c in chargers}
@@ -170,6 +200,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         for charger in planned:
             decisions[charger.subentry_id] = self._from_plan(charger, states, plan)
         final = self._within_grid_limits(chargers, states, decisions)
+        self._base_w = {charger_id: d.setpoint_w for charger_id, d in final.items()}
+        final = self._with_frequency_response(chargers, states, final, self._frequency_hz())
         applied = await self._async_apply_all(chargers, states, final)
         states = await self._async_reread_changed(chargers, states, applied)
         grid_power_w = self.inputs.read_grid_power_w()
@@ -190,7 +222,19 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             inputs=inputs,
             grid_power_w=grid_power_w,
             ledgers=tuple(c.ledger for c in chargers),
+            operator_limit=self.operator_limit,
         )
+
+    def _read_operator_limit(self) -> OperatorLimit | None:
+        """The grid operator's limit in force this update (logged when it starts and ends)."""
+        options = self.config_entry.options
+        limit = read_operator_limit(
+            self.hass,
+            options.get(OPT_OPERATOR_LIMIT_ENTITY),
+            float(options.get(OPT_OPERATOR_CHARGER_LIMIT_W, DEFAULT_OPERATOR_CHARGER_LIMIT_W)),
+        )
+        self._operator_log.track(limit)
+        return limit
 
     async def _async_read_all(
         self, chargers: list[Charger]
@@ -236,11 +280,10 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
 
     def _rule(self, charger: Charger, state: ChargerState | None, now: datetime) -> Decision | None:
         """The decision without a plan, or None when the plan decides for this charger."""
-        if state is None:
-            return Decision(0.0, Reason.OFF)
+        if (idle := _idle_reason(state)) is not None:
+            return Decision(0.0, idle)
+        assert state is not None
         settings = charger.settings
-        if state.status is ChargerStatus.OFFLINE:
-            return Decision(0.0, Reason.WAITING_FOR_CHARGER)
         if self._sync_cannot_charge(charger, state):
             decision = decide(state, settings, now)
             return Decision(0.0, Reason.CANNOT_CHARGE) if decision.setpoint_w > 0 else decision
@@ -297,6 +340,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
                 settings=charger.settings,
                 departure=charger.departure(state, now).at,
                 options=options,
+                charge_cap_w=self.operator_limit.charger_limit_w if self.operator_limit else None,
             )
             vehicles.append(vehicle)
             assumed.append(soc_assumed)
@@ -315,6 +359,9 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             export_price_per_kwh=inputs.export_price_per_kwh,
             solar_w=inputs.solar_power_w,
             load_w=load_w,
+            operator_import_w=(
+                self.operator_limit.site_import_limit_w if self.operator_limit else None
+            ),
         )
         ids = [c.subentry_id for c in planned]
         try:
@@ -349,13 +396,26 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         states: dict[str, ChargerState | None],
         decisions: dict[str, Decision | None],
     ) -> dict[str, Decision]:
-        """Correct every setpoint at once with the live grid meter, when one is configured."""
+        """Keep the setpoints within the operator's limit, then within the meter's reading.
+
+        The live grid meter (when one is configured) corrects all of them at once.
+        """
         final = {charger_id: d or Decision(0.0, Reason.OFF) for charger_id, d in decisions.items()}
+        operator = self.operator_limit
+        if operator is not None and operator.charger_limit_w is not None:
+            cap_w = operator.charger_limit_w
+            for charger_id, decision in final.items():
+                if decision.setpoint_w > cap_w:
+                    final[charger_id] = replace(
+                        decision, setpoint_w=cap_w, limited_by_operator=True
+                    )
         grid_power_w = self.inputs.read_grid_power_w()
         online = [c for c in chargers if states[c.subentry_id] is not None]
         if grid_power_w is None or not any(final[c.subentry_id].setpoint_w for c in online):
             return final
-        limits = site_limits(self.config_entry.options)
+        limits = site_limits(
+            self.config_entry.options, operator.site_import_limit_w if operator else None
+        )
         shares = []
         for charger in online:
             state = states[charger.subentry_id]
@@ -486,6 +546,142 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
                 ledger.unplug()
             charger.ledger_store.changed()
 
+    # --- frequency response -----------------------------------------------------------------
+
+    def droop(self) -> Droop | None:
+        """The offered frequency response, or None when the site offers none."""
+        options = self.config_entry.options
+        if not options.get(OPT_FREQ_SENSOR):
+            return None
+        return Droop(
+            deadband_hz=float(options.get(OPT_FREQ_DEADBAND_MHZ, 20.0)) / 1000.0,
+            full_hz=float(options.get(OPT_FREQ_FULL_MHZ, 200.0)) / 1000.0,
+            max_up_w=float(options.get(OPT_FREQ_MAX_UP_W, 0.0)),
+            max_down_w=float(options.get(OPT_FREQ_MAX_DOWN_W, 0.0)),
+            start=time.fromisoformat(str(options.get(OPT_FREQ_START) or "00:00")),
+            end=time.fromisoformat(str(options.get(OPT_FREQ_END) or "00:00")),
+        )
+
+    def _frequency_hz(self) -> float | None:
+        """The grid frequency now (Hz), when a sensor is configured and readable."""
+        entity_id = self.config_entry.options.get(OPT_FREQ_SENSOR)
+        if not entity_id or (state := self.hass.states.get(entity_id)) is None:
+            return None
+        value = to_float(state.state)
+        if value is None:
+            return None
+        return value / 1000.0 if state.attributes.get("unit_of_measurement") == "mHz" else value
+
+    @callback
+    def async_watch_frequency(self) -> None:
+        """Answer every change of the frequency sensor at once (not on the 30 s update)."""
+        if self._unsub_frequency is not None:
+            self._unsub_frequency()
+            self._unsub_frequency = None
+        if (entity_id := self.config_entry.options.get(OPT_FREQ_SENSOR)) is None:
+            return
+
+        @callback
+        def _changed(event: Event[EventStateChangedData]) -> None:
+            self.hass.async_create_task(self._async_answer_frequency(event.time_fired_timestamp))
+
+        self._unsub_frequency = async_track_state_change_event(self.hass, entity_id, _changed)
+
+    async def _async_answer_frequency(self, fired_at: float) -> None:
+        """Apply the response to the frequency now on top of the last planned setpoints."""
+        data = self.data  # watched only after the first refresh
+        chargers = [c for c in self.chargers.values() if c.subentry_id in self._base_w]
+        states = {c.subentry_id: data.chargers[c.subentry_id].state for c in chargers}
+        base = {
+            c.subentry_id: replace(
+                data.chargers[c.subentry_id].decision,
+                setpoint_w=self._base_w[c.subentry_id],
+                frequency_response_w=0.0,
+            )
+            for c in chargers
+        }
+        final = self._with_frequency_response(chargers, states, base, self._frequency_hz())
+        async with self._control_lock:
+            if self._stopped:
+                return
+            await asyncio.gather(
+                *(
+                    c.async_apply(final[c.subentry_id].setpoint_w, FREQUENCY_DEADBAND_W)
+                    for c in chargers
+                    if states[c.subentry_id] is not None
+                )
+            )
+        self.frequency_latency_s.append(max(0.0, dt_util.utcnow().timestamp() - fired_at))
+        self.async_set_updated_data(
+            replace(
+                data,
+                chargers={
+                    cid: replace(
+                        part, decision=final[cid], applied_setpoint_w=final[cid].setpoint_w
+                    )
+                    if cid in final
+                    else part
+                    for cid, part in data.chargers.items()
+                },
+            )
+        )
+
+    def _with_frequency_response(
+        self,
+        chargers: list[Charger],
+        states: dict[str, ChargerState | None],
+        decisions: dict[str, Decision],
+        frequency_hz: float | None,
+    ) -> dict[str, Decision]:
+        """Add each plugged-in EV's share of the site's droop response to its setpoint."""
+        droop = self.droop()
+        if droop is None or frequency_hz is None or not droop.offered_at(dt_util.now()):
+            return decisions
+        response_w = droop.response_w(frequency_hz)
+        active = [
+            c
+            for c in chargers
+            if (state := states.get(c.subentry_id)) is not None and state.plugged_in
+        ]
+        rooms = []
+        for charger in active:
+            state = states[charger.subentry_id]
+            assert state is not None
+            settings = charger.settings
+            capabilities = charger.backend.capabilities
+            discharge_w = (
+                min(settings.max_discharge_power_w, state.max_discharge_power_w)
+                if settings.allow_v2g and capabilities.bidirectional
+                else 0.0
+            )
+            rooms.append(
+                room(
+                    setpoint_w=decisions[charger.subentry_id].setpoint_w,
+                    max_charge_w=min(settings.max_charge_power_w, state.max_charge_power_w),
+                    max_discharge_w=discharge_w,
+                    soc_pct=state.soc_pct,
+                    min_soc_pct=settings.min_soc_pct,
+                    max_soc_pct=max(
+                        option(self.config_entry.options, OPT_MAX_V2G_SOC_PCT),
+                        settings.target_soc_pct,
+                    ),
+                )
+            )
+        result = dict(decisions)
+        for charger, delta_w in zip(active, share_response(response_w, rooms), strict=True):
+            decision = result[charger.subentry_id]
+            setpoint_w = decision.setpoint_w + delta_w
+            # A charger cannot deliver less than its minimum: the nearer of 0 and the minimum.
+            minimum_w = charger.backend.capabilities.min_charge_power_w
+            if 0 < setpoint_w < minimum_w:
+                setpoint_w = minimum_w if setpoint_w >= minimum_w / 2 else 0.0
+            result[charger.subentry_id] = replace(
+                decision,
+                setpoint_w=setpoint_w,
+                frequency_response_w=setpoint_w - decision.setpoint_w,
+            )
+        return result
+
     # --- settings and lifecycle -----------------------------------------------------------
 
     async def async_settings_changed(self, charger: Charger, **changes: Any) -> None:
@@ -507,6 +703,20 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         then replace them) or finds the latch set and sends nothing.
         """
         self._stopped = True
+        if self._unsub_frequency is not None:
+            self._unsub_frequency()
+            self._unsub_frequency = None
         await self.async_shutdown()
         async with self._control_lock:
             await asyncio.gather(*(c.async_stop() for c in self.chargers.values()))
+
+
+def _idle_reason(state: ChargerState | None) -> Reason | None:
+    """Why a charger is left idle whatever the plan: unanswered, paused by hand, not connected."""
+    if state is None:
+        return Reason.OFF
+    if state.paused_by_charger:
+        return Reason.PAUSED_BY_CHARGER
+    if state.status is ChargerStatus.OFFLINE:
+        return Reason.WAITING_FOR_CHARGER
+    return None

@@ -39,6 +39,8 @@ class Reason(StrEnum):
     """The charger has not connected yet (a new OCPP charger not yet pointed at us)."""
     CANNOT_CHARGE = "cannot_charge"
     """The EV takes less than the lowest power the charger can deliver (a repair issue says so)."""
+    PAUSED_BY_CHARGER = "paused_by_charger"
+    """Someone switched the charger off or changed its current by hand: it is left alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,10 @@ class Decision:
     reason: Reason
     limited_by_grid: bool = False
     """The live grid meter cut the setpoint (main fuse or export limit)."""
+    limited_by_operator: bool = False
+    """The grid operator's limit (§14a) cut the setpoint."""
+    frequency_response_w: float = 0.0
+    """The part of the setpoint that answers the grid frequency (included in `setpoint_w`)."""
 
 
 def decide(state: ChargerState, settings: Settings, now: datetime) -> Decision:

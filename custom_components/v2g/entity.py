@@ -54,13 +54,21 @@ def charger_device_info(entry: V2GConfigEntry, charger: Charger, device: Device)
     """The charger (under the site), or the EV connected through it."""
     charger_id = (DOMAIN, f"{charger.unique_id}_{Device.CHARGER}")
     if device is Device.CHARGER:
-        return DeviceInfo(
+        # What the charger reported about itself, else ours: an entity added later must not
+        # overwrite what the backend knew from the start (a charger another integration owns).
+        details = charger.backend.device_details()
+        info = DeviceInfo(
             identifiers={charger_id},
             name=charger.title,
-            manufacturer=MANUFACTURER,
-            model=charger.kind.model,
+            manufacturer=(details and details.manufacturer) or MANUFACTURER,
+            model=(details and details.model) or charger.kind.model,
             via_device=site_identifier(entry),
         )
+        if details is not None and details.sw_version:
+            info["sw_version"] = details.sw_version
+        if details is not None and details.serial_number:
+            info["serial_number"] = details.serial_number
+        return info
     return DeviceInfo(
         identifiers={(DOMAIN, f"{charger.unique_id}_{Device.EV}")},
         name=f"{charger.title} EV",

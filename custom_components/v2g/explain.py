@@ -75,12 +75,38 @@ def explain(
             f"Target {settings.target_soc_pct:.0f} % at risk: at most {best:.0f} % by "
             f"{_clock(departure, tz)}. {text}"
         )
+    if decision.limited_by_operator:
+        text += " Limited by the grid operator."
     if decision.limited_by_grid:
         text += " Limited by the grid connection."
     return text
 
 
-def _why(  # noqa: PLR0911
+def _rule_text(decision: Decision, state: ChargerState, target: str) -> str | None:
+    """The sentence for the decisions no plan is involved in."""
+    texts = {
+        Reason.OFF: "Off: the charger is left idle.",
+        Reason.NOT_PLUGGED_IN: "No EV plugged in.",
+        Reason.WAITING_FOR_CHARGER: "Waiting for the charger to connect to Home Assistant.",
+        Reason.PAUSED_BY_CHARGER: (
+            "Paused at the charger (switched off or changed by hand): left alone until it is "
+            "switched on again or a mode is chosen."
+        ),
+        Reason.TARGET_REACHED: f"Target {target} reached.",
+        Reason.CHARGING_NOW: f"Charging now at {_kw(decision.setpoint_w)} until {target}.",
+        Reason.MISSED_DEPARTURE: (
+            f"Still here after the departure time below {target}: charging at "
+            f"{_kw(decision.setpoint_w)}."
+        ),
+        Reason.CANNOT_CHARGE: (
+            f"The EV takes at most {_kw(state.max_charge_power_w)}, less than the charger's "
+            "lowest power: it cannot be charged."
+        ),
+    }
+    return texts.get(decision.reason)
+
+
+def _why(
     *,
     decision: Decision,
     state: ChargerState,
@@ -92,27 +118,8 @@ def _why(  # noqa: PLR0911
     tz: tzinfo,
 ) -> str:
     target = f"{settings.target_soc_pct:.0f} %"
-    match decision.reason:
-        case Reason.OFF:
-            return "Off: the charger is left idle."
-        case Reason.NOT_PLUGGED_IN:
-            return "No EV plugged in."
-        case Reason.WAITING_FOR_CHARGER:
-            return "Waiting for the charger to connect to Home Assistant."
-        case Reason.TARGET_REACHED:
-            return f"Target {target} reached."
-        case Reason.CHARGING_NOW:
-            return f"Charging now at {_kw(decision.setpoint_w)} until {target}."
-        case Reason.MISSED_DEPARTURE:
-            return (
-                f"Still here after the departure time below {target}: charging at "
-                f"{_kw(decision.setpoint_w)}."
-            )
-        case Reason.CANNOT_CHARGE:
-            return (
-                f"The EV takes at most {_kw(state.max_charge_power_w)}, less than the "
-                "charger's lowest power: it cannot be charged."
-            )
+    if (text := _rule_text(decision, state, target)) is not None:
+        return text
     if plan is None or inputs is None or len(inputs.grid) != len(plan.power_w):
         return f"Planned: {target} by {_clock(departure, tz)}."
     prices = inputs.import_price_per_kwh
@@ -136,6 +143,15 @@ def _why(  # noqa: PLR0911
             f"Discharging at {_kw(decision.setpoint_w)}: energy is worth {now_price:.2f} "
             f"{currency}/kWh now ({export:.2f} exported){later}."
         )
+    return _waiting_text(plan, inputs, departure, currency, tz)
+
+
+def _waiting_text(
+    plan: VehiclePlan, inputs: Inputs, departure: datetime, currency: str, tz: tzinfo
+) -> str:
+    """Until when it waits, and what the hours it waits for cost against now."""
+    prices = inputs.import_price_per_kwh
+    grid = inputs.grid
     window = _next_window(plan.power_w, 0, charging=True)
     if window is None:
         return f"Waiting: no charging needed before {_clock(departure, tz)}."
@@ -145,7 +161,7 @@ def _why(  # noqa: PLR0911
         f"{_clock(_slot_time(grid, first, tz), tz)}{EN_DASH}"
         f"{_clock(_slot_time(grid, last, tz, end=True), tz)}"
     )
-    saving = now_price - cheap
+    saving = float(prices[0]) - cheap
     if saving > 0.005:
         return f"Waiting: {span} costs {cheap:.2f} {currency}/kWh, {saving:.2f} less than now."
     return f"Waiting: charging {span} at {cheap:.2f} {currency}/kWh (solar or cheaper hours)."

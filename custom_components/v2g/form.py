@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from homeassistant.const import UnitOfEnergy, UnitOfPower
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, PERCENTAGE, UnitOfEnergy, UnitOfPower
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import selector
 import voluptuous as vol
 
-from .const import CONF_CAPACITY_KWH, CONF_MAX_CHARGE_POWER_W, CONF_MAX_DISCHARGE_POWER_W
+from .const import (
+    CONF_CAPACITY_KWH,
+    CONF_EV_SOC_ENTITY,
+    CONF_MAX_CHARGE_POWER_W,
+    CONF_MAX_DISCHARGE_POWER_W,
+)
 
 DEFAULT_CAPACITY_KWH = 60.0
 
@@ -78,20 +84,29 @@ def ev_fields(
         vol.Required(
             CONF_CAPACITY_KWH, default=defaults.get(CONF_CAPACITY_KWH, DEFAULT_CAPACITY_KWH)
         ): number_selector(5, 250, 0.5, UnitOfEnergy.KILO_WATT_HOUR),
+        vol.Optional(
+            CONF_EV_SOC_ENTITY, description={"suggested_value": defaults.get(CONF_EV_SOC_ENTITY)}
+        ): entity(["sensor"]),
     }
 
 
-def ev_data(user_input: Mapping[str, Any]) -> dict[str, float]:
-    """The limits and capacity from a form, as floats."""
+def ev_data(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """The limits and capacity from a form, as floats, and the EV's SoC sensor (or None)."""
     return {
         CONF_MAX_CHARGE_POWER_W: float(user_input[CONF_MAX_CHARGE_POWER_W]),
         CONF_MAX_DISCHARGE_POWER_W: float(user_input[CONF_MAX_DISCHARGE_POWER_W]),
         CONF_CAPACITY_KWH: float(user_input.get(CONF_CAPACITY_KWH, DEFAULT_CAPACITY_KWH)),
+        CONF_EV_SOC_ENTITY: user_input.get(CONF_EV_SOC_ENTITY) or None,
     }
 
 
-def ev_errors(user_input: Mapping[str, Any]) -> dict[str, str]:
-    """A charger must be able to charge."""
+def ev_errors(hass: HomeAssistant, user_input: Mapping[str, Any]) -> dict[str, str]:
+    """A charger must be able to charge; the EV's SoC sensor, when set, must be in %."""
+    errors: dict[str, str] = {}
     if float(user_input[CONF_MAX_CHARGE_POWER_W]) <= 0:
-        return {CONF_MAX_CHARGE_POWER_W: "charge_power_required"}
-    return {}
+        errors[CONF_MAX_CHARGE_POWER_W] = "charge_power_required"
+    if soc_entity := user_input.get(CONF_EV_SOC_ENTITY):
+        state = hass.states.get(soc_entity)
+        if state is None or state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) != PERCENTAGE:
+            errors[CONF_EV_SOC_ENTITY] = "soc_unit"
+    return errors

@@ -26,6 +26,7 @@ from .const import (
     CONF_TLS_KEYFILE,
     DEFAULT_SITE_NAME,
     DOMAIN,
+    OPT_LOAD_EXCLUDE_ENTITY,
     SUBENTRY_CHARGER,
 )
 from .settings import STORAGE_VERSION, charger_key, storage_key
@@ -42,7 +43,17 @@ async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
         return False
     if entry.version == 1:
         await _async_charger_to_site(hass, entry)
+    if entry.minor_version < 2:
+        _exclude_entities_as_list(hass, entry)
     return True
+
+
+def _exclude_entities_as_list(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """2.2: the house load subtracts several chargers; the one sensor of 2.1 becomes a list."""
+    options = dict(entry.options)
+    if isinstance(value := options.get(OPT_LOAD_EXCLUDE_ENTITY), str):
+        options[OPT_LOAD_EXCLUDE_ENTITY] = [value] if value else []
+    hass.config_entries.async_update_entry(entry, options=options, minor_version=2)
 
 
 async def _async_charger_to_site(hass: HomeAssistant, entry: ConfigEntry) -> None:

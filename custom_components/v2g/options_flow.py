@@ -20,6 +20,7 @@ import voluptuous as vol
 from .const import (
     DEFAULT_LOAD_CONSTANT_W,
     DEFAULT_LOAD_HISTORY_WEEKS,
+    DEFAULT_OPERATOR_CHARGER_LIMIT_W,
     DEFAULT_OPTIONS,
     DEFAULT_PRICE_FIXED_PER_KWH,
     OPT_CHARGE_EFFICIENCY_PCT,
@@ -31,6 +32,15 @@ from .const import (
     OPT_EXPORT_PRICE_FIXED_PER_KWH,
     OPT_EXPORT_PRICE_SOURCE,
     OPT_EXPORT_PRICE_UNIT,
+    OPT_FLEX_EVENT_ENTITIES,
+    OPT_FLEX_POINTS_PER_CURRENCY,
+    OPT_FREQ_DEADBAND_MHZ,
+    OPT_FREQ_END,
+    OPT_FREQ_FULL_MHZ,
+    OPT_FREQ_MAX_DOWN_W,
+    OPT_FREQ_MAX_UP_W,
+    OPT_FREQ_SENSOR,
+    OPT_FREQ_START,
     OPT_GRID_EXPORT_LIMIT_W,
     OPT_GRID_IMPORT_LIMIT_W,
     OPT_GRID_IMPORT_LIMITED,
@@ -43,6 +53,8 @@ from .const import (
     OPT_LOAD_SOURCE,
     OPT_MAX_V2G_SOC_PCT,
     OPT_NORDPOOL_AREA,
+    OPT_OPERATOR_CHARGER_LIMIT_W,
+    OPT_OPERATOR_LIMIT_ENTITY,
     OPT_PRICE_ENTITY,
     OPT_PRICE_FEE_PER_KWH,
     OPT_PRICE_FIXED_PER_KWH,
@@ -68,6 +80,7 @@ from .inputs import (
     SolarSource,
     detect_price_format,
 )
+from .inputs.flex import DEFAULT_POINTS_PER_CURRENCY
 from .inputs.model import parse_price_unit
 from .inputs.parsers import TouScheduleError, parse_tou_schedule
 
@@ -83,6 +96,14 @@ FORM_DEFAULTS: dict[str, Any] = {
     OPT_EXPORT_PRICE_FIXED_PER_KWH: 0.0,
     OPT_LOAD_HISTORY_WEEKS: DEFAULT_LOAD_HISTORY_WEEKS,
     OPT_LOAD_CONSTANT_W: DEFAULT_LOAD_CONSTANT_W,
+    OPT_FLEX_POINTS_PER_CURRENCY: DEFAULT_POINTS_PER_CURRENCY,
+    OPT_OPERATOR_CHARGER_LIMIT_W: DEFAULT_OPERATOR_CHARGER_LIMIT_W,
+    OPT_FREQ_DEADBAND_MHZ: 20,
+    OPT_FREQ_FULL_MHZ: 200,
+    OPT_FREQ_MAX_UP_W: 0,
+    OPT_FREQ_MAX_DOWN_W: 0,
+    OPT_FREQ_START: "00:00:00",
+    OPT_FREQ_END: "00:00:00",
 }
 
 SOLAR_FORECAST_DOMAINS = ("forecast_solar", "solcast_solar", "open_meteo_solar_forecast")
@@ -129,7 +150,16 @@ class V2GOptionsFlow(OptionsFlow):
         """Which group of settings to change."""
         return self.async_show_menu(
             step_id="init",
-            menu_options=["vehicle_site", "prices", "export_price", "solar", "house_load"],
+            menu_options=[
+                "vehicle_site",
+                "prices",
+                "export_price",
+                "solar",
+                "house_load",
+                "grid_operator",
+                "flex_events",
+                "frequency",
+            ],
         )
 
     # --- saving ---------------------------------------------------------------------------
@@ -456,7 +486,9 @@ class V2GOptionsFlow(OptionsFlow):
         """The house's own history."""
         fields: dict[vol.Marker, Any] = {
             vol.Required(OPT_LOAD_ENTITY): entity(["sensor"], ["power", "energy"]),
-            vol.Optional(OPT_LOAD_EXCLUDE_ENTITY): entity(["sensor"], ["power", "energy"]),
+            vol.Optional(OPT_LOAD_EXCLUDE_ENTITY): entity(
+                ["sensor"], ["power", "energy"], multiple=True
+            ),
             vol.Required(OPT_LOAD_HISTORY_WEEKS): number_selector(1, 52, 1),
             vol.Required(OPT_LOAD_CONSTANT_W): power_selector(50_000),
         }
@@ -511,6 +543,48 @@ class V2GOptionsFlow(OptionsFlow):
             else {}
         )
         return await self._async_save("grid_meter", fields, user_input, errors=errors)
+
+    async def async_step_grid_operator(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The grid operator's dimming signal (§14a EnWG) or allowed import (optional)."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Optional(OPT_OPERATOR_LIMIT_ENTITY): entity(
+                ["binary_sensor", "input_boolean", "sensor"]
+            ),
+            vol.Optional(OPT_OPERATOR_CHARGER_LIMIT_W): power_selector(22_000),
+        }
+        return await self._async_save("grid_operator", fields, user_input)
+
+    async def async_step_frequency(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Frequency response (off while no frequency sensor is chosen)."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Optional(OPT_FREQ_SENSOR): entity(["sensor"], ["frequency"]),
+            vol.Required(OPT_FREQ_DEADBAND_MHZ): number_selector(0, 500, 1, "mHz"),
+            vol.Required(OPT_FREQ_FULL_MHZ): number_selector(1, 2000, 1, "mHz"),
+            vol.Required(OPT_FREQ_MAX_UP_W): power_selector(500_000),
+            vol.Required(OPT_FREQ_MAX_DOWN_W): power_selector(500_000),
+            vol.Required(OPT_FREQ_START): selector.TimeSelector(),
+            vol.Required(OPT_FREQ_END): selector.TimeSelector(),
+        }
+        errors: dict[str, str] = {}
+        if user_input is not None and float(user_input[OPT_FREQ_FULL_MHZ]) <= float(
+            user_input[OPT_FREQ_DEADBAND_MHZ]
+        ):
+            errors[OPT_FREQ_FULL_MHZ] = "droop_inside_deadband"
+        return await self._async_save("frequency", fields, user_input, errors=errors)
+
+    async def async_step_flex_events(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The utility's flexibility sessions (Octopus Energy power-down and power-up events)."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Optional(OPT_FLEX_EVENT_ENTITIES): entity(["event"], multiple=True),
+            vol.Optional(OPT_FLEX_POINTS_PER_CURRENCY): number_selector(1, 10_000, 1),
+        }
+        return await self._async_save("flex_events", fields, user_input)
 
     def _unit_errors(
         self, user_input: Mapping[str, Any], key: str, units: frozenset[str]

@@ -28,6 +28,7 @@ from .const import (
     OPT_GRID_IMPORT_LIMITED,
     OPT_MAX_V2G_SOC_PCT,
     OPT_WEAR_COST_PER_KWH,
+    PRIORITY_WEIGHTS,
     Mode,
 )
 from .inputs import Inputs
@@ -159,6 +160,7 @@ def build_vehicle(
     settings: Settings,
     departure: datetime,
     options: Mapping[str, Any],
+    charge_cap_w: float | None = None,
 ) -> tuple[Vehicle, bool]:
     """The optimizer's view of one plugged-in EV; returns it and whether its SoC was assumed."""
     soc_assumed = state.soc_pct is None
@@ -174,7 +176,14 @@ def build_vehicle(
         # Above the target only energy that costs less than it is worth later gets stored (solar
         # surplus); grid energy bought just to hold it never pays (see optimizer.solve).
         max_soc_pct=max(option(options, OPT_MAX_V2G_SOC_PCT), settings.target_soc_pct),
-        max_charge_power_w=max(0.0, min(settings.max_charge_power_w, state.max_charge_power_w)),
+        max_charge_power_w=max(
+            0.0,
+            min(
+                settings.max_charge_power_w,
+                state.max_charge_power_w,
+                math.inf if charge_cap_w is None else charge_cap_w,
+            ),
+        ),
         max_discharge_power_w=(
             max(0.0, min(settings.max_discharge_power_w, state.max_discharge_power_w))
             if v2g
@@ -186,16 +195,20 @@ def build_vehicle(
         discharge_efficiency=option(options, OPT_DISCHARGE_EFFICIENCY_PCT) / 100.0,
         wear_cost_per_kwh=option(options, OPT_WEAR_COST_PER_KWH),
         v2g_allowed=v2g,
+        priority=PRIORITY_WEIGHTS[settings.priority],
     )
     return vehicle, soc_assumed
 
 
-def site_limits(options: Mapping[str, Any]) -> Site:
+def site_limits(options: Mapping[str, Any], operator_import_w: float | None = None) -> Site:
     """The grid connection's limits from the site's options (no import limit when off, or 0)."""
     import_limit = option(options, OPT_GRID_IMPORT_LIMIT_W)
     limited = bool(options.get(OPT_GRID_IMPORT_LIMITED, True)) and import_limit > 0
+    limit_w = import_limit if limited else math.inf
+    if operator_import_w is not None:
+        limit_w = min(limit_w, operator_import_w)
     return Site(
-        import_limit_w=import_limit if limited else math.inf,
+        import_limit_w=limit_w,
         export_limit_w=option(options, OPT_GRID_EXPORT_LIMIT_W),
         export_allowed=bool(options.get(OPT_EXPORT_ALLOWED, DEFAULT_OPTIONS[OPT_EXPORT_ALLOWED])),
     )
@@ -227,6 +240,7 @@ def build_problem(
     export_price_per_kwh: FloatArray,
     solar_w: FloatArray,
     load_w: FloatArray,
+    operator_import_w: float | None = None,
 ) -> Problem:
     """One problem for every EV of the site that the plan steers."""
     return Problem(
@@ -236,7 +250,7 @@ def build_problem(
         vehicles=tuple(vehicles),
         solar_power_w=solar_w,
         base_load_power_w=load_w,
-        site=site_limits(options),
+        site=site_limits(options, operator_import_w),
     )
 
 

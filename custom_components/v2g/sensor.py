@@ -82,6 +82,8 @@ def _plan_attributes(view: ChargerView) -> dict[str, Any]:
         ),
         "setpoint_w": data.applied_setpoint_w,
         "limited_by_grid": data.decision.limited_by_grid,
+        "limited_by_operator": data.decision.limited_by_operator,
+        "frequency_response_w": round(data.decision.frequency_response_w),
         "departure": data.departure.at.isoformat(),
     }
     site = view.site

@@ -121,23 +121,37 @@ def ev_charging_w(start: datetime) -> float:
     return 3000.0 if start.astimezone(STOCKHOLM).hour == 2 else 0.0
 
 
-async def test_ev_charger_power_is_subtracted(stockholm: HomeAssistant) -> None:
+def second_ev_charging_w(start: datetime) -> float:
+    """A second EV of the site charged 2 kW every evening at 23:00 local."""
+    return 2000.0 if start.astimezone(STOCKHOLM).hour == 23 else 0.0
+
+
+async def test_every_ev_charger_is_subtracted(stockholm: HomeAssistant) -> None:
+    """A house meter that includes two chargers: what both drew is not forecast as house load."""
     hass = stockholm
     hass.states.async_set("sensor.house_power", "1.2", {"unit_of_measurement": "kW"})
     hass.states.async_set("sensor.ev_power", "0", {"unit_of_measurement": "W"})
+    hass.states.async_set("sensor.van_power", "0", {"unit_of_measurement": "kW"})
     await _import_power(
-        hass, "sensor.house_power", 2, lambda t: house_power_w(t) + ev_charging_w(t)
+        hass,
+        "sensor.house_power",
+        2,
+        lambda t: house_power_w(t) + ev_charging_w(t) + second_ev_charging_w(t),
     )
     await _import_power(hass, "sensor.ev_power", 2, ev_charging_w)
+    await _import_power(hass, "sensor.van_power", 2, second_ev_charging_w)
     night = datetime(2025, 1, 30, 2, tzinfo=STOCKHOLM).astimezone(UTC)
+    evening = datetime(2025, 1, 29, 23, tzinfo=STOCKHOLM).astimezone(UTC)
     with_ev = await LoadForecaster(hass, "sensor.house_power", 2).async_read(
         NOW, NOW, NOW + 24 * HOUR
     )
     assert with_ev.value_at(night) == pytest.approx(3500.0)
+    assert with_ev.value_at(evening) == pytest.approx(house_power_w(evening) + 2000.0)
     without_ev = await LoadForecaster(
-        hass, "sensor.house_power", 2, exclude_entity_id="sensor.ev_power"
+        hass, "sensor.house_power", 2, exclude_entity_ids=["sensor.ev_power", "sensor.van_power"]
     ).async_read(NOW, NOW, NOW + 24 * HOUR)
     assert without_ev.value_at(night) == pytest.approx(500.0)
+    assert without_ev.value_at(evening) == pytest.approx(house_power_w(evening))
 
 
 async def test_statistics_error_counts_as_missing_history(stockholm: HomeAssistant) -> None:

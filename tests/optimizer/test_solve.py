@@ -15,9 +15,11 @@ from custom_components.v2g.optimizer import (
     SlotGrid,
     SolveOptions,
     Vehicle,
+    charge_now,
     grid_from_intervals,
     make_grid,
     make_local_day_grid,
+    penalty_per_kwh,
     solve,
 )
 
@@ -116,7 +118,6 @@ def test_negative_prices_charge_without_burning_energy() -> None:
     prob = problem([-0.10, -0.10, 0.20, 0.20], vehicles=(vehicle,))
     plan = solve(prob)
     assert plan.ok
-    assert plan.mip
     assert_no_simultaneous(plan)
     assert kw(plan.charge_power_w)[:2] == [10.0, 10.0]
     assert kw(plan.discharge_power_w)[2:] == [10.0, 10.0]
@@ -499,3 +500,105 @@ def test_feed_in_above_the_night_rate_matches_the_full_milp(min_charge_w: float)
     assert ((c < 1e-3) | (c >= min_charge_w - 1e-3)).all()
     assert float(plan.discharge_power_w.sum()) > 0.0  # the night arbitrage is taken
     assert plan.cost.objective == pytest.approx(reference.cost.objective, rel=1e-6)
+
+
+def _two_under_one_fuse(priorities: tuple[float, float] | None) -> Problem:
+    """Two EVs need 15 kWh each within 2 h behind an 11 kW fuse: 22 kWh for 30 wanted."""
+    vehicles = tuple(
+        ev(
+            name=name,
+            soc_pct=0.0,
+            target_soc_pct=15.0,
+            departure=hours(2),
+            v2g_allowed=False,
+            **({} if priorities is None else {"priority": priorities[i]}),
+        )
+        for i, name in enumerate(("first", "second"))
+    )
+    return problem([0.3, 0.2], vehicles=vehicles, site=Site(import_limit_w=11_000.0))
+
+
+@pytest.mark.parametrize(("priorities", "winner"), [((2.0, 1.0), 0), ((1.0, 2.0), 1)])
+def test_priority_gets_the_scarce_energy_first(
+    priorities: tuple[float, float], winner: int
+) -> None:
+    plan = solve(_two_under_one_fuse(priorities))
+    assert plan.ok
+    high, low = plan.vehicles[winner], plan.vehicles[1 - winner]
+    assert high.target_reachable
+    assert high.departure_soc_pct == pytest.approx(15.0)
+    assert not low.target_reachable
+    assert low.best_reachable_soc_pct == pytest.approx(7.0)  # what the fuse leaves
+    total = plan.vehicles[0].charge_power_w + plan.vehicles[1].charge_power_w
+    np.testing.assert_allclose(total, [11_000.0, 11_000.0], atol=1e-3)
+
+
+def test_equal_priorities_behave_as_without_priorities() -> None:
+    default = solve(_two_under_one_fuse(None))
+    for priorities in ((1.0, 1.0), (3.0, 3.0)):
+        plan = solve(_two_under_one_fuse(priorities))
+        for mine, theirs in zip(plan.vehicles, default.vehicles, strict=True):
+            np.testing.assert_allclose(mine.charge_power_w, theirs.charge_power_w, atol=1e-6)
+        assert plan.cost.objective == pytest.approx(default.cost.objective)
+    # 8 kWh short in total, penalised once per kWh whoever is short.
+    soc = [v.departure_soc_pct for v in default.vehicles]
+    assert sum(s for s in soc if s is not None) == pytest.approx(22.0)
+
+
+def test_priority_weighs_the_reported_shortfall_penalty() -> None:
+    """The costing uses the same weights as the objective: lowest priority counts once."""
+    prob = _two_under_one_fuse((4.0, 2.0))
+    plan = solve(prob)
+    assert plan.cost.shortfall_penalty == pytest.approx(penalty_per_kwh(prob) * 8.0)
+
+
+def test_charge_now_serves_the_higher_priority_first() -> None:
+    plan = charge_now(_two_under_one_fuse((1.0, 2.0)))
+    assert kw(plan.vehicles[1].charge_power_w) == [10.0, 5.0]
+    assert kw(plan.vehicles[0].charge_power_w) == [1.0, 6.0]
+
+
+def test_priority_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="priority"):
+        ev(priority=0.0)
+    with pytest.raises(ValueError, match="priority"):
+        ev(priority=math.inf)
+
+
+def _below_reserve(**kwargs: object) -> Problem:
+    """An EV at 10 % with a 30 % reserve: 20 kWh to charge, 10 kW, dear now, cheap from hour 2."""
+    vehicle = ev(soc_pct=10.0, target_soc_pct=30.0, min_soc_pct=30.0, **kwargs)
+    return problem([0.5, 0.5, 0.1, 0.1, 0.5, 0.5], vehicles=(vehicle,))
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_reserve_within_a_window_uses_its_cheapest_slots(reference: bool) -> None:
+    options = SolveOptions(reference=reference)
+    at_once = solve(_below_reserve(v2g_allowed=False), options)
+    assert kw(at_once.charge_power_w) == [10.0, 10.0, 0.0, 0.0, 0.0, 0.0]  # the default
+    window = solve(_below_reserve(v2g_allowed=False, reserve_within_s=4 * 3600.0), options)
+    assert window.ok
+    assert kw(window.charge_power_w) == [0.0, 0.0, 10.0, 10.0, 0.0, 0.0]
+    assert window.soc_pct[3] == pytest.approx(30.0)
+    assert window.cost.shortfall_penalty == pytest.approx(0.0)
+    assert window.cost.total_cost < at_once.cost.total_cost
+    # A window too short for the cheap hours: the reserve is due after two hours.
+    short = solve(_below_reserve(v2g_allowed=False, reserve_within_s=2 * 3600.0), options)
+    assert kw(short.charge_power_w)[:2] == [10.0, 10.0]
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_no_discharging_below_the_reserve_before_its_deadline(reference: bool) -> None:
+    """Selling at 0.9 pays, but not while the EV is still below its reserve."""
+    vehicle = ev(soc_pct=25.0, target_soc_pct=30.0, min_soc_pct=30.0, reserve_within_s=3 * 3600.0)
+    prob = problem([0.1, 0.1, 0.1, 0.1], export_price=[0.9, 0.1, 0.1, 0.9], vehicles=(vehicle,))
+    plan = solve(prob, SolveOptions(reference=reference))
+    assert plan.ok
+    assert kw(plan.discharge_power_w)[:3] == [0.0, 0.0, 0.0]
+    assert kw(plan.discharge_power_w)[3] > 0.0  # after the deadline, above the reserve: it may
+    assert plan.soc_pct[2] >= 30.0 - 1e-6
+
+
+def test_reserve_window_validation() -> None:
+    with pytest.raises(ValueError, match="reserve_within_s"):
+        ev(reserve_within_s=-1.0)

@@ -96,6 +96,9 @@ class ChargerState:
     updated_at: datetime | None = None
     ev_departure: datetime | None = None
     """When the EV says it leaves (ISO 15118 via OCPP 2.x); overrides the daily departure time."""
+    paused_by_charger: bool = False
+    """Someone else switched the charger off or took over its control: it is sent nothing until
+    they give it back or the user chooses a V2G mode (`charger.py`)."""
     extra: dict[str, str | float | int | bool | None] = field(default_factory=dict)
     """Backend-specific facts for diagnostics (firmware, protocol version)."""
 

@@ -24,6 +24,7 @@ from ..optimizer.model import Tariff
 from ..optimizer.slots import SlotGrid
 from . import fill, parsers
 from .config import ExportPriceSource, InputsConfig, LoadSource, PriceSource, SolarSource
+from .flex import FlexWindow, apply_flex, parse_flex_events
 from .load import LoadForecaster, read_power_w
 from .model import InputProblem, ProblemKey, Series
 from .prices import PriceFormat, PriceReader, detect_price_format
@@ -55,6 +56,10 @@ class Inputs:
     """Problems of the previous update that are gone now (delete their repair issues)."""
     price_format: PriceFormat | None = None
     fetched_at: datetime | None = None
+    flex_windows: tuple[FlexWindow, ...] = ()
+    """Flexibility sessions (power-down rewards, power-up free energy) within the horizon."""
+    flex_slots: npt.NDArray[np.bool_] | None = None
+    """Slots whose prices a flexibility session changed."""
 
     def summary(self) -> dict[str, Any]:
         """Small JSON-able summary for diagnostics and the plan sensor's attributes."""
@@ -66,6 +71,10 @@ class Inputs:
             "estimated_solar_slots": int(self.solar_estimated.sum()),
             "estimated_load_slots": int(self.load_estimated.sum()),
             "grid_power_w": self.grid_power_w,
+            "flex_windows": [
+                {"kind": w.kind.value, "start": w.start.isoformat(), "end": w.end.isoformat()}
+                for w in self.flex_windows
+            ],
             "problems": [p.issue_id for p in self.problems],
             "fetched_at": self.fetched_at.isoformat() if self.fetched_at else None,
         }
@@ -98,7 +107,7 @@ class InputCollector:
         )
         self.load_forecaster = (
             LoadForecaster(
-                hass, config.load_entity, config.load_history_weeks, config.load_exclude_entity
+                hass, config.load_entity, config.load_history_weeks, config.load_exclude_entities
             )
             if config.load_source is LoadSource.STATISTICS and config.load_entity
             else None
@@ -170,6 +179,11 @@ class InputCollector:
         else:
             load_grid = fill.constant(grid, 0.0)
 
+        # Flexibility events: the utility's rewards and free hours, in the prices.
+        flex = self.read_flex_windows()
+        export_values = export_grid.values.copy()
+        flex_slots = apply_flex(grid, flex, import_values, export_values)
+
         grid_power_w = self.read_grid_power_w()
         if cfg.grid_power_entity and grid_power_w is None:
             problems.append(InputProblem(ProblemKey.GRID_POWER_UNAVAILABLE, cfg.grid_power_entity))
@@ -179,7 +193,7 @@ class InputCollector:
         return Inputs(
             grid=grid,
             import_price_per_kwh=import_values,
-            export_price_per_kwh=export_grid.values,
+            export_price_per_kwh=export_values,
             solar_power_w=solar_grid.values,
             base_load_power_w=load_grid.values,
             price_estimated=spot_grid.estimated,
@@ -188,6 +202,8 @@ class InputCollector:
             load_estimated=load_grid.estimated,
             currency=spot.currency or self.hass.config.currency,
             grid_power_w=grid_power_w,
+            flex_windows=tuple(w for w in flex if w.end > grid.start and w.start < grid.end),
+            flex_slots=flex_slots,
             problems=tuple(unique),
             resolved=tuple(resolved),
             price_format=(
@@ -208,6 +224,16 @@ class InputCollector:
             export_fee_per_kwh=cfg.export_price_fee_per_kwh,
             export_multiplier=cfg.export_price_factor,
         )
+
+    def read_flex_windows(self) -> list[FlexWindow]:
+        """Every session the configured event entities list."""
+        windows: list[FlexWindow] = []
+        for entity_id in self.config.flex_event_entities:
+            if (state := self.hass.states.get(entity_id)) is not None:
+                windows += parse_flex_events(
+                    entity_id, state.attributes, self.config.flex_points_per_currency
+                )
+        return windows
 
     def read_grid_power_w(self) -> float | None:
         """Live grid power in W (import positive); None when not configured or unusable."""

@@ -31,11 +31,14 @@ Options (a plain dict read by `InputsConfig.from_options`; default in brackets):
 - `load_source`: "statistics" | "constant" | "none" ["statistics" if `load_entity` else
   "constant"].
 - `load_entity`: entity id of a house power (W/kW) or energy (Wh/kWh) sensor with statistics.
-- `load_exclude_entity`: optional entity id of a power sensor (the EV charger's) whose hourly
-  mean is subtracted from the load history, when the house meter includes the charger.
+- `load_exclude_entity`: optional entity ids (a list; one id from older versions) of power or
+  energy sensors (the site's EV chargers') whose hourly means are subtracted from the load
+  history, when the house meter includes the chargers.
 - `load_history_weeks`: int 1-52 [4]; `load_constant_w`: float [400], also the fallback.
 - `grid_power_entity`: optional entity id, live grid power, import positive, W or kW.
 - `grid_power_invert`: bool [False], for meters that report export as positive.
+- `flex_event_entities`: list of event entity ids with flexibility sessions (Octopus Energy's
+  power-down / power-up events; see `flex.py`); `flex_points_per_currency`: float [800].
 
 Price formula (the optimizer's `Tariff`): with `spot = value * unit_factor` (per kWh; unit_factor
 0.001 for per MWh, 0.01 for cents/öre/pence),
@@ -65,6 +68,8 @@ from ..const import (
     OPT_EXPORT_PRICE_FIXED_PER_KWH,
     OPT_EXPORT_PRICE_SOURCE,
     OPT_EXPORT_PRICE_UNIT,
+    OPT_FLEX_EVENT_ENTITIES,
+    OPT_FLEX_POINTS_PER_CURRENCY,
     OPT_GRID_POWER_ENTITY,
     OPT_GRID_POWER_INVERT,
     OPT_LOAD_CONSTANT_W,
@@ -87,6 +92,7 @@ from ..const import (
     OPT_TIBBER_HOME,
 )
 from . import parsers
+from .flex import DEFAULT_POINTS_PER_CURRENCY
 
 
 class PriceSource(StrEnum):
@@ -192,11 +198,13 @@ class InputsConfig:
     solar_forecast_entities: tuple[str, ...] = ()
     load_source: LoadSource = LoadSource.CONSTANT
     load_entity: str | None = None
-    load_exclude_entity: str | None = None
+    load_exclude_entities: tuple[str, ...] = ()
     load_history_weeks: int = DEFAULT_LOAD_HISTORY_WEEKS
     load_constant_w: float = DEFAULT_LOAD_CONSTANT_W
     grid_power_entity: str | None = None
     grid_power_invert: bool = False
+    flex_event_entities: tuple[str, ...] = ()
+    flex_points_per_currency: float = DEFAULT_POINTS_PER_CURRENCY
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> InputsConfig:
@@ -273,9 +281,13 @@ class InputsConfig:
             solar_forecast_entities=solar_entities,
             load_source=load_source,
             load_entity=load_entity,
-            load_exclude_entity=_str(options, OPT_LOAD_EXCLUDE_ENTITY),
+            load_exclude_entities=_list(options, OPT_LOAD_EXCLUDE_ENTITY),
             load_history_weeks=int(weeks),
             load_constant_w=_float(options, OPT_LOAD_CONSTANT_W, DEFAULT_LOAD_CONSTANT_W),
             grid_power_entity=_str(options, OPT_GRID_POWER_ENTITY),
             grid_power_invert=bool(options.get(OPT_GRID_POWER_INVERT, False)),
+            flex_event_entities=_list(options, OPT_FLEX_EVENT_ENTITIES),
+            flex_points_per_currency=_float(
+                options, OPT_FLEX_POINTS_PER_CURRENCY, DEFAULT_POINTS_PER_CURRENCY
+            ),
         )

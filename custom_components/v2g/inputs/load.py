@@ -137,9 +137,9 @@ def sensor_kind(hass: HomeAssistant, entity_id: str) -> str | None:
 class LoadForecaster:
     """Builds the load profile from statistics at most once per hour; keep one per entity.
 
-    With `exclude_entity_id` (the EV charger's power sensor, when the house meter includes the
-    charger) that sensor's hourly mean power is subtracted from each hour first, so past charging
-    does not show up as house load.
+    With `exclude_entity_ids` (the EV chargers' power or energy sensors, when the house meter
+    includes the chargers) their hourly mean power is subtracted from each hour first, so past
+    charging does not show up as house load.
     """
 
     def __init__(
@@ -147,11 +147,11 @@ class LoadForecaster:
         hass: HomeAssistant,
         entity_id: str,
         history_weeks: int = 4,
-        exclude_entity_id: str | None = None,
+        exclude_entity_ids: Sequence[str] = (),
     ) -> None:
         self.hass = hass
         self.entity_id = entity_id
-        self.exclude_entity_id = exclude_entity_id
+        self.exclude_entity_ids = tuple(exclude_entity_ids)
         self.history_weeks = max(1, history_weeks)
         self._profile: LoadProfile | None = None
         self._built_for: datetime | None = None
@@ -189,7 +189,7 @@ class LoadForecaster:
     async def _async_build(self, hour: datetime, kind: str) -> LoadProfile:
         self.queries += 1
         tz = dt_util.get_default_time_zone()
-        ids = {self.entity_id} | ({self.exclude_entity_id} if self.exclude_entity_id else set())
+        ids = {self.entity_id, *self.exclude_entity_ids}
         types: set[Any] = {"mean", "change"}
         units = {"power": UnitOfPower.WATT, "energy": UnitOfEnergy.KILO_WATT_HOUR}
         try:
@@ -207,8 +207,12 @@ class LoadForecaster:
             _LOGGER.debug("Statistics of %s could not be read: %s", self.entity_id, err)
             return LoadProfile(tz)
         samples = samples_from_rows(stats.get(self.entity_id, []), kind)
-        if self.exclude_entity_id:
-            excluded = dict(samples_from_rows(stats.get(self.exclude_entity_id, []), "power"))
+        excluded: dict[datetime, float] = {}
+        for other in self.exclude_entity_ids:
+            other_kind = sensor_kind(self.hass, other) or "power"
+            for start, w in samples_from_rows(stats.get(other, []), other_kind):
+                excluded[start] = excluded.get(start, 0.0) + w
+        if excluded:
             samples = [(start, max(0.0, w - excluded.get(start, 0.0))) for start, w in samples]
         return LoadProfile.from_samples(samples, tz)
 

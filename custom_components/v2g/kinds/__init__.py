@@ -8,7 +8,8 @@ A kind module defines a `ChargerKindSpec`:
 
 - `fields(hass, defaults, reconfigure)`: the form's fields (voluptuous markers and selectors);
 - `async_validate(hass, site, user_input, subentry)`: form errors by field ({} when fine);
-- `to_data(user_input, previous)`: the subentry's data from the form (previous data on reconfigure);
+- `to_data(hass, user_input, previous)`: the subentry's data from a valid form (previous data on
+  reconfigure);
 - `unique_id(data)` / `title(data)`: the subentry's unique id (unique across all sites; entities
   and devices derive theirs from it) and default title;
 - `connect_placeholders(hass, site, data)`: what a "connect" step shows before the charger is
@@ -26,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..const import CONF_CHARGER_KIND
-from . import modbus, ocpp, simulated
+from . import ha_entities, modbus, ocpp, simulated
 from .spec import ChargerKindSpec, Errors, Fields
 
 KINDS: Mapping[str, ChargerKindSpec] = {
@@ -34,6 +35,7 @@ KINDS: Mapping[str, ChargerKindSpec] = {
     for spec in (
         ocpp.SPEC,
         modbus.SPEC,
+        ha_entities.SPEC,
         simulated.SPEC,
     )
 }

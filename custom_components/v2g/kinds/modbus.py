@@ -80,7 +80,7 @@ async def _async_validate(
     subentry: ConfigSubentry | None,
 ) -> Errors:
     """The values make sense for the model, and the charger answers."""
-    errors = ev_errors(user_input)
+    errors = ev_errors(hass, user_input)
     if errors:
         return errors
     try:
@@ -100,7 +100,9 @@ async def _async_validate(
     return {}
 
 
-def _to_data(user_input: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+def _to_data(
+    hass: HomeAssistant, user_input: Mapping[str, Any], previous: Mapping[str, Any] | None
+) -> dict[str, Any]:
     config = _config(user_input)
     return {
         CONF_CHARGER_KIND: KIND,

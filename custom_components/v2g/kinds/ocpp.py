@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 import logging
-import re
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -36,6 +35,7 @@ from ..chargers.ocpp import (
     StationOptions,
     build_ssl_context,
     generate_password,
+    valid_identity,
 )
 from ..const import (
     CONF_CHARGER_KIND,
@@ -58,9 +58,6 @@ _LOGGER = logging.getLogger(__name__)
 
 KIND = "ocpp"
 CONF_NEW_PASSWORD = "new_password"
-# What OCPP-J allows in a charger identity (the last segment of its URL), without ":" which
-# HTTP Basic auth cannot carry in a user name.
-IDENTITY = re.compile(r"^[A-Za-z0-9*\-_=+|@.]{1,48}$")
 MAX_DISCOVERY_FLOWS = 10
 """Open discovery flows at most: a scanner trying many identities does not flood the UI."""
 
@@ -77,8 +74,8 @@ class OcppHub:
     server: OcppServer
     listen: ListenKey
     unsub_close: CALLBACK_TYPE
-    chargers: dict[str, tuple[str, str]] = field(default_factory=dict)
-    """identity -> (site entry id, subentry id)"""
+    chargers: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
+    """(identity, connector) -> (site entry id, subentry id)"""
     discoveries_skipped: int = 0
 
 
@@ -198,7 +195,7 @@ async def _async_create(
             station = hub.server.register_station(
                 identity, str(data[CONF_PASSWORD]), station_options(data)
             )
-            hub.chargers[identity] = (site.entry_id, subentry.subentry_id)
+            hub.chargers[(identity, _connector(data))] = (site.entry_id, subentry.subentry_id)
     except (OcppServerMismatchError, ValueError) as err:
         raise ConfigEntryError(
             translation_domain=DOMAIN,
@@ -242,10 +239,11 @@ async def _async_release(
     identity = str(subentry.data[CONF_IDENTITY])
     async with _lock(hass):
         for hub in list(hubs(hass).values()):
-            if hub.chargers.get(identity) != (site.entry_id, subentry.subentry_id):
+            key = (identity, _connector(subentry.data))
+            if hub.chargers.get(key) != (site.entry_id, subentry.subentry_id):
                 continue
-            await hub.server.unregister_station(identity)
-            del hub.chargers[identity]
+            await hub.server.unregister_station(identity, key[1])
+            del hub.chargers[key]
             if not hub.chargers:
                 await _async_drop_hub(hass, hub)
 
@@ -297,14 +295,22 @@ def _fields(hass: HomeAssistant, defaults: Mapping[str, Any], reconfigure: bool)
     return fields
 
 
-def _identities_in_use(hass: HomeAssistant, exclude: ConfigSubentry | None) -> set[str]:
-    return {
-        str(subentry.data[CONF_IDENTITY])
+def _connector(data: Mapping[str, Any]) -> int:
+    return int(data.get(CONF_CONNECTOR_ID, 1))
+
+
+def _same_charger(
+    hass: HomeAssistant, identity: str, exclude: ConfigSubentry | None
+) -> list[tuple[ConfigEntry, ConfigSubentry]]:
+    """Every charger subentry (of any site) with this identity: the connectors of one charger."""
+    return [
+        (entry, subentry)
         for entry in hass.config_entries.async_entries(DOMAIN)
         for subentry in entry.subentries.values()
         if subentry.data.get(CONF_CHARGER_KIND) == KIND
+        and subentry.data.get(CONF_IDENTITY) == identity
         and (exclude is None or subentry.subentry_id != exclude.subentry_id)
-    }
+    ]
 
 
 async def _async_validate(
@@ -313,17 +319,25 @@ async def _async_validate(
     user_input: Mapping[str, Any],
     subentry: ConfigSubentry | None,
 ) -> Errors:
-    errors = ev_errors(user_input)
-    if subentry is None:
-        identity = str(user_input.get(CONF_IDENTITY, "")).strip()
-        if not IDENTITY.match(identity):
-            errors[CONF_IDENTITY] = "invalid_identity"
-        elif identity in _identities_in_use(hass, None):
-            errors[CONF_IDENTITY] = "identity_in_use"
+    errors = ev_errors(hass, user_input)
+    identity = str(
+        subentry.data[CONF_IDENTITY] if subentry else user_input.get(CONF_IDENTITY, "")
+    ).strip()
+    if subentry is None and not valid_identity(identity):
+        errors[CONF_IDENTITY] = "invalid_identity"
+        return errors
+    connector = _connector(user_input)
+    if any(
+        _connector(other.data) == connector for _, other in _same_charger(hass, identity, subentry)
+    ):
+        # Another connector of the same charger is another charger of a site: a new number.
+        errors[CONF_IDENTITY if subentry is None else CONF_CONNECTOR_ID] = "identity_in_use"
     return errors
 
 
-def _to_data(user_input: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+def _to_data(
+    hass: HomeAssistant, user_input: Mapping[str, Any], previous: Mapping[str, Any] | None
+) -> dict[str, Any]:
     data: dict[str, Any] = dict(previous or {})
     data |= {
         CONF_CHARGER_KIND: KIND,
@@ -335,8 +349,23 @@ def _to_data(user_input: Mapping[str, Any], previous: Mapping[str, Any] | None) 
     }
     if previous is None:
         data[CONF_IDENTITY] = str(user_input[CONF_IDENTITY]).strip()
-    if previous is None or user_input.get(CONF_NEW_PASSWORD):
+    identity = data[CONF_IDENTITY]
+    # The charger's other connectors (on reconfigure, not the one being changed).
+    siblings = [
+        (entry, sub)
+        for entry, sub in _same_charger(hass, identity, None)
+        if previous is None or _connector(sub.data) != _connector(previous)
+    ]
+    if previous is None and siblings:
+        # Another connector of a charger already added: one connection, one password.
+        data[CONF_PASSWORD] = siblings[0][1].data[CONF_PASSWORD]
+    elif previous is None or user_input.get(CONF_NEW_PASSWORD):
         data[CONF_PASSWORD] = generate_password()
+        # The charger's other connectors share the connection: they get it too.
+        for entry, sibling in siblings:
+            hass.config_entries.async_update_subentry(
+                entry, sibling, data={**sibling.data, CONF_PASSWORD: data[CONF_PASSWORD]}
+            )
     return data
 
 
@@ -405,8 +434,13 @@ SPEC = ChargerKindSpec(
     fields=_fields,
     async_validate=_async_validate,
     to_data=_to_data,
-    unique_id=lambda data: f"{KIND}_{data[CONF_IDENTITY]}",
-    title=lambda data: str(data[CONF_IDENTITY]),
+    unique_id=lambda data: (
+        f"{KIND}_{data[CONF_IDENTITY]}" + ("" if _connector(data) == 1 else f"_{_connector(data)}")
+    ),
+    title=lambda data: (
+        str(data[CONF_IDENTITY])
+        + ("" if _connector(data) == 1 else f" connector {_connector(data)}")
+    ),
     async_create=_async_create,
     async_release=_async_release,
     connect_placeholders=_connect_placeholders,

@@ -68,7 +68,7 @@ async def _validate(
     user_input: Mapping[str, Any],
     subentry: ConfigSubentry | None,
 ) -> Errors:
-    return ev_errors(user_input)  # the time selectors refuse what is not a time of day
+    return ev_errors(hass, user_input)  # the time selectors refuse what is not a time of day
 
 
 def _time(value: Any) -> time | None:
@@ -79,7 +79,9 @@ def _time(value: Any) -> time | None:
         return None
 
 
-def _to_data(user_input: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+def _to_data(
+    hass: HomeAssistant, user_input: Mapping[str, Any], previous: Mapping[str, Any] | None
+) -> dict[str, Any]:
     name = (previous or {}).get(CONF_NAME) or str(user_input.get(CONF_NAME, "")).strip()
     usual = PlugSchedule()
     arrival = _time(user_input.get(CONF_ARRIVAL)) or usual.arrival

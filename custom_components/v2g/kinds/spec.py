@@ -44,7 +44,7 @@ class ChargerKindSpec:
         [HomeAssistant, ConfigEntry | None, Mapping[str, Any], ConfigSubentry | None],
         Awaitable[Errors],
     ]
-    to_data: Callable[[Mapping[str, Any], Mapping[str, Any] | None], dict[str, Any]]
+    to_data: Callable[[HomeAssistant, Mapping[str, Any], Mapping[str, Any] | None], dict[str, Any]]
     unique_id: Callable[[Mapping[str, Any]], str]
     title: Callable[[Mapping[str, Any]], str]
     async_create: Callable[[HomeAssistant, ConfigEntry, ConfigSubentry], Awaitable[ChargerBackend]]

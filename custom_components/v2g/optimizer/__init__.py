@@ -4,6 +4,36 @@ Build a `Problem` (slot grid from `make_grid`, prices, solar, load, `Vehicle`s, 
 `solve` (one vehicle or a fleet sharing the site connection), apply ``plan.setpoint_w``.
 Baselines take the same Problem and return the same Plan.
 
+Public API (everything else in the package is internal):
+
+- Input: `Problem` (grid, prices per kWh, solar and house load in W, vehicles, site,
+  optional terminal value), `Vehicle`, `Site`, `Tariff` (spot price to import / export
+  prices), `SlotGrid` with `make_grid`, `make_local_day_grid`, `grid_from_intervals`,
+  `resample`, `to_datetime64`.
+- Solving: `solve(problem, options=None) -> Plan` with `SolveOptions`; it never raises for a
+  well-formed Problem and always returns a plan that respects the charger and site limits,
+  minimum powers included (``plan.status`` says "optimal", "near-optimal: ..." for a large
+  fleet with minimum powers, or why a fallback was used).
+- Per vehicle: `Vehicle.priority` (who gets scarce site energy first) and
+  `Vehicle.reserve_within_s` (below the reserve: reach it within a window, cheaply, instead of
+  at once).
+- Output: `Plan` (per-slot grid flows, `CostBreakdown`, status), `VehiclePlan` (per-vehicle
+  power, SoC, whether the departure target is reachable).
+- Baselines and costing: `charge_now`, `cheapest_slots`, `perfect_foresight`, `STRATEGIES`,
+  `evaluate` (costs any schedule the way the optimizer costs its own), and the two valuation
+  rules of the objective, `penalty_per_kwh` and `terminal_value_per_kwh`.
+
+Inside, one module per concern: `model` (the data classes), `slots` (time grids), `bounds` (a
+Problem in kW / kWh), `costing` (`evaluate` and the valuation rules), `heuristics` (charge now,
+cheapest slots), `baselines`, and the solvers, dispatched by `solve`:
+
+- one vehicle (no capacity price): `curves` (each slot's cost against its stored energy),
+  `hull` (their convex hulls as a warm LP in HiGHS) and `single` (the exact search);
+- fleets and the rest: `formulation` (the LP / MILP matrices), `rules` (where integrality is
+  needed), `rounding` (meter directions with a proof of optimality) and `fleet` (minimum powers
+  of a fleet: the LP's on/off pattern, fixed);
+- `highs`: every HiGHS call, with retries.
+
 Example (one EV, time-of-use price, from now for 48 hours)::
 
     now = datetime.now(UTC)
@@ -21,16 +51,29 @@ Example (one EV, time-of-use price, from now for 48 hours)::
                 target_soc_pct=80,
                 departure=now + timedelta(hours=14),
                 max_charge_power_w=11_000,
+                min_charge_power_w=4_140,  # 6 A x 3 phases: 0 or at least this much
             ),
         ),
         site=Site(import_limit_w=17_000),
     )
     plan = solve(problem)
     apply(plan.setpoint_w)  # signed W: + charge, - discharge
+    plan.vehicles[0].departure_soc_pct  # what the plan promises at departure
 """
 
-from .baselines import STRATEGIES, charge_now, cheapest_slots, perfect_foresight
-from .model import CostBreakdown, Plan, Problem, Site, Tariff, Vehicle, VehiclePlan
+from .baselines import STRATEGIES, perfect_foresight
+from .costing import evaluate, penalty_per_kwh, terminal_value_per_kwh
+from .heuristics import charge_now, cheapest_slots
+from .model import (
+    CostBreakdown,
+    Plan,
+    Problem,
+    Site,
+    SolveOptions,
+    Tariff,
+    Vehicle,
+    VehiclePlan,
+)
 from .slots import (
     SlotGrid,
     grid_from_intervals,
@@ -39,7 +82,7 @@ from .slots import (
     resample,
     to_datetime64,
 )
-from .solve import SolveOptions, evaluate, penalty_per_kwh, solve, terminal_value_per_kwh
+from .solve import solve
 
 __all__ = [
     "STRATEGIES",

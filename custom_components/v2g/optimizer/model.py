@@ -18,11 +18,13 @@ import numpy.typing as npt
 from .slots import SlotGrid
 
 __all__ = [
+    "BoolArray",
     "CostBreakdown",
     "FloatArray",
     "Plan",
     "Problem",
     "Site",
+    "SolveOptions",
     "Tariff",
     "Vehicle",
     "VehiclePlan",
@@ -62,6 +64,17 @@ class Vehicle:
     ``max(max_soc_pct, target_soc_pct, soc_pct)`` (an EV already above the cap may stay there).
     ``min_soc_pct`` is the reserve: never planned below it, and V2G never discharges below it
     (if the EV arrives below it, the plan charges up to it first, as a soft constraint).
+
+    ``reserve_within_s`` relaxes that first charge: when the EV is below its reserve, it must
+    reach the reserve within this many seconds from the start of the grid, in the cheapest slots of
+    that window (it is never discharged before; the shortfall is penalised from the deadline on).
+    None (the default) means at once, whatever the price.
+
+    ``priority`` weighs this vehicle's shortfalls (below the departure target, below the reserve)
+    against the other vehicles' when the site connection cannot serve every target: a kWh short
+    costs the penalty times ``priority / (lowest priority of the problem)``, so the vehicle with
+    the higher priority gets the scarce energy first. Equal priorities (the default) share it
+    where it is cheapest. Ratios beyond about 1000 add nothing but numerical noise.
     """
 
     capacity_kwh: float
@@ -94,6 +107,10 @@ class Vehicle:
     """Discharging (to the home or grid) allowed at all."""
     available: BoolArray | None = None
     """Per slot: plugged in and controllable. None = every slot until departure."""
+    priority: float = 1.0
+    """Weight of this vehicle's shortfall penalties relative to the other vehicles' (> 0)."""
+    reserve_within_s: float | None = None
+    """Below the reserve: reach it within this many seconds (None: at once)."""
     name: str = "ev"
     """Identifier, for the caller's bookkeeping."""
 
@@ -117,6 +134,14 @@ class Vehicle:
             if getattr(self, attr) < 0 or not math.isfinite(getattr(self, attr)):
                 msg = f"{attr} must be finite and >= 0"
                 raise ValueError(msg)
+        if not (self.priority > 0 and math.isfinite(self.priority)):
+            msg = "priority must be finite and > 0"
+            raise ValueError(msg)
+        if self.reserve_within_s is not None and not (
+            self.reserve_within_s >= 0 and math.isfinite(self.reserve_within_s)
+        ):
+            msg = "reserve_within_s must be None or finite and >= 0"
+            raise ValueError(msg)
 
     @property
     def can_discharge(self) -> bool:
@@ -253,6 +278,28 @@ class CostBreakdown:
         return self.total_cost - self.terminal_value + self.shortfall_penalty
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SolveOptions:
+    """Solver knobs; the defaults suit a coordinator re-planning every few minutes."""
+
+    time_limit_s: float = 5.0
+    """HiGHS time limit per round; a feasible answer found by then is used."""
+    mip_rel_gap: float = 1e-6
+    """Relative MIP gap at which HiGHS stops (rounds with binaries only)."""
+    max_rounds: int = 6
+    """Rounds of adding binaries where the LP answer breaks a rule."""
+    tie_break: bool = True
+    """Add the small epsilons that make equal-cost plans charge early."""
+    presolve: bool = True
+    search_time_s: float = 0.15
+    """Time the single-vehicle search may spend proving optimality (its branch and bound, then
+    the compact MILP with what is left, at least 0.05 s); after it the best plan found is used
+    and the status says "time limit: ...". Most problems are proven in a few milliseconds."""
+    reference: bool = False
+    """Solve the full MILP in one go, every rule enforced in every slot where it can bite, and
+    skip the shortcut for meters with direction binaries (slow; a reference for tests)."""
+
+
 @dataclass(frozen=True, eq=False, kw_only=True)
 class VehiclePlan:
     """The plan of one vehicle."""
@@ -297,7 +344,10 @@ class Plan:
     curtailed_solar_w: FloatArray
     cost: CostBreakdown
     status: str
-    """"optimal", or a description of what went wrong (the plan is then a safe fallback)."""
+    """"optimal"; "near-optimal: within x % of a bound" for a fleet with minimum powers that the
+    fleet heuristic could not prove optimal (a good plan, see `optimizer.fleet`); "time limit:
+    ..." (the best plan found in time); or a description of what went wrong (the plan is then
+    a safe fallback, charge now)."""
     solve_time_s: float
     """Wall time to build and solve, s."""
     strategy: str = "optimal"
@@ -306,7 +356,7 @@ class Plan:
 
     @property
     def ok(self) -> bool:
-        """The solver found an optimal plan."""
+        """The solver found a plan proven optimal (within ``SolveOptions.mip_rel_gap``)."""
         return self.status == "optimal"
 
     @property

@@ -151,10 +151,6 @@ class SlotGrid:
         """Count the leading slots that end at or before ``moment``."""
         return int(np.searchsorted(self.end_s, _epoch_s(moment), side="right"))
 
-    def slice(self, first: int, stop: int) -> SlotGrid:
-        """Return the sub-grid of slots ``first .. stop - 1``."""
-        return SlotGrid(self.starts[first:stop], self.durations_s[first:stop])
-
 
 def make_grid(start: datetime, end: datetime, slot_s: int = 900) -> SlotGrid:
     """Regular grid of ``slot_s``-second slots covering ``[start, end)``, UTC.

@@ -39,6 +39,19 @@ FAST = StationOptions(
 )
 
 
+class FakeClock:
+    """A monotonic clock the test moves by hand (grace periods without sleeping)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 async def wait_for(condition: Callable[[], bool], within_s: float = 5.0) -> None:
     """Poll until `condition()` holds."""
     async with asyncio.timeout(within_s):
@@ -55,9 +68,27 @@ class Recorder:
     config: dict[str, str] = field(default_factory=dict)
     policy: Callable[[dict[str, Any]], str] = lambda _payload: "Accepted"
     silent: bool = False
+    """Never answer SetChargingProfile."""
+    ignore_reads: bool = False
+    """Never answer GetConfiguration / GetVariables (and keep answering everything else)."""
+    reads: int = 0
+    """GetConfiguration / GetVariables requests received."""
 
 
-class Charger16(Cp16):
+class _Reads:
+    """Counts configuration reads, and leaves them unanswered when told to."""
+
+    rec: Recorder
+
+    async def _handle_call(self, msg: Any) -> Any:
+        if msg.action in ("GetConfiguration", "GetVariables"):
+            self.rec.reads += 1
+            if self.rec.ignore_reads:
+                return None
+        return await super()._handle_call(msg)  # type: ignore[misc]
+
+
+class Charger16(_Reads, Cp16):
     """An OCPP 1.6 charge point (the library validates what it receives)."""
 
     rec: Recorder
@@ -117,13 +148,13 @@ class _Charger2x:
         return self._result.GetVariables(get_variable_result=results)
 
 
-class Charger201(_Charger2x, Cp201):
+class Charger201(_Reads, _Charger2x, Cp201):
     """An OCPP 2.0.1 charging station."""
 
     _result = result201
 
 
-class Charger21(_Charger2x, Cp21):
+class Charger21(_Reads, _Charger2x, Cp21):
     """An OCPP 2.1 charging station."""
 
     _result = result21
@@ -177,9 +208,15 @@ type Connect = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
-async def server(socket_enabled: None) -> AsyncGenerator[OcppServer]:
+def clock() -> FakeClock:
+    """The server's (and its stations') clock."""
+    return FakeClock()
+
+
+@pytest.fixture
+async def server(socket_enabled: None, clock: FakeClock) -> AsyncGenerator[OcppServer]:
     """A started server on a free port of 127.0.0.1 (connections stay limited to 127.0.0.1)."""
-    srv = OcppServer(host="127.0.0.1", port=0, max_msg_size=64 * 1024)
+    srv = OcppServer(host="127.0.0.1", port=0, max_msg_size=64 * 1024, clock=clock)
     await srv.start()
     yield srv
     await srv.stop()

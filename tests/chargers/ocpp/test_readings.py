@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -71,3 +72,54 @@ def test_ev_needs_dc_without_v2x() -> None:
     assert needs.max_charge_power_w == 50_000
     assert needs.departure_time is None
     assert not needs.supports_v2x
+
+
+def _sample(value: float, measurand: str, multiplier: int = 0, **extra: str) -> dict[str, Any]:
+    return {
+        "value": value,
+        "measurand": measurand,
+        "unit_of_measure": {
+            "unit": "W" if "Power" in measurand else "Wh",
+            "multiplier": multiplier,
+        },
+        **extra,
+    }
+
+
+def test_implausible_values_are_dropped() -> None:
+    reading = parse_meter_values(
+        [
+            {
+                "sampled_value": [
+                    _sample(7, "Power.Active.Import", 308),  # inf W
+                    _sample(0, "Power.Active.Export"),
+                    _sample(1e306, "Energy.Active.Import.Register"),
+                    _sample(5, "Energy.Active.Export.Register", 400),  # 10^400: no overflow
+                    _sample(2300, "Power.Active.Setpoint", 1),  # 23 kW: fine
+                    {"value": 1e300, "measurand": "SoC"},
+                    {"value": 16, "measurand": "Current.Import", "phase": "L1"},
+                    {"value": float("inf"), "measurand": "Current.Import", "phase": "L2"},
+                    {"value": 6, "measurand": "Current.Export"},
+                ]
+            }
+        ]
+    )
+    assert reading.power_w is None  # import implausible: export alone would give the wrong sign
+    assert reading.energy_import_kwh is None
+    assert reading.energy_export_kwh is None
+    assert reading.soc_pct is None
+    assert reading.setpoint_w == 23_000.0
+    assert reading.current_a is None  # one phase infinite: no current from this batch
+    assert reading.rejected == [
+        "Power.Active.Import with multiplier 308",
+        "Energy.Active.Import.Register = 1e+306 Wh x 10^0",
+        "Energy.Active.Export.Register with multiplier 400",
+    ]  # the first three
+    # 1.6 sends strings: "1e999" is a float too, an infinite one.
+    assert parse_meter_values(
+        [{"sampled_value": [{"value": "1e999", "measurand": "Power.Active.Import"}]}]
+    ).rejected == ["Power.Active.Import = inf W x 10^0"]
+    # A plausible batch after them is taken as usual.
+    good = parse_meter_values([{"sampled_value": [_sample(7, "Power.Active.Import", 3)]}])
+    assert good.power_w == 7000.0
+    assert not good.rejected

@@ -78,6 +78,34 @@ async def test_simulator_reconnects(server: OcppServer) -> None:
         await asyncio.wait_for(task, 5)
 
 
+@pytest.mark.parametrize("skew_min", [-6, -2, 2, 6])
+async def test_skewed_charger_clock_follows_the_setpoint(server: OcppServer, skew_min: int) -> None:
+    """A charger whose clock is minutes off ours still follows the profile at once.
+
+    Before, profiles started 60 s in the past and expired after 5 min: a charger 2-6 min behind
+    waited for the start, one 6 min ahead saw the profile expired, both charged at full power.
+    """
+    station = register(server, "sim-skew")
+    config = SimConfig(
+        url=f"ws://127.0.0.1:{server.port}/sim-skew",
+        identity="sim-skew",
+        password=PASSWORD,
+        meter_interval_s=0.1,
+        clock_skew_s=skew_min * 60.0,
+    )
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(run_charger(config, stop))
+    try:
+        await wait_for(lambda: station.ev_needs is not None and station.capabilities.bidirectional)
+        await station.async_apply_setpoint(-3_000.0)
+        await wait_for(lambda: station.state().power_w == pytest.approx(-3_000.0))
+        await station.async_apply_setpoint(5_000.0)
+        await wait_for(lambda: station.state().power_w == pytest.approx(5_000.0))
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+
 def test_profile_validity_and_offline_fallback() -> None:
     now = datetime(2026, 1, 1, 12, tzinfo=UTC)
     clock = [now]
@@ -120,6 +148,12 @@ def test_profile_validity_and_offline_fallback() -> None:
     assert sim.target_w(datetime.now(UTC)) == pytest.approx(6900.0)
     assert sim.clear_profile(1) == "Accepted"
     assert sim.clear_profile(1) == "Unknown"
+    # A profile whose schedule starts later is not followed before its start.
+    sim = EvSimulation(SimConfig(url="ws://x/y", identity="y"), clock=lambda: clock[0])
+    profile["charging_schedule"][0]["start_schedule"] = "2026-01-01T12:10:00Z"
+    assert sim.accept_profile(profile) == "Accepted"
+    assert sim.target_w(now) == 11_000
+    assert sim.target_w(now + timedelta(minutes=11)) == pytest.approx(6900.0)
 
 
 def test_parse_args() -> None:
@@ -130,3 +164,5 @@ def test_parse_args() -> None:
     assert not config.bidirectional
     assert config.soc_pct == 30.0
     assert parse_args(["--url", "ws://h:9000/ocpp/cp7"]).identity == "cp7"
+    config = parse_args(["--evse-id", "2", "--clock-skew", "-300"])
+    assert (config.evse_id, config.clock_skew_s) == (2, -300.0)

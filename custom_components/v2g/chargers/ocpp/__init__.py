@@ -14,19 +14,23 @@ gets an `OcppStation`, which implements `ChargerBackend`.
 """
 
 from .base import BootInfo, StationConfig
+from .options import StationOptions
 from .readings import EvChargingNeeds
 from .server import (
     DEFAULT_PORT,
+    IDENTITY_PATTERN,
     SUBPROTOCOLS,
     OcppServer,
     UnknownIdentityCallback,
     build_ssl_context,
     generate_password,
+    valid_identity,
 )
-from .station import OcppStation, StationEvent, StationListener, StationOptions
+from .station import OcppStation, StationEvent, StationListener
 
 __all__ = [
     "DEFAULT_PORT",
+    "IDENTITY_PATTERN",
     "SUBPROTOCOLS",
     "BootInfo",
     "EvChargingNeeds",
@@ -39,4 +43,5 @@ __all__ = [
     "UnknownIdentityCallback",
     "build_ssl_context",
     "generate_password",
+    "valid_identity",
 ]

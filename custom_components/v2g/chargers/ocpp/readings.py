@@ -2,12 +2,17 @@
 
 Input is what the `ocpp` library hands to handlers: snake_case dicts. OCPP 1.6 sends sampled
 values as strings with a `unit`; 2.x sends numbers with `unit_of_measure {unit, multiplier}`.
+
+Schema-valid is not plausible: a multiplier of 308 makes any power infinite. A sample whose
+multiplier is beyond +-9, or whose scaled value is not finite or beyond what any charger measures
+(`PLAUSIBLE_LIMITS`), is dropped with every other sample of its measurand in that batch, and
+named in `MeterReading.rejected`; the station keeps its last good value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 import math
 from typing import Any
@@ -45,6 +50,21 @@ _SCALE = {
     "V": 1.0,
     "Percent": 1.0,
 }
+MAX_MULTIPLIER = 9
+"""Largest |unitOfMeasure.multiplier| accepted (meters use -3..3; 10^9 is already giga)."""
+PLAUSIBLE_LIMITS = {
+    POWER_IMPORT: 10e6,  # W: 10 MW, beyond the largest charger
+    POWER_EXPORT: 10e6,
+    POWER_SETPOINT: 10e6,
+    ENERGY_IMPORT: 1e9,  # kWh: a register of 1 TWh
+    ENERGY_EXPORT: 1e9,
+    SOC: 1000.0,  # %: small overshoots are clipped to 0-100, nonsense is dropped
+    CURRENT_IMPORT: 1e5,  # A
+    CURRENT_EXPORT: 1e5,
+    VOLTAGE: 1e5,  # V
+}
+"""Largest magnitude of a scaled value (W, kWh, %, A, V) that is taken as a reading."""
+_MAX_REJECTED = 3
 _IGNORED_LOCATIONS = {"Body", "Cable"}
 _PHASES = ("L1", "L2", "L3", "L1-N", "L2-N", "L3-N")
 
@@ -62,6 +82,8 @@ class MeterReading:
     current_a: float | None = None
     voltage_v: float | None = None
     timestamp: datetime | None = None
+    rejected: list[str] = field(default_factory=list)
+    """Implausible samples that were dropped (the first few), for one log line."""
 
     @property
     def has_power(self) -> bool:
@@ -76,52 +98,85 @@ class MeterReading:
         return (self.power_import_w or 0.0) - (self.power_export_w or 0.0)
 
 
-def _number(value: Any) -> float | None:
+def _float(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     try:
-        number = float(value)
+        return float(value)
     except (TypeError, ValueError):
         return None
-    return number if math.isfinite(number) else None
+
+
+def _number(value: Any) -> float | None:
+    number = _float(value)
+    return number if number is not None and math.isfinite(number) else None
+
+
+class _Implausible(ValueError):
+    """A sample's value cannot be a real measurement."""
 
 
 def _scaled(sample: dict[str, Any], measurand: str) -> float | None:
-    value = _number(sample.get("value"))
+    """The sample in W, kWh, %, A or V; None when unusable; _Implausible when absurd."""
+    value = _float(sample.get("value"))
     if value is None:
         return None
     unit = sample.get("unit")
-    multiplier = 0
+    multiplier: float = 0.0
     uom = sample.get("unit_of_measure")
     if isinstance(uom, dict):
         unit = uom.get("unit", unit)
-        multiplier = int(_number(uom.get("multiplier")) or 0)
+        multiplier = _float(uom.get("multiplier")) or 0.0
     if not isinstance(unit, str):
         unit = _DEFAULT_UNIT[measurand]
     scale = _SCALE.get(unit)
     if scale is None:
         return None
-    return value * scale * 10.0**multiplier
+    if not abs(multiplier) <= MAX_MULTIPLIER or multiplier != int(multiplier):
+        raise _Implausible(f"{measurand} with multiplier {multiplier:g}")
+    scaled = value * scale * 10.0 ** int(multiplier)
+    if not math.isfinite(scaled) or abs(scaled) > PLAUSIBLE_LIMITS[measurand]:
+        raise _Implausible(f"{measurand} = {value:g} {unit} x 10^{int(multiplier)}")
+    return scaled
 
 
-def _collect(meter_value: dict[str, Any]) -> dict[str, float]:
-    """One MeterValue's samples as {measurand: total}, phases combined when no total is sent."""
+def _collect(meter_value: dict[str, Any], rejected: list[str]) -> dict[str, float]:
+    """One MeterValue's samples as {measurand: total}, phases combined when no total is sent.
+
+    A measurand with an implausible sample is left out entirely (its other phases too).
+    """
     totals: dict[str, float] = {}
     phases: dict[str, dict[str, float]] = {}
+    dropped: set[str] = set()
     for sample in meter_value.get("sampled_value") or ():
         if not isinstance(sample, dict):
             continue
         measurand = sample.get("measurand") or ENERGY_IMPORT
         if measurand not in _DEFAULT_UNIT or sample.get("location") in _IGNORED_LOCATIONS:
             continue
-        value = _scaled(sample, measurand)
-        if value is None:
+        try:
+            value = _scaled(sample, measurand)
+        except _Implausible as err:
+            dropped.add(measurand)
+            if len(rejected) < _MAX_REJECTED:
+                rejected.append(str(err))
             continue
         phase = sample.get("phase")
+        if value is None:
+            continue
         if phase is None:
             totals[measurand] = value
         elif phase in _PHASES:
             phases.setdefault(measurand, {})[phase] = value
+    _combine_phases(totals, phases)
+    for pair in ((POWER_IMPORT, POWER_EXPORT), (CURRENT_IMPORT, CURRENT_EXPORT)):
+        if dropped.intersection(pair):
+            dropped.update(pair)  # one direction alone would give the wrong sign
+    return {measurand: value for measurand, value in totals.items() if measurand not in dropped}
+
+
+def _combine_phases(totals: dict[str, float], phases: dict[str, dict[str, float]]) -> None:
+    """Per-phase values become a total where the charger sent none."""
     for measurand, per_phase in phases.items():
         if measurand in totals:
             continue
@@ -132,7 +187,6 @@ def _collect(meter_value: dict[str, Any]) -> dict[str, float]:
             totals[measurand] = max(values)
         else:
             totals[measurand] = sum(values)
-    return totals
 
 
 def parse_meter_values(meter_values: Iterable[Any]) -> MeterReading:
@@ -141,7 +195,7 @@ def parse_meter_values(meter_values: Iterable[Any]) -> MeterReading:
     for meter_value in meter_values:
         if not isinstance(meter_value, dict):
             continue
-        totals = _collect(meter_value)
+        totals = _collect(meter_value, reading.rejected)
         if totals:
             _apply(reading, totals)
             reading.timestamp = parse_iso(meter_value.get("timestamp")) or reading.timestamp

@@ -1,31 +1,24 @@
 """One OCPP charger, seen from the central system, as a `ChargerBackend`.
 
 A station outlives its connections: the server attaches a session when the charger connects and
-detaches it when the websocket ends; state, listeners and the setpoint survive reconnects.
-
-Control: a signed setpoint becomes one SetChargingProfile with a single period and bounded
-validity (`profile_validity_s`). OCPP 1.6 and 2.0.1 are charge only (a limit); OCPP 2.1 sends a
-CentralSetpoint (signed) when the station is bidirectional, else a ChargingOnly limit, and always
-`maxOfflineDuration` + `invalidAfterOfflineDuration` so a charger that loses Home Assistant drops
-the profile and returns to plain charging within minutes. The station itself refreshes the
-profile before it expires, for at most `setpoint_hold_s` after the last setpoint it was given:
-if the integration stops steering, the charger falls back to its default behaviour.
+detaches it when the websocket ends; state, listeners and the setpoint survive reconnects. What
+the charger reports (status, meter values, transactions, the EV's needs) arrives through the
+`SessionSink` methods; setpoints go out through `ProfileControl` (profiles.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 import hmac
+import itertools
 import logging
-import math
 import time
 from typing import Any
-
-from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError, ValidationError
 
 from .. import (
     Capabilities,
@@ -34,18 +27,12 @@ from .. import (
     ChargerStatus,
     ChargerUnavailableError,
     DeviceDetails,
-    SetpointRejectedError,
     flow_status,
 )
-from .base import (
-    TX_DEFAULT_PROFILE_ID,
-    TX_PROFILE_ID,
-    BootInfo,
-    OcppSession,
-    ProfileRequest,
-    StationConfig,
-    now_utc,
-)
+from .base import TRAFFIC_LOGGER, BootInfo, OcppSession, StationConfig, now_utc
+from .limits import Clock, LogLimiter, escape
+from .options import RATE_UNITS, StationOptions
+from .profiles import CALL_ERRORS, MODE_LIMIT, MODE_SETPOINT, ProfileControl
 from .readings import (
     ENERGY_IMPORT,
     EvChargingNeeds,
@@ -54,22 +41,29 @@ from .readings import (
     parse_meter_values,
 )
 
+__all__ = [
+    "MODE_LIMIT",
+    "MODE_SETPOINT",
+    "RATE_UNITS",
+    "OcppStation",
+    "StationEvent",
+    "StationListener",
+    "StationOptions",
+]
+
 _LOGGER = logging.getLogger(__name__)
 
 IDLE_THRESHOLD_W = 50.0
 """Below this magnitude no energy counts as flowing (meters show noise)."""
-
-TX_PROFILE = "TxProfile"
-TX_DEFAULT_PROFILE = "TxDefaultProfile"
-MODE_LIMIT = "limit"
-MODE_SETPOINT = "setpoint"
+CONFIG_READ_ATTEMPTS = 3
+CONFIG_RETRY_S = 60.0
+"""An unanswered configuration read is tried again this much later (at most 3 tries)."""
 
 # Connector / EVSE states in which an EV is plugged in (1.6 ChargePointStatus, 2.x ConnectorStatus).
 _PLUGGED_STATUSES = frozenset(
     {"Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing", "Occupied"}
 )
 _PLUGGED_CHARGING_STATES = frozenset({"Charging", "EVConnected", "SuspendedEV", "SuspendedEVSE"})
-_CALL_ERRORS = (OCPPError, UnknownCallErrorCodeError, ValidationError)
 
 
 class StationEvent(StrEnum):
@@ -91,68 +85,13 @@ class StationEvent(StrEnum):
 
 type StationListener = Callable[["OcppStation", StationEvent], None]
 
-RATE_UNITS = ("auto", "W", "A")
 
+def new_transaction_ids() -> Iterator[int]:
+    """OCPP 1.6 transaction ids: integers counting up from the current time (int32-safe).
 
-@dataclass(frozen=True, slots=True)
-class StationOptions:
-    """Per-charger settings; the defaults suit a 3-phase 11 kW AC wallbox."""
-
-    declared_bidirectional: bool = False
-    """The user says the charger can discharge (used on OCPP 2.1 connections only)."""
-    skip_schema_validation: bool = False
-    """For firmware that breaks the OCPP JSON schemas."""
-    debug_traffic: bool = False
-    """Log every OCPP frame of this charger at INFO."""
-    connector_id: int = 1
-    """The connector (1.6) or EVSE (2.x) this integration steers."""
-    max_charge_power_w: float = 11_000.0
-    max_discharge_power_w: float | None = None
-    """None: the same as max_charge_power_w (bidirectional stations only)."""
-    phases: int = 3
-    voltage_v: float = 230.0
-    min_current_a: float = 6.0
-    rate_unit: str = "auto"
-    """'auto' (W when allowed, else A), 'W' or 'A'."""
-    stack_level: int | None = None
-    """None: the charger's highest stack level (0 when it does not say)."""
-    profile_validity_s: int = 300
-    setpoint_hold_s: int = 900
-    """How long the station keeps refreshing a setpoint without being given a new one."""
-    max_offline_duration_s: int = 120
-    """2.1: the charger drops our profile after this long without Home Assistant."""
-    offline_grace_s: float = 120.0
-    """How long a dropped charger still reports its last state before it is unavailable."""
-    response_timeout_s: float = 12.0
-    deadband_w: float = 100.0
-    clock_skew_margin_s: int = 60
-    boot_wait_s: float = 5.0
-    """After connecting, how long to wait for BootNotification before reading configuration."""
-    heartbeat_interval_s: int = 300
-
-    def __post_init__(self) -> None:
-        """Reject settings that cannot work."""
-        if self.rate_unit not in RATE_UNITS:
-            raise ValueError(f"rate_unit must be one of {RATE_UNITS}")
-        if self.phases not in (1, 2, 3):
-            raise ValueError("phases must be 1, 2 or 3")
-        if self.connector_id < 1:
-            raise ValueError("connector_id starts at 1")
-        if self.profile_validity_s < 30 or self.setpoint_hold_s < 0:
-            raise ValueError("profile_validity_s must be >= 30 s")
-        if self.max_charge_power_w <= 0 or self.voltage_v <= 0:
-            raise ValueError("max_charge_power_w and voltage_v must be positive")
-
-
-@dataclass(frozen=True, slots=True)
-class _Applied:
-    target_w: float
-    purpose: str
-    unit: str
-    mode: str
-    transaction_id: str | None
-    sent_at: float
-    valid_to: datetime
+    Starting from the clock keeps ids increasing across restarts of Home Assistant.
+    """
+    return itertools.count(int(time.time()) % 1_000_000_000 + 1)
 
 
 @dataclass(slots=True)
@@ -170,8 +109,9 @@ class _Measurements:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-def _sign(value: float) -> int:
-    return (value > 0) - (value < 0)
+def _rounded(value: float, digits: int) -> float:
+    """Rounded, never -0.0 (a charger reporting -0.04 W or a setpoint of -0 shows 0.0)."""
+    return round(value, digits) + 0.0
 
 
 class OcppStation:
@@ -184,12 +124,20 @@ class OcppStation:
         options: StationOptions | None = None,
         *,
         ensure_server: Callable[[], Awaitable[None]] | None = None,
+        clock: Clock = time.monotonic,
+        transaction_ids: Iterator[int] | None = None,
     ) -> None:
-        """Create a station; the server attaches sessions to it."""
+        """Create a station; the server attaches sessions to it.
+
+        `clock` (monotonic seconds) times the offline grace period and profile refreshes.
+        `transaction_ids` gives the ids of OCPP 1.6 transactions (the central system assigns
+        them); the server shares one among its stations so no two transactions get the same id.
+        """
         self.identity = identity
         self._password = password.encode()
         self.options = options or StationOptions()
         self._ensure_server = ensure_server
+        self._clock = clock
         self._listeners: list[StationListener] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._session: OcppSession | None = None
@@ -201,28 +149,33 @@ class OcppStation:
         self.connector_status: str | None = None
         self.error_code: str | None = None
         self.transaction_id: str | None = None
-        self.last_rejection: str | None = None
+        self.profiles = ProfileControl(self, clock)
+        self.log_limiter = LogLimiter(TRAFFIC_LOGGER, f"Charger {identity}", clock=clock)
+        """Rate limit of warnings about this charger's frames (outlives its connections)."""
+        self._lifecycle_log = LogLimiter(
+            _LOGGER,
+            f"Charger {identity}",
+            burst=10,
+            clock=clock,
+            noun="connection messages",
+            summary_level=logging.INFO,
+        )
+        """A charger in a reconnect loop writes a few lines per window, then a summary."""
         self._ever_connected = False
-        self._offline_since = time.monotonic()
+        self._offline_since = clock()
         self._unavailable_handle: asyncio.TimerHandle | None = None
-        self._refresh_handle: asyncio.TimerHandle | None = None
         self._boot_event = asyncio.Event()
         self._plugged_in = False
         self._station_faulted = False
         self._connector_faulted = False
-        self._tx_counter = int(time.time()) % 1_000_000_000
+        self._transaction_ids = transaction_ids or new_transaction_ids()
         self._meter = _Measurements()
-        self._target_w: float | None = None
-        self._target_set_at = 0.0
-        self._applied: _Applied | None = None
-        self._send_lock = asyncio.Lock()
-        self._unit_ok: str | None = None
-        self._tx_profile_refused = False
-        self._v2x_rejected = False
-        self._rejected = False
         self._resend_after_reply = False
         self._shut_down = False
-        self._cannot_charge_warned = False
+        self._implausible_warned = False
+        self._foreign_transactions: deque[str] = deque(maxlen=16)
+        """Transactions seen on other connectors / EVSEs (their later messages are ignored)."""
+        self._other_connectors_seen = False
 
     def __repr__(self) -> str:
         return (
@@ -230,6 +183,10 @@ class OcppStation:
         )
 
     # --- credentials ---------------------------------------------------------------------
+
+    def set_password(self, password: str) -> None:
+        """A new Basic-auth password (for the next connection)."""
+        self._password = password.encode()
 
     def verify_password(self, candidate: bytes) -> bool:
         """Constant-time check of a Basic-auth password.
@@ -267,10 +224,12 @@ class OcppStation:
             "v2x_supported": self.config.v2x_supported,
             "capabilities": asdict(self.capabilities),
             "ev_needs": asdict(self.ev_needs) if self.ev_needs else None,
-            "target_w": self._target_w,
-            "profile_rejected": self._rejected,
+            "target_w": self.profiles.target_w,
+            "profile_rejected": self.profiles.rejected,
             "last_rejection": self.last_rejection,
             "state": asdict(self.state()),
+            "frames_received": session.frames_received if (session := self._session) else None,
+            "warnings_left_out": self.log_limiter.total_suppressed,
         }
 
     # --- listeners -----------------------------------------------------------------------
@@ -335,15 +294,17 @@ class OcppStation:
         self.ocpp_version = session.ocpp_version
         self._ever_connected = True
         self.config = StationConfig()
-        self._applied = None
-        self._unit_ok = None
-        self._tx_profile_refused = False
-        self._v2x_rejected = False
+        self.profiles.connection_changed()
         self._boot_event = asyncio.Event()
-        _LOGGER.info(
-            "Charger %s connected from %s (OCPP %s)", self.identity, remote, self.ocpp_version
+        self._lifecycle_log.log(
+            "connected",
+            logging.INFO,
+            "Charger %s connected from %s (OCPP %s)",
+            self.identity,
+            escape(remote),
+            self.ocpp_version,
         )
-        self._spawn(self._post_connect(session))
+        self.spawn(self._post_connect(session))
         self._fire(StationEvent.CONNECTED)
         return previous
 
@@ -353,27 +314,32 @@ class OcppStation:
         if session is not self._session:
             return
         self._session = None
-        self._applied = None
-        self._offline_since = time.monotonic()
+        self.profiles.connection_changed()
+        self._offline_since = self._clock()
         self._cancel_tasks()
         self._cancel_timers()
         if not self._shut_down:
             self._unavailable_handle = asyncio.get_running_loop().call_later(
                 self.options.offline_grace_s, self._fire, StationEvent.UNAVAILABLE
             )
-        _LOGGER.info("Charger %s disconnected", self.identity)
+        self._lifecycle_log.log(
+            "disconnected", logging.INFO, "Charger %s disconnected", self.identity
+        )
         self._fire(StationEvent.DISCONNECTED)
 
     async def async_shutdown(self) -> None:
         """Stop background work (the server is stopping or forgetting this station)."""
         self._shut_down = True
         self._cancel_timers()
+        self.log_limiter.close()
+        self._lifecycle_log.close()
         tasks = list(self._tasks)
         self._cancel_tasks()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run background work for this connection (cancelled when it ends)."""
         task = asyncio.get_running_loop().create_task(coro, name=f"v2g-ocpp-{self.identity}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -385,11 +351,10 @@ class OcppStation:
                 task.cancel()
 
     def _cancel_timers(self) -> None:
-        for handle in (self._unavailable_handle, self._refresh_handle):
-            if handle is not None:
-                handle.cancel()
-        self._unavailable_handle = None
-        self._refresh_handle = None
+        if self._unavailable_handle is not None:
+            self._unavailable_handle.cancel()
+            self._unavailable_handle = None
+        self.profiles.cancel_refresh()
 
     async def _post_connect(self, session: OcppSession) -> None:
         try:
@@ -398,20 +363,34 @@ class OcppStation:
         except TimeoutError:
             pass
         await self._configure(session)
-        await self._resend("connect")
+        await self.profiles.resend("connect")
 
-    async def _configure(self, session: OcppSession) -> None:
+    async def _configure(self, session: OcppSession, attempt: int = 1) -> None:
+        """Read the charger's configuration; unanswered reads are tried again a few times."""
         try:
             self.config = await session.read_configuration(self.options.connector_id)
-        except (TimeoutError, ConnectionError, *_CALL_ERRORS) as err:
-            _LOGGER.debug("Could not read the configuration of %s: %r", self.identity, err)
+        except TimeoutError as err:  # no answer, or it gave way to a setpoint
+            if attempt < CONFIG_READ_ATTEMPTS:
+                self.spawn(self._configure_later(session, attempt + 1))
+            _LOGGER.debug("No configuration from %s (attempt %d): %s", self.identity, attempt, err)
             return
-        _LOGGER.debug("Configuration of %s: %s", self.identity, self.config)
+        except (ConnectionError, *CALL_ERRORS) as err:
+            _LOGGER.debug(
+                "Could not read the configuration of %s: %s", self.identity, escape(repr(err))
+            )
+            return
+        _LOGGER.debug("Configuration of %s: %s", self.identity, escape(self.config))
         self._fire(StationEvent.CONFIGURED)
+
+    async def _configure_later(self, session: OcppSession, attempt: int) -> None:
+        await asyncio.sleep(CONFIG_RETRY_S)
+        if session is self._session and not session.closed:
+            await self._configure(session, attempt)
+            await self.profiles.resend("configured")
 
     async def _after_boot(self, session: OcppSession) -> None:
         await self._configure(session)
-        await self._resend("boot")
+        await self.profiles.resend("boot")
 
     # --- what the charger reports (SessionSink) ------------------------------------------
 
@@ -432,12 +411,53 @@ class OcppStation:
             return
         if action == "BootNotification":
             if self._boot_event.is_set():
-                self._spawn(self._after_boot(session))
+                self.spawn(self._after_boot(session))
             else:
                 self._boot_event.set()
         if self._resend_after_reply:
             self._resend_after_reply = False
-            self._spawn(self._resend("transaction"))
+            self.spawn(self.profiles.resend("transaction"))
+
+    # Which messages are about our connector: `options.connector_id` (1.6 connectorId, 2.x
+    # evseId). A message that names no connector (1.6 StopTransaction, 2.x TransactionEvent
+    # after the first) is ours when its transaction is ours. An unknown transaction is adopted
+    # (Home Assistant restarted during it) unless the station has shown other connectors: then
+    # it may be theirs, and it is ours only once a message names our connector.
+
+    def _other_connector(self, connector_id: int, transaction_id: str | None = None) -> None:
+        self._other_connectors_seen = True
+        if transaction_id is not None and transaction_id not in self._foreign_transactions:
+            self._foreign_transactions.append(transaction_id)
+
+    def _ours(self, connector_id: int | None, transaction_id: str | None) -> bool:
+        """Whether a message (or its meter values) belongs to the connector we steer.
+
+        Notes other connectors and their transactions on the way.
+        """
+        if connector_id is not None:
+            if connector_id == self.options.connector_id:
+                return True
+            if connector_id != 0:
+                self._other_connector(connector_id, transaction_id)
+            return False
+        if transaction_id is None or transaction_id == self.transaction_id:
+            return True
+        if transaction_id in self._foreign_transactions:
+            return False
+        return self.transaction_id is None and not self._other_connectors_seen
+
+    def _adopt(self, transaction_id: str | None) -> None:
+        """Follow a running transaction we did not see start (Home Assistant restarted)."""
+        if transaction_id is None or transaction_id == self.transaction_id:
+            return
+        if self.transaction_id is not None:
+            return  # ours runs; a message with another id is stale
+        _LOGGER.info(
+            "Charger %s: taking over running transaction %s", self.identity, escape(transaction_id)
+        )
+        self.transaction_id = transaction_id
+        self._plugged_in = True
+        self._resend_after_reply = True  # our profile again, as TxProfile of this transaction
 
     def on_status(self, connector_id: int, status: str, error_code: str | None) -> None:
         """StatusNotification."""
@@ -453,24 +473,39 @@ class OcppStation:
                 self._meter.power_w = 0.0
                 self.ev_needs = None  # the next EV brings its own
         else:
+            self._other_connector(connector_id)
             return
         self._fire(StationEvent.STATE)
 
-    def on_meter_values(self, connector_id: int | None, meter_values: list[Any]) -> None:
+    def on_meter_values(
+        self,
+        connector_id: int | None,
+        meter_values: list[Any],
+        transaction_id: str | None = None,
+    ) -> None:
         """MeterValues (and meter values inside transaction messages)."""
         self._touch()
-        own = self.options.connector_id
-        if connector_id == own:
-            self._meter.connector_values_seen = True
-        elif connector_id == 0 and not self._meter.connector_values_seen:
-            pass  # a station-wide meter is the best we have until the connector reports
-        elif connector_id is not None:
+        if connector_id == 0:
+            if self._meter.connector_values_seen:
+                return  # a station-wide meter is the best we have until the connector reports
+        elif not self._ours(connector_id, transaction_id):
             return
+        elif connector_id is not None:
+            self._meter.connector_values_seen = True
+            self._adopt(transaction_id)  # 1.6 MeterValues carry the transaction id
         reading = parse_meter_values(meter_values)
         self._apply_reading(reading)
         self._fire(StationEvent.STATE)
 
     def _apply_reading(self, reading: MeterReading) -> None:
+        if reading.rejected and not self._implausible_warned:
+            self._implausible_warned = True
+            _LOGGER.warning(
+                "Charger %s sent implausible meter values (%s); such values are ignored and "
+                "the last good reading is kept",
+                self.identity,
+                escape("; ".join(reading.rejected)),
+            )
         meter = self._meter
         if (power := reading.power_w) is not None:
             meter.power_w = power
@@ -492,9 +527,9 @@ class OcppStation:
         """StartTransaction (1.6, we assign the id) or TransactionEvent Started (2.x)."""
         self._touch()
         if transaction_id is None:
-            self._tx_counter += 1
-            transaction_id = str(self._tx_counter)
-        if connector_id not in (None, self.options.connector_id):
+            transaction_id = str(next(self._transaction_ids))
+        if connector_id is not None and connector_id != self.options.connector_id:
+            self._other_connector(connector_id, transaction_id)
             return transaction_id
         self.transaction_id = transaction_id
         self._plugged_in = True
@@ -505,15 +540,12 @@ class OcppStation:
     def on_transaction_updated(
         self, connector_id: int | None, transaction_id: str, charging_state: str | None
     ) -> None:
-        """TransactionEvent Updated (2.x)."""
+        """TransactionEvent Updated (2.x); adopts a running transaction we did not see start."""
         self._touch()
-        if connector_id not in (None, self.options.connector_id):
+        if not self._ours(connector_id, transaction_id):
             return
-        if self.transaction_id is None and connector_id is not None:
-            # A transaction we did not see start (Home Assistant restarted): adopt it.
-            self.transaction_id = transaction_id
-            self._resend_after_reply = True
-        elif transaction_id != self.transaction_id:
+        self._adopt(transaction_id)
+        if transaction_id != self.transaction_id:
             return
         if charging_state in _PLUGGED_CHARGING_STATES:
             self._plugged_in = True
@@ -525,9 +557,8 @@ class OcppStation:
         if self.transaction_id is None or transaction_id not in (None, self.transaction_id):
             return
         self.transaction_id = None
-        if self._applied is not None and self._applied.purpose == TX_PROFILE:
+        if self.profiles.transaction_ended():
             # The charger dropped the TxProfile with the transaction: fall back to TxDefault.
-            self._applied = None
             self._resend_after_reply = True
         self._fire(StationEvent.STATE)
 
@@ -537,15 +568,17 @@ class OcppStation:
         if connector_id != self.options.connector_id:
             return
         self.ev_needs = parse_ev_needs(connector_id, charging_needs, now_utc())
-        self._cannot_charge_warned = False
+        self.profiles.ev_changed()
         self._plugged_in = True
         self._fire(StationEvent.EV_NEEDS)
         self._fire(StationEvent.STATE)
 
-    def on_transaction_meter_start(self, connector_id: int | None, meter_wh: float) -> None:
+    def on_transaction_meter_start(
+        self, connector_id: int | None, meter_wh: float, transaction_id: str | None = None
+    ) -> None:
         """1.6 StartTransaction / StopTransaction meter register (Wh)."""
         sample = {"value": str(meter_wh), "measurand": ENERGY_IMPORT, "unit": "Wh"}
-        self.on_meter_values(connector_id, [{"sampled_value": [sample]}])
+        self.on_meter_values(connector_id, [{"sampled_value": [sample]}], transaction_id)
 
     def _touch(self) -> None:
         self._meter.updated_at = now_utc()
@@ -563,13 +596,15 @@ class OcppStation:
     def capabilities(self) -> Capabilities:
         """What this charger can do now (changes with configuration read and EV needs)."""
         return Capabilities(
-            bidirectional=self._bidirectional(),
+            bidirectional=self.bidirectional,
             reports_soc=self._meter.soc_seen,
             min_charge_power_w=self.min_charge_power_w,
         )
 
-    def _bidirectional(self) -> bool:
-        if self.ocpp_version != "2.1" or self._v2x_rejected:
+    @property
+    def bidirectional(self) -> bool:
+        """Whether setpoints may be negative: OCPP 2.1, declared or reported, not refused."""
+        if self.ocpp_version != "2.1" or self.profiles.v2x_rejected:
             return False
         return self.options.declared_bidirectional or self.v2x_supported
 
@@ -616,7 +651,7 @@ class OcppStation:
     @property
     def max_discharge_power_w(self) -> float:
         """The most this station will be asked to take out of the EV (0: charge only)."""
-        if not self._bidirectional():
+        if not self.bidirectional:
             return 0.0
         limit = self.options.max_discharge_power_w
         if limit is None:
@@ -637,7 +672,16 @@ class OcppStation:
     @property
     def profile_rejected(self) -> bool:
         """Whether the last setpoint could not be applied as asked."""
-        return self._rejected
+        return self.profiles.rejected
+
+    @property
+    def last_rejection(self) -> str | None:
+        """Why the charger refused the last profile (None: never refused)."""
+        return self.profiles.last_rejection
+
+    @last_rejection.setter
+    def last_rejection(self, reason: str | None) -> None:
+        self.profiles.last_rejection = reason
 
     def state(self) -> ChargerState:
         """The last known state, without the availability check."""
@@ -650,18 +694,18 @@ class OcppStation:
             status = ChargerStatus.FAULT
         else:
             status = flow_status(plugged, power, IDLE_THRESHOLD_W)
-        applied = self._applied
+        applied = self.profiles.applied
         return ChargerState(
             plugged_in=plugged,
             status=status,
-            power_w=round(power, 1),
-            energy_charged_kwh=round(meter.energy_import_kwh, 4),
-            energy_discharged_kwh=round(meter.energy_export_kwh, 4),
+            power_w=_rounded(power, 1),
+            energy_charged_kwh=_rounded(meter.energy_import_kwh, 4),
+            energy_discharged_kwh=_rounded(meter.energy_export_kwh, 4),
             max_charge_power_w=self.max_charge_power_w,
             max_discharge_power_w=self.max_discharge_power_w,
             soc_pct=meter.soc_pct if plugged else None,
             setpoint_w=(
-                meter.reported_setpoint_w
+                _rounded(meter.reported_setpoint_w, 1)
                 if meter.reported_setpoint_w is not None
                 else (applied.target_w if applied is not None else None)
             ),
@@ -673,7 +717,7 @@ class OcppStation:
     def _extra(self) -> dict[str, str | float | int | bool | None]:
         boot = self.boot_info
         needs = self.ev_needs
-        applied = self._applied
+        applied = self.profiles.applied
         return {
             "ocpp_version": self.ocpp_version,
             "connected": self.connected,
@@ -712,30 +756,21 @@ class OcppStation:
 
     async def async_stop(self) -> None:
         """Clear our charging profiles (no discharging) and stop refreshing them."""
-        self._target_w = None
-        if self._refresh_handle is not None:
-            self._refresh_handle.cancel()
-            self._refresh_handle = None
+        self.profiles.stop()
         await self.async_clear_profiles()
 
     async def async_clear_profiles(self) -> None:
         """Remove the profiles this integration set; errors are logged, not raised."""
-        session = self._session
-        self._applied = None
-        if session is None or session.closed:
-            return
-        async with self._send_lock:
-            try:
-                await session.clear_profiles(
-                    (TX_PROFILE_ID, TX_DEFAULT_PROFILE_ID), self.options.connector_id
-                )
-            except (TimeoutError, ConnectionError, *_CALL_ERRORS) as err:
-                _LOGGER.warning("Could not clear charging profiles on %s: %r", self.identity, err)
+        await self.profiles.clear()
 
     async def async_read_state(self) -> ChargerState:
-        """The current state; unavailable once the charger has been away past the grace period."""
-        if not self.connected:
-            away_s = time.monotonic() - self._offline_since
+        """The current state; unavailable once the charger has been away past the grace period.
+
+        A charger that never connected is not unavailable but waiting to be pointed at us: its
+        state says `offline` (a new charger's first minutes, not a failure).
+        """
+        if not self.connected and self._ever_connected:
+            away_s = self._clock() - self._offline_since
             if away_s > self.options.offline_grace_s:
                 raise ChargerUnavailableError(
                     f"charger {self.identity} has not been connected for {away_s:.0f} s"
@@ -746,231 +781,10 @@ class OcppStation:
         """Follow a signed power (W); sent only when it changes meaningfully or needs refresh."""
         if not self.connected:
             raise ChargerUnavailableError(f"charger {self.identity} is not connected")
-        target = self._clamp(power_w)
-        self._target_w = target
-        self._target_set_at = time.monotonic()
-        async with self._send_lock:
-            session = self._session
-            if session is None or session.closed:
-                raise ChargerUnavailableError(f"charger {self.identity} is not connected")
-            if self._needs_send(target):
-                await self._send_target(session, target)
+        await self.profiles.apply(power_w)
 
-    # --- setpoint logic ------------------------------------------------------------------
+    # --- for the profile logic (ProfileHost) ---------------------------------------------
 
-    def _clamp(self, power_w: float) -> float:
-        """The power the charger is asked for: within its limits, never below its minimum.
-
-        A positive setpoint below the minimum charging power is raised to the minimum (the plan
-        knows the minimum and asks for 0 or more; "Charge now" may ask for less when the user's
-        limit is low). Only when the EV cannot take even the minimum is charging impossible: the
-        setpoint is 0 and `can_charge` says why.
-        """
-        if not math.isfinite(power_w):
-            power_w = 0.0
-        lower = -self.max_discharge_power_w
-        power_w = min(self.max_charge_power_w, max(lower, power_w))
-        if 0.0 < power_w < self.min_charge_power_w:
-            if not self.can_charge:
-                self._warn_cannot_charge()
-                return 0.0
-            power_w = self.min_charge_power_w
-        return power_w + 0.0  # no negative zero
-
-    def _warn_cannot_charge(self) -> None:
-        if self._cannot_charge_warned:
-            return
-        self._cannot_charge_warned = True
-        _LOGGER.warning(
-            "Charger %s cannot charge the EV: it takes at most %.0f W, less than the minimum "
-            "of %.0f W (%.0f A on %d phase(s))",
-            self.identity,
-            self.max_charge_power_w,
-            self.min_charge_power_w,
-            self.options.min_current_a,
-            self.phases,
-        )
-
-    def _purpose(self) -> str:
-        if self.transaction_id is not None and not self._tx_profile_refused:
-            return TX_PROFILE
-        return TX_DEFAULT_PROFILE
-
-    def _needs_send(self, target: float) -> bool:
-        applied = self._applied
-        if applied is None:
-            return True
-        if applied.purpose != self._purpose():
-            return True
-        if applied.purpose == TX_PROFILE and applied.transaction_id != self.transaction_id:
-            return True
-        if _sign(target) != _sign(applied.target_w):
-            return True
-        if abs(target - applied.target_w) > self.options.deadband_w:
-            return True
-        return time.monotonic() - applied.sent_at >= self.options.profile_validity_s / 2
-
-    def _units(self) -> list[str]:
-        if self.options.rate_unit != "auto":
-            return [self.options.rate_unit]
-        order = ["W", "A"]
-        if self._unit_ok in order:
-            order.remove(self._unit_ok)
-            order.insert(0, self._unit_ok)
-        allowed = self.config.rate_units
-        if allowed:
-            order = [unit for unit in order if unit in allowed] or order
-        return order
-
-    def _stack_level(self) -> int:
-        if self.options.stack_level is not None:
-            return self.options.stack_level
-        return max(0, self.config.max_stack_level or 0)
-
-    def _request(self, purpose: str, unit: str, mode: str, target_w: float) -> ProfileRequest:
-        opts = self.options
-        phases = self.phases
-        value = target_w if mode == MODE_SETPOINT else max(0.0, target_w)
-        if unit == "A":
-            amps = abs(value) / (opts.voltage_v * phases)
-            value = math.copysign(math.floor(amps * 10.0 + 1e-6) / 10.0, value)
-        else:
-            value = float(round(value))
-        value = value + 0.0  # no negative zero on the wire
-        now = now_utc()
-        return ProfileRequest(
-            profile_id=TX_PROFILE_ID if purpose == TX_PROFILE else TX_DEFAULT_PROFILE_ID,
-            purpose=purpose,
-            connector_id=opts.connector_id,
-            transaction_id=self.transaction_id if purpose == TX_PROFILE else None,
-            stack_level=self._stack_level(),
-            unit=unit,
-            mode=mode,
-            value=value,
-            number_phases=phases if unit == "A" else None,
-            start=now - timedelta(seconds=opts.clock_skew_margin_s),
-            duration_s=opts.clock_skew_margin_s + opts.profile_validity_s,
-            valid_to=now + timedelta(seconds=opts.profile_validity_s),
-            max_offline_duration_s=opts.max_offline_duration_s,
-        )
-
-    async def _try(self, session: OcppSession, request: ProfileRequest) -> str:
-        try:
-            return await session.set_profile(request)
-        except TimeoutError as err:
-            raise ChargerUnavailableError(
-                f"charger {self.identity} did not answer SetChargingProfile"
-            ) from err
-        except ConnectionError as err:
-            raise ChargerUnavailableError(f"charger {self.identity} disconnected") from err
-        except OCPPError as err:
-            return f"CallError {err.code}"
-        except (UnknownCallErrorCodeError, ValidationError) as err:
-            return f"error {err}"
-
-    async def _send_in_mode(
-        self, session: OcppSession, target: float, mode: str, reasons: list[str]
-    ) -> bool:
-        purposes = [self._purpose()]
-        if purposes[0] == TX_PROFILE:
-            purposes.append(TX_DEFAULT_PROFILE)
-        for unit in self._units():
-            for purpose in purposes:
-                request = self._request(purpose, unit, mode, target)
-                status = await self._try(session, request)
-                if status == "Accepted":
-                    self._accepted(request, target)
-                    return True
-                reasons.append(f"{purpose} in {unit}: {status}")
-        return False
-
-    async def _send_target(self, session: OcppSession, target: float) -> None:
-        reasons: list[str] = []
-        if self._bidirectional():
-            if await self._send_in_mode(session, target, MODE_SETPOINT, reasons):
-                return
-            # The charger refuses V2X control: charge only from now on (never leave it
-            # discharging), then tell the integration.
-            self._v2x_rejected = True
-            fallback = max(0.0, target)
-            if await self._send_in_mode(session, fallback, MODE_LIMIT, reasons):
-                self._rejection(
-                    "charger refused the discharge setpoint (CentralSetpoint); charging only: "
-                    + "; ".join(reasons)
-                )
-            else:
-                self._applied = None
-                self._rejection("; ".join(reasons))
-            raise SetpointRejectedError(self.last_rejection)
-        if await self._send_in_mode(session, target, MODE_LIMIT, reasons):
-            return
-        self._applied = None
-        self._rejection("; ".join(reasons))
-        raise SetpointRejectedError(self.last_rejection)
-
-    def _accepted(self, request: ProfileRequest, target: float) -> None:
-        self._applied = _Applied(
-            target_w=target,
-            purpose=request.purpose,
-            unit=request.unit,
-            mode=request.mode,
-            transaction_id=request.transaction_id,
-            sent_at=time.monotonic(),
-            valid_to=request.valid_to,
-        )
-        self._unit_ok = request.unit
-        if self.transaction_id is not None and request.purpose == TX_DEFAULT_PROFILE:
-            self._tx_profile_refused = True
-        self._schedule_refresh()
-        _LOGGER.debug(
-            "%s follows %s %s %.1f %s until %s",
-            self.identity,
-            request.purpose,
-            request.mode,
-            request.value,
-            request.unit,
-            request.valid_to,
-        )
-        if self._rejected and not self._v2x_rejected:
-            self._rejected = False
-            self._fire(StationEvent.PROFILE_ACCEPTED)
-
-    def _rejection(self, reason: str) -> None:
-        first = not self._rejected
-        self._rejected = True
-        self.last_rejection = reason
-        if first:
-            _LOGGER.warning("Charger %s rejected a charging profile: %s", self.identity, reason)
-        self._fire(StationEvent.PROFILE_REJECTED)
-
-    def _target_active(self) -> bool:
-        return (
-            self._target_w is not None
-            and time.monotonic() - self._target_set_at < self.options.setpoint_hold_s
-        )
-
-    def _schedule_refresh(self, delay_s: float | None = None) -> None:
-        if self._refresh_handle is not None:
-            self._refresh_handle.cancel()
-        if delay_s is None:
-            delay_s = self.options.profile_validity_s / 2
-        self._refresh_handle = asyncio.get_running_loop().call_later(delay_s, self._refresh_due)
-
-    def _refresh_due(self) -> None:
-        self._refresh_handle = None
-        self._spawn(self._resend("refresh"))
-
-    async def _resend(self, reason: str) -> None:
-        """Send the current target again (background: errors are logged)."""
-        if not self._target_active() or self._target_w is None:
-            return
-        async with self._send_lock:
-            session = self._session
-            target = self._target_w
-            if session is None or session.closed or not self._target_active():
-                return
-            if reason == "refresh" or self._needs_send(target):
-                try:
-                    await self._send_target(session, self._clamp(target))
-                except (ChargerUnavailableError, SetpointRejectedError) as err:
-                    _LOGGER.debug("%s: %s resend failed: %s", self.identity, reason, err)
+    def profile_status(self, accepted: bool) -> None:
+        """Tell listeners that a profile was rejected, or accepted again."""
+        self._fire(StationEvent.PROFILE_ACCEPTED if accepted else StationEvent.PROFILE_REJECTED)

@@ -7,7 +7,16 @@ from typing import Any
 
 from ocpp.v16 import call, call_result, datatypes
 
-from .base import BootInfo, OcppSession, ProfileRequest, StationConfig, handles, now_utc, utc_iso
+from .base import (
+    BootInfo,
+    OcppSession,
+    Priority,
+    ProfileRequest,
+    StationConfig,
+    handles,
+    now_utc,
+    utc_iso,
+)
 
 _ACCEPTED = {"status": "Accepted"}
 _UNIT_NAMES = {"Current": "A", "Power": "W", "A": "A", "W": "W"}
@@ -83,9 +92,12 @@ class Session16(OcppSession):
         return call_result.Authorize(id_tag_info=_ACCEPTED)
 
     @handles("MeterValues")
-    def on_meter_values(self, connector_id: int, meter_value: list[Any], **_kwargs: Any) -> Any:
-        """Meter values of a connector."""
-        self._sink.on_meter_values(connector_id, meter_value)
+    def on_meter_values(self, connector_id: int, meter_value: list[Any], **kwargs: Any) -> Any:
+        """Meter values of a connector (and its transaction, if any)."""
+        transaction_id = kwargs.get("transaction_id")
+        self._sink.on_meter_values(
+            connector_id, meter_value, None if transaction_id is None else str(transaction_id)
+        )
         return call_result.MeterValues()
 
     @handles("StartTransaction")
@@ -101,8 +113,8 @@ class Session16(OcppSession):
     def on_stop_transaction(self, meter_stop: int, transaction_id: int, **kwargs: Any) -> Any:
         """A transaction ended."""
         if kwargs.get("transaction_data"):
-            self._sink.on_meter_values(None, kwargs["transaction_data"])
-        self._sink.on_transaction_meter_start(None, meter_stop)
+            self._sink.on_meter_values(None, kwargs["transaction_data"], str(transaction_id))
+        self._sink.on_transaction_meter_start(None, meter_stop, str(transaction_id))
         self._sink.on_transaction_ended(str(transaction_id))
         return call_result.StopTransaction()
 
@@ -126,7 +138,10 @@ class Session16(OcppSession):
     async def read_configuration(self, connector_id: int) -> StationConfig:
         """GetConfiguration for the smart-charging keys."""
         response = await self.call(
-            call.GetConfiguration(key=[KEY_RATE_UNIT, KEY_STACK_LEVEL]), suppress=False
+            call.GetConfiguration(key=[KEY_RATE_UNIT, KEY_STACK_LEVEL]),
+            suppress=False,
+            priority=Priority.READ,
+            timeout_s=self.read_timeout_s,
         )
         values: dict[str, str] = {}
         for item in response.configuration_key or ():
@@ -167,10 +182,13 @@ class Session16(OcppSession):
                 connector_id=request.connector_id, cs_charging_profiles=profile
             ),
             suppress=False,
+            priority=Priority.CONTROL,
         )
         return str(response.status)
 
     async def clear_profiles(self, profile_ids: Sequence[int], connector_id: int) -> None:
         """ClearChargingProfile by id."""
         for profile_id in profile_ids:
-            await self.call(call.ClearChargingProfile(id=profile_id), suppress=False)
+            await self.call(
+                call.ClearChargingProfile(id=profile_id), suppress=False, priority=Priority.CONTROL
+            )

@@ -10,6 +10,7 @@ from ocpp.v201 import call, call_result, datatypes
 from .base import (
     BootInfo,
     OcppSession,
+    Priority,
     ProfileRequest,
     StationConfig,
     handles,
@@ -105,7 +106,7 @@ class Session201(OcppSession):
                 evse_id, transaction_id, transaction_info.get("charging_state")
             )
         if kwargs.get("meter_value"):
-            self._sink.on_meter_values(evse_id, kwargs["meter_value"])
+            self._sink.on_meter_values(evse_id, kwargs["meter_value"], transaction_id)
         if event_type == "Ended":
             self._sink.on_transaction_ended(transaction_id)
         if kwargs.get("id_token") is not None:
@@ -169,6 +170,8 @@ class Session201(OcppSession):
         response = await self.call(
             self._call.GetVariables(get_variable_data=self._variable_requests(connector_id)),
             suppress=False,
+            priority=Priority.READ,
+            timeout_s=self.read_timeout_s,
         )
         values: dict[str, str] = {}
         for result in response.get_variable_result or ():
@@ -222,6 +225,7 @@ class Session201(OcppSession):
         response = await self.call(
             self._call.SetChargingProfile(evse_id=request.connector_id, charging_profile=profile),
             suppress=False,
+            priority=Priority.CONTROL,
         )
         return str(response.status)
 
@@ -229,5 +233,7 @@ class Session201(OcppSession):
         """ClearChargingProfile by id."""
         for profile_id in profile_ids:
             await self.call(
-                self._call.ClearChargingProfile(charging_profile_id=profile_id), suppress=False
+                self._call.ClearChargingProfile(charging_profile_id=profile_id),
+                suppress=False,
+                priority=Priority.CONTROL,
             )

@@ -1,0 +1,167 @@
+"""A Problem in solver units: per-slot bounds and constants of each vehicle and the site.
+
+Everything here is in kW and kWh (the model speaks W and percent). The formulation, the costing
+and the heuristics all read a vehicle through `VehicleData`, so they agree on what the departure
+slot is, how much energy the target needs and when the EV is plugged in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .model import BoolArray, FloatArray, Problem, Vehicle
+
+__all__ = ["VehicleData", "export_limit_kw", "import_limit_kw", "vehicle_data", "vehicles_data"]
+
+
+@dataclass(slots=True)
+class VehicleData:
+    """A vehicle's per-slot bounds and constants, in kW / kWh."""
+
+    vehicle: Vehicle
+    available: BoolArray
+    """Per slot: plugged in and controllable."""
+    charge_max_kw: FloatArray
+    discharge_max_kw: FloatArray
+    charge_min_kw: float
+    discharge_min_kw: float
+    eta_c: float
+    eta_d: float
+    capacity_kwh: float
+    initial_kwh: float
+    reserve_kwh: float
+    upper_kwh: float
+    """Highest stored energy the plan may reach (cycling cap, target and reserve included)."""
+    target_kwh: float
+    departure_index: int | None
+    """Target applies to the stored energy at the end of slot ``departure_index - 1``."""
+    wear: float
+    shortfall_weight: float
+    """Factor on the shortfall penalty: the vehicle's priority over the lowest of the problem."""
+    soft_reserve: bool
+    """The EV is below its reserve now: the reserve is a soft constraint (penalised shortfall)."""
+    reserve_hours: FloatArray
+    """Per slot, the hours a kWh below the reserve at its end is penalised for: the slot's length,
+    or 0 before the deadline of ``Vehicle.reserve_within_s`` (soft reserve only)."""
+    offset: int = 0
+    """Column of this vehicle's first variable in the LP (set by the formulation)."""
+
+    @property
+    def c(self) -> int:
+        """Column of the charging power of slot 0 (one column per slot follows)."""
+        return self.offset
+
+    def d(self, n: int) -> int:
+        """Column of the discharging power of slot 0."""
+        return self.offset + n
+
+    def s(self, n: int) -> int:
+        """Column of the stored energy at the end of slot 0."""
+        return self.offset + 2 * n
+
+    def m(self, n: int) -> int:
+        """Column of the reserve shortfall of slot 0 (only with a soft reserve)."""
+        return self.offset + 3 * n
+
+    def y(self, n: int) -> int:
+        """Column of the target shortfall (only with a departure target)."""
+        return self.offset + 3 * n + (n if self.soft_reserve else 0)
+
+    def width(self, n: int) -> int:
+        """Number of LP columns of this vehicle."""
+        return 3 * n + (n if self.soft_reserve else 0) + (1 if self.departure_index else 0)
+
+
+def vehicles_data(problem: Problem) -> list[VehicleData]:
+    """`vehicle_data` of every vehicle of ``problem``, in order."""
+    lowest = min((v.priority for v in problem.vehicles), default=1.0)
+    return [vehicle_data(problem, v, lowest_priority=lowest) for v in problem.vehicles]
+
+
+def vehicle_data(
+    problem: Problem, vehicle: Vehicle, *, lowest_priority: float | None = None
+) -> VehicleData:
+    """Bounds and constants of ``vehicle`` on ``problem``'s grid.
+
+    A departure after the horizon end lowers the target by what the charger can still deliver
+    between the horizon end and the departure. ``lowest_priority``: the lowest priority of the
+    problem's vehicles (computed if not given).
+    """
+    if lowest_priority is None:
+        lowest_priority = min(v.priority for v in problem.vehicles)
+    grid = problem.grid
+    n = len(grid)
+    departure_index: int | None = None
+    extra_kwh = 0.0
+    if vehicle.departure is not None:
+        k = grid.slots_ending_by(vehicle.departure)
+        if k > 0:
+            departure_index = k
+            if k == n:
+                # Departure after the horizon: require what cannot be charged after it.
+                after_h = max(0.0, (vehicle.departure - grid.end).total_seconds() / 3600.0)
+                extra_kwh = (
+                    after_h * vehicle.max_charge_power_w / 1000.0 * vehicle.charge_efficiency
+                )
+    if vehicle.available is not None:
+        available = np.asarray(vehicle.available, dtype=bool)
+    else:
+        available = np.zeros(n, dtype=bool)
+        if vehicle.departure is None:
+            available[:] = True
+        else:
+            available[: grid.slots_ending_by(vehicle.departure)] = True
+    cap = vehicle.capacity_kwh
+    initial = vehicle.soc_pct / 100.0 * cap
+    reserve = max(0.0, vehicle.min_soc_pct / 100.0 * cap)
+    target = vehicle.target_soc_pct / 100.0 * cap - extra_kwh
+    upper = max(vehicle.max_soc_pct, vehicle.target_soc_pct) / 100.0 * cap
+    upper = max(min(upper, cap), initial, reserve)
+    target = min(target, upper)
+    soft_reserve = initial < reserve - 1e-9
+    reserve_hours = grid.durations_h.copy()
+    if soft_reserve and vehicle.reserve_within_s is not None:
+        # Reach the reserve by the deadline: no penalty before it, and no discharging either.
+        deadline = int(grid.start_s[0]) + vehicle.reserve_within_s
+        reserve_hours[grid.end_s < deadline] = 0.0
+    charge_max = np.where(available, vehicle.max_charge_power_w / 1000.0, 0.0)
+    discharge_max = np.where(
+        available & vehicle.can_discharge & (reserve_hours > 0.0),
+        vehicle.max_discharge_power_w / 1000.0,
+        0.0,
+    )
+    return VehicleData(
+        vehicle=vehicle,
+        available=available,
+        charge_max_kw=charge_max,
+        discharge_max_kw=discharge_max,
+        charge_min_kw=vehicle.min_charge_power_w / 1000.0,
+        discharge_min_kw=vehicle.min_discharge_power_w / 1000.0,
+        eta_c=vehicle.charge_efficiency,
+        eta_d=vehicle.discharge_efficiency,
+        capacity_kwh=cap,
+        initial_kwh=initial,
+        reserve_kwh=reserve,
+        upper_kwh=upper,
+        target_kwh=target,
+        departure_index=departure_index if target > 0 else None,
+        wear=vehicle.wear_cost_per_kwh,
+        shortfall_weight=vehicle.priority / lowest_priority,
+        soft_reserve=soft_reserve,
+        reserve_hours=reserve_hours,
+    )
+
+
+def import_limit_kw(problem: Problem) -> FloatArray:
+    """Import limit per slot, raised to the house's net load where that alone exceeds it."""
+    net_load_kw = (problem.load - problem.solar) / 1000.0
+    return np.maximum(problem.site.import_limit_w / 1000.0, net_load_kw)
+
+
+def export_limit_kw(problem: Problem) -> float:
+    """Export limit (0 when feed-in is not allowed)."""
+    if not problem.site.export_allowed:
+        return 0.0
+    return problem.site.export_limit_w / 1000.0

@@ -1,0 +1,356 @@
+"""The LP / MILP: sparse assembly of the objective, bounds and constraints.
+
+Formulation (per slot ``t`` of length ``h_t`` hours; powers kW, energies kWh inside):
+
+- site variables: grid import ``g_t``, export ``x_t``, curtailed solar ``u_t`` (``<= solar_t``),
+  and the horizon's peak import ``P`` when a capacity price is set;
+- per vehicle: AC charge ``c_t``, AC discharge ``d_t``, stored energy at slot end ``s_t``, a
+  reserve shortfall ``m_t`` (only when the EV is below its reserve now) and a target shortfall
+  ``y`` (one per vehicle with a departure);
+- balance ``g - x - u + sum(d - c) = load - solar``; dynamics
+  ``s_t = s_{t-1} + h_t (eta_c c_t - d_t / eta_d)``; ``s_t + m_t >= reserve``;
+  ``s_dep + y >= target``; ``g_t <= P``;
+- objective: ``sum h (p_imp g - p_exp x + wear (c + d)) + capacity_price P
+  - v_term * sum s_end + M w (sum h m + y)`` (``w``: the vehicle's priority weight) plus
+  tie-breaking epsilons (``eps`` = 1e-4 of the largest price): charging costs
+  ``eps * (1 + t / T)`` more per kWh, so equal prices charge early and charging to hold energy
+  at exactly its terminal value does not happen; discharging costs ``0.1 eps`` and curtailing
+  ``0.001 eps`` (no cycling or spilling for nothing).
+
+Soft constraints keep every problem feasible: shortfalls below the reserve or the target cost
+``M`` per kWh (`costing.penalty_per_kwh`); the import limit is raised per slot to the base load
+if the house alone exceeds it. So the solve never comes back infeasible, and an unreachable
+target yields the best reachable SoC (the flag tells). ``v_term`` is
+`costing.terminal_value_per_kwh`.
+
+The LP has no integer variables. Integrality is added per slot where the LP can be gamed or is
+wrong (`solve` decides where): direction binaries forbid charging and discharging at once
+(`add_direction_binaries`) or importing and exporting at once (`add_grid_binaries`), and
+semi-continuous variables enforce minimum powers (`set_semicontinuous`).
+
+Costs are divided by the largest price: HiGHS tolerances are absolute, and the tie-breaking
+epsilons must stay well above them whatever the currency or price level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from .bounds import VehicleData, export_limit_kw, import_limit_kw
+from .costing import penalty_per_kwh, terminal_value_per_kwh
+from .model import FloatArray, Problem
+
+__all__ = [
+    "IntArray",
+    "Model",
+    "add_direction_binaries",
+    "add_grid_binaries",
+    "build",
+    "fixed",
+    "plain_cost",
+    "set_semicontinuous",
+    "with_count",
+]
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(slots=True)
+class Model:
+    """An assembled problem: objective, bounds, constraint triplets, integrality."""
+
+    cost: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+    rows: list[IntArray] = field(default_factory=list)
+    cols: list[IntArray] = field(default_factory=list)
+    vals: list[FloatArray] = field(default_factory=list)
+    row_lower: list[FloatArray] = field(default_factory=list)
+    row_upper: list[FloatArray] = field(default_factory=list)
+    n_rows: int = 0
+    integrality: npt.NDArray[np.uint8] | None = None
+    """Per column: 0 continuous, 1 integer, 2 semi-continuous (None: all continuous)."""
+    plain_cost: FloatArray | None = None
+    """The objective without the tie-breaking epsilons (None: the same as ``cost``)."""
+    grid_binaries: list[IntArray] = field(default_factory=list)
+    """Columns of the meter's direction binaries (1: the slot imports)."""
+    grid_slots: list[IntArray] = field(default_factory=list)
+    """Their slots."""
+
+    def add_rows(
+        self,
+        count: int,
+        entries: list[tuple[IntArray, IntArray, FloatArray]],
+        lower: FloatArray,
+        upper: FloatArray,
+    ) -> None:
+        """Append ``count`` rows; ``entries`` hold (row within block, column, value)."""
+        for r, c, v in entries:
+            self.rows.append(r + self.n_rows)
+            self.cols.append(c)
+            self.vals.append(v)
+        self.row_lower.append(lower)
+        self.row_upper.append(upper)
+        self.n_rows += count
+
+    def add_columns(self, cost: FloatArray, lower: FloatArray, upper: FloatArray) -> IntArray:
+        """Append variables; return their column indices."""
+        first = self.cost.shape[0]
+        self.cost = np.concatenate([self.cost, cost])
+        self.lower = np.concatenate([self.lower, lower])
+        self.upper = np.concatenate([self.upper, upper])
+        if self.plain_cost is not None:
+            self.plain_cost = np.concatenate([self.plain_cost, np.zeros(cost.shape[0])])
+        if self.integrality is not None:
+            self.integrality = np.concatenate(
+                [self.integrality, np.zeros(cost.shape[0], dtype=np.uint8)]
+            )
+        return np.arange(first, first + cost.shape[0], dtype=np.int64)
+
+    def copy(self) -> Model:
+        """A copy that can take rows, columns and new bounds without changing this one."""
+        return Model(
+            cost=self.cost.copy(),
+            lower=self.lower.copy(),
+            upper=self.upper.copy(),
+            rows=list(self.rows),
+            cols=list(self.cols),
+            vals=list(self.vals),
+            row_lower=list(self.row_lower),
+            row_upper=list(self.row_upper),
+            n_rows=self.n_rows,
+            integrality=None if self.integrality is None else self.integrality.copy(),
+            plain_cost=self.plain_cost,
+            grid_binaries=list(self.grid_binaries),
+            grid_slots=list(self.grid_slots),
+        )
+
+
+def _full(n: int, value: float) -> FloatArray:
+    return np.full(n, value, dtype=np.float64)
+
+
+def build(problem: Problem, data: list[VehicleData], tie_break: bool) -> Model:  # noqa: PLR0915
+    """Assemble the LP (sets each vehicle's column offset in ``data``)."""
+    n = len(problem.grid)
+    h = problem.grid.durations_h
+    idx = np.arange(n, dtype=np.int64)
+    p_imp = problem.import_price_per_kwh
+    p_exp = problem.export_price_per_kwh
+    site = problem.site
+    scale = max(float(np.abs(p_imp).max()), float(np.abs(p_exp).max()), 0.01)
+    eps = 1e-4 * scale if tie_break else 0.0
+    penalty = penalty_per_kwh(problem)
+    v_term = terminal_value_per_kwh(problem)
+
+    # Site block: g, x, u, then P (optional).
+    solar_kw = problem.solar / 1000.0
+    cost_parts = [h * p_imp, -h * p_exp, h * (1e-3 * eps)]
+    lower_parts = [np.zeros(3 * n)]
+    upper_parts = [import_limit_kw(problem), _full(n, export_limit_kw(problem)), solar_kw]
+    peak_col: int | None = None
+    width = 3 * n
+    if site.capacity_price_per_kw > 0:
+        peak_col = width
+        width += 1
+        cost_parts.append(np.array([site.capacity_price_per_kw]))
+        lower_parts.append(np.array([site.peak_import_floor_w / 1000.0]))
+        upper_parts.append(np.array([np.inf]))
+    for vd in data:
+        vd.offset = width
+        width += vd.width(n)
+        later = eps * (1.0 + idx / n) if tie_break else np.zeros(n)
+        cost_parts += [h * (vd.wear + later), h * (vd.wear + 0.1 * eps), np.zeros(n)]
+        cost_parts[-1][-1] = -v_term
+        s_lower = 0.0 if vd.soft_reserve else vd.reserve_kwh
+        lower_parts += [np.zeros(2 * n), _full(n, s_lower)]
+        upper_parts += [vd.charge_max_kw, vd.discharge_max_kw, _full(n, vd.upper_kwh)]
+        if vd.soft_reserve:
+            cost_parts.append(penalty * vd.shortfall_weight * vd.reserve_hours)
+            lower_parts.append(np.zeros(n))
+            upper_parts.append(_full(n, vd.reserve_kwh))
+        if vd.departure_index:
+            cost_parts.append(np.array([penalty * vd.shortfall_weight]))
+            lower_parts.append(np.zeros(1))
+            upper_parts.append(np.array([max(vd.target_kwh, 0.0)]))
+    model = Model(
+        cost=np.concatenate(cost_parts) / scale,
+        lower=np.concatenate(lower_parts),
+        upper=np.concatenate(upper_parts),
+    )
+
+    # Balance: g - x - u + sum(d - c) = load - solar.
+    entries: list[tuple[IntArray, IntArray, FloatArray]] = [
+        (idx, idx, _full(n, 1.0)),
+        (idx, idx + n, _full(n, -1.0)),
+        (idx, idx + 2 * n, _full(n, -1.0)),
+    ]
+    for vd in data:
+        entries.append((idx, vd.c + idx, _full(n, -1.0)))
+        entries.append((idx, vd.d(n) + idx, _full(n, 1.0)))
+    net_kw = (problem.load - problem.solar) / 1000.0
+    model.add_rows(n, entries, net_kw, net_kw.copy())
+
+    # Dynamics: s_t - s_{t-1} - h eta_c c_t + h / eta_d d_t = [t == 0] s0.
+    for vd in data:
+        rhs = np.zeros(n)
+        rhs[0] = vd.initial_kwh
+        model.add_rows(
+            n,
+            [
+                (idx, vd.s(n) + idx, _full(n, 1.0)),
+                (idx[1:], vd.s(n) + idx[:-1], _full(n - 1, -1.0)),
+                (idx, vd.c + idx, -h * vd.eta_c),
+                (idx, vd.d(n) + idx, h / vd.eta_d),
+            ],
+            rhs,
+            rhs.copy(),
+        )
+        if vd.soft_reserve:
+            model.add_rows(
+                n,
+                [(idx, vd.s(n) + idx, _full(n, 1.0)), (idx, vd.m(n) + idx, _full(n, 1.0))],
+                _full(n, vd.reserve_kwh),
+                _full(n, np.inf),
+            )
+        if vd.departure_index:
+            one = np.zeros(1, dtype=np.int64)
+            model.add_rows(
+                1,
+                [
+                    (one, one + vd.s(n) + vd.departure_index - 1, np.ones(1)),
+                    (one, one + vd.y(n), np.ones(1)),
+                ],
+                np.array([vd.target_kwh]),
+                np.array([np.inf]),
+            )
+    if peak_col is not None:
+        model.add_rows(
+            n,
+            [(idx, idx, _full(n, 1.0)), (idx, _full(n, peak_col).astype(np.int64), _full(n, -1.0))],
+            _full(n, -np.inf),
+            np.zeros(n),
+        )
+    return model
+
+
+def plain_cost(problem: Problem, data: list[VehicleData], model: Model) -> FloatArray:
+    """``model``'s objective without the tie-breaking epsilons."""
+    plain = build(problem, data, tie_break=False).cost
+    return np.concatenate([plain, np.zeros(model.cost.shape[0] - plain.shape[0])])
+
+
+def add_direction_binaries(  # noqa: PLR0917
+    model: Model,
+    first_col: int,
+    second_col: int,
+    slots: IntArray,
+    first_max: FloatArray,
+    second_max: FloatArray,
+) -> None:
+    """Forbid ``first > 0`` and ``second > 0`` in the same slot, for the given slots."""
+    k = slots.shape[0]
+    if k == 0:
+        return
+    if model.integrality is None:
+        model.integrality = np.zeros(model.cost.shape[0], dtype=np.uint8)
+    cols = model.add_columns(np.zeros(k), np.zeros(k), np.ones(k))
+    assert model.integrality is not None
+    model.integrality[cols] = 1
+    r = np.arange(k, dtype=np.int64)
+    # first - M1 b <= 0 ; second + M2 b <= M2
+    model.add_rows(
+        k,
+        [(r, first_col + slots, np.ones(k)), (r, cols, -first_max)],
+        _full(k, -np.inf),
+        np.zeros(k),
+    )
+    model.add_rows(
+        k,
+        [(r, second_col + slots, np.ones(k)), (r, cols, second_max.copy())],
+        _full(k, -np.inf),
+        second_max.copy(),
+    )
+
+
+def add_grid_binaries(
+    model: Model,
+    data: list[VehicleData],
+    n: int,
+    slots: IntArray,
+    *,
+    limits: tuple[FloatArray, FloatArray],
+    net_kw: FloatArray,
+) -> None:
+    """Forbid import and export in the same slot at the meter, for the given slots.
+
+    Besides the big-M rows ``g <= G b`` and ``x <= X (1 - b)`` (``b`` = 1: the slot imports),
+    two rows tie the flows to what can cause them (``net`` = load - solar, per slot):
+    ``g <= b net + u + sum c`` and ``x <= -(1 - b) net + sum d``. Both hold in either
+    direction (with ``b`` = 1 the balance gives ``g = net + u + sum(c - d)``, with ``b`` = 0 it
+    gives ``x = -net - u + sum(d - c)``), so no integer answer is lost, but they cut off the
+    relaxation's favourite: ``b`` = 1/2, importing and exporting half the limit each with
+    every vehicle idle. Without them, a tariff whose export price beats the import price (a
+    fixed feed-in tariff above a cheap night rate) leaves a root gap of the whole arbitrage
+    and HiGHS needs seconds of branching; with them the relaxation can only arbitrage by
+    charging and discharging (a time-share of import and export slots), which the integer
+    answer can nearly match.
+    """
+    k = slots.shape[0]
+    if k == 0:
+        return
+    g_max, x_max = limits
+    add_direction_binaries(model, 0, n, slots, g_max[slots], x_max[slots])
+    b = model.cost.shape[0] - k + np.arange(k, dtype=np.int64)
+    model.grid_binaries.append(b)
+    model.grid_slots.append(slots)
+    r = np.arange(k, dtype=np.int64)
+    net = net_kw[slots]
+    # g - net b - u - sum c <= 0
+    entries = [(r, slots, np.ones(k)), (r, b, -net), (r, 2 * n + slots, -np.ones(k))]
+    entries += [(r, vd.c + slots, -np.ones(k)) for vd in data]
+    model.add_rows(k, entries, _full(k, -np.inf), np.zeros(k))
+    # x - net b - sum d <= -net
+    entries = [(r, n + slots, np.ones(k)), (r, b, -net)]
+    entries += [(r, vd.d(n) + slots, -np.ones(k)) for vd in data]
+    model.add_rows(k, entries, _full(k, -np.inf), -net)
+
+
+def set_semicontinuous(model: Model, col0: int, slots: IntArray, minimum_kw: float) -> None:
+    """Variables ``col0 + slots`` become 0 or within [minimum, upper]."""
+    if slots.shape[0] == 0:
+        return
+    if model.integrality is None:
+        model.integrality = np.zeros(model.cost.shape[0], dtype=np.uint8)
+    cols = col0 + slots
+    model.integrality[cols] = 2
+    model.lower[cols] = minimum_kw
+
+
+def with_count(model: Model, count: int) -> Model:
+    """A copy of ``model`` in which exactly ``count`` of the meter's direction binaries are 1."""
+    variant = model.copy()
+    binaries = np.concatenate(model.grid_binaries)
+    k = binaries.shape[0]
+    variant.add_rows(
+        1,
+        [(np.zeros(k, dtype=np.int64), binaries, np.ones(k))],
+        np.array([float(count)]),
+        np.array([float(count)]),
+    )
+    return variant
+
+
+def fixed(model: Model, cols: IntArray, values: FloatArray) -> Model:
+    """A copy of ``model`` with the integer columns ``cols`` fixed at ``values``."""
+    variant = model.copy()
+    variant.lower[cols] = values
+    variant.upper[cols] = values
+    if variant.integrality is not None:
+        variant.integrality[cols] = 0
+        if not variant.integrality.any():
+            variant.integrality = None
+    return variant

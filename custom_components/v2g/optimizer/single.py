@@ -1,0 +1,564 @@
+"""One vehicle alone on the site: an exact search over its per-slot cost curves.
+
+`curves` turns every slot into a curve: cost against the energy stored in that slot, defined on
+the powers the charger can run at. The slots are coupled only through the stored energy. So:
+
+1. **Relaxation.** Each slot's curve replaced by its lower convex hull gives an LP (`hull`) whose
+   value bounds the full MILP from below; where every slot lands on a point of its curve the LP's
+   answer is feasible, hence optimal. Without minimum powers, export above import or negative
+   prices the curves are convex and the first LP is the answer.
+2. **Search.** Otherwise some slot sits on a chord of its hull (say 2 kW in a slot whose charger
+   cannot run below 4.14 kW). Branch and bound, best bound first, each node an LP re-solved warm
+   from the last basis:
+
+   - *count*: with minimum powers, many slots are nearly interchangeable (equal prices, similar
+     solar). The relaxation moves a fractional run from one to the next, and branching on single
+     slots would try them all. So first branch on how many slots run at all (charging, or
+     discharging) where the relaxation has that number fractional: ``N <= k`` or ``N >= k + 1``;
+     over all slots, or over the slots before a second fractional one when the total is whole.
+     That is what the integer answer hinges on ("seven slots at the minimum power and the rest on
+     top of one of them"). A slot's share of a count is the fill of its hull chord across the gap
+     next to idle; rows making counted slots fill their segments in order (the relaxed
+     incremental formulation) keep that share honest, and a slot running "in proportion" (share
+     0.6 at a feasible energy) is branched on directly.
+   - *slot*: otherwise split the slot's range of points at the gap or concave kink it straddles.
+
+   Every branch is a disjunction no feasible plan violates, so the first node whose answer is
+   feasible when it is the best open one is optimal (within ``mip_rel_gap``).
+3. **Fallback.** After `NODE_LIMIT` nodes or most of ``SolveOptions.search_time_s``, the
+   compact MILP of the same curves (incremental formulation; its relaxation is the hull LP) goes
+   to HiGHS with the time left, starting from the best plan found so far. If it cannot prove its
+   answer optimal in time, the best plan it has is used with a "time limit" status (rare: with
+   minimum powers mostly V2G under a fixed feed-in tariff above the import price in every slot,
+   where which slots import and which export is a choice the count branching does not cover).
+
+The objective is the full MILP's (energy at the meter, wear, shortfall penalties, terminal value
+and tie-breaking epsilons): `tests/optimizer/test_single.py` checks the result against scipy's
+``milp`` on the full formulation for hundreds of real-price windows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+import heapq
+import math
+import time
+
+import numpy as np
+
+from .bounds import VehicleData
+from .curves import Curves, IntArray, power_kw, vehicle_curves
+from .formulation import Model
+from .highs import OPTIMAL, TIME_LIMIT, persistent_available, run
+from .hull import SNAP_KWH, HullLp
+from .model import FloatArray, Problem, SolveOptions
+
+__all__ = ["NODE_LIMIT", "SingleResult", "solve_single"]
+
+NODE_LIMIT = 100
+"""Branch-and-bound nodes before the compact MILP takes over."""
+
+_FALLBACK_SHARE = 0.5
+"""Share of ``search_time_s`` after which the branch and bound hands over to the compact MILP."""
+
+_FALLBACK_MIN_S = 0.05
+"""Least time the compact MILP gets."""
+
+_CHARGE = 1
+_DISCHARGE = -1
+
+
+@dataclass(frozen=True, slots=True)
+class SingleResult:
+    """The vehicle's plan from the single-vehicle search."""
+
+    power_kw: FloatArray
+    """Signed AC power per slot."""
+    status: str
+    """"optimal", or "time limit: ..." when the fallback MILP stopped at its time limit."""
+    mip: bool
+    """The relaxation was not integral: minimum powers or non-convex prices mattered."""
+    nodes: int
+    """Branch-and-bound nodes solved."""
+
+
+def solve_single(problem: Problem, vd: VehicleData, options: SolveOptions) -> SingleResult | None:
+    """The optimal plan of the one vehicle of ``problem``, or None if the search cannot run.
+
+    None means: scipy's HiGHS binding is not available, or the root LP failed; the caller then
+    uses the general formulation.
+    """
+    if not persistent_available():  # pragma: no cover - only if scipy moves its binding
+        return None
+    curves = vehicle_curves(problem, vd, tie_break=options.tie_break)
+    lp = HullLp(problem, vd, curves, options)
+    root = lp.solve()
+    if root is None:
+        return None
+    if lp.handle is None:  # never plugged in (or nothing it could do): idle
+        return SingleResult(power_kw=np.zeros(lp.n), status="optimal", mip=False, nodes=0)
+    search = _Search(lp, options)
+    found = search.run(root)
+    if found is not None:
+        return SingleResult(
+            power_kw=_power(found, curves, vd, problem),
+            status="optimal",
+            mip=search.nodes > 0,
+            nodes=search.nodes,
+        )
+    energy, status = _fallback(lp, search, options)
+    if energy is None:
+        return None
+    return SingleResult(
+        power_kw=_power(energy, curves, vd, problem), status=status, mip=True, nodes=search.nodes
+    )
+
+
+def _power(energy: FloatArray, curves: Curves, vd: VehicleData, problem: Problem) -> FloatArray:
+    """Powers of the slots' energies, snapped to the curve points they are (numerically) at."""
+    rows = np.arange(energy.shape[0])
+    nearest = np.argmin(np.abs(curves.energy_kwh - energy[:, None]), axis=1)
+    at_point = np.abs(curves.energy_kwh[rows, nearest] - energy) <= SNAP_KWH
+    powers = power_kw(energy, vd, problem.grid.durations_h)
+    snapped: FloatArray = np.where(at_point, curves.power_kw[rows, nearest], powers)
+    return snapped
+
+
+@dataclass(frozen=True, slots=True)
+class _Count:
+    """Branching row: the number of ``slots`` that run in ``direction`` is in [low, high]."""
+
+    direction: int
+    slots: IntArray
+    low: float
+    high: float
+
+
+def _with(counts: tuple[_Count, ...], new: _Count) -> tuple[_Count, ...] | None:
+    """``counts`` plus ``new``, merged into the row over the same slots if there is one.
+
+    None if that row already implies ``new``: the relaxation then meets the row without running
+    whole slots, and branching on it again would not change its answer.
+    """
+    for i, old in enumerate(counts):
+        if old.direction == new.direction and np.array_equal(old.slots, new.slots):
+            low, high = max(old.low, new.low), min(old.high, new.high)
+            if (low, high) == (old.low, old.high):
+                return None
+            return (*counts[:i], _Count(new.direction, new.slots, low, high), *counts[i + 1 :])
+    return (*counts, new)
+
+
+@dataclass(order=True, slots=True)
+class _Node:
+    """A subproblem: slot ranges, count rows and order rows; its bound and LP answer."""
+
+    bound: float
+    serial: int
+    ranges: dict[int, tuple[int, int]] = field(compare=False)
+    counts: tuple[_Count, ...] = field(compare=False)
+    ordered: frozenset[int] = field(compare=False)
+    """Slots whose segments fill in order (see `HullLp.out_of_order`)."""
+    energy: FloatArray = field(compare=False)
+    fills: FloatArray = field(compare=False)
+
+
+_Branch = tuple[dict[int, tuple[int, int]], tuple[_Count, ...], frozenset[int]]
+
+
+class _Search:
+    """Best-bound branch and bound over the hull LP (see the module docstring)."""
+
+    def __init__(self, lp: HullLp, options: SolveOptions) -> None:
+        """Per-slot data of the branching rules: the gaps next to idle."""
+        self.lp = lp
+        self.options = options
+        curves = lp.curves
+        self.n = lp.n
+        rows = np.arange(self.n)
+        zero = curves.zero
+        last = curves.count - 1
+        linked = np.pad(curves.linked, ((0, 0), (0, 1)))
+        self.linked = linked
+        down = np.maximum(zero - 1, 0)
+        # Running at all (charging or discharging) needs the minimum power: a gap next to idle.
+        self.gap = {
+            _CHARGE: (zero < last) & ~linked[rows, zero],
+            _DISCHARGE: (zero > 0) & ~linked[rows, down],
+        }
+        self.gap_ends = {_CHARGE: (zero, np.minimum(zero + 1, last)), _DISCHARGE: (down, zero)}
+        self.incumbent: tuple[float, FloatArray] | None = None
+        self.nodes = 0
+        self.started = time.perf_counter()
+        self._applied: _Branch = ({}, (), frozenset())
+
+    def run(self, root: tuple[float, FloatArray, FloatArray]) -> FloatArray | None:
+        """Slot energies of an optimal plan, or None at the node or time limit."""
+        heap = [_Node(root[0], 0, {}, (), frozenset(), root[1], root[2])]
+        serial = 1
+        deadline = self.started + _FALLBACK_SHARE * self.options.search_time_s
+        while heap:
+            node = heapq.heappop(heap)
+            if self.incumbent is not None and node.bound >= self.incumbent[0] - self._gap():
+                return self.incumbent[1]
+            self._apply(node)
+            fractional = self._fractional(node.energy)
+            if not fractional:
+                return node.energy
+            if self.nodes >= NODE_LIMIT or time.perf_counter() > deadline:
+                return None
+            for ranges, counts, ordered in self._children(node, fractional):
+                self.nodes += 1
+                child = _Node(math.inf, serial, ranges, counts, ordered, node.energy, node.fills)
+                serial += 1
+                self._apply(child)
+                solved = self.lp.solve()
+                if solved is None:  # infeasible branch
+                    continue
+                child.bound, child.energy, child.fills = solved
+                if not self._fractional(child.energy) and (
+                    self.incumbent is None or child.bound < self.incumbent[0]
+                ):
+                    self.incumbent = (child.bound, child.energy)
+                heapq.heappush(heap, child)
+        return None if self.incumbent is None else self.incumbent[1]
+
+    def _gap(self) -> float:
+        assert self.incumbent is not None
+        return self.options.mip_rel_gap * max(1.0, abs(self.incumbent[0]))
+
+    def _apply(self, node: _Node) -> None:
+        """Put the node's slot ranges and extra rows into the LP (only what changed).
+
+        Extra rows refer to hull segments, so they are rebuilt when they change or when a slot
+        they cover changes its range.
+        """
+        ranges, counts, ordered = self._applied
+        curves = self.lp.curves
+        changed = [t for t in set(ranges) | set(node.ranges) if ranges.get(t) != node.ranges.get(t)]
+        for t in changed:
+            low, high = node.ranges.get(t, (0, int(curves.count[t]) - 1))
+            self.lp.restrict(t, low, high)
+        covered = (
+            np.unique(np.concatenate([count.slots for count in node.counts]))
+            if node.counts
+            else np.zeros(0, dtype=np.int64)
+        )
+        if (
+            counts is not node.counts
+            or ordered != node.ordered
+            or (changed and bool(np.isin(changed, covered).any()))
+        ):
+            self._set_rows(node)
+        self._applied = (node.ranges, node.counts, node.ordered)
+
+    def _set_rows(self, node: _Node) -> None:
+        """The node's count rows and order rows, in one call."""
+        lower, upper, rows, cols, vals = [], [], [], [], []
+        for i, count in enumerate(node.counts):
+            col, val, constant = self._count_entries(count)
+            lower.append(count.low - constant)
+            upper.append(count.high - constant)
+            rows.append(np.full(col.shape[0], i, dtype=np.int64))
+            cols.append(col)
+            vals.append(val)
+        n_counts = len(node.counts)
+        slots = np.fromiter(sorted(node.ordered), dtype=np.int64)
+        order_row, order_col, order_val, k = self.lp.order_rows(slots)
+        rows.append(order_row + n_counts)
+        cols.append(order_col)
+        vals.append(order_val)
+        self.lp.set_rows(
+            np.concatenate([np.asarray(lower, dtype=np.float64), np.full(k, -np.inf)]),
+            np.concatenate([np.asarray(upper, dtype=np.float64), np.zeros(k)]),
+            (np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)),
+        )
+
+    def _fractional(self, energy: FloatArray) -> list[int]:
+        """Slots whose energy lies where the curve is above the hull, largest excess first."""
+        lp = self.lp
+        slots = lp.active
+        curves = lp.curves
+        e, f = curves.energy_kwh[slots], curves.cost[slots]
+        rows = np.arange(slots.shape[0])
+        cols = np.arange(e.shape[1])[None, :]
+        low, high = lp.low[slots], lp.high[slots]
+        x = np.clip(energy[slots], e[rows, low], e[rows, high])
+        # The first point at or after x, and whether x is (numerically) on it.
+        in_range = (cols >= low[:, None]) & (cols <= high[:, None])
+        k = np.minimum(low + np.sum(in_range & (e < x[:, None] - SNAP_KWH), axis=1), high)
+        on_point = np.abs(e[rows, k] - x) <= SNAP_KWH
+        before = np.maximum(k - 1, 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = (x - e[rows, before]) / (e[rows, k] - e[rows, before])
+            between = f[rows, before] + share * (f[rows, k] - f[rows, before])
+        linked = self.linked[slots, before]
+        true_cost = np.where(on_point, f[rows, k], np.where(linked, between, np.inf))
+        # The hull: between the last vertex at or before x and the first one at or after it.
+        vertex = lp.vertex[slots]
+        at_or_before = vertex & (e <= x[:, None] + SNAP_KWH)
+        at_or_after = vertex & (e >= x[:, None] - SNAP_KWH)
+        left = np.maximum(np.where(at_or_before, cols, -1).max(axis=1), low)
+        right = np.minimum(np.where(at_or_after, cols, e.shape[1]).min(axis=1), high)
+        width = e[rows, right] - e[rows, left]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            hull_share = np.where(width > 0.0, (x - e[rows, left]) / width, 0.0)
+        hull_cost = f[rows, left] + hull_share * (f[rows, right] - f[rows, left])
+        excess = np.where(low < high, true_cost - hull_cost, 0.0)
+        found = np.flatnonzero(excess > 1e-9 * (1.0 + np.abs(hull_cost)))
+        ranked: list[int] = slots[found[np.argsort(-excess[found], kind="stable")]].tolist()
+        return ranked
+
+    def _children(self, node: _Node, fractional: list[int]) -> list[_Branch]:
+        """The node's children: one with order rows, or two branches."""
+        if node.counts:
+            counted = np.unique(np.concatenate([count.slots for count in node.counts]))
+            suspects = np.intersect1d(counted, np.asarray(fractional, dtype=np.int64))
+            suspects = np.setdiff1d(suspects, np.fromiter(node.ordered, dtype=np.int64))
+            if self.lp.out_of_order(suspects, node.fills).size:
+                # Order every counted slot at once: otherwise the next one takes its place.
+                return [(node.ranges, node.counts, node.ordered | frozenset(counted.tolist()))]
+            miscounted = self._miscounted(node)
+            if miscounted is not None:  # either side of its gap: runs or does not
+                t, direction = miscounted
+                a, b = (int(end[t]) for end in self.gap_ends[direction])
+                low, high = int(self.lp.low[t]), int(self.lp.high[t])
+                return [
+                    ({**node.ranges, t: (low, a)}, node.counts, node.ordered),
+                    ({**node.ranges, t: (b, high)}, node.counts, node.ordered),
+                ]
+        count_split = self._count_split(node, fractional)
+        if count_split is not None:
+            return [(node.ranges, counts, node.ordered) for counts in count_split]
+        t = fractional[0]
+        left, right = self._split(t, float(node.energy[t]))
+        return [
+            ({**node.ranges, t: left}, node.counts, node.ordered),
+            ({**node.ranges, t: right}, node.counts, node.ordered),
+        ]
+
+    def _count_split(
+        self, node: _Node, fractional: list[int]
+    ) -> tuple[tuple[_Count, ...], tuple[_Count, ...]] | None:
+        """Count rows of the two children, or None.
+
+        When a fractional slot sits in a gap next to idle and the number of running slots is
+        fractional, the children say it is at most its floor, or at least its ceiling.
+        """
+        energy = node.energy
+        for t in fractional:
+            for direction in (_CHARGE, _DISCHARGE):
+                if not self._in_gap(t, direction, float(energy[t])):
+                    continue
+                countable = self._countable(direction)
+                running = self._running(direction, energy)
+                # All countable slots; when that total is whole, fractional slots share runs,
+                # and the slots before each later fractional slot tell them apart (a prefix
+                # ending at t itself would only move the fraction one slot on).
+                others = [u for u in fractional if u != t and self._in_gap(u, direction, energy[u])]
+                cuts = sorted({max(u, t) for u in others})
+                for slots in [countable] + [countable[countable < cut] for cut in cuts]:
+                    total = float(running[slots].sum())
+                    if abs(total - round(total)) <= 1e-6:
+                        continue
+                    below = math.floor(total)
+                    fewer = _with(node.counts, _Count(direction, slots, -math.inf, below))
+                    more = _with(node.counts, _Count(direction, slots, below + 1, math.inf))
+                    if fewer is not None and more is not None:
+                        return fewer, more
+        return None
+
+    def _in_gap(self, t: int, direction: int, energy: float) -> bool:
+        if not self.gap[direction][t]:
+            return False
+        a, b = self.gap_ends[direction]
+        e = self.lp.curves.energy_kwh[t]
+        return bool(e[a[t]] + SNAP_KWH < energy < e[b[t]] - SNAP_KWH)
+
+    def _running(self, direction: int, energy: FloatArray) -> FloatArray:
+        """Per slot, the share of its gap crossed: 1 = runs, 0 = does not (by its energy)."""
+        a, b = self.gap_ends[direction]
+        e = self.lp.curves.energy_kwh
+        rows = np.arange(self.n)
+        e_a, e_b = e[rows, a], e[rows, b]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = (energy - e_a) / (e_b - e_a)
+        if direction == _DISCHARGE:
+            share = 1.0 - share
+        running: FloatArray = np.where(self.gap[direction], np.clip(np.nan_to_num(share), 0, 1), 0)
+        return running
+
+    def _countable(self, direction: int) -> IntArray:
+        """Slots with a gap whose running share is linear in this LP and every descendant's.
+
+        Either the gap's two ends are hull vertices (they stay so over any sub-range), or one end
+        is out of the slot's range (then it runs, or does not, for good).
+        """
+        lp = self.lp
+        a, b = self.gap_ends[direction]
+        slots = np.flatnonzero(self.gap[direction])
+        fixed = (lp.high[slots] < b[slots]) | (lp.low[slots] > a[slots])
+        chord = lp.vertex[slots, a[slots]] & lp.vertex[slots, b[slots]]
+        countable: IntArray = slots[fixed | chord].astype(np.int64)
+        return countable
+
+    def _chord_slots(self, count: _Count) -> IntArray:
+        """The slots of ``count`` whose share is the fill of their gap's chord right now."""
+        a, b = self.gap_ends[count.direction]
+        slots = count.slots
+        open_gap = (self.lp.high[slots] >= b[slots]) & (self.lp.low[slots] <= a[slots])
+        chord: IntArray = slots[open_gap]
+        return chord
+
+    def _count_entries(self, count: _Count) -> tuple[IntArray, FloatArray, float]:
+        """Columns, coefficients and constant of ``count``'s running shares in the current LP.
+
+        A slot whose range ends before its gap's far end never runs; one whose range starts after
+        its near end always runs; otherwise its share is the fill of the gap's chord.
+        """
+        a, b = self.gap_ends[count.direction]
+        slots = count.slots
+        low, high = self.lp.low[slots], self.lp.high[slots]
+        no_charge, no_idle = high < b[slots], low > a[slots]
+        charge = count.direction == _CHARGE
+        constant = float(np.sum(no_idle if charge else no_charge))
+        chord = self._chord_slots(count)
+        col = self.lp.chord_columns(chord, a[chord])
+        e = self.lp.curves.energy_kwh
+        length = e[chord, b[chord]] - e[chord, a[chord]]
+        if charge:
+            return col, 1.0 / length, constant
+        # The chord fills from the discharging end: running share = 1 - fill / length.
+        return col, -1.0 / length, constant + float(chord.shape[0])
+
+    def _miscounted(self, node: _Node) -> tuple[int, int] | None:
+        """A slot whose share in a count row differs from its energy's, and the row's direction.
+
+        None if there is none. With order rows a slot may still fill its segments in proportion
+        (the relaxed incremental formulation: "runs with weight 0.6 at 2.5 kWh"), a feasible
+        energy that counts 0.6 of a run. Branching on whether it runs settles that.
+        """
+        worst: tuple[float, int, int] | None = None
+        for count in node.counts:
+            col, val, _ = self._count_entries(count)
+            lp_share = node.fills[col] * val + (1.0 if count.direction == _DISCHARGE else 0.0)
+            chord = self._chord_slots(count)
+            difference = np.abs(lp_share - self._running(count.direction, node.energy)[chord])
+            if difference.size and float(difference.max()) > 1e-6:
+                i = int(np.argmax(difference))
+                if worst is None or float(difference[i]) > worst[0]:
+                    worst = (float(difference[i]), int(chord[i]), count.direction)
+        return None if worst is None else (worst[1], worst[2])
+
+    def _split(self, t: int, energy: float) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Ranges of slot ``t``'s two children: either side of its gap or concave kink."""
+        lp = self.lp
+        low, high = int(lp.low[t]), int(lp.high[t])
+        e = lp.curves.energy_kwh[t]
+        k = int(np.searchsorted(e[low : high + 1], energy - SNAP_KWH, side="left")) + low
+        k = min(max(k, low + 1), high)
+        if abs(e[k] - energy) <= SNAP_KWH:  # on a point above the hull
+            return (low, k), (k, high)
+        if not self.linked[t, k - 1]:  # inside a gap
+            return (low, k - 1), (k, high)
+        # Inside a straight piece whose ends are not both hull vertices: split at the one that
+        # is not (the curve is concave there).
+        kink = k - 1 if not lp.vertex[t, k - 1] else k
+        return (low, kink), (kink, high)
+
+
+def _fallback(lp: HullLp, search: _Search, options: SolveOptions) -> tuple[FloatArray | None, str]:
+    """The compact MILP from the best plan so far, in the time left; (energies or None, status)."""
+    incumbent = search.incumbent
+    model, start = _compact_milp(lp, None if incumbent is None else incumbent[1])
+    left = options.search_time_s - (time.perf_counter() - search.started)
+    limited = dataclasses.replace(
+        options, time_limit_s=min(options.time_limit_s, max(left, _FALLBACK_MIN_S))
+    )
+    status, message, x = run(model, limited, start=start)
+    if x is None or status not in {OPTIMAL, TIME_LIMIT}:
+        return (None, "") if incumbent is None else (incumbent[1], f"time limit: {message}")
+    energy = lp.curves.energy_kwh[:, 0] + np.bincount(
+        lp.segment_slot, weights=x[: lp.s_col], minlength=lp.n
+    )
+    return energy, "optimal" if status == OPTIMAL else f"time limit: {message}"
+
+
+def _compact_milp(lp: HullLp, start_energy: FloatArray | None) -> tuple[Model, FloatArray | None]:
+    """The MILP of the curves themselves: incremental formulation with gap binaries.
+
+    Per slot, one column per piece between neighbouring points, filled left to right: binary
+    ``y_k`` says piece ``k`` is full (only then piece ``k + 1`` may start), and a piece across a
+    gap is empty or full. Its relaxation is the hull LP. With ``start_energy`` (slot energies of
+    a feasible plan) also returns the MILP's variables for it, HiGHS's first incumbent.
+    """
+    curves = lp.curves
+    e, f = curves.energy_kwh, curves.cost
+    model = lp.model.copy()
+    used = np.arange(e.shape[1] - 1)[None, :] < (curves.count - 1)[:, None]
+    with np.errstate(invalid="ignore"):
+        lengths = np.where(used, np.diff(e, axis=1), 0.0)
+        slopes = np.where(used, np.diff(f, axis=1) / np.where(used, lengths, 1.0), 0.0)
+    length = lengths[used]
+    pieces = lp.s_col
+    model.cost[:pieces] = slopes[used]
+    model.upper[:pieces] = length
+    rhs = e[lp.active, 0].copy()
+    rhs[0] += lp.vd.initial_kwh
+    model.row_lower[0] = rhs
+    model.row_upper[0] = rhs.copy()
+    model.integrality = np.zeros(model.cost.shape[0], dtype=np.uint8)
+    col = np.arange(pieces, dtype=np.int64)
+    this = col[(col - lp.offset[lp.segment_slot]) < (curves.count - 2)[lp.segment_slot]]
+    k = this.shape[0]
+    y = model.add_columns(np.zeros(k), np.zeros(k), np.ones(k))
+    r = np.arange(k, dtype=np.int64)
+    # piece_k >= length_k y_k ; piece_{k+1} <= length_{k+1} y_k
+    model.add_rows(
+        k, [(r, this, np.ones(k)), (r, y, -length[this])], np.zeros(k), np.full(k, np.inf)
+    )
+    model.add_rows(
+        k, [(r, this + 1, np.ones(k)), (r, y, -length[this + 1])], np.full(k, -np.inf), np.zeros(k)
+    )
+    gap = col[~curves.linked[used] & (length > 0.0)]
+    g = model.add_columns(np.zeros(gap.shape[0]), np.zeros(gap.shape[0]), np.ones(gap.shape[0]))
+    r = np.arange(gap.shape[0], dtype=np.int64)
+    model.add_rows(
+        gap.shape[0],
+        [(r, gap, np.ones(gap.shape[0])), (r, g, -length[gap])],
+        np.zeros(gap.shape[0]),
+        np.zeros(gap.shape[0]),
+    )
+    model.integrality[y] = 1
+    model.integrality[g] = 1
+    if start_energy is None:
+        return model, None
+    return model, _milp_start(lp, model, start_energy, (e[:, :-1][used], length, this, y, gap, g))
+
+
+def _milp_start(
+    lp: HullLp,
+    model: Model,
+    energy: FloatArray,
+    layout: tuple[FloatArray, FloatArray, IntArray, IntArray, IntArray, IntArray],
+) -> FloatArray:
+    """The compact MILP's variables for the plan with slot energies ``energy``."""
+    left, length, this, y, gap, g = layout
+    vd = lp.vd
+    start = np.zeros(model.cost.shape[0])
+    fill = np.clip(energy[lp.segment_slot] - left, 0.0, length)
+    start[: lp.s_col] = fill
+    active = lp.active
+    stored = vd.initial_kwh + np.cumsum(energy)
+    start[lp.s_col : lp.s_col + active.shape[0]] = stored[active]
+    if lp.reserve_col is not None:
+        below = np.clip(vd.reserve_kwh - stored[active], 0.0, None)
+        start[lp.reserve_col : lp.reserve_col + active.shape[0]] = below
+    if lp.target_col is not None:
+        assert vd.departure_index
+        start[lp.target_col] = max(0.0, vd.target_kwh - float(stored[vd.departure_index - 1]))
+    full = fill >= length - SNAP_KWH
+    start[y] = full[this]
+    start[g] = full[gap]
+    return start

@@ -1,0 +1,164 @@
+"""Frequency response: a droop on a frequency trace, answered by the simulated charger."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+import numpy as np
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.v2g.const import DEFAULT_OPTIONS
+from custom_components.v2g.frequency import Droop, Room, room, share_response
+from simulator.frequency import frequency_trace
+from tests.conftest import only_backend, only_charger
+
+pytestmark = pytest.mark.freeze_time("2026-01-15 18:30:00+01:00")
+
+DROOP = Droop(deadband_hz=0.02, full_hz=0.2, max_up_w=5_000, max_down_w=3_000)
+
+
+def test_droop() -> None:
+    assert DROOP.response_w(50.0) == 0.0
+    assert DROOP.response_w(50.019) == 0.0  # inside the deadband
+    assert DROOP.response_w(49.98) == 0.0
+    assert DROOP.response_w(49.89) == pytest.approx(-5_000 * 90 / 180)  # half-way: half
+    assert DROOP.response_w(49.5) == -5_000  # beyond the droop: the full offer
+    assert DROOP.response_w(50.2) == 3_000
+    assert DROOP.response_w(float("nan")) == 0.0
+    evening = Droop(max_up_w=1, start=DROOP.start.replace(hour=17), end=DROOP.end.replace(hour=21))
+    assert not evening.offered_at(__import__("datetime").datetime(2026, 1, 1, 12))
+    assert evening.offered_at(__import__("datetime").datetime(2026, 1, 1, 18))
+    overnight = Droop(start=DROOP.start.replace(hour=22), end=DROOP.end.replace(hour=6))
+    assert overnight.offered_at(__import__("datetime").datetime(2026, 1, 1, 23))
+
+
+def test_room_and_shares() -> None:
+    free = room(
+        setpoint_w=2_000,
+        max_charge_w=11_000,
+        max_discharge_w=7_000,
+        soc_pct=50,
+        min_soc_pct=20,
+        max_soc_pct=90,
+    )
+    assert free == Room(up_w=9_000, down_w=9_000)
+    at_reserve = room(
+        setpoint_w=0,
+        max_charge_w=11_000,
+        max_discharge_w=7_000,
+        soc_pct=20.5,
+        min_soc_pct=20,
+        max_soc_pct=90,
+    )
+    assert at_reserve.down_w == 0.0  # never below the reserve (with a margin)
+    full = room(
+        setpoint_w=0,
+        max_charge_w=11_000,
+        max_discharge_w=7_000,
+        soc_pct=90,
+        min_soc_pct=20,
+        max_soc_pct=90,
+    )
+    assert full.up_w == 0.0
+    assert share_response(-3_000, [free, at_reserve]) == pytest.approx([-3_000, 0])
+    assert share_response(20_000, [Room(1_000, 0), Room(3_000, 0)]) == [1_000, 3_000]
+    assert share_response(0, [free]) == [0.0]
+    assert share_response(100, [Room(0, 0)]) == [0.0]
+
+
+@pytest.fixture
+def entry_options() -> dict[str, Any]:
+    """A site offering frequency response from a grid-frequency sensor."""
+    return {
+        **DEFAULT_OPTIONS,
+        "frequency_sensor": "sensor.grid_frequency",
+        "frequency_max_up_w": 5_000,
+        "frequency_max_down_w": 3_000,
+    }
+
+
+async def _play(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, trace: np.ndarray[Any, Any]
+) -> None:
+    for value in trace:
+        hass.states.async_set(
+            "sensor.grid_frequency", f"{value:.4f}", {"unit_of_measurement": "Hz"}
+        )
+        await hass.async_block_till_done()
+        freezer.tick(timedelta(seconds=1))
+
+
+async def _energy_kwh(hass: HomeAssistant, entry: MockConfigEntry) -> float:
+    backend = only_backend(entry)
+    await backend.async_read_state()
+    return float(backend.energy_charged_kwh - backend.energy_discharged_kwh)
+
+
+async def test_energy_follows_the_droop_on_a_trace(
+    hass: HomeAssistant, init_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """10 minutes of noise with a contingency dip to 49.5 Hz, on an EV charging at 11 kW.
+
+    At full power it can only answer under-frequency (by charging less, down to 6 kW: never
+    into the band below the charger's minimum); over-frequency finds no room.
+    """
+    for entity_id, service, data in (
+        ("select.garage_mode", "select_option", {"option": "charge_now"}),
+    ):
+        await hass.services.async_call(
+            entity_id.split(".")[0], service, {"entity_id": entity_id, **data}, blocking=True
+        )
+    trace = frequency_trace(duration_s=600, seed=3, contingency_at_s=240)
+    before = await _energy_kwh(hass, init_integration)
+    await _play(hass, freezer, trace)
+    delivered = await _energy_kwh(hass, init_integration) - before
+    expected = sum(min(0.0, DROOP.response_w(float(f))) for f in trace) / 3_600_000.0
+    assert expected < -0.1  # the dip made the EV take less
+    assert delivered - 11.0 * 600 / 3600 == pytest.approx(expected, rel=0.02)
+    coordinator = init_integration.runtime_data.coordinator
+    assert len(coordinator.frequency_latency_s) >= 100
+    plan = hass.states.get("sensor.garage_plan")
+    assert plan.attributes["setpoint_w"] == pytest.approx(
+        11_000 + min(0.0, DROOP.response_w(float(trace[-1]))), abs=10
+    )
+
+
+async def test_no_response_inside_the_deadband(
+    hass: HomeAssistant, init_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.garage_mode", "option": "off"},
+        blocking=True,
+    )
+    calm = 50.0 + 0.019 * np.sin(np.arange(120) / 7.0)
+    before = await _energy_kwh(hass, init_integration)
+    await _play(hass, freezer, calm)
+    assert await _energy_kwh(hass, init_integration) == pytest.approx(before, abs=1e-9)
+
+
+async def test_reserve_and_target_are_kept(
+    hass: HomeAssistant, init_integration: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A long under-frequency never takes the EV below its reserve; it still leaves on target."""
+    charger = only_charger(init_integration)
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.garage_allow_vehicle_to_grid"}, blocking=True
+    )
+    backend = only_backend(init_integration)
+    backend.battery.soc_pct = 23.0  # just above the 20 % reserve
+    low = np.full(900, 49.6)  # 15 minutes of full under-frequency response
+    await _play(hass, freezer, low)
+    assert backend.battery.soc_pct >= charger.settings.min_soc_pct
+    # Back to normal, the plan re-plans every update and charges to the target by 07:30.
+    for _ in range(12 * 13):
+        freezer.tick(timedelta(minutes=5))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        hass.states.async_set("sensor.grid_frequency", "50.0", {"unit_of_measurement": "Hz"})
+    assert backend.battery.soc_pct >= charger.settings.target_soc_pct - 0.6
