@@ -14,6 +14,9 @@ plugged-in van's power for the quarter hour (model predictive control, as the in
   connection's overruns are counted);
 - ``charge_now_balanced``: the same behind a plain load balancer that shares the 200 kW equally
   among the vans asking for power (up to 11 kW each);
+- ``cheapest_slots``: each van's own charger charges in the cheapest quarter hours before its
+  plug-out, just enough for 80 % (the evcc / EV Smart Charging heuristic, re-planned every 15
+  min), knowing nothing of the other vans, behind the same load balancer;
 - ``alone_share``: each van planned alone by the optimizer with its own fixed share of the
   connection (200 kW / 50 = 4 kW), so the sum can never exceed the limit;
 - ``alone_overbooked``: each van planned alone with the whole 200 kW (each plan alone is
@@ -30,6 +33,7 @@ on a Monday) and are scaled by 365 / 28 to a year. Results are printed and writt
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -57,7 +61,15 @@ from run import (
     slot_grid,
 )
 
-from custom_components.v2g.optimizer import Problem, Site, Tariff, Vehicle, solve
+from custom_components.v2g.optimizer import (
+    Plan,
+    Problem,
+    Site,
+    Tariff,
+    Vehicle,
+    cheapest_slots,
+    solve,
+)
 
 VANS = 50
 EFFICIENCY = 0.92
@@ -66,7 +78,16 @@ HORIZON_SLOTS = 192
 TARGET_KWH = TARGET_PCT / 100.0 * VAN_CAPACITY_KWH
 FLOOR_KWH = 0.05 * VAN_CAPACITY_KWH
 SAMPLE_ISO_WEEKS = (3, 16, 29, 42)
-STRATEGIES = ("charge_now", "charge_now_balanced", "alone_share", "alone_overbooked", "joint")
+STRATEGIES = (
+    "charge_now",
+    "charge_now_balanced",
+    "cheapest_slots",
+    "alone_share",
+    "alone_overbooked",
+    "joint",
+)
+BALANCED = ("charge_now_balanced", "cheapest_slots", "alone_overbooked")
+"""The strategies behind the plain load balancer."""
 SERIES = (FULL[0], FULL[2])  # DK2 2019, SE3 2023
 
 ASSUMPTIONS: dict[str, str] = {
@@ -85,8 +106,9 @@ ASSUMPTIONS: dict[str, str] = {
     "tariff": f"import = spot + {IMPORT_FEE_PER_KWH:.2f} EUR/kWh; no capacity (peak) price",
     "prices known": "as run.py: the next day's prices at 13:00 local; beyond them, the same "
     "quarter-hour on the last known day",
-    "load balancer": "charge_now_balanced and alone_overbooked: when the vans ask for more than "
-    "the limit, each gets an equal share (up to what it asks), recomputed every 15 min",
+    "load balancer": "charge_now_balanced, cheapest_slots and alone_overbooked: when the vans "
+    "ask for more than the limit, each gets an equal share (up to what it asks), recomputed "
+    "every 15 min",
     "share": f"alone_share: each van's plan sees an import limit of "
     f"{IMPORT_LIMIT_W / VANS / 1000:.0f} kW (limit / {VANS})",
     "re-planning": "every 15 min for every plugged-in van still below its target, horizon to "
@@ -208,8 +230,13 @@ def vehicle(name: str, soc_kwh: float, leave_s: int) -> Vehicle:
     )
 
 
-def plan_first_slot(
-    world: World, now: int, stop: int, vans: list[tuple[str, float, int]], limit_w: float
+def plan_first_slot(  # noqa: PLR0917
+    world: World,
+    now: int,
+    stop: int,
+    vans: list[tuple[str, float, int]],
+    limit_w: float,
+    planner: Callable[[Problem], Plan] = solve,
 ) -> tuple[dict[str, float], float, float, bool]:
     """Solve for `vans` (name, SoC kWh, leave index) from `now`; each van's first-slot power."""
     spot = world.forecast_spot(now, stop)
@@ -224,7 +251,7 @@ def plan_first_slot(
         site=Site(import_limit_w=limit_w, export_limit_w=0.0, export_allowed=False),
     )
     cpu = time.process_time()
-    plan = solve(problem)
+    plan = planner(problem)
     cpu = time.process_time() - cpu
     powers = {
         v.name: float(p.charge_power_w[0])
@@ -255,10 +282,11 @@ def decide(  # noqa: PLR0917
     else:
         groups = [[i] for i in needing]
         limit = IMPORT_LIMIT_W / VANS if strategy == "alone_share" else IMPORT_LIMIT_W
+    planner = cheapest_slots if strategy == "cheapest_slots" else solve
     for group in groups:
         stop = min(max(plugged[i][0].leave for i in group), now + HORIZON_SLOTS)
         vans = [(str(i), float(soc[i]), plugged[i][0].leave) for i in group]
-        powers, wall, cpu, ok = plan_first_slot(world, now, stop, vans, limit)
+        powers, wall, cpu, ok = plan_first_slot(world, now, stop, vans, limit, planner)
         for i in group:
             asked[i] = powers[str(i)]
         tally.solve_s.append(wall)
@@ -296,7 +324,7 @@ def simulate(world: World, fleet_visits: list[list[Visit]], week: date, strategy
         needing = [i for i in plugged if soc[i] < TARGET_KWH - 1e-6]
         asked = decide(world, strategy, now, needing, soc, plugged, tally)
         given = asked
-        if strategy in ("charge_now_balanced", "alone_overbooked"):
+        if strategy in BALANCED:
             given = balance(asked, IMPORT_LIMIT_W)
             tally.slots_balanced += bool(asked.sum() > IMPORT_LIMIT_W + 1e-6)
         site_w = float(given.sum())
@@ -399,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter()
     cpu = time.process_time()
     load_avg = os.getloadavg()
-    order = {"joint": 0, "alone_share": 1, "alone_overbooked": 1}
+    order = {"joint": 0, "alone_share": 1, "alone_overbooked": 1, "cheapest_slots": 1}
     jobs = [
         (spec, week, strategy)
         for strategy in STRATEGIES
