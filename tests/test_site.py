@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from freezegun.api import FrozenDateTimeFactory
@@ -220,3 +221,25 @@ async def test_grid_operator_dims_every_charger(
         ev_w = await _update(hass, site, freezer, 400)
     assert ev_w + 400 <= 8_000 + 1
     assert ev_w == pytest.approx(8_000 - 400, abs=100)
+
+
+async def test_every_schedule_follows_the_latest_plan(
+    hass: HomeAssistant, site: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """Each EV's schedule and the site's start at the joint plan's first slot, plan after plan."""
+    starts = []
+    for _ in range(2):
+        await _update(hass, site, freezer, 400)
+        schedules = [
+            hass.states.get(entity_id).attributes["schedule"]
+            for entity_id in ("sensor.garage_plan", "sensor.carport_plan", "sensor.home_plan")
+        ]
+        assert all(schedule for schedule in schedules)
+        first = {schedule[0]["start"] for schedule in schedules}
+        assert len(first) == 1
+        starts.append(first.pop())
+        freezer.tick(timedelta(minutes=15))
+    # The plan starts now (its first slot is the rest of the quarter hour under way).
+    later = datetime.fromisoformat(starts[0]) + timedelta(minutes=15) + UPDATE_INTERVAL
+    assert starts[1] == later.isoformat()
+    assert starts[0].endswith("+01:00")  # the user's time zone (Copenhagen in January)
