@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/depot.py            # 50 vans, 60 updates, a few minutes
+    .venv/bin/python benchmarks/depot.py            # 50 vans, 200 updates, about 4 minutes
     .venv/bin/python benchmarks/depot.py --quick    # 50 vans, 12 updates, < 2 minutes
 
 Home Assistant runs in this process (its own bootstrap, a temporary configuration directory,
@@ -290,6 +290,7 @@ class Update:
     planned_missed: int
     unreachable: int
     state_writes: int
+    rss_mb: float = 0.0
 
 
 async def refreshes(
@@ -320,7 +321,9 @@ async def refreshes(
             wall, cpu = clock.perf_counter() - wall, clock.process_time() - cpu
             if not coordinator.last_update_success:
                 raise RuntimeError(f"the update failed: {coordinator.last_exception}")
-            updates.append(describe_update(entry, wall, cpu, writes))
+            update = describe_update(entry, wall, cpu, writes)
+            update.rss_mb = rss_mb()
+            updates.append(update)
     finally:
         unsub()
     return updates
@@ -405,7 +408,7 @@ class Mode:
     updates: int
 
 
-FULL_MODE = Mode("full", 50, 60)
+FULL_MODE = Mode("full", 50, 200)
 QUICK_MODE = Mode("quick", 50, 12)
 
 
@@ -499,6 +502,10 @@ def summarize(updates: list[Update]) -> dict[str, Any]:
         "planned_missed_reachable_targets_max": max(u.planned_missed for u in updates),
         "unreachable_targets_max": max(u.unreachable for u in updates),
         "state_writes_per_update": stats([float(u.state_writes) for u in updates], 0),
+        "rss_mb_after_update": {
+            str(n): round(updates[n - 1].rss_mb, 1)
+            for n in sorted({1, *range(10, len(updates) + 1, 10), len(updates)})
+        },
     }
 
 
@@ -558,7 +565,7 @@ def report(results: dict[str, Any]) -> None:
         f"memory RSS: {memory['before_home_assistant_mb']} MB before HA, "
         f"{memory['home_assistant_without_the_depot_mb']} MB HA alone, "
         f"{memory['with_the_depot_mb']} MB with the depot, {memory['after_the_updates_mb']} MB "
-        "after the updates"
+        f"after the updates (after update n: {updates['rss_mb_after_update']})"
     )
     for label, seconds in results.get("profile_event_loop_top", {}).items():
         print(f"  {seconds:8.3f} s  {label}")
@@ -574,11 +581,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer updates (< 2 min)")
     parser.add_argument("--out", default=None, help="results file")
+    parser.add_argument("--updates", type=int, default=None, help="how many updates to time")
     parser.add_argument(
         "--profile", action="store_true", help="profile the updates' event loop side (cProfile)"
     )
     args = parser.parse_args(argv)
     mode = QUICK_MODE if args.quick else FULL_MODE
+    if args.updates:
+        mode = Mode(mode.name, mode.vans, args.updates)
     started = clock.perf_counter()
     load_avg = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="v2g-depot-") as tmp:
