@@ -155,12 +155,16 @@ class Session:
     energy_kwh: float
 
 
-def load_sessions(user: str | None) -> tuple[str, list[tuple[datetime, datetime, float]]]:
-    """One user's sessions (local naive times) from the 365-day window with the most sessions."""
+type RawSession = tuple[datetime, datetime, float]
+"""Plug-in and plug-out (local naive times) and the energy charged (kWh)."""
+
+
+def load_all_sessions() -> dict[str, list[RawSession]]:
+    """Every user's sessions of the Norwegian residential data set, sorted by plug-in."""
     path = (
         data_dir() / "ev_sessions" / "sorensen2024_norway_12loc_residential_ev_charging_reports.csv"
     )
-    by_user: dict[str, list[tuple[datetime, datetime, float]]] = {}
+    by_user: dict[str, list[RawSession]] = {}
     with path.open(newline="") as handle:
         for row in csv.DictReader(handle, delimiter=";"):
             try:
@@ -171,24 +175,38 @@ def load_sessions(user: str | None) -> tuple[str, list[tuple[datetime, datetime,
                 continue
             if plug_out > plug_in and energy > 0:
                 by_user.setdefault(row["user_id"], []).append((plug_in, plug_out, energy))
+    for sessions in by_user.values():
+        sessions.sort()
+    return by_user
+
+
+def best_window(sessions: list[RawSession]) -> tuple[int, int]:
+    """The 365-day window with the most sessions (the earliest of equals): (count, first index)."""
+    best = (0, 0)
+    j = 0
+    for i in range(len(sessions)):
+        while sessions[i][0] - sessions[j][0] > timedelta(days=365):
+            j += 1
+        if i - j + 1 > best[0]:
+            best = (i - j + 1, j)
+    return best
+
+
+def load_sessions(user: str | None) -> tuple[str, list[RawSession]]:
+    """One user's sessions (local naive times) from the 365-day window with the most sessions."""
+    by_user = load_all_sessions()
     best: tuple[int, str, int] = (0, "", 0)
     for name, sessions in by_user.items():
         if user is not None and name != user:
             continue
-        sessions.sort()
-        j = 0
-        for i in range(len(sessions)):
-            while sessions[i][0] - sessions[j][0] > timedelta(days=365):
-                j += 1
-            if i - j + 1 > best[0]:
-                best = (i - j + 1, name, j)
+        count, first = best_window(sessions)
+        if count > best[0]:
+            best = (count, name, first)
     count, name, first = best
     return name, by_user[name][first : first + count]
 
 
-def map_sessions(
-    raw: list[tuple[datetime, datetime, float]], year_start: date, year_end: date
-) -> list[Session]:
+def map_sessions(raw: list[RawSession], year_start: date, year_end: date) -> list[Session]:
     """Move sessions onto the price year: same ISO week and weekday, same local clock time."""
     mapped: list[Session] = []
     for plug_in, plug_out, energy in raw:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
@@ -13,11 +14,15 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
 
+from custom_components.v2g.chargers.simulated import PlugSchedule
 from custom_components.v2g.const import (
+    CONF_ARRIVAL,
     CONF_CAPACITY_KWH,
     CONF_CHARGER_KIND,
+    CONF_DEPARTURE,
     CONF_MAX_CHARGE_POWER_W,
     CONF_MAX_DISCHARGE_POWER_W,
+    CONF_TRIP_ENERGY_KWH,
     DEFAULT_INPUT_OPTIONS,
     DEFAULT_OPTIONS,
     DOMAIN,
@@ -70,6 +75,10 @@ async def test_user_flow_site_with_simulated_charger(hass: HomeAssistant) -> Non
         CONF_MAX_CHARGE_POWER_W: 7400.0,
         CONF_MAX_DISCHARGE_POWER_W: 0.0,
         CONF_CAPACITY_KWH: 40.0,
+        # The simulated EV's usual day, unless the form says otherwise.
+        CONF_ARRIVAL: "18:00:00",
+        CONF_DEPARTURE: "07:30:00",
+        CONF_TRIP_ENERGY_KWH: 8.0,
         "ev_soc_entity": None,
     }
     await hass.async_block_till_done()
@@ -394,6 +403,46 @@ async def test_add_reconfigure_and_remove_chargers(
     assert next(iter(entry.runtime_data.chargers.values())).backend is garage
     assert hass.states.get("sensor.garage_power").state == "11000.0"
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_simulated_ev_keeps_the_day_of_its_form(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """A simulated van that comes home at 09:30 and leaves at 16:15 after a 23.5 kWh trip."""
+    entry = init_integration
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "charger"), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"next_step_id": "simulated"}
+    )
+    day = {CONF_ARRIVAL: "09:30", CONF_DEPARTURE: "16:15:00", CONF_TRIP_ENERGY_KWH: 23.5}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**SIMULATED, **day}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    van = next(s for s in entry.subentries.values() if s.title == "Driveway")
+    assert van.data[CONF_ARRIVAL] == "09:30:00"
+    assert van.data[CONF_DEPARTURE] == "16:15:00"
+    want = PlugSchedule(time(9, 30), time(16, 15), 23.5)
+    assert only_backend_of(entry, "Driveway").config.schedule == want
+    # The garage's charger was made before these fields: it keeps the usual day.
+    assert only_backend_of(entry, "Garage").config.schedule == PlugSchedule()
+
+    # A new day in its reconfigure form rebuilds the simulation with it.
+    result = await entry.start_subentry_reconfigure_flow(hass, van.subentry_id)
+    shown = _suggested(result)
+    assert shown[CONF_ARRIVAL] == "09:30:00"
+    # As the frontend sends it: an empty optional field (the EV's SoC sensor) is left out.
+    kept = {key: value for key, value in shown.items() if value is not None}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**kept, CONF_DEPARTURE: "17:00"}
+    )
+    await hass.async_block_till_done()
+    assert result["reason"] == "reconfigure_successful"
+    schedule = only_backend_of(entry, "Driveway").config.schedule
+    assert schedule == PlugSchedule(time(9, 30), time(17, 0), 23.5)
 
 
 def only_backend_of(entry: MockConfigEntry, title: str) -> Any:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from types import MappingProxyType
+
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.config_entries import ConfigSubentry, ConfigSubentryData
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -143,6 +147,43 @@ async def test_site_limits_from_its_own_entities(
     assert hass.states.get("switch.home_export_to_the_grid").state == "off"
 
 
+async def test_chargers_added_back_to_back_are_added_once(
+    hass: HomeAssistant,
+    site: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A depot adds its vans faster than each is set up: every one is added exactly once."""
+    for name in ("Van 1", "Van 2", "Van 3"):
+        data = _charger(name)
+        hass.config_entries.async_add_subentry(
+            site,
+            ConfigSubentry(
+                data=MappingProxyType(data["data"]),
+                subentry_type=data["subentry_type"],
+                title=data["title"],
+                unique_id=data["unique_id"],
+            ),
+        )
+    await hass.async_block_till_done()
+    assert "does not generate unique IDs" not in caplog.text
+    assert len(site.runtime_data.chargers) == 5
+    assert len(site.runtime_data.coordinator.chargers) == 5
+    plan = site.runtime_data.coordinator.data.plan
+    assert plan is not None
+    assert len(plan.vehicle_ids) == 5
+    for name in ("Van 1", "Van 2", "Van 3"):
+        entries = [
+            item
+            for item in er.async_entries_for_config_entry(entity_registry, site.entry_id)
+            if item.unique_id == f"simulated_{name.lower()}_power"
+        ]
+        assert len(entries) == 1
+        state = hass.states.get(entries[0].entity_id)
+        assert state is not None
+        assert state.state != "unavailable"
+
+
 async def test_grid_operator_dims_every_charger(
     hass: HomeAssistant,
     site: MockConfigEntry,
@@ -180,3 +221,25 @@ async def test_grid_operator_dims_every_charger(
         ev_w = await _update(hass, site, freezer, 400)
     assert ev_w + 400 <= 8_000 + 1
     assert ev_w == pytest.approx(8_000 - 400, abs=100)
+
+
+async def test_every_schedule_follows_the_latest_plan(
+    hass: HomeAssistant, site: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """Each EV's schedule and the site's start at the joint plan's first slot, plan after plan."""
+    starts = []
+    for _ in range(2):
+        await _update(hass, site, freezer, 400)
+        schedules = [
+            hass.states.get(entity_id).attributes["schedule"]
+            for entity_id in ("sensor.garage_plan", "sensor.carport_plan", "sensor.home_plan")
+        ]
+        assert all(schedule for schedule in schedules)
+        first = {schedule[0]["start"] for schedule in schedules}
+        assert len(first) == 1
+        starts.append(first.pop())
+        freezer.tick(timedelta(minutes=15))
+    # The plan starts now (its first slot is the rest of the quarter hour under way).
+    later = datetime.fromisoformat(starts[0]) + timedelta(minutes=15) + UPDATE_INTERVAL
+    assert starts[1] == later.isoformat()
+    assert starts[0].endswith("+01:00")  # the user's time zone (Copenhagen in January)

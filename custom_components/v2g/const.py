@@ -33,6 +33,10 @@ CONF_DECLARED_BIDIRECTIONAL: Final = "declared_bidirectional"
 CONF_SKIP_SCHEMA_VALIDATION: Final = "skip_schema_validation"
 CONF_PHASES: Final = "phases"
 CONF_CONNECTOR_ID: Final = "connector_id"
+# Simulated charger: when its EV comes home and leaves (local time), and what a trip uses.
+CONF_ARRIVAL: Final = "arrival"
+CONF_DEPARTURE: Final = "departure"
+CONF_TRIP_ENERGY_KWH: Final = "trip_energy_kwh"
 CONF_EV_SOC_ENTITY: Final = "ev_soc_entity"
 """Optional, every kind: the EV's state of charge from another integration (the car's own)."""
 

@@ -326,10 +326,30 @@ def _value(problem: Problem, plan: Plan, index: int) -> float:
     return _marginal_cash(problem, plan, index) + planned.wear_cost - terminal
 
 
-def _local_starts(grid: SlotGrid, tz: tzinfo) -> list[str]:
-    """Each slot's start in the user's time zone, to the second."""
-    seconds = grid.starts.astype("datetime64[s]").astype(np.int64)
-    return [datetime.fromtimestamp(int(t), tz).isoformat() for t in seconds]
+@dataclass(slots=True)
+class _Starts:
+    """The last grid's local start times: every EV's schedule of a joint plan shares its grid."""
+
+    grid: SlotGrid | None = None
+    tz: tzinfo | None = None
+    starts: tuple[str, ...] = ()
+
+
+_LAST_STARTS = _Starts()
+
+
+def _local_starts(grid: SlotGrid, tz: tzinfo) -> tuple[str, ...]:
+    """Each slot's start in the user's time zone, to the second.
+
+    Formatted once per grid (a depot's 50 schedules of one plan would format them 50 times);
+    the grid is kept, so a new plan's grid is never mistaken for it.
+    """
+    if _LAST_STARTS.grid is not grid or _LAST_STARTS.tz is not tz:
+        seconds = grid.starts.astype("datetime64[s]").astype(np.int64)
+        _LAST_STARTS.starts = tuple(datetime.fromtimestamp(int(t), tz).isoformat() for t in seconds)
+        _LAST_STARTS.grid = grid
+        _LAST_STARTS.tz = tz
+    return _LAST_STARTS.starts
 
 
 def schedule(plan: Plan, index: int, inputs: Inputs | None, tz: tzinfo) -> list[dict[str, Any]]:
