@@ -59,6 +59,8 @@ from .conftest import SITE_ENTRY_ID
 HOUSE_W = 400.0
 CHARGE_W = 11_000.0
 CAPACITY_KWH = 100.0
+# The charging hour begins at noon local time, in a time zone chosen for it (see _time_zone).
+LOCAL_START_HOUR = 12
 # How long the page may take to draw (a wait, not a timed assert).
 PAGE_TIMEOUT_MS = 90_000
 
@@ -183,17 +185,15 @@ def auto_enable_custom_integrations(
     """The recorder must start before Home Assistant does (the Energy dashboard reads it)."""
 
 
-def _time_zone(now: datetime) -> str:
-    """A time zone in which the hour before now is today and after the simulated EV came home.
+def _time_zone(start: datetime) -> str:
+    """The fixed-offset time zone in which `start`, a whole UTC hour, is LOCAL_START_HOUR o'clock.
 
-    The dashboard shows today, and the simulated EV leaves at 07:30: one of three zones eight
-    hours and more apart is always between 09:00 and 23:00 (an hour short of midnight, so that
-    today does not end while the test runs).
+    So every run sees the same local day whatever the hour it runs at: the charging hour and the
+    browser's now are today, long before midnight, and long after the simulated EV came home
+    (it leaves at 07:30). `Etc/GMT-9` is nine hours ahead of UTC (POSIX signs).
     """
-    for zone in ("Europe/Copenhagen", "Asia/Tokyo", "America/New_York"):
-        if 9 <= now.astimezone(ZoneInfo(zone)).hour <= 22:
-            return zone
-    raise AssertionError(now)  # pragma: no cover
+    offset = (LOCAL_START_HOUR - start.hour + 11) % 24 - 11  # hours ahead of UTC, -11..12
+    return f"Etc/GMT{-offset:+d}" if offset else "Etc/UTC"
 
 
 def _set_grid(hass: HomeAssistant, import_kwh: float) -> None:
@@ -279,7 +279,9 @@ async def _charge_for_an_hour(hass: HomeAssistant, start: datetime) -> float:
             house_kwh += HOUSE_W * step.total_seconds() / 3_600_000
             _set_grid(hass, house_kwh + _charged(hass) - first)
         charged = _charged(hass) - first
-        # A little after the hour, when the recorder compiles it.
+        # A little after the hour, the hour's twelve 5-minute periods are compiled, as the
+        # recorder's own 5-minute timer would (the test recorder has it off); the last, hh:55,
+        # also sums up the hour.
         frozen.tick(timedelta(seconds=11))
         async_fire_time_changed(hass)
         await async_wait_recording_done(hass)
@@ -371,11 +373,16 @@ async def test_energy_dashboard_shows_the_ev_charging(
 ) -> None:
     """Set up as the README says, a charging EV is a battery being charged, never a source."""
     hass_storage["onboarding"] = onboarded()
-    now = dt_util.utcnow()
-    time_zone = _time_zone(now)
+    # The hour before the previous one. A recorder starting on a new database writes the 5-minute
+    # period before the one it starts in as compiled, and never compiles it. It started a moment
+    # ago (this test's setup): in the first five minutes of an hour, that period is the previous
+    # hour's last, hh:55, whose compiling sums up the hour, and the previous hour would get no
+    # hourly statistics at all. The hour before ended 50 minutes and more before that period.
+    start = dt_util.utcnow().replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    time_zone = _time_zone(start)
+    assert start.astimezone(ZoneInfo(time_zone)).hour == LOCAL_START_HOUR
     await hass.config.async_set_time_zone(time_zone)
     assert await async_setup_component(hass, "energy", {})
-    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
 
     charged = await _charge_for_an_hour(hass, start)
     assert charged == pytest.approx(CHARGE_W / 1000, rel=0.05)  # an hour at full power
