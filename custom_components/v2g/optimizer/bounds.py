@@ -7,13 +7,21 @@ slot is, how much energy the target needs and when the EV is plugged in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 
 from .model import BoolArray, FloatArray, Problem, Vehicle
 
-__all__ = ["VehicleData", "export_limit_kw", "import_limit_kw", "vehicle_data", "vehicles_data"]
+__all__ = [
+    "VehicleData",
+    "export_limit_kw",
+    "import_limit_kw",
+    "tie_epsilons",
+    "vehicle_data",
+    "vehicles_data",
+]
 
 
 @dataclass(slots=True)
@@ -45,8 +53,21 @@ class VehicleData:
     reserve_hours: FloatArray
     """Per slot, the hours a kWh below the reserve at its end is penalised for: the slot's length,
     or 0 before the deadline of ``Vehicle.reserve_within_s`` (soft reserve only)."""
+    care_kwh: float = 0.0
+    """Battery care threshold (kWh stored)."""
+    care_weight: FloatArray = field(default_factory=lambda: np.zeros(0))
+    """Per slot, the battery care cost of a kWh stored above ``care_kwh`` at the slot's end
+    (cost per kWh-hour times the slot's hours until the departure; empty or zeros: none)."""
+    care_until: int = 0
+    """Slots counted for battery care and hours above its threshold: until the departure (the
+    whole horizon without one)."""
     offset: int = 0
     """Column of this vehicle's first variable in the LP (set by the formulation)."""
+
+    @property
+    def care(self) -> bool:
+        """Whether stored energy above the care threshold is costed anywhere."""
+        return bool(self.care_weight.shape[0]) and bool(np.any(self.care_weight > 0))
 
     @property
     def c(self) -> int:
@@ -96,12 +117,13 @@ def vehicle_data(
     departure_index: int | None = None
     extra_kwh = 0.0
     if vehicle.departure is not None:
-        k = grid.slots_ending_by(vehicle.departure)
+        finish = vehicle.departure - timedelta(seconds=vehicle.finish_margin_s)
+        k = grid.slots_ending_by(finish)
         if k > 0:
             departure_index = k
             if k == n:
                 # Departure after the horizon: require what cannot be charged after it.
-                after_h = max(0.0, (vehicle.departure - grid.end).total_seconds() / 3600.0)
+                after_h = max(0.0, (finish - grid.end).total_seconds() / 3600.0)
                 extra_kwh = (
                     after_h * vehicle.max_charge_power_w / 1000.0 * vehicle.charge_efficiency
                 )
@@ -132,6 +154,9 @@ def vehicle_data(
         vehicle.max_discharge_power_w / 1000.0,
         0.0,
     )
+    care_weight = np.zeros(n)
+    until = n if vehicle.departure is None else grid.slots_ending_by(vehicle.departure)
+    care_weight[:until] = vehicle.care_cost_per_kwh_h * grid.durations_h[:until]
     return VehicleData(
         vehicle=vehicle,
         available=available,
@@ -151,6 +176,9 @@ def vehicle_data(
         shortfall_weight=vehicle.priority / lowest_priority,
         soft_reserve=soft_reserve,
         reserve_hours=reserve_hours,
+        care_kwh=vehicle.care_soc_pct / 100.0 * cap,
+        care_weight=care_weight,
+        care_until=until,
     )
 
 
@@ -165,3 +193,10 @@ def export_limit_kw(problem: Problem) -> float:
     if not problem.site.export_allowed:
         return 0.0
     return problem.site.export_limit_w / 1000.0
+
+
+def tie_epsilons(eps: float, n: int, *, late: bool) -> FloatArray:
+    """Per-slot tie-breaking cost of charging a kW: rising (charge early) or falling (late)."""
+    share = np.arange(n) / n
+    epsilons: FloatArray = eps * (2.0 - share if late else 1.0 + share)
+    return epsilons

@@ -14,7 +14,7 @@ import numpy as np
 from .bounds import VehicleData, export_limit_kw, vehicles_data
 from .model import CostBreakdown, FloatArray, Plan, Problem, VehiclePlan
 
-__all__ = ["evaluate", "evaluate_data", "penalty_per_kwh", "terminal_value_per_kwh"]
+__all__ = ["care_of", "evaluate", "evaluate_data", "penalty_per_kwh", "terminal_value_per_kwh"]
 
 
 def terminal_value_per_kwh(problem: Problem) -> float:
@@ -48,6 +48,20 @@ def penalty_per_kwh(problem: Problem) -> float:
     shortest_h = max(float(problem.grid.durations_h.min()), 1.0 / 12.0)
     capacity = problem.site.capacity_price_per_kw / shortest_h
     return 1000.0 * (prices + 2.0 * wear + capacity) / eta
+
+
+def care_of(vd: VehicleData, stored_kwh: FloatArray, hours: FloatArray) -> tuple[float, float]:
+    """Battery care cost and hours above the care threshold of a stored-energy trajectory.
+
+    Both count slots until the departure (the whole horizon without one), by the stored energy
+    at each slot's end (the formulation's convention); a Wh above the threshold does not count
+    as an hour above it.
+    """
+    until = vd.care_until
+    above = np.clip(stored_kwh - vd.care_kwh, 0.0, None)
+    cost = float(np.sum(vd.care_weight * above)) if vd.care else 0.0
+    hours_above = float(np.sum(hours[:until][above[:until] > 1e-3]))
+    return cost, hours_above
 
 
 def evaluate(
@@ -84,7 +98,7 @@ def evaluate(
     )
 
 
-def evaluate_data(
+def evaluate_data(  # noqa: PLR0915
     problem: Problem,
     data: list[VehicleData],
     charge_power_w: list[FloatArray],
@@ -108,6 +122,7 @@ def evaluate_data(
     wear_total = 0.0
     shortfall = 0.0
     terminal = 0.0
+    care_total = 0.0
     for vd, c_w, d_w in zip(data, charge_power_w, discharge_power_w, strict=True):
         c = np.asarray(c_w, dtype=np.float64) / 1000.0
         d = np.asarray(d_w, dtype=np.float64) / 1000.0
@@ -120,6 +135,8 @@ def evaluate_data(
         below = np.clip(vd.reserve_kwh - stored, 0.0, None)
         shortfall += weight * float(np.sum(vd.reserve_hours * below))
         terminal += v_term * float(stored[-1] - vd.initial_kwh)
+        care = care_of(vd, stored, h)
+        care_total += care[0]
         reachable = True
         best: float | None = None
         dep_soc: float | None = None
@@ -141,6 +158,9 @@ def evaluate_data(
                 departure_soc_pct=dep_soc,
                 departure_index=vd.departure_index,
                 wear_cost=wear,
+                full_cycles=float(np.sum(h * (vd.eta_c * c + d / vd.eta_d)))
+                / (2.0 * vd.capacity_kwh),
+                hours_above_care=care[1],
             )
         )
     net_kw = (problem.load - problem.solar) / 1000.0 + total_c - total_d
@@ -165,6 +185,7 @@ def evaluate_data(
         peak_cost=problem.site.capacity_price_per_kw * peak_kw,
         terminal_value=terminal,
         shortfall_penalty=shortfall,
+        care_cost=care_total,
     )
     return Plan(
         grid=problem.grid,
