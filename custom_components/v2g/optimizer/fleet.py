@@ -98,7 +98,7 @@ def solve_fleet(
     bound = _evaluate(problem, data, relaxed, None).cost.objective
     # Repaired plans no longer match the LP's grid flows: evaluate derives them.
     plan = _evaluate(problem, data, None if repaired else x, (charge, discharge))
-    by_priority = _by_priority(problem, data, plan, opts)
+    by_priority = _by_priority(problem, data, (plan, relaxed), opts)
     if by_priority is not None and _served_first(data, by_priority, plan):
         plan = by_priority
     fallback = charge_now(problem)  # a rounding can, rarely, do worse than the simplest plan
@@ -188,7 +188,7 @@ def _repair(
 
 
 def _by_priority(
-    problem: Problem, data: list[VehicleData], plan: Plan, opts: SolveOptions
+    problem: Problem, data: list[VehicleData], answers: tuple[Plan, FloatArray], opts: SolveOptions
 ) -> Plan | None:
     """Plan the vehicles one after another, highest priority first, each exactly around the last.
 
@@ -199,13 +199,19 @@ def _by_priority(
     take that energy back from a lower-priority vehicle. Here each vehicle sees only the ones
     before it in priority order. None if it does not apply or a site limit would be broken.
     """
+    plan, relaxed = answers
+    n = len(problem.grid)
     lowest = min(vd.vehicle.priority for vd in data)
+    # Only where the relaxation (the LP, minimum powers relaxed) did better for that vehicle:
+    # a target the site cannot serve at all is not worth a re-plan of the whole fleet.
     if not any(
-        not vp.target_reachable and vd.vehicle.priority > lowest
+        not vp.target_reachable
+        and vd.vehicle.priority > lowest
+        and _shortfall(relaxed, vd, n) + _TARGET_KWH
+        < vd.target_kwh - (vp.departure_soc_pct or 0.0) / 100.0 * vd.capacity_kwh
         for vd, vp in zip(data, plan.vehicles, strict=True)
     ):
         return None
-    n = len(problem.grid)
     limits = (import_limit_kw(problem), export_limit_kw(problem), problem.solar / 1000.0)
     charge = [np.zeros(n) for _ in data]
     discharge = [np.zeros(n) for _ in data]
