@@ -308,12 +308,14 @@ CARE_TARGET_PCT = 90.0
 """The care comparison's departure target: above the care level, or there is nothing to care for."""
 CARE_VARIANTS: dict[str, dict[str, object]] = {
     "today": {},
-    "late": {"charge_late": True, "finish_margin_s": 900.0},
-    "care": {"charge_late": True, "finish_margin_s": 900.0, "care_cost_per_kwh_h": 0.001},
+    "late": {"charge_late": True},
+    "margin": {"charge_late": True, "finish_margin_s": 900.0},
+    "care": {"care_cost_per_kwh_h": 0.001},
+    "care_late": {"charge_late": True, "care_cost_per_kwh_h": 0.001},
 }
-"""Battery care settings compared: today's plan (ties charge early); the integration's new
-defaults (ties charge late, finishing 15 min before departure); and those with a care cost of
-0.001 EUR per kWh held above 80 % per hour."""
+"""Battery care settings compared: today's plan (ties charge early); ties charge late; late and
+finishing 15 min before departure; a care cost of 0.001 EUR per kWh held above 80 % per hour
+(ties early); and the care cost with late ties."""
 
 
 def vehicle(

@@ -8,7 +8,7 @@ slot is, how much energy the target needs and when the EV is plugged in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -117,7 +117,7 @@ def vehicle_data(
     departure_index: int | None = None
     extra_kwh = 0.0
     if vehicle.departure is not None:
-        finish = vehicle.departure - timedelta(seconds=vehicle.finish_margin_s)
+        finish = _finish(problem, vehicle)
         k = grid.slots_ending_by(finish)
         if k > 0:
             departure_index = k
@@ -180,6 +180,34 @@ def vehicle_data(
         care_weight=care_weight,
         care_until=until,
     )
+
+
+def _finish(problem: Problem, vehicle: Vehicle) -> datetime:
+    """When the departure target applies.
+
+    ``finish_margin_s`` before the departure if the target is still in reach by then at full
+    power (within the import limit); else at the departure itself, so the margin never costs
+    the target.
+    """
+    assert vehicle.departure is not None
+    if vehicle.finish_margin_s <= 0:
+        return vehicle.departure
+    finish = vehicle.departure - timedelta(seconds=vehicle.finish_margin_s)
+    grid = problem.grid
+    k = grid.slots_ending_by(finish)
+    if k >= len(grid):
+        return finish  # the target lies beyond the horizon either way
+    if vehicle.available is not None:
+        plugged = np.asarray(vehicle.available, dtype=bool)[:k]
+    else:
+        plugged = np.ones(k, dtype=bool)
+    room_kw = np.clip(
+        import_limit_kw(problem)[:k] - (problem.load - problem.solar)[:k] / 1000.0, 0.0, None
+    )
+    power_kw = np.where(plugged, np.minimum(vehicle.max_charge_power_w / 1000.0, room_kw), 0.0)
+    reach_kwh = float(np.sum(power_kw * grid.durations_h[:k])) * vehicle.charge_efficiency
+    needed_kwh = (vehicle.target_soc_pct - vehicle.soc_pct) / 100.0 * vehicle.capacity_kwh
+    return finish if reach_kwh >= needed_kwh else vehicle.departure
 
 
 def import_limit_kw(problem: Problem) -> FloatArray:
