@@ -796,9 +796,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--care", action="store_true", help="only the battery care comparison (target 90 %%)"
     )
+    parser.add_argument("--only", default=None, help="only the series whose name has this")
     args = parser.parse_args(argv)
     specs = QUICK if args.quick else FULL
     mode = "quick" if args.quick else "full"
+    if args.only:
+        specs = tuple(spec for spec in specs if args.only in spec.name)
+        mode = f"{mode}-{args.only.replace(' ', '_')}"
     if args.care:
         return care_main(specs, mode, args.user, args.workers)
     wall = time.perf_counter()
