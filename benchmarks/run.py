@@ -320,20 +320,44 @@ CAPACITY_KWH = 60.0
 TARGET_PCT = 80.0
 
 
-def vehicle(soc_pct: float, departure: datetime, v2g: bool) -> Vehicle:
+CARE_PCT = 80.0
+"""Battery care: hours above this SoC are counted (and costed by the care variants)."""
+CARE_TARGET_PCT = 90.0
+"""The care comparison's departure target: above the care level, or there is nothing to care for."""
+CARE_VARIANTS: dict[str, dict[str, object]] = {
+    "today": {},
+    "late": {"charge_late": True},
+    "margin": {"charge_late": True, "finish_margin_s": 900.0},
+    "care": {"care_cost_per_kwh_h": 0.001},
+    "care_late": {"charge_late": True, "care_cost_per_kwh_h": 0.001},
+}
+"""Battery care settings compared: today's plan (ties charge early); ties charge late; late and
+finishing 15 min before departure; a care cost of 0.001 EUR per kWh held above 80 % per hour
+(ties early); and the care cost with late ties."""
+
+
+def vehicle(
+    soc_pct: float,
+    departure: datetime,
+    v2g: bool,
+    target_pct: float = TARGET_PCT,
+    care: dict[str, object] | None = None,
+) -> Vehicle:
     return Vehicle(
         capacity_kwh=CAPACITY_KWH,
         soc_pct=soc_pct,
-        target_soc_pct=TARGET_PCT,
+        target_soc_pct=target_pct,
         departure=departure,
         min_soc_pct=20.0,
-        max_soc_pct=80.0,
+        max_soc_pct=max(80.0, target_pct),
         max_charge_power_w=11_000.0,
         max_discharge_power_w=11_000.0 if v2g else 0.0,
         charge_efficiency=0.92,
         discharge_efficiency=0.92,
         wear_cost_per_kwh=0.02,
         v2g_allowed=v2g,
+        care_soc_pct=CARE_PCT,
+        **(care or {}),  # type: ignore[arg-type]
     )
 
 
@@ -351,6 +375,8 @@ def make_problem(
     departure_s: int,
     v2g: bool,
     realised: bool,
+    target_pct: float = TARGET_PCT,
+    care: dict[str, object] | None = None,
 ) -> Problem:
     spot = world.spot[first:stop] if realised else world.forecast_spot(first, stop)
     tariff = Tariff(import_fee_per_kwh=0.10)
@@ -358,7 +384,9 @@ def make_problem(
         grid=slot_grid(world, first, stop - first),
         import_price_per_kwh=tariff.import_price(spot),
         export_price_per_kwh=tariff.export_price(spot),
-        vehicles=(vehicle(soc_pct, datetime.fromtimestamp(departure_s, UTC), v2g),),
+        vehicles=(
+            vehicle(soc_pct, datetime.fromtimestamp(departure_s, UTC), v2g, target_pct, care),
+        ),
         solar_power_w=world.solar_w[first:stop],
         base_load_power_w=world.load_w[first:stop],
         site=SITE,
@@ -383,6 +411,7 @@ class Tally:
     solve_times_s: list[float] = field(default_factory=list)
     mip_solves: int = 0
     non_optimal: int = 0
+    hours_above_care: float = 0.0
 
 
 def site_bill(world: World, idx: np.ndarray, ev_w: np.ndarray) -> float:
@@ -402,8 +431,15 @@ def step_soc(soc_kwh: float, c_w: float, d_w: float) -> float:
     return soc_kwh + SLOT_H * (0.92 * c_w - d_w / 0.92) / 1000.0
 
 
-def simulate(world: World, sessions: list[Session], strategy: str) -> Tally:  # noqa: PLR0912
+def simulate(  # noqa: PLR0912
+    world: World,
+    sessions: list[Session],
+    strategy: str,
+    target_pct: float = TARGET_PCT,
+    care: dict[str, object] | None = None,
+) -> Tally:
     tally = Tally()
+    above_kwh = CARE_PCT / 100 * CAPACITY_KWH + 1e-3
     v2g = strategy.endswith("v2g")
     soc_kwh: float | None = None
     first_arrival_kwh = 0.0
@@ -412,7 +448,7 @@ def simulate(world: World, sessions: list[Session], strategy: str) -> Tally:  # 
         b = (s.plugout_s - world.start_s) // SLOT_S  # quarters before plug-out
         if b <= a:
             continue
-        arrival = (TARGET_PCT / 100 * CAPACITY_KWH if soc_kwh is None else soc_kwh) - s.energy_kwh
+        arrival = (target_pct / 100 * CAPACITY_KWH if soc_kwh is None else soc_kwh) - s.energy_kwh
         floor = 0.05 * CAPACITY_KWH
         if arrival < floor:
             tally.topped_up_kwh += floor - arrival
@@ -427,7 +463,7 @@ def simulate(world: World, sessions: list[Session], strategy: str) -> Tally:  # 
         # Reachable: charging at full power from arrival (within the site limit) gets there.
         headroom = np.clip(SITE.import_limit_w - world.load_w[idx] + world.solar_w[idx], 0, 11e3)
         reachable = arrival + float(np.sum(headroom)) * SLOT_H * 0.92 / 1000 >= (
-            TARGET_PCT / 100 * CAPACITY_KWH - 1e-3
+            target_pct / 100 * CAPACITY_KWH - 1e-3
         )
         if strategy in {"charge_now", "perfect_foresight", "perfect_foresight_v2g"}:
             problem = make_problem(
@@ -438,6 +474,8 @@ def simulate(world: World, sessions: list[Session], strategy: str) -> Tally:  # 
                 departure_s=departure_s,
                 v2g=v2g,
                 realised=True,
+                target_pct=target_pct,
+                care=care,
             )
             if strategy == "charge_now":
                 from custom_components.v2g.optimizer import charge_now  # noqa: PLC0415
@@ -452,6 +490,7 @@ def simulate(world: World, sessions: list[Session], strategy: str) -> Tally:  # 
             discharge = plan.discharge_power_w.copy()
             for k in range(b - a):
                 soc = step_soc(soc, charge[k], discharge[k])
+                tally.hours_above_care += SLOT_H * (soc > above_kwh)
         else:
             for k in range(b - a):
                 now = a + k
@@ -464,6 +503,8 @@ def simulate(world: World, sessions: list[Session], strategy: str) -> Tally:  # 
                     departure_s=departure_s,
                     v2g=v2g,
                     realised=False,
+                    target_pct=target_pct,
+                    care=care,
                 )
                 if strategy == "cheapest_slots":
                     plan = cheapest_slots(problem)
@@ -475,6 +516,7 @@ def simulate(world: World, sessions: list[Session], strategy: str) -> Tally:  # 
                 charge[k] = plan.charge_power_w[0]
                 discharge[k] = plan.discharge_power_w[0]
                 soc = step_soc(soc, charge[k], discharge[k])
+                tally.hours_above_care += SLOT_H * (soc > above_kwh)
         ev_w = charge - discharge
         bill = site_bill(world, idx, ev_w) - site_bill(world, idx, np.zeros(b - a))
         wear = float(np.sum(SLOT_H * 0.02 * (charge + discharge) / 1000.0))
@@ -483,7 +525,7 @@ def simulate(world: World, sessions: list[Session], strategy: str) -> Tally:  # 
         tally.charged_kwh += float(np.sum(charge)) * SLOT_H / 1000
         tally.discharged_kwh += float(np.sum(discharge)) * SLOT_H / 1000
         tally.sessions += 1
-        if soc < (TARGET_PCT - 0.5) / 100 * CAPACITY_KWH:  # missed by more than 0.5 points
+        if soc < (target_pct - 0.5) / 100 * CAPACITY_KWH:  # missed by more than 0.5 points
             tally.missed += 1
             if reachable:
                 tally.missed_reachable += 1
@@ -673,6 +715,83 @@ def _job(spec: SeriesSpec, strategy: str, user: str) -> tuple[str, str, Tally, f
     return spec.name, strategy, tally, time.perf_counter() - started
 
 
+def _care_job(
+    spec: SeriesSpec, strategy: str, variant: str, user: str
+) -> tuple[str, str, str, Tally]:
+    world, sessions, _ = _world_and_sessions(spec, user)
+    care = CARE_VARIANTS[variant]
+    return spec.name, strategy, variant, simulate(world, sessions, strategy, CARE_TARGET_PCT, care)
+
+
+def care_main(specs: tuple[SeriesSpec, ...], mode: str, user: str, workers: int) -> int:
+    """Battery care: hours above 80 % SoC and annual cost of today's plan against late charging
+    and a care cost, with a 90 % departure target (at 80 % there is nothing above it)."""
+    jobs = [
+        (spec, strategy, variant)
+        for spec in specs
+        for strategy in ("smart", "smart_v2g")
+        for variant in CARE_VARIANTS
+    ]
+    tallies: dict[tuple[str, str, str], Tally] = {}
+    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(_care_job, spec, st, variant, user) for spec, st, variant in jobs]
+        for future in as_completed(futures):
+            name, strategy, variant, tally = future.result()
+            tallies[(name, strategy, variant)] = tally
+            print(f"  done: {name} / {strategy} / {variant}", flush=True)
+    out_series: dict[str, object] = {}
+    verdicts: list[str] = []
+    for spec in specs:
+        print(f"\n== battery care, {spec.name}: target {CARE_TARGET_PCT:.0f} % ==")
+        print(f"{'strategy':<12}{'variant':<8}{'cost EUR':>10}{'h > 80 %':>10}{'missed':>8}")
+        rows: dict[str, object] = {}
+        for strategy in ("smart", "smart_v2g"):
+            today = tallies[(spec.name, strategy, "today")]
+            for variant in CARE_VARIANTS:
+                tally = tallies[(spec.name, strategy, variant)]
+                rows[f"{strategy}/{variant}"] = {
+                    "annual_cost_eur": round(tally.cost_eur, 2),
+                    "hours_above_80_pct": round(tally.hours_above_care, 1),
+                    "missed_reachable": tally.missed_reachable,
+                    "sessions": tally.sessions,
+                }
+                print(
+                    f"{strategy:<12}{variant:<8}{tally.cost_eur:>10.2f}"
+                    f"{tally.hours_above_care:>10.1f}{tally.missed_reachable:>8}"
+                )
+                if variant == "today":
+                    continue
+                extra = (tally.cost_eur - today.cost_eur) / abs(today.cost_eur)
+                ok = (
+                    tally.hours_above_care < today.hours_above_care
+                    and extra <= 0.005
+                    and tally.missed_reachable == 0
+                )
+                verdicts.append(
+                    f"{spec.name}: {strategy} {variant} {'PASS' if ok else 'FAIL'} "
+                    f"(hours above 80 %: {tally.hours_above_care:.0f} vs "
+                    f"{today.hours_above_care:.0f}; cost {extra:+.2%})"
+                )
+        out_series[spec.name] = rows
+    print(
+        "\n== acceptance: fewer hours above 80 %, cost within 0.5 %, no reachable target missed =="
+    )
+    for line in verdicts:
+        print(line)
+    results = {
+        "mode": mode,
+        "target_pct": CARE_TARGET_PCT,
+        "variants": CARE_VARIANTS,
+        "assumptions": ASSUMPTIONS,
+        "series": out_series,
+        "acceptance": verdicts,
+    }
+    out = Path(__file__).parent / "results" / f"care-{mode}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
+    return 0
+
+
 def _speed_job(quick: bool) -> dict[str, object]:
     spec = FULL[0]
     prices = load_prices(spec.column, spec.filename, spec.name)
@@ -692,9 +811,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user", default="ASK_Plass67", help="EV session user id")
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     parser.add_argument("--out", default=None, help="results file (default results/<mode>.json)")
+    parser.add_argument(
+        "--care", action="store_true", help="only the battery care comparison (target 90 %%)"
+    )
+    parser.add_argument("--only", default=None, help="only the series whose name has this")
     args = parser.parse_args(argv)
     specs = QUICK if args.quick else FULL
     mode = "quick" if args.quick else "full"
+    if args.only:
+        specs = tuple(spec for spec in specs if args.only in spec.name)
+        mode = f"{mode}-{args.only.replace(' ', '_')}"
+    if args.care:
+        return care_main(specs, mode, args.user, args.workers)
     wall = time.perf_counter()
     load_avg = os.getloadavg()
 

@@ -133,6 +133,7 @@ async def test_options_vehicle_site(hass: HomeAssistant, init_integration: MockC
     assert result["type"] is FlowResultType.MENU
     assert result["menu_options"] == [
         "vehicle_site",
+        "battery_care",
         "prices",
         "export_price",
         "solar",
@@ -511,3 +512,60 @@ async def test_options_frequency_response(
     assert droop is not None
     assert droop.max_up_w == 3000
     assert droop.start.hour == 17
+
+
+async def test_options_battery_care(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """The battery care step: late charging and a care cost reach the plan, and a battery's
+    price, capacity and cycle life set the wear cost per kWh (shown in the step)."""
+    plan = hass.states.get("sensor.garage_plan")
+    assert plan is not None
+    assert "hours_above_care_soc" in plan.attributes
+    assert "full_cycles" in plan.attributes
+    # Today's default: at a flat price the EV charges at once.
+    assert hass.states.get("sensor.garage_power").state == "11000.0"
+    # Charging late: the same cost, but the EV waits and is full 30 min before departure.
+    flow_id = await _options_step(hass, init_integration, "battery_care")
+    result = await hass.config_entries.options.async_configure(
+        flow_id,
+        {
+            "care_soc_pct": 80,
+            "care_cost_per_kwh_h": 0.0,
+            "charge_late": True,
+            "finish_margin_min": 30,
+        },
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert hass.states.get("sensor.garage_power").state == "0.0"
+    assert hass.states.get("sensor.garage_ev_state_of_charge_at_departure").state == "80.0"
+    schedule = hass.states.get("sensor.garage_plan").attributes["schedule"]
+    charging = [point for point in schedule if point["power_w"] > 0]
+    assert charging
+    assert charging[0]["start"] > schedule[0]["start"]
+    flow_id = await _options_step(hass, init_integration, "battery_care")
+    result = await hass.config_entries.options.async_configure(
+        flow_id,
+        {
+            "care_soc_pct": 70,
+            "care_cost_per_kwh_h": 0.002,
+            "charge_late": False,
+            "finish_margin_min": 30,
+            "battery_price": 9_000,
+            "battery_usable_kwh": 60,
+            "battery_cycle_life": 2_500,
+        },
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    options = init_integration.options
+    assert options["wear_cost_per_kwh"] == pytest.approx(0.03)  # 9000 / (2 x 60 x 2500)
+    assert options["care_soc_pct"] == 70
+    assert options["charge_late"] is False
+    # Opened again, the step shows the wear cost now and the one from the battery's figures.
+    result = await hass.config_entries.options.async_init(init_integration.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "battery_care"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["description_placeholders"]["wear_per_kwh"] == "0.0300"
+    assert result["description_placeholders"]["wear_now"] == "0.0300"

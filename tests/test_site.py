@@ -243,3 +243,33 @@ async def test_every_schedule_follows_the_latest_plan(
     later = datetime.fromisoformat(starts[0]) + timedelta(minutes=15) + UPDATE_INTERVAL
     assert starts[1] == later.isoformat()
     assert starts[0].endswith("+01:00")  # the user's time zone (Copenhagen in January)
+
+
+async def test_priority_decides_whose_target_the_plan_keeps(
+    hass: HomeAssistant, site: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A fuse too small for both departure targets: the plan keeps the high-priority EV's."""
+    await hass.services.async_call(
+        "number",
+        "set_value",
+        {"entity_id": "number.home_grid_import_limit", "value": 3_000},
+        blocking=True,
+    )
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.garage_ev_priority", "option": "high"},
+        blocking=True,
+    )
+    await _update(hass, site, freezer, 400)
+    assert hass.states.get("binary_sensor.garage_ev_target_at_risk").state == "off"
+    assert hass.states.get("binary_sensor.carport_ev_target_at_risk").state == "on"
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.garage_ev_priority", "option": "low"},
+        blocking=True,
+    )
+    await _update(hass, site, freezer, 400)
+    assert hass.states.get("binary_sensor.garage_ev_target_at_risk").state == "on"
+    assert hass.states.get("binary_sensor.carport_ev_target_at_risk").state == "off"

@@ -18,12 +18,19 @@ from homeassistant.helpers import selector
 import voluptuous as vol
 
 from .const import (
+    CARE_DEFAULTS,
     DEFAULT_LOAD_CONSTANT_W,
     DEFAULT_LOAD_HISTORY_WEEKS,
     DEFAULT_OPERATOR_CHARGER_LIMIT_W,
     DEFAULT_OPTIONS,
     DEFAULT_PRICE_FIXED_PER_KWH,
+    OPT_BATTERY_CYCLE_LIFE,
+    OPT_BATTERY_PRICE,
+    OPT_BATTERY_USABLE_KWH,
+    OPT_CARE_COST_PER_KWH_H,
+    OPT_CARE_SOC_PCT,
     OPT_CHARGE_EFFICIENCY_PCT,
+    OPT_CHARGE_LATE,
     OPT_DISCHARGE_EFFICIENCY_PCT,
     OPT_EXPORT_ALLOWED,
     OPT_EXPORT_PRICE_ENTITY,
@@ -32,6 +39,7 @@ from .const import (
     OPT_EXPORT_PRICE_FIXED_PER_KWH,
     OPT_EXPORT_PRICE_SOURCE,
     OPT_EXPORT_PRICE_UNIT,
+    OPT_FINISH_MARGIN_MIN,
     OPT_FLEX_EVENT_ENTITIES,
     OPT_FLEX_POINTS_PER_CURRENCY,
     OPT_FREQ_DEADBAND_MHZ,
@@ -94,6 +102,9 @@ from .openadr_ven import InvalidVenConfigError, ven_config
 # What the inputs layer uses when an option is not set, shown in the forms as suggestions.
 FORM_DEFAULTS: dict[str, Any] = {
     **DEFAULT_OPTIONS,
+    **CARE_DEFAULTS,
+    OPT_BATTERY_USABLE_KWH: 60.0,
+    OPT_BATTERY_CYCLE_LIFE: 3000,
     OPT_GRID_IMPORT_LIMITED: True,
     OPT_PRICE_FIXED_PER_KWH: DEFAULT_PRICE_FIXED_PER_KWH,
     OPT_PRICE_FEE_PER_KWH: 0.0,
@@ -150,6 +161,22 @@ def _price(step: float = 0.001) -> selector.NumberSelector:
     return number_selector(-10, 100, step)
 
 
+def wear_cost_per_kwh(options: Mapping[str, Any]) -> float | None:
+    """Battery wear per kWh through the battery (either way): price / (2 x usable kWh x cycles).
+
+    None without a battery price (or with a capacity or cycle life of 0).
+    """
+    try:
+        price = float(options[OPT_BATTERY_PRICE])
+        usable = float(options[OPT_BATTERY_USABLE_KWH])
+        cycles = float(options[OPT_BATTERY_CYCLE_LIFE])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if price <= 0 or usable <= 0 or cycles <= 0:
+        return None
+    return price / (2.0 * usable * cycles)
+
+
 class V2GOptionsFlow(OptionsFlow):
     """The site's grid connection and battery defaults; its price, solar and load sources."""
 
@@ -159,6 +186,7 @@ class V2GOptionsFlow(OptionsFlow):
             step_id="init",
             menu_options=[
                 "vehicle_site",
+                "battery_care",
                 "prices",
                 "export_price",
                 "solar",
@@ -238,6 +266,36 @@ class V2GOptionsFlow(OptionsFlow):
         ):
             errors[OPT_GRID_IMPORT_LIMIT_W] = "import_limit_zero"
         return await self._async_save("vehicle_site", fields, user_input, errors=errors)
+
+    # --- battery care -----------------------------------------------------------------------
+
+    async def async_step_battery_care(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Time at high state of charge, late charging, and the wear cost from a battery's price.
+
+        With a battery price, its usable capacity and cycle life, saving sets the site's wear
+        cost per kWh to price / (2 x capacity x cycles) (a kWh in and out is one cycle's half).
+        """
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(OPT_CARE_SOC_PCT): number_selector(50, 100, 1, "%"),
+            vol.Required(OPT_CARE_COST_PER_KWH_H): number_selector(0, 1, 0.001),
+            vol.Required(OPT_CHARGE_LATE): selector.BooleanSelector(),
+            vol.Required(OPT_FINISH_MARGIN_MIN): number_selector(0, 240, 1, "min"),
+            vol.Optional(OPT_BATTERY_PRICE): number_selector(0, 100_000, 1),
+            vol.Optional(OPT_BATTERY_USABLE_KWH): number_selector(1, 250, 0.1, "kWh"),
+            vol.Optional(OPT_BATTERY_CYCLE_LIFE): number_selector(100, 20_000, 100),
+        }
+        current = {**FORM_DEFAULTS, **self.config_entry.options, **(user_input or {})}
+        wear = wear_cost_per_kwh(current)
+        if user_input is not None and wear is not None:
+            user_input = {**user_input, OPT_WEAR_COST_PER_KWH: round(wear, 4)}
+        shown = current.get(OPT_WEAR_COST_PER_KWH, DEFAULT_OPTIONS[OPT_WEAR_COST_PER_KWH])
+        placeholders = {
+            "wear_per_kwh": f"{wear:.4f}" if wear is not None else "-",
+            "wear_now": f"{float(shown):.4f}",
+        }
+        return await self._async_save("battery_care", fields, user_input, placeholders=placeholders)
 
     # --- import price -----------------------------------------------------------------------
 

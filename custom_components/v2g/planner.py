@@ -19,10 +19,15 @@ import numpy.typing as npt
 
 from .chargers import Capabilities, ChargerState
 from .const import (
+    CARE_DEFAULTS,
     DEFAULT_OPTIONS,
+    OPT_CARE_COST_PER_KWH_H,
+    OPT_CARE_SOC_PCT,
     OPT_CHARGE_EFFICIENCY_PCT,
+    OPT_CHARGE_LATE,
     OPT_DISCHARGE_EFFICIENCY_PCT,
     OPT_EXPORT_ALLOWED,
+    OPT_FINISH_MARGIN_MIN,
     OPT_GRID_EXPORT_LIMIT_W,
     OPT_GRID_IMPORT_LIMIT_W,
     OPT_GRID_IMPORT_LIMITED,
@@ -119,6 +124,8 @@ class PlanResult:
             "best_reachable_soc_pct": None if best is None else round(best, 1),
             "departure_soc_pct": None if departure is None else round(departure, 1),
             "soc_assumed": self.soc_assumed[index],
+            "full_cycles": round(vehicle.full_cycles, 3),
+            "hours_above_care_soc": round(vehicle.hours_above_care, 2),
         }
 
 
@@ -150,6 +157,11 @@ def planning_grid(now: datetime, boundaries: Sequence[datetime] = ()) -> SlotGri
 def option(options: Mapping[str, Any], key: str) -> float:
     """A numeric site option, or its default."""
     return float(options.get(key, DEFAULT_OPTIONS[key]))
+
+
+def care_option(options: Mapping[str, Any], key: str) -> float:
+    """A battery care option (`CARE_DEFAULTS`), or its default."""
+    return float(options.get(key, CARE_DEFAULTS[key]))
 
 
 def build_vehicle(
@@ -196,6 +208,10 @@ def build_vehicle(
         wear_cost_per_kwh=option(options, OPT_WEAR_COST_PER_KWH),
         v2g_allowed=v2g,
         priority=PRIORITY_WEIGHTS[settings.priority],
+        care_soc_pct=care_option(options, OPT_CARE_SOC_PCT),
+        care_cost_per_kwh_h=care_option(options, OPT_CARE_COST_PER_KWH_H),
+        charge_late=bool(care_option(options, OPT_CHARGE_LATE)),
+        finish_margin_s=care_option(options, OPT_FINISH_MARGIN_MIN) * 60.0,
     )
     return vehicle, soc_assumed
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 import sys
 
 import numpy as np
 import pytest
 
-from custom_components.v2g.optimizer import Plan, Problem, Site, SolveOptions, charge_now, solve
+from custom_components.v2g.optimizer import (
+    Plan,
+    Problem,
+    Site,
+    SolveOptions,
+    Vehicle,
+    charge_now,
+    make_grid,
+    solve,
+)
 
 from .common import assert_balanced, assert_no_simultaneous, ev, hours, kw, problem
 from .real_data import real_fleet
@@ -105,3 +115,48 @@ def test_infeasible_rounding_falls_back_to_the_rounds(monkeypatch: pytest.Monkey
     plan = solve(prob, SolveOptions(max_rounds=3))
     assert plan.ok
     _check(prob, plan)
+
+
+@pytest.mark.parametrize("first", [0, 1])
+def test_high_priority_keeps_a_reachable_target_under_a_scarce_fuse(first: int) -> None:
+    """Two 60 kWh EVs at 40 % wanting 80 % in 13 h behind 2.6 kW left by the fuse, both with a
+    1.4 kW minimum (so they cannot share a slot) and a grid starting at an odd second: ample for
+    one target, not for two. The high-priority EV reaches its target; the other gets the rest."""
+    start = datetime(2026, 1, 15, 17, 30, 30, tzinfo=UTC)
+    grid = make_grid(start, start + timedelta(hours=13))
+    n = len(grid)
+
+    def vehicle(name: str, priority: float) -> Vehicle:
+        return Vehicle(
+            name=name,
+            capacity_kwh=60.0,
+            soc_pct=40.0,
+            target_soc_pct=80.0,
+            departure=start + timedelta(hours=13),
+            max_charge_power_w=11_000.0,
+            max_discharge_power_w=11_000.0,
+            min_charge_power_w=1_400.0,
+            min_discharge_power_w=1_400.0,
+            priority=priority,
+            v2g_allowed=True,
+        )
+
+    priorities = [2.0, 1.0] if first == 0 else [1.0, 2.0]
+    prob = Problem(
+        grid=grid,
+        import_price_per_kwh=np.full(n, 0.30),
+        export_price_per_kwh=np.full(n, 0.30),
+        base_load_power_w=np.full(n, 400.0),
+        vehicles=(vehicle("garage", priorities[0]), vehicle("carport", priorities[1])),
+        site=Site(import_limit_w=3_000.0),
+    )
+    plan = solve(prob)
+    _check(prob, plan)
+    high, low = plan.vehicles[first], plan.vehicles[1 - first]
+    assert high.target_reachable
+    assert high.departure_soc_pct == pytest.approx(80.0, abs=0.01)
+    assert not low.target_reachable
+    # The rest of the fuse goes to the other EV: 2.6 kW x 13 h less the first one's 26.1 kWh,
+    # less at most one slot that neither can use at its minimum power.
+    assert low.departure_soc_pct is not None
+    assert 50.0 < low.departure_soc_pct < 53.0

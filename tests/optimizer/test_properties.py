@@ -66,6 +66,9 @@ def problems(draw: st.DrawFn, max_vehicles: int = 1) -> Problem:
                 wear_cost_per_kwh=draw(st.sampled_from([0.0, 0.03])),
                 v2g_allowed=v2g,
                 reserve_within_s=draw(st.sampled_from([None, None, 1800.0, 7200.0])),
+                care_cost_per_kwh_h=draw(st.sampled_from([0.0, 0.0, 0.01])),
+                charge_late=draw(st.booleans()),
+                finish_margin_s=draw(st.sampled_from([0.0, 0.0, 1800.0])),
             )
         )
     site = Site(

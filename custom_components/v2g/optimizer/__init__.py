@@ -16,14 +16,19 @@ Public API (everything else in the package is internal):
   fleet with minimum powers, or why a fallback was used).
 - Per vehicle: `Vehicle.priority` (who gets scarce site energy first) and
   `Vehicle.reserve_within_s` (below the reserve: reach it within a window, cheaply, instead of
-  at once).
+  at once). Battery care: `Vehicle.care_cost_per_kwh_h` (a cost per kWh held above
+  `Vehicle.care_soc_pct` per hour, until the departure; in ``CostBreakdown.care_cost`` and the
+  objective, not in the money), `Vehicle.charge_late` (equal-cost plans charge as late as the
+  target allows instead of at once) and `Vehicle.finish_margin_s` (reach the target this much
+  before the departure).
 - Dispatch (aggregators, automations): per-slot bounds on a vehicle's signed power
   (`Vehicle.power_floor_w` / `power_ceiling_w`, hard within the reserve, the cycling cap and the
   fuse) and on the site's net grid power (`Problem.grid_floor_w` / `grid_ceiling_w`), and soft
   targets (`Vehicle.preferred_power_w`, `Problem.grid_preferred_w`, priced by
   `prefer_penalty_per_kwh`); `Plan.dispatch_unmet_kwh` says how much of the bounds was missed.
 - Output: `Plan` (per-slot grid flows, `CostBreakdown`, status), `VehiclePlan` (per-vehicle
-  power, SoC, whether the departure target is reachable).
+  power, SoC, whether the departure target is reachable, equivalent full cycles and hours above
+  the care level).
 - Baselines and costing: `charge_now`, `cheapest_slots`, `perfect_foresight`, `STRATEGIES`,
   `evaluate` (costs any schedule the way the optimizer costs its own), and the two valuation
   rules of the objective, `penalty_per_kwh` and `terminal_value_per_kwh`.

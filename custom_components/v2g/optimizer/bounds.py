@@ -8,12 +8,20 @@ slot is, how much energy the target needs and when the EV is plugged in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import numpy as np
 
 from .model import BoolArray, FloatArray, Problem, Vehicle, vehicle_bounds_w
 
-__all__ = ["VehicleData", "export_limit_kw", "import_limit_kw", "vehicle_data", "vehicles_data"]
+__all__ = [
+    "VehicleData",
+    "export_limit_kw",
+    "import_limit_kw",
+    "tie_epsilons",
+    "vehicle_data",
+    "vehicles_data",
+]
 
 
 @dataclass(slots=True)
@@ -45,6 +53,14 @@ class VehicleData:
     reserve_hours: FloatArray
     """Per slot, the hours a kWh below the reserve at its end is penalised for: the slot's length,
     or 0 before the deadline of ``Vehicle.reserve_within_s`` (soft reserve only)."""
+    care_kwh: float = 0.0
+    """Battery care threshold (kWh stored)."""
+    care_weight: FloatArray = field(default_factory=lambda: np.zeros(0))
+    """Per slot, the battery care cost of a kWh stored above ``care_kwh`` at the slot's end
+    (cost per kWh-hour times the slot's hours until the departure; empty or zeros: none)."""
+    care_until: int = 0
+    """Slots counted for battery care and hours above its threshold: until the departure (the
+    whole horizon without one)."""
     offset: int = 0
     """Column of this vehicle's first variable in the LP (set by the formulation)."""
     charge_floor_kw: FloatArray = field(default_factory=lambda: np.zeros(0))
@@ -67,6 +83,11 @@ class VehicleData:
     def discharge_floor(self, n: int) -> FloatArray:
         """``discharge_floor_kw`` with zeros when there is none."""
         return self.discharge_floor_kw if self.discharge_floor_kw.shape[0] else np.zeros(n)
+
+    @property
+    def care(self) -> bool:
+        """Whether stored energy above the care threshold is costed anywhere."""
+        return bool(self.care_weight.shape[0]) and bool(np.any(self.care_weight > 0))
 
     @property
     def c(self) -> int:
@@ -149,12 +170,13 @@ def vehicle_data(
     departure_index: int | None = None
     extra_kwh = 0.0
     if vehicle.departure is not None:
-        k = grid.slots_ending_by(vehicle.departure)
+        finish = _finish(problem, vehicle)
+        k = grid.slots_ending_by(finish)
         if k > 0:
             departure_index = k
             if k == n:
                 # Departure after the horizon: require what cannot be charged after it.
-                after_h = max(0.0, (vehicle.departure - grid.end).total_seconds() / 3600.0)
+                after_h = max(0.0, (finish - grid.end).total_seconds() / 3600.0)
                 extra_kwh = (
                     after_h * vehicle.max_charge_power_w / 1000.0 * vehicle.charge_efficiency
                 )
@@ -200,6 +222,9 @@ def vehicle_data(
             headroom if headroom is not None else site_headroom_kw(problem),
         )
         floors = (rest[0], rest[1], rest[2])
+    care_weight = np.zeros(n)
+    until = n if vehicle.departure is None else grid.slots_ending_by(vehicle.departure)
+    care_weight[:until] = vehicle.care_cost_per_kwh_h * grid.durations_h[:until]
     return VehicleData(
         vehicle=vehicle,
         available=available,
@@ -222,6 +247,9 @@ def vehicle_data(
         charge_floor_kw=floors[0],
         discharge_floor_kw=floors[1],
         preferred_kw=floors[2],
+        care_kwh=vehicle.care_soc_pct / 100.0 * cap,
+        care_weight=care_weight,
+        care_until=until,
     )
 
 
@@ -275,6 +303,34 @@ def _with_minimum(floor: FloatArray, minimum: float, maximum: FloatArray) -> Flo
     return np.where(raised <= maximum + 1e-12, raised, 0.0)
 
 
+def _finish(problem: Problem, vehicle: Vehicle) -> datetime:
+    """When the departure target applies.
+
+    ``finish_margin_s`` before the departure if the target is still in reach by then at full
+    power (within the import limit); else at the departure itself, so the margin never costs
+    the target.
+    """
+    assert vehicle.departure is not None
+    if vehicle.finish_margin_s <= 0:
+        return vehicle.departure
+    finish = vehicle.departure - timedelta(seconds=vehicle.finish_margin_s)
+    grid = problem.grid
+    k = grid.slots_ending_by(finish)
+    if k >= len(grid):
+        return finish  # the target lies beyond the horizon either way
+    if vehicle.available is not None:
+        plugged = np.asarray(vehicle.available, dtype=bool)[:k]
+    else:
+        plugged = np.ones(k, dtype=bool)
+    room_kw = np.clip(
+        import_limit_kw(problem)[:k] - (problem.load - problem.solar)[:k] / 1000.0, 0.0, None
+    )
+    power_kw = np.where(plugged, np.minimum(vehicle.max_charge_power_w / 1000.0, room_kw), 0.0)
+    reach_kwh = float(np.sum(power_kw * grid.durations_h[:k])) * vehicle.charge_efficiency
+    needed_kwh = (vehicle.target_soc_pct - vehicle.soc_pct) / 100.0 * vehicle.capacity_kwh
+    return finish if reach_kwh >= needed_kwh else vehicle.departure
+
+
 def import_limit_kw(problem: Problem) -> FloatArray:
     """Import limit per slot, raised to the house's net load where that alone exceeds it."""
     net_load_kw = (problem.load - problem.solar) / 1000.0
@@ -286,3 +342,10 @@ def export_limit_kw(problem: Problem) -> float:
     if not problem.site.export_allowed:
         return 0.0
     return problem.site.export_limit_w / 1000.0
+
+
+def tie_epsilons(eps: float, n: int, *, late: bool) -> FloatArray:
+    """Per-slot tie-breaking cost of charging a kW: rising (charge early) or falling (late)."""
+    share = np.arange(n) / n
+    epsilons: FloatArray = eps * (2.0 - share if late else 1.0 + share)
+    return epsilons

@@ -16,6 +16,7 @@ from .model import CostBreakdown, FloatArray, Plan, Problem, VehiclePlan, vehicl
 
 __all__ = [
     "SITE_MUST_WEIGHT",
+    "care_of",
     "dispatch_costs",
     "evaluate",
     "evaluate_data",
@@ -107,6 +108,20 @@ def dispatch_costs(
     return penalty, unmet
 
 
+def care_of(vd: VehicleData, stored_kwh: FloatArray, hours: FloatArray) -> tuple[float, float]:
+    """Battery care cost and hours above the care threshold of a stored-energy trajectory.
+
+    Both count slots until the departure (the whole horizon without one), by the stored energy
+    at each slot's end (the formulation's convention); a Wh above the threshold does not count
+    as an hour above it.
+    """
+    until = vd.care_until
+    above = np.clip(stored_kwh - vd.care_kwh, 0.0, None)
+    cost = float(np.sum(vd.care_weight * above)) if vd.care else 0.0
+    hours_above = float(np.sum(hours[:until][above[:until] > 1e-3]))
+    return cost, hours_above
+
+
 def evaluate(
     problem: Problem,
     charge_power_w: list[FloatArray],
@@ -165,6 +180,7 @@ def evaluate_data(  # noqa: PLR0915
     wear_total = 0.0
     shortfall = 0.0
     terminal = 0.0
+    care_total = 0.0
     for vd, c_w, d_w in zip(data, charge_power_w, discharge_power_w, strict=True):
         c = np.asarray(c_w, dtype=np.float64) / 1000.0
         d = np.asarray(d_w, dtype=np.float64) / 1000.0
@@ -177,6 +193,8 @@ def evaluate_data(  # noqa: PLR0915
         below = np.clip(vd.reserve_kwh - stored, 0.0, None)
         shortfall += weight * float(np.sum(vd.reserve_hours * below))
         terminal += v_term * float(stored[-1] - vd.initial_kwh)
+        care = care_of(vd, stored, h)
+        care_total += care[0]
         reachable = True
         best: float | None = None
         dep_soc: float | None = None
@@ -198,6 +216,9 @@ def evaluate_data(  # noqa: PLR0915
                 departure_soc_pct=dep_soc,
                 departure_index=vd.departure_index,
                 wear_cost=wear,
+                full_cycles=float(np.sum(h * (vd.eta_c * c + d / vd.eta_d)))
+                / (2.0 * vd.capacity_kwh),
+                hours_above_care=care[1],
             )
         )
     net_kw = (problem.load - problem.solar) / 1000.0 + total_c - total_d
@@ -227,6 +248,7 @@ def evaluate_data(  # noqa: PLR0915
         terminal_value=terminal,
         shortfall_penalty=shortfall,
         dispatch_penalty=dispatch_penalty,
+        care_cost=care_total,
     )
     return Plan(
         grid=problem.grid,

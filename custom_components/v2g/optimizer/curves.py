@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .bounds import VehicleData, export_limit_kw, import_limit_kw
+from .bounds import VehicleData, export_limit_kw, import_limit_kw, tie_epsilons
 from .model import BoolArray, FloatArray, Problem
 
 __all__ = ["Curves", "power_kw", "price_scale", "site_flows_kw", "vehicle_curves"]
@@ -167,7 +167,7 @@ def vehicle_curves(problem: Problem, vd: VehicleData, *, tie_break: bool) -> Cur
 
     import_cost, export_cost, _, _ = _site(net[:, None] + p, *_broadcast(limits, prices))
     site_cost = np.minimum(import_cost, export_cost)
-    later = eps * (1.0 + np.arange(n) / n)
+    later = tie_epsilons(eps, n, late=vd.vehicle.charge_late)
     vehicle_cost = np.where(p > 0.0, (vd.wear + later[:, None]) * p, (vd.wear + 0.1 * eps) * (-p))
     cost = np.where(valid, h[:, None] * (site_cost + vehicle_cost) / scale, np.inf)
     energy = np.where(valid, h[:, None] * np.where(p > 0.0, vd.eta_c * p, p / vd.eta_d), np.inf)

@@ -14,6 +14,11 @@ for the import limit), so fleets with minimum powers get a heuristic with a boun
 4. A vehicle the rounding left further from its target or reserve than the LP (for instance one
    that needs less than a minimum-power slot's worth to reach a target at its cycling cap) is
    planned again alone, exactly (`single`), around the others' fixed plans.
+5. If a vehicle then misses its target while one of lower priority is planned, the vehicles are
+   planned one after another, highest priority first, each exactly around the ones before it;
+   that plan wins if it keeps more of the higher priorities' targets (`_served_first`). The
+   rounding cannot see that a high-priority vehicle's share of a slot time-shared below the
+   minimum power belongs to it rather than to the vehicle it shares the fuse with.
 
 Its weak spot: the rounding is per vehicle and ignores the shared import limit, so where a scarce
 limit is split among several vehicles below their minimum power (three vans sharing 12 kW at
@@ -45,6 +50,7 @@ __all__ = ["FleetAnswer", "fix_on_off", "solve_fleet"]
 
 _TOL_KW = 1e-6
 _SHORT_KWH = 1e-6
+_TARGET_KWH = 1e-3
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,9 @@ def solve_fleet(
     bound = _evaluate(problem, data, relaxed, None).cost.objective
     # Repaired plans no longer match the LP's grid flows: evaluate derives them.
     plan = _evaluate(problem, data, None if repaired else x, (charge, discharge))
+    by_priority = _by_priority(problem, data, (plan, relaxed), opts)
+    if by_priority is not None and _served_first(data, by_priority, plan):
+        plan = by_priority
     fallback = charge_now(problem)  # a rounding can, rarely, do worse than the simplest plan
     if fallback.cost.objective < plan.cost.objective:
         plan = replace(fallback, strategy="optimal")
@@ -184,6 +193,80 @@ def _repair(
             discharge[i] = np.clip(-result.power_kw, 0.0, None)
             changed = True
     return changed
+
+
+def _by_priority(
+    problem: Problem, data: list[VehicleData], answers: tuple[Plan, FloatArray], opts: SolveOptions
+) -> Plan | None:
+    """Plan the vehicles one after another, highest priority first, each exactly around the last.
+
+    Only tried when a vehicle misses its target while one of lower priority is planned: the
+    rounding is per vehicle and blind to the shared import limit, so it can leave the
+    high-priority vehicle a fraction of a slot short (its share of a slot time-shared below the
+    minimum power rounded away), and re-planning it alone around the others' fixed plans cannot
+    take that energy back from a lower-priority vehicle. Here each vehicle sees only the ones
+    before it in priority order. None if it does not apply or a site limit would be broken.
+    """
+    plan, relaxed = answers
+    n = len(problem.grid)
+    lowest = min(vd.vehicle.priority for vd in data)
+    # Only where the relaxation (the LP, minimum powers relaxed) did better for that vehicle:
+    # a target the site cannot serve at all is not worth a re-plan of the whole fleet.
+    if not any(
+        not vp.target_reachable
+        and vd.vehicle.priority > lowest
+        and _shortfall(relaxed, vd, n) + _TARGET_KWH
+        < vd.target_kwh - (vp.departure_soc_pct or 0.0) / 100.0 * vd.capacity_kwh
+        for vd, vp in zip(data, plan.vehicles, strict=True)
+    ):
+        return None
+    limits = (import_limit_kw(problem), export_limit_kw(problem), problem.solar / 1000.0)
+    charge = [np.zeros(n) for _ in data]
+    discharge = [np.zeros(n) for _ in data]
+    planned = np.zeros(n)
+    for i in sorted(range(len(data)), key=lambda i: -data[i].vehicle.priority):
+        vd = data[i]
+        alone = replace(
+            problem, vehicles=(vd.vehicle,), base_load_power_w=problem.load + planned * 1000.0
+        )
+        result = solve_single(alone, vehicle_data(alone, vd.vehicle), opts)
+        if result is None:
+            return None
+        charge[i] = np.clip(result.power_kw, 0.0, None)
+        discharge[i] = np.clip(-result.power_kw, 0.0, None)
+        planned = planned + result.power_kw
+    net_kw = (problem.load - problem.solar) / 1000.0 + planned
+    if np.any(net_kw > limits[0] + 1e-9) or np.any(-net_kw > limits[1] + limits[2] + 1e-9):
+        return None
+    return _evaluate(problem, data, None, (charge, discharge))
+
+
+def _missing_by_priority(data: list[VehicleData], plan: Plan) -> list[float]:
+    """Energy short of the departure targets (kWh) per priority level, highest first."""
+    levels = sorted({vd.vehicle.priority for vd in data}, reverse=True)
+    missing = dict.fromkeys(levels, 0.0)
+    for vd, vp in zip(data, plan.vehicles, strict=True):
+        if vp.departure_soc_pct is not None and not vp.target_reachable:
+            short = vd.target_kwh - vp.departure_soc_pct / 100.0 * vd.capacity_kwh
+            missing[vd.vehicle.priority] += max(0.0, short)
+    return [missing[level] for level in levels]
+
+
+def _served_first(data: list[VehicleData], candidate: Plan, plan: Plan) -> bool:
+    """Whether ``candidate`` keeps more of the higher priorities' targets than ``plan``.
+
+    Priorities are served in order: the first level (from the highest) where the two plans'
+    shortfalls differ by more than a Wh decides, whatever the lower levels lose. The weights alone
+    (priority / lowest) could trade a high-priority EV's last 0.1 kWh for a few tenths of a kWh
+    the minimum powers would otherwise waste for a low-priority one, and leave a reachable
+    target of the EV the user ranked first just short.
+    """
+    for new, old in zip(
+        _missing_by_priority(data, candidate), _missing_by_priority(data, plan), strict=True
+    ):
+        if abs(new - old) > _TARGET_KWH:
+            return new < old
+    return False
 
 
 def fix_on_off(x: FloatArray, data: list[VehicleData], model: Model, hours: FloatArray) -> None:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from .bounds import VehicleData, export_limit_kw, import_limit_kw
+from .bounds import VehicleData, export_limit_kw, import_limit_kw, tie_epsilons
 from .costing import (
     SITE_MUST_WEIGHT,
     penalty_per_kwh,
@@ -167,7 +167,7 @@ def build(problem: Problem, data: list[VehicleData], tie_break: bool) -> Model: 
     for vd in data:
         vd.offset = width
         width += vd.width(n)
-        later = eps * (1.0 + idx / n) if tie_break else np.zeros(n)
+        later = tie_epsilons(eps, n, late=vd.vehicle.charge_late) if tie_break else np.zeros(n)
         cost_parts += [h * (vd.wear + later), h * (vd.wear + 0.1 * eps), np.zeros(n)]
         cost_parts[-1][-1] = -v_term
         s_lower = 0.0 if vd.soft_reserve else vd.reserve_kwh
@@ -232,6 +232,9 @@ def build(problem: Problem, data: list[VehicleData], tie_break: bool) -> Model: 
                 np.array([vd.target_kwh]),
                 np.array([np.inf]),
             )
+    for vd in data:
+        if vd.care:
+            _add_care(model, vd, n, scale)
     if peak_col is not None:
         model.add_rows(
             n,
@@ -294,6 +297,19 @@ def _add_dispatch(model: Model, problem: Problem, data: list[VehicleData], scale
             (r, cols[k:], _full(k, -1.0)),
         ]
         model.add_rows(k, entries, floor[slots], ceiling[slots])
+
+
+def _add_care(model: Model, vd: VehicleData, n: int, scale: float) -> None:
+    """Battery care: ``z_t >= s_t - care_kwh``, ``z_t >= 0``, costing ``care_weight_t`` per kWh."""
+    idx = np.arange(n, dtype=np.int64)
+    room = max(0.0, vd.upper_kwh - vd.care_kwh)
+    cols = model.add_columns(vd.care_weight / scale, np.zeros(n), _full(n, room))
+    model.add_rows(
+        n,
+        [(idx, cols, _full(n, 1.0)), (idx, vd.s(n) + idx, _full(n, -1.0))],
+        _full(n, -vd.care_kwh),
+        _full(n, np.inf),
+    )
 
 
 def plain_cost(problem: Problem, data: list[VehicleData], model: Model) -> FloatArray:

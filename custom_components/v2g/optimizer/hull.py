@@ -203,7 +203,39 @@ class HullLp:
                 np.array([vd.target_kwh]),
                 np.array([np.inf]),
             )
+        self.care_col: int | None = None
+        """First battery care column (kWh above the care threshold per active slot)."""
+        if vd.care:
+            constant += self._add_care(model, stretch)
         return model, constant
+
+    def _add_care(self, model: Model, stretch: IntArray) -> float:
+        """Battery care columns ``z_j >= s_j - care_kwh`` per active slot; returns the constant.
+
+        A stretch's stored energy is costed for each of its slots (until the departure); before
+        the first active slot the initial energy is, as a constant.
+        """
+        vd = self.vd
+        active = self.active.shape[0]
+        before = stretch < 0
+        weight = vd.care_weight / self.curves.scale
+        constant = float(weight[before].sum()) * max(0.0, vd.initial_kwh - vd.care_kwh)
+        if not active:
+            return constant
+        per_stretch = np.bincount(stretch[~before], weights=weight[~before], minlength=active)
+        room = max(0.0, vd.upper_kwh - vd.care_kwh)
+        above = model.add_columns(
+            per_stretch.astype(np.float64), np.zeros(active), np.full(active, room)
+        )
+        self.care_col = int(above[0])
+        idx = np.arange(active, dtype=np.int64)
+        model.add_rows(
+            active,
+            [(idx, above, np.ones(active)), (idx, self.s_col + idx, -np.ones(active))],
+            np.full(active, -vd.care_kwh),
+            np.full(active, np.inf),
+        )
+        return constant
 
     def vertices(self, t: int) -> IntArray:
         """Indices of slot ``t``'s hull vertices over its allowed range."""

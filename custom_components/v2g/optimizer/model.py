@@ -157,6 +157,18 @@ class Vehicle:
     """Per slot: a signed power the plan should run at (a `prefer` dispatch; NaN = none). Each
     kWh of deviation costs `costing.prefer_penalty_per_kwh`: more than arbitrage can earn, less
     than a shortfall below the target or the reserve."""
+    care_soc_pct: float = 80.0
+    """Battery care threshold: stored energy above this SoC is costed by ``care_cost_per_kwh_h``."""
+    care_cost_per_kwh_h: float = 0.0
+    """Battery care (calendar ageing at high SoC): cost per kWh stored above ``care_soc_pct``
+    per hour, from now until the departure (the whole horizon without one); 0 = none. Counted in
+    the plan's objective, not in its money (``CostBreakdown.care_cost``)."""
+    finish_margin_s: float = 0.0
+    """Reach the departure target this many seconds before the departure (a margin for a charger
+    that delivers less than planned); the EV stays available until the departure."""
+    charge_late: bool = False
+    """Tie-break: among plans of equal cost, charge as late as the target allows (False: as
+    early as possible)."""
     name: str = "ev"
     """Identifier, for the caller's bookkeeping."""
 
@@ -176,10 +188,15 @@ class Vehicle:
             "min_charge_power_w",
             "min_discharge_power_w",
             "wear_cost_per_kwh",
+            "care_cost_per_kwh_h",
+            "finish_margin_s",
         ):
             if getattr(self, attr) < 0 or not math.isfinite(getattr(self, attr)):
                 msg = f"{attr} must be finite and >= 0"
                 raise ValueError(msg)
+        if not 0 <= self.care_soc_pct <= 100:
+            msg = "care_soc_pct must be in [0, 100]"
+            raise ValueError(msg)
         if not (self.priority > 0 and math.isfinite(self.priority)):
             msg = "priority must be finite and > 0"
             raise ValueError(msg)
@@ -366,6 +383,9 @@ class CostBreakdown:
     """Penalty for planned SoC below the reserve or the departure target (soft constraints)."""
     dispatch_penalty: float = 0.0
     """Penalty for deviating from a `prefer` dispatch and for missing a site `must` dispatch."""
+    care_cost: float = 0.0
+    """Battery care: ``Vehicle.care_cost_per_kwh_h`` times the kWh-hours stored above the care
+    threshold (a preference the optimizer weighs, not money paid)."""
 
     @property
     def total_cost(self) -> float:
@@ -376,7 +396,11 @@ class CostBreakdown:
     def objective(self) -> float:
         """What the optimizer minimises (up to tie-breaking epsilons)."""
         return (
-            self.total_cost - self.terminal_value + self.shortfall_penalty + self.dispatch_penalty
+            self.total_cost
+            - self.terminal_value
+            + self.shortfall_penalty
+            + self.dispatch_penalty
+            + self.care_cost
         )
 
 
@@ -423,6 +447,12 @@ class VehiclePlan:
     departure_index: int | None
     """Number of slots before the departure target applies (None without a target)."""
     wear_cost: float
+    full_cycles: float = 0.0
+    """Equivalent full cycles of the plan: battery energy charged plus discharged over twice the
+    usable capacity."""
+    hours_above_care: float = 0.0
+    """Hours (until the departure, or the horizon end) the SoC is planned above
+    ``Vehicle.care_soc_pct`` at a slot's end."""
 
     @property
     def power_w(self) -> FloatArray:

@@ -558,6 +558,9 @@ def _milp_start(
     if lp.target_col is not None:
         assert vd.departure_index
         start[lp.target_col] = max(0.0, vd.target_kwh - float(stored[vd.departure_index - 1]))
+    if lp.care_col is not None:
+        above = np.clip(stored[active] - vd.care_kwh, 0.0, None)
+        start[lp.care_col : lp.care_col + active.shape[0]] = above
     full = fill >= length - SNAP_KWH
     start[y] = full[this]
     start[g] = full[gap]
