@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bounds import VehicleData, export_limit_kw, vehicles_data
+from .capacity import horizon_charge
 from .model import CostBreakdown, FloatArray, Plan, Problem, VehiclePlan
 
 __all__ = ["evaluate", "evaluate_data", "penalty_per_kwh", "terminal_value_per_kwh"]
@@ -47,7 +48,18 @@ def penalty_per_kwh(problem: Problem) -> float:
     # min: a shortened first slot must not blow the penalty up by orders of magnitude).
     shortest_h = max(float(problem.grid.durations_h.min()), 1.0 / 12.0)
     capacity = problem.site.capacity_price_per_kw / shortest_h
+    if problem.site.capacity_tariff is not None:
+        capacity += problem.site.capacity_tariff.max_price_per_kwh()
     return 1000.0 * (prices + 2.0 * wear + capacity) / eta
+
+
+def _peak_cost(problem: Problem, imp_kw: FloatArray) -> float:
+    """The horizon's peak charge and what the plan adds to the monthly capacity charges."""
+    peak_kw = max(float(imp_kw.max()), problem.site.peak_import_floor_w / 1000.0)
+    cost = problem.site.capacity_price_per_kw * peak_kw
+    if problem.site.capacity_tariff is not None:
+        cost += horizon_charge(problem.site.capacity_tariff, problem.grid, imp_kw)
+    return cost
 
 
 def evaluate(
@@ -157,12 +169,11 @@ def evaluate_data(
         imp = grid_import_w / 1000.0
         exp = grid_export_w / 1000.0
         curtail = np.clip(imp - exp - net_kw, 0.0, None)
-    peak_kw = max(float(imp.max()), problem.site.peak_import_floor_w / 1000.0)
     cost = CostBreakdown(
         import_cost=float(np.sum(h * problem.import_price_per_kwh * imp)),
         export_revenue=float(np.sum(h * problem.export_price_per_kwh * exp)),
         wear_cost=wear_total,
-        peak_cost=problem.site.capacity_price_per_kw * peak_kw,
+        peak_cost=_peak_cost(problem, imp),
         terminal_value=terminal,
         shortfall_penalty=shortfall,
     )

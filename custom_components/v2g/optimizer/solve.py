@@ -55,7 +55,10 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
     started = time.perf_counter()
     opts = options or SolveOptions()
     data = vehicles_data(problem)
-    if len(data) == 1 and problem.site.capacity_price_per_kw <= 0 and not opts.reference:
+    capacity_priced = (
+        problem.site.capacity_price_per_kw > 0 or problem.site.capacity_tariff is not None
+    )
+    if len(data) == 1 and not capacity_priced and not opts.reference:
         plan = _single_vehicle(problem, data[0], opts, started)
         if plan is not None and (plan.ok or not _export_above_import(problem)):
             return plan
