@@ -10,8 +10,9 @@ Public API (everything else in the package is internal):
   optional terminal value), `Vehicle`, `Site`, `Tariff` (spot price to import / export
   prices), `CapacityTariff` (a monthly capacity charge on import, ``Site.capacity_tariff``:
   Flanders' monthly 15-minute peak, Norway's steps on three daily peaks, Sweden's highest
-  hours; `billed_peaks_kw` and `horizon_charge` price a plan's import under it), `SlotGrid` with `make_grid`, `make_local_day_grid`, `grid_from_intervals`,
-  `resample`, `to_datetime64`.
+  hours; `billed_peaks_kw` and `horizon_charge` price a plan's import under it), `SlotGrid`
+  with `make_grid`, `make_local_day_grid`, `grid_from_intervals`, `resample`,
+  `to_datetime64`.
 - Solving: `solve(problem, options=None) -> Plan` with `SolveOptions`; it never raises for a
   well-formed Problem and always returns a plan that respects the charger and site limits,
   minimum powers included (``plan.status`` says "optimal", "near-optimal: ..." for a large
@@ -27,9 +28,11 @@ Public API (everything else in the package is internal):
 
 Inside, one module per concern: `model` (the data classes), `slots` (time grids), `bounds` (a
 Problem in kW / kWh), `costing` (`evaluate` and the valuation rules), `heuristics` (charge now,
-cheapest slots), `baselines`, `capacity` (monthly capacity tariffs, costed and as LP rows), and the solvers, dispatched by `solve`:
+cheapest slots), `baselines`, `capacity` (monthly capacity tariffs, costed and as LP rows),
+and the solvers, dispatched by `solve`:
 
-- one vehicle (no capacity price or tariff): `curves` (each slot's cost against its stored energy),
+- one vehicle (no capacity price or tariff): `curves` (each slot's cost against its stored
+  energy),
   `hull` (their convex hulls as a warm LP in HiGHS) and `single` (the exact search);
 - fleets and the rest: `formulation` (the LP / MILP matrices), `rules` (where integrality is
   needed), `rounding` (meter directions with a proof of optimality) and `fleet` (minimum powers
@@ -99,8 +102,8 @@ __all__ = [
     "Tariff",
     "Vehicle",
     "VehiclePlan",
-    "charge_now",
     "billed_peaks_kw",
+    "charge_now",
     "cheapest_slots",
     "evaluate",
     "grid_from_intervals",
