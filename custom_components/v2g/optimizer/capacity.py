@@ -21,8 +21,9 @@ over the months the horizon touches; a month starting inside the horizon starts 
 exactly by `costing.evaluate`; `add_rows` puts the same charge in the LP:
 
 - a day (or window) value ``D >= weight / L * (energy of the window)`` per counted window;
-- the sum of the ``k`` largest values as ``k t + sum z``, ``z >= value - t``, ``z >= 0`` (exact
-  when minimised: the top-k sum is convex), with the past values as constants;
+- the sum of the ``k`` largest values as ``k t + sum z``, ``t >= 0``, ``z >= value - t``,
+  ``z >= 0`` (exact when minimised: the top-k sum is convex), with the past values as
+  constants;
 - a linear price: ``B >= (k t + sum z) / k``, ``B >= minimum``, cost ``price B``: exact, an LP;
 - steps: one binary per step, ``sum y = 1``, ``billed <= sum y upper``, cost ``sum y price``:
   exact, a small MILP (a step table of 6 rows adds 6 binaries per month in the horizon).
@@ -348,11 +349,12 @@ def _top_sum(
 ) -> tuple[np.ndarray, FloatArray]:
     """Columns and coefficients of the mean of the ``k_top`` largest values (when minimised).
 
-    ``k t + sum z`` with ``z >= value - t``, ``z >= 0``, over the horizon's value columns and the
-    known constants, divided by ``k``.
+    ``k t + sum z`` with ``t >= 0``, ``z >= value - t``, ``z >= 0``, over the horizon's value
+    columns and the known constants, divided by ``k``.
     """
     count = len(horizon) + len(known)
-    t_col = model.add_columns(np.zeros(1), np.array([-np.inf]), np.array([np.inf]))
+    # t >= 0: with fewer values than k the missing ones count as 0 (values are never negative).
+    t_col = model.add_columns(np.zeros(1), np.zeros(1), np.array([np.inf]))
     z_cols = model.add_columns(np.zeros(count), np.zeros(count), np.full(count, np.inf))
     r = np.arange(count, dtype=np.int64)
     n_h = len(horizon)
