@@ -33,6 +33,7 @@ from .const import (
 )
 from .inputs import Inputs
 from .optimizer import (
+    CapacityTariff,
     CostBreakdown,
     Plan,
     Problem,
@@ -80,6 +81,8 @@ class PlanResult:
     money: tuple[VehicleMoney, ...]
     soc_assumed: tuple[bool, ...]
     """Per EV: it reported no SoC, the plan assumed it is at its reserve."""
+    baseline_import_w: FloatArray | None = None
+    """The site's import per slot if every EV charged now (for the capacity cost avoided)."""
 
     @property
     def cost(self) -> float:
@@ -200,8 +203,15 @@ def build_vehicle(
     return vehicle, soc_assumed
 
 
-def site_limits(options: Mapping[str, Any], operator_import_w: float | None = None) -> Site:
-    """The grid connection's limits from the site's options (no import limit when off, or 0)."""
+def site_limits(
+    options: Mapping[str, Any],
+    operator_import_w: float | None = None,
+    capacity_tariff: CapacityTariff | None = None,
+) -> Site:
+    """The grid connection's limits from the site's options (no import limit when off, or 0).
+
+    ``capacity_tariff``: the site's monthly capacity tariff with the month's peaks so far.
+    """
     import_limit = option(options, OPT_GRID_IMPORT_LIMIT_W)
     limited = bool(options.get(OPT_GRID_IMPORT_LIMITED, True)) and import_limit > 0
     limit_w = import_limit if limited else math.inf
@@ -211,6 +221,7 @@ def site_limits(options: Mapping[str, Any], operator_import_w: float | None = No
         import_limit_w=limit_w,
         export_limit_w=option(options, OPT_GRID_EXPORT_LIMIT_W),
         export_allowed=bool(options.get(OPT_EXPORT_ALLOWED, DEFAULT_OPTIONS[OPT_EXPORT_ALLOWED])),
+        capacity_tariff=capacity_tariff,
     )
 
 
@@ -241,6 +252,7 @@ def build_problem(
     solar_w: FloatArray,
     load_w: FloatArray,
     operator_import_w: float | None = None,
+    capacity_tariff: CapacityTariff | None = None,
 ) -> Problem:
     """One problem for every EV of the site that the plan steers."""
     return Problem(
@@ -250,7 +262,7 @@ def build_problem(
         vehicles=tuple(vehicles),
         solar_power_w=solar_w,
         base_load_power_w=load_w,
-        site=site_limits(options, operator_import_w),
+        site=site_limits(options, operator_import_w, capacity_tariff),
     )
 
 
@@ -287,6 +299,7 @@ def make_plan(
         site_cost_without_ev=site_cost_without_ev,
         money=money,
         soc_assumed=tuple(soc_assumed),
+        baseline_import_w=baseline.grid_import_w,
     )
 
 
