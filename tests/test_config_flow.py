@@ -131,6 +131,7 @@ async def test_options_vehicle_site(hass: HomeAssistant, init_integration: MockC
         "grid_operator",
         "flex_events",
         "frequency",
+        "capacity_tariff",
     ]
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "vehicle_site"}
