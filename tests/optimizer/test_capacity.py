@@ -381,3 +381,39 @@ def test_more_import_never_costs_less_capacity(
     more[slot] += 2.0
     assert horizon_charge(tariff, grid, base) >= -1e-9
     assert horizon_charge(tariff, grid, more) >= horizon_charge(tariff, grid, base) - 1e-9
+
+
+def test_v2h_shaves_the_house_peak_when_that_pays() -> None:
+    # A 6 kW house hour, flat prices, an EV with V2G and energy to spare: at 10 EUR per kW the
+    # plan discharges for the house and keeps the month's 15-minute peak at 2 kW or below.
+    n = 8
+    load = np.full(n, 2000.0)
+    load[4:8] = 6000.0
+    tariff = CapacityTariff(window_minutes=15, price_per_kw=10.0)
+    problem = Problem(
+        grid=quarter_grid(n),
+        import_price_per_kwh=np.full(n, 0.25),
+        export_price_per_kwh=np.full(n, 0.05),
+        base_load_power_w=load,
+        vehicles=(
+            Vehicle(
+                capacity_kwh=60.0,
+                soc_pct=70.0,
+                target_soc_pct=60.0,
+                departure=T0 + timedelta(hours=3),
+                max_charge_power_w=11_000.0,
+                max_discharge_power_w=11_000.0,
+                min_discharge_power_w=1_380.0,
+                v2g_allowed=True,
+                wear_cost_per_kwh=0.02,
+            ),
+        ),
+        site=Site(import_limit_w=17_000, capacity_tariff=tariff),
+    )
+    plan = solve(problem)
+    assert plan.ok
+    assert plan.peak_import_w <= 2_000 + 1
+    assert np.all(plan.discharge_power_w[4:8] >= 4_000 - 1)
+    assert plan.cost.peak_cost == pytest.approx(10.0 * plan.peak_import_w / 1000, abs=1e-6)
+    without = solve(dataclasses.replace(problem, site=Site(import_limit_w=17_000)))
+    assert without.peak_import_w == pytest.approx(6_000, abs=1)
