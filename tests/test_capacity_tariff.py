@@ -149,7 +149,7 @@ async def test_monthly_peak_history_and_live_meter(oslo: HomeAssistant) -> None:
 
 
 def test_history_from_five_minute_rows() -> None:
-    tariff = CapacityTariff(window_minutes=15, price_per_kw=1.0)
+    tariff = CapacityTariff(window_minutes=15, top_n=2, price_per_kw=1.0)
     start = datetime(2025, 12, 4, 8, tzinfo=UTC)
     rows = [(start + timedelta(minutes=5 * k), kw, 300) for k, kw in enumerate([3, 6, 9, 1, 1, 1])]
     # At 08:20: the first quarter-hour is complete, (3 + 6 + 9) / 3 = 6 kW; the second has
@@ -159,6 +159,10 @@ def test_history_from_five_minute_rows() -> None:
     assert priced.current_window_kwh == pytest.approx(1 / 12)
     later = with_history(tariff, rows, {}, start + timedelta(minutes=40), start.replace(day=1))
     assert [kw for _, kw in later.history] == [pytest.approx(6.0), pytest.approx(1.0)]
+    # Only what can be billed is kept: the two highest quarter-hours of the month.
+    rows += [(start + timedelta(hours=1), 0.5, 300)]
+    kept = with_history(tariff, rows, {}, start + timedelta(hours=2), start.replace(day=1))
+    assert [kw for _, kw in kept.history] == [pytest.approx(6.0), pytest.approx(1.0)]
 
 
 def test_steps_text() -> None:

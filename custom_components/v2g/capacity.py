@@ -283,4 +283,4 @@ def with_history(
     )
     return replace(
         tariff, history=tuple(sorted(history)), current_window_kwh=energy.get(current, 0.0)
-    )
+    ).compact()

@@ -417,3 +417,23 @@ def test_v2h_shaves_the_house_peak_when_that_pays() -> None:
     assert plan.cost.peak_cost == pytest.approx(10.0 * plan.peak_import_w / 1000, abs=1e-6)
     without = solve(dataclasses.replace(problem, site=Site(import_limit_w=17_000)))
     assert without.peak_import_w == pytest.approx(6_000, abs=1)
+
+
+@SETTINGS
+@given(
+    tariffs(),
+    st.lists(st.tuples(st.integers(0, 24 * 4 * 3), st.floats(0.0, 12.0)), max_size=30),
+    st.lists(st.floats(0.0, 15.0), min_size=8, max_size=8),
+)
+def test_compact_history_bills_the_same(
+    tariff: CapacityTariff, past: list[tuple[int, float]], imports: list[float]
+) -> None:
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    history = tuple((start + timedelta(minutes=15 * q), kw) for q, kw in past)
+    full = dataclasses.replace(tariff, history=history)
+    grid = quarter_grid(8, T0 + timedelta(days=2, hours=9))
+    imp = np.array(imports)
+    compact = full.compact()
+    assert len(compact.history) <= len(history)
+    assert horizon_charge(compact, grid, imp) == pytest.approx(horizon_charge(full, grid, imp))
+    assert billed_peaks_kw(compact, grid) == pytest.approx(billed_peaks_kw(full, grid))

@@ -35,7 +35,7 @@ to the window its start falls in (slots of a `make_grid` grid never straddle win
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 import itertools
 import math
@@ -127,6 +127,32 @@ class CapacityTariff:
             prices = [price for _, price in self.steps]
             return max(prices) - min(prices)
         return self.price_per_kw * weight / self.window_h
+
+    def compact(self) -> CapacityTariff:
+        """The same tariff with only the history that can matter (same charges, faster).
+
+        Per value (a day, or a window) its highest weighted entry; per month the ``top_n``
+        highest values.
+        """
+        window_s = self.window_minutes * 60
+        best: dict[GroupKey, tuple[float, datetime, float]] = {}
+        for moment, kw in self.history:
+            aligned = _EPOCH + timedelta(seconds=(int(moment.timestamp()) // window_s) * window_s)
+            value = self.weight(aligned) * max(0.0, float(kw))
+            if value <= 0:
+                continue
+            key = self.group(aligned)
+            if key not in best or value > best[key][0]:
+                best[key] = (value, moment, kw)
+        by_month: dict[MonthKey, list[tuple[float, datetime, float]]] = defaultdict(list)
+        for key, entry in best.items():
+            by_month[(key[0], key[1])].append(entry)
+        kept = [
+            (moment, kw)
+            for entries in by_month.values()
+            for _, moment, kw in sorted(entries, key=lambda e: e[0], reverse=True)[: self.top_n]
+        ]
+        return replace(self, history=tuple(sorted(kept)))
 
     def weight(self, window_start: datetime) -> float:
         """The weight of the window starting at this instant (aware datetime)."""
