@@ -227,7 +227,7 @@ def simulate(  # noqa: PLR0912
                     soc = run.step_soc(soc, ev_w[now + k], 0.0)
         if soc < (run.TARGET_PCT - 0.5) / 100 * run.CAPACITY_KWH:
             out.missed += 1
-            out.missed_reachable += reachable
+            out.missed_reachable += int(reachable)
         soc_kwh = soc
     out.end_soc_kwh = soc_kwh or 0.0
     return out
@@ -263,7 +263,7 @@ def monthly_bill(
         top = np.sort(values)[::-1][: tariff.top_n]
         billed = float(np.sum(top)) / tariff.top_n
         charge = tariff.charge(billed)
-        key = f"{month // 12}-{month % 12 + 1:02d}"
+        key = f"{int(month) // 12}-{int(month) % 12 + 1:02d}"
         out[key] = {
             "energy_eur": round(energy, 2),
             "wear_eur": round(wear, 2),
@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     name = "capacity-quick.json" if args.quick else "capacity.json"
     out = Path(args.out) if args.out else Path(__file__).parent / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    out.write_text(json.dumps(results, indent=2, default=float) + "\n")
     print(f"written {out.relative_to(run.REPO) if out.is_relative_to(run.REPO) else out}")
     return 0
 
