@@ -41,6 +41,7 @@ from custom_components.v2g.optimizer import (
     CapacityTariff,
     Plan,
     Problem,
+    billed_peaks_kw,
     charge_now,
     cheapest_slots,
     solve,
@@ -262,6 +263,11 @@ def monthly_bill(
             values = np.array([values[weights_day == d].max() for d in np.unique(weights_day)])
         top = np.sort(values)[::-1][: tariff.top_n]
         billed = float(np.sum(top)) / tariff.top_n
+        # The optimizer's own costing of the month gives the same billed peak.
+        exact = billed_peaks_kw(
+            tariff, run.slot_grid(world, int(idx[0]), idx.shape[0]), imp[idx] * 1000
+        )
+        assert abs(next(iter(exact.values())) - billed) < 1e-6, (exact, billed)
         charge = tariff.charge(billed)
         key = f"{int(month) // 12}-{int(month) % 12 + 1:02d}"
         out[key] = {
