@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, tariff in TARIFFS.items():
         print(f"\n== {spec.name}, {name} capacity tariff: {len(sessions)} sessions of {user} ==")
         print(
-            f"{'strategy':<26}{'annual EUR':>11}{'capacity':>10}{'energy':>9}{'mean peak':>10}"
+            f"{'strategy':<26}{'total EUR':>11}{'capacity':>10}{'energy':>9}{'mean peak':>10}"
             f"{'missed':>8}{'(reach.)':>9}{'solve p50':>10}{'p95':>7}{'max ms':>8}"
         )
         rows: dict[str, object] = {}
