@@ -32,11 +32,11 @@ cheapest slots), `baselines`, `capacity` (monthly capacity tariffs, costed and a
 and the solvers, dispatched by `solve`:
 
 - one vehicle (no capacity price or tariff): `curves` (each slot's cost against its stored
-  energy),
-  `hull` (their convex hulls as a warm LP in HiGHS) and `single` (the exact search);
+  energy), `hull` (their convex hulls as a warm LP in HiGHS) and `single` (the exact search);
 - fleets and the rest: `formulation` (the LP / MILP matrices), `rules` (where integrality is
   needed), `rounding` (meter directions with a proof of optimality) and `fleet` (minimum powers
-  of a fleet: the LP's on/off pattern, fixed);
+  of a fleet: the LP's on/off pattern, fixed); with a monthly capacity tariff the full MILP in
+  one go;
 - `highs`: every HiGHS call, with retries.
 
 Example (one EV, time-of-use price, from now for 48 hours)::
