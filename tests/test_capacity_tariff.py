@@ -230,3 +230,65 @@ async def test_options_steps_and_sensors(
     await coordinator.async_refresh()
     await hass.async_block_till_done()
     assert hass.states.get("sensor.home_billed_peak_this_month").state == "unknown"
+
+
+async def test_options_monthly_and_sweden(
+    oslo: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    hass = oslo
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    for step, values, kind in (
+        (
+            "capacity_monthly",
+            {
+                OPT_CAPACITY_WINDOW_MINUTES: "15",
+                OPT_CAPACITY_PRICE_PER_KW: 4.0,
+                OPT_CAPACITY_MINIMUM_KW: 2.5,
+            },
+            CapacityKind.MONTHLY_PEAK,
+        ),
+        (
+            "capacity_sweden",
+            {
+                OPT_CAPACITY_PRICE_PER_KW: 8.0,
+                "capacity_top_n": 3,
+                "capacity_distinct_days": True,
+                "capacity_winter_weekdays": True,
+                "capacity_hours_start": 7,
+                "capacity_hours_end": 19,
+                "capacity_night_half": False,
+            },
+            CapacityKind.SWEDEN,
+        ),
+    ):
+        result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": "capacity_tariff"}
+        )
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": step}
+        )
+        assert result["step_id"] == step
+        result = await hass.config_entries.options.async_configure(result["flow_id"], values)
+        await hass.async_block_till_done()
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert mock_config_entry.options[OPT_CAPACITY_TARIFF] == kind
+    # The Swedish tariff as the plan sees it; the monthly peak's options are gone.
+    assert OPT_CAPACITY_MINIMUM_KW not in mock_config_entry.options
+    tariff = tariff_from_options(mock_config_entry.options, "Europe/Stockholm")
+    assert tariff == CapacityTariff(
+        window_minutes=60,
+        top_n=3,
+        distinct_days=True,
+        price_per_kw=8.0,
+        months=(11, 12, 1, 2, 3),
+        weekdays_only=True,
+        hours=(7, 19),
+        timezone="Europe/Stockholm",
+    )
+    coordinator = mock_config_entry.runtime_data.coordinator
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.home_billed_peak_this_month").state == "0.0"
