@@ -142,6 +142,7 @@ async def test_options_vehicle_site(hass: HomeAssistant, init_integration: MockC
         "flex_events",
         "openadr",
         "frequency",
+        "capacity_tariff",
     ]
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "vehicle_site"}

@@ -146,6 +146,40 @@ CARE_DEFAULTS: Final[dict[str, float | bool]] = {
 margin. (Issue 12 asks for late charging on ties as the default; turning it on changes what 30
 tests of the suite expect from a flat price, left for a separate change.)"""
 
+OPT_CAPACITY_TARIFF: Final = "capacity_tariff"
+OPT_CAPACITY_WINDOW_MINUTES: Final = "capacity_window_minutes"
+OPT_CAPACITY_PRICE_PER_KW: Final = "capacity_price_per_kw"
+OPT_CAPACITY_MINIMUM_KW: Final = "capacity_minimum_kw"
+OPT_CAPACITY_STEPS: Final = "capacity_steps"
+OPT_CAPACITY_TOP_N: Final = "capacity_top_n"
+OPT_CAPACITY_DISTINCT_DAYS: Final = "capacity_distinct_days"
+OPT_CAPACITY_WINTER_WEEKDAYS: Final = "capacity_winter_weekdays"
+OPT_CAPACITY_HOURS_START: Final = "capacity_hours_start"
+OPT_CAPACITY_HOURS_END: Final = "capacity_hours_end"
+OPT_CAPACITY_NIGHT_HALF: Final = "capacity_night_half"
+CAPACITY_OPTIONS: Final = (
+    OPT_CAPACITY_WINDOW_MINUTES,
+    OPT_CAPACITY_PRICE_PER_KW,
+    OPT_CAPACITY_MINIMUM_KW,
+    OPT_CAPACITY_STEPS,
+    OPT_CAPACITY_TOP_N,
+    OPT_CAPACITY_DISTINCT_DAYS,
+    OPT_CAPACITY_WINTER_WEEKDAYS,
+    OPT_CAPACITY_HOURS_START,
+    OPT_CAPACITY_HOURS_END,
+    OPT_CAPACITY_NIGHT_HALF,
+)
+
+
+class CapacityKind(StrEnum):
+    """The site's monthly capacity tariff (option `capacity_tariff`; default none)."""
+
+    NONE = "none"
+    MONTHLY_PEAK = "monthly_peak"
+    NORWAY = "norway"
+    SWEDEN = "sweden"
+
+
 DEFAULT_PRICE_FIXED_PER_KWH: Final = 0.30
 DEFAULT_LOAD_CONSTANT_W: Final = 400.0
 DEFAULT_LOAD_HISTORY_WEEKS: Final = 4

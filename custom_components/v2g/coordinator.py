@@ -23,6 +23,7 @@ from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
+from .capacity import CapacityStatus, PeakHistory, status as capacity_status, tariff_from_options
 from .charger import Charger, Departure
 from .chargers import ChargerState, ChargerStatus, ChargerUnavailableError
 from .const import (
@@ -38,6 +39,8 @@ from .const import (
     OPT_FREQ_MAX_UP_W,
     OPT_FREQ_SENSOR,
     OPT_FREQ_START,
+    OPT_GRID_POWER_ENTITY,
+    OPT_GRID_POWER_INVERT,
     OPT_MAX_V2G_SOC_PCT,
     OPT_OPERATOR_CHARGER_LIMIT_W,
     OPT_OPERATOR_LIMIT_ENTITY,
@@ -84,7 +87,7 @@ from .inputs.openadr import with_announced_limits
 from .ledger import Ledger, Prices, counter_delta, site_shares
 from .openadr_ven import SiteVen, ven_config
 from .operator import OperatorLimit, OperatorLimitLog, combine_limits, read_operator_limit
-from .optimizer import Plan, Problem, solve
+from .optimizer import CapacityTariff, Plan, Problem, solve
 from .planner import (
     PlanResult,
     VehicleMoney,
@@ -152,6 +155,8 @@ class SiteData:
     """Every EV's realized totals (live objects: the site sensors sum them)."""
     dispatches: tuple[dict[str, Any], ...] = ()
     """The dispatches running during this update (`Dispatch.to_json`)."""
+    capacity: CapacityStatus | None = None
+    """The month's capacity tariff peaks (None without a capacity tariff)."""
 
     def vehicle_index(self, charger_id: str) -> int | None:
         """Where a charger's EV is in the joint plan (None: not planned)."""
@@ -195,6 +200,10 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         """Frequency change to applied setpoints, for the latest responses (benchmark)."""
         self.operator_limit: OperatorLimit | None = None
         """The grid operator's limit read at the start of the update under way."""
+        self.peaks: PeakHistory | None = None
+        self.capacity_tariff: CapacityTariff | None = None
+        """The site's capacity tariff with the month's peaks, as of the update under way."""
+        self._capacity_setup()
         self._operator_log = OperatorLimitLog()
         self.dispatches = Dispatches()
         """Dispatch windows given by `v2g.dispatch` (running or to come)."""
@@ -222,9 +231,28 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         self.inputs = InputCollector(
             self.hass, InputsConfig.from_options(self.config_entry.options)
         )
+        self._capacity_setup()
         self.async_watch_frequency()
         if self.ven is None or self.ven.config != ven_config(self.config_entry.options):
             self.async_start_ven()
+
+    def _capacity_setup(self) -> None:
+        """The capacity tariff's meter history (when a tariff and a grid meter are set)."""
+        options = self.config_entry.options
+        tariff = tariff_from_options(options, self.hass.config.time_zone)
+        entity_id = options.get(OPT_GRID_POWER_ENTITY)
+        if tariff is None or not entity_id:
+            self.peaks = None
+        elif self.peaks is None or self.peaks.entity_id != entity_id:
+            invert = bool(options.get(OPT_GRID_POWER_INVERT, False))
+            self.peaks = PeakHistory(self.hass, entity_id, invert)
+
+    async def _async_capacity_tariff(self, now: datetime) -> CapacityTariff | None:
+        """The site's capacity tariff with this month's measured peaks (None: no tariff)."""
+        tariff = tariff_from_options(self.config_entry.options, self.hass.config.time_zone)
+        if tariff is None or self.peaks is None:
+            return tariff
+        return await self.peaks.async_tariff(tariff, now)
 
     # --- one update -----------------------------------------------------------------------
 
@@ -232,6 +260,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         now = dt_util.now()
         chargers = list(self.chargers.values())
         states, errors = await self._async_read_all(chargers)
+        self.capacity_tariff = await self._async_capacity_tariff(now)
         self.operator_limit = self._read_operator_limit()
         departures = [c.departure(states[c.subentry_id], now).at for c in chargers]
         inputs = await self._async_inputs(chargers, now, departures)
@@ -260,6 +289,16 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         await self._async_track_dispatches(chargers, states, now)
         if self.ven is not None:
             self.ven.record_usage(dt_util.utcnow(), self._ev_energy_kwh(chargers, states))
+        if self.peaks is not None:
+            self.peaks.add_live(now, grid_power_w)
+        capacity = None
+        if self.capacity_tariff is not None:
+            capacity = capacity_status(
+                self.capacity_tariff,
+                now,
+                plan.plan if plan else None,
+                plan.baseline_import_w if plan else None,
+            )
         return SiteData(
             chargers={
                 c.subentry_id: ChargerData(
@@ -278,6 +317,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             ledgers=tuple(c.ledger for c in chargers),
             operator_limit=self.operator_limit,
             dispatches=tuple(d.to_json() for d in self.dispatches.active(now)),
+            capacity=capacity,
         )
 
     def _read_operator_limit(self) -> OperatorLimit | None:
@@ -445,6 +485,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             operator_export_w=(
                 self.operator_limit.site_export_limit_w if self.operator_limit else None
             ),
+            capacity_tariff=self.capacity_tariff,
         )
         if self.ven is not None:
             problem = with_announced_limits(problem, self.ven.snapshot(dt_util.utcnow()))

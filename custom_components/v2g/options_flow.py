@@ -17,7 +17,9 @@ from homeassistant.const import UnitOfEnergy, UnitOfPower
 from homeassistant.helpers import selector
 import voluptuous as vol
 
+from .capacity import parse_steps
 from .const import (
+    CAPACITY_OPTIONS,
     CARE_DEFAULTS,
     DEFAULT_LOAD_CONSTANT_W,
     DEFAULT_LOAD_HISTORY_WEEKS,
@@ -27,6 +29,17 @@ from .const import (
     OPT_BATTERY_CYCLE_LIFE,
     OPT_BATTERY_PRICE,
     OPT_BATTERY_USABLE_KWH,
+    OPT_CAPACITY_DISTINCT_DAYS,
+    OPT_CAPACITY_HOURS_END,
+    OPT_CAPACITY_HOURS_START,
+    OPT_CAPACITY_MINIMUM_KW,
+    OPT_CAPACITY_NIGHT_HALF,
+    OPT_CAPACITY_PRICE_PER_KW,
+    OPT_CAPACITY_STEPS,
+    OPT_CAPACITY_TARIFF,
+    OPT_CAPACITY_TOP_N,
+    OPT_CAPACITY_WINDOW_MINUTES,
+    OPT_CAPACITY_WINTER_WEEKDAYS,
     OPT_CARE_COST_PER_KWH_H,
     OPT_CARE_SOC_PCT,
     OPT_CHARGE_EFFICIENCY_PCT,
@@ -82,6 +95,7 @@ from .const import (
     OPT_SOLAR_SOURCE,
     OPT_TIBBER_HOME,
     OPT_WEAR_COST_PER_KWH,
+    CapacityKind,
 )
 from .form import entity, number_selector, power_selector
 from .inputs import (
@@ -195,6 +209,7 @@ class V2GOptionsFlow(OptionsFlow):
                 "flex_events",
                 "openadr",
                 "frequency",
+                "capacity_tariff",
             ],
         )
 
@@ -676,6 +691,103 @@ class V2GOptionsFlow(OptionsFlow):
             except InvalidVenConfigError as err:
                 errors[err.option] = err.error
         return await self._async_save("openadr", fields, user_input, errors=errors)
+
+    # --- capacity tariff ----------------------------------------------------------------------
+
+    async def async_step_capacity_tariff(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Which kind of monthly capacity tariff the grid connection pays."""
+        return self.async_show_menu(
+            step_id="capacity_tariff",
+            menu_options=[
+                "capacity_none",
+                "capacity_monthly",
+                "capacity_norway",
+                "capacity_sweden",
+            ],
+        )
+
+    async def async_step_capacity_none(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """No capacity tariff."""
+        return await self._async_save(
+            "capacity_none",
+            {},
+            user_input,
+            source=(OPT_CAPACITY_TARIFF, CapacityKind.NONE),
+            drops=CAPACITY_OPTIONS,
+        )
+
+    async def async_step_capacity_monthly(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The month's highest 15-minute (or hourly) import, priced per kW (Flanders)."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(OPT_CAPACITY_WINDOW_MINUTES, default="15"): selector.SelectSelector(
+                selector.SelectSelectorConfig(
+                    options=["15", "60"], translation_key="capacity_window"
+                )
+            ),
+            vol.Required(OPT_CAPACITY_PRICE_PER_KW): number_selector(0, 1000, 0.01),
+            vol.Required(OPT_CAPACITY_MINIMUM_KW, default=2.5): number_selector(0, 100, 0.1, "kW"),
+        }
+        return await self._async_save(
+            "capacity_monthly",
+            fields,
+            user_input,
+            source=(OPT_CAPACITY_TARIFF, CapacityKind.MONTHLY_PEAK),
+            drops=CAPACITY_OPTIONS,
+        )
+
+    async def async_step_capacity_norway(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Steps by the mean of the three highest hours on three different days (Norway)."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(
+                OPT_CAPACITY_STEPS, default="2=11, 5=18, 10=29, 15=43, 20=56, 25=70"
+            ): selector.TextSelector(),
+        }
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                parse_steps(str(user_input.get(OPT_CAPACITY_STEPS, "")))
+            except ValueError as err:
+                errors[OPT_CAPACITY_STEPS] = "invalid_steps"
+                placeholders["detail"] = str(err)
+        return await self._async_save(
+            "capacity_norway",
+            fields,
+            user_input,
+            source=(OPT_CAPACITY_TARIFF, CapacityKind.NORWAY),
+            drops=CAPACITY_OPTIONS,
+            errors=errors,
+            placeholders=placeholders,
+        )
+
+    async def async_step_capacity_sweden(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The month's highest hour(s), maybe winter weekdays only and night at half (Sweden)."""
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(OPT_CAPACITY_PRICE_PER_KW): number_selector(0, 1000, 0.01),
+            vol.Required(OPT_CAPACITY_TOP_N, default=1): number_selector(1, 5, 1),
+            vol.Required(OPT_CAPACITY_DISTINCT_DAYS, default=False): selector.BooleanSelector(),
+            vol.Required(OPT_CAPACITY_WINTER_WEEKDAYS, default=False): selector.BooleanSelector(),
+            vol.Required(OPT_CAPACITY_HOURS_START, default=0): number_selector(0, 23, 1),
+            vol.Required(OPT_CAPACITY_HOURS_END, default=0): number_selector(0, 24, 1),
+            vol.Required(OPT_CAPACITY_NIGHT_HALF, default=False): selector.BooleanSelector(),
+        }
+        return await self._async_save(
+            "capacity_sweden",
+            fields,
+            user_input,
+            source=(OPT_CAPACITY_TARIFF, CapacityKind.SWEDEN),
+            drops=CAPACITY_OPTIONS,
+        )
 
     def _unit_errors(
         self, user_input: Mapping[str, Any], key: str, units: frozenset[str]

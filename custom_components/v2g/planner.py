@@ -38,6 +38,7 @@ from .const import (
 )
 from .inputs import Inputs
 from .optimizer import (
+    CapacityTariff,
     CostBreakdown,
     Plan,
     Problem,
@@ -85,6 +86,8 @@ class PlanResult:
     money: tuple[VehicleMoney, ...]
     soc_assumed: tuple[bool, ...]
     """Per EV: it reported no SoC, the plan assumed it is at its reserve."""
+    baseline_import_w: FloatArray | None = None
+    """The site's import per slot if every EV charged now (for the capacity cost avoided)."""
 
     @property
     def cost(self) -> float:
@@ -220,10 +223,12 @@ def site_limits(
     options: Mapping[str, Any],
     operator_import_w: float | None = None,
     operator_export_w: float | None = None,
+    capacity_tariff: CapacityTariff | None = None,
 ) -> Site:
     """The grid connection's limits from the site's options (no import limit when off, or 0).
 
     The operator's limits (a §14a sensor, an OpenADR capacity limit) lower them while in force.
+    ``capacity_tariff``: the site's monthly capacity tariff with the month's peaks so far.
     """
     import_limit = option(options, OPT_GRID_IMPORT_LIMIT_W)
     limited = bool(options.get(OPT_GRID_IMPORT_LIMITED, True)) and import_limit > 0
@@ -237,6 +242,7 @@ def site_limits(
         import_limit_w=limit_w,
         export_limit_w=export_limit_w,
         export_allowed=bool(options.get(OPT_EXPORT_ALLOWED, DEFAULT_OPTIONS[OPT_EXPORT_ALLOWED])),
+        capacity_tariff=capacity_tariff,
     )
 
 
@@ -268,6 +274,7 @@ def build_problem(
     load_w: FloatArray,
     operator_import_w: float | None = None,
     operator_export_w: float | None = None,
+    capacity_tariff: CapacityTariff | None = None,
 ) -> Problem:
     """One problem for every EV of the site that the plan steers."""
     return Problem(
@@ -277,7 +284,7 @@ def build_problem(
         vehicles=tuple(vehicles),
         solar_power_w=solar_w,
         base_load_power_w=load_w,
-        site=site_limits(options, operator_import_w, operator_export_w),
+        site=site_limits(options, operator_import_w, operator_export_w, capacity_tariff),
     )
 
 
@@ -314,6 +321,7 @@ def make_plan(
         site_cost_without_ev=site_cost_without_ev,
         money=money,
         soc_assumed=tuple(soc_assumed),
+        baseline_import_w=baseline.grid_import_w,
     )
 
 

@@ -480,6 +480,36 @@ SITE_SENSORS: tuple[V2GSiteSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfPower.WATT,
         value_fn=lambda s: None if s.plan is None else round(s.plan.plan.peak_import_w),
     ),
+    V2GSiteSensorDescription(
+        key="capacity_billed_peak",
+        translation_key="capacity_billed_peak",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.KILO_WATT,
+        suggested_display_precision=2,
+        value_fn=lambda s: None if s.capacity is None else round(s.capacity.billed_peak_kw, 3),
+    ),
+    V2GSiteSensorDescription(
+        key="capacity_projected_peak",
+        translation_key="capacity_projected_peak",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.KILO_WATT,
+        suggested_display_precision=2,
+        value_fn=lambda s: None if s.capacity is None else round(s.capacity.projected_peak_kw, 3),
+    ),
+    V2GSiteSensorDescription(
+        key="capacity_cost_avoided",
+        translation_key="capacity_cost_avoided",
+        device_class=SensorDeviceClass.MONETARY,
+        suggested_display_precision=2,
+        monetary=True,
+        value_fn=lambda s: (
+            None
+            if s.capacity is None or s.capacity.cost_avoided is None
+            else round(s.capacity.cost_avoided, 2)
+        ),
+    ),
 )
 
 

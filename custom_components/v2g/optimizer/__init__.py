@@ -8,8 +8,11 @@ Public API (everything else in the package is internal):
 
 - Input: `Problem` (grid, prices per kWh, solar and house load in W, vehicles, site,
   optional terminal value), `Vehicle`, `Site`, `Tariff` (spot price to import / export
-  prices), `SlotGrid` with `make_grid`, `make_local_day_grid`, `grid_from_intervals`,
-  `resample`, `to_datetime64`.
+  prices), `CapacityTariff` (a monthly capacity charge on import, ``Site.capacity_tariff``:
+  Flanders' monthly 15-minute peak, Norway's steps on three daily peaks, Sweden's highest
+  hours; `billed_peaks_kw` and `horizon_charge` price a plan's import under it), `SlotGrid`
+  with `make_grid`, `make_local_day_grid`, `grid_from_intervals`, `resample`,
+  `to_datetime64`.
 - Solving: `solve(problem, options=None) -> Plan` with `SolveOptions`; it never raises for a
   well-formed Problem and always returns a plan that respects the charger and site limits,
   minimum powers included (``plan.status`` says "optimal", "near-optimal: ..." for a large
@@ -35,13 +38,15 @@ Public API (everything else in the package is internal):
 
 Inside, one module per concern: `model` (the data classes), `slots` (time grids), `bounds` (a
 Problem in kW / kWh), `costing` (`evaluate` and the valuation rules), `heuristics` (charge now,
-cheapest slots), `baselines`, and the solvers, dispatched by `solve`:
+cheapest slots), `baselines`, `capacity` (monthly capacity tariffs, costed and as LP rows),
+and the solvers, dispatched by `solve`:
 
-- one vehicle (no capacity price): `curves` (each slot's cost against its stored energy),
-  `hull` (their convex hulls as a warm LP in HiGHS) and `single` (the exact search);
+- one vehicle (no capacity price or tariff): `curves` (each slot's cost against its stored
+  energy), `hull` (their convex hulls as a warm LP in HiGHS) and `single` (the exact search);
 - fleets and the rest: `formulation` (the LP / MILP matrices), `rules` (where integrality is
   needed), `rounding` (meter directions with a proof of optimality) and `fleet` (minimum powers
-  of a fleet: the LP's on/off pattern, fixed);
+  of a fleet: the LP's on/off pattern, fixed); with a monthly capacity tariff the full MILP in
+  one go;
 - `highs`: every HiGHS call, with retries.
 
 Example (one EV, time-of-use price, from now for 48 hours)::
@@ -72,6 +77,7 @@ Example (one EV, time-of-use price, from now for 48 hours)::
 """
 
 from .baselines import STRATEGIES, perfect_foresight
+from .capacity import CapacityTariff, billed_peaks_kw, horizon_charge
 from .costing import evaluate, penalty_per_kwh, prefer_penalty_per_kwh, terminal_value_per_kwh
 from .heuristics import charge_now, cheapest_slots
 from .model import (
@@ -96,6 +102,7 @@ from .solve import solve
 
 __all__ = [
     "STRATEGIES",
+    "CapacityTariff",
     "CostBreakdown",
     "Plan",
     "Problem",
@@ -105,10 +112,12 @@ __all__ = [
     "Tariff",
     "Vehicle",
     "VehiclePlan",
+    "billed_peaks_kw",
     "charge_now",
     "cheapest_slots",
     "evaluate",
     "grid_from_intervals",
+    "horizon_charge",
     "make_grid",
     "make_local_day_grid",
     "penalty_per_kwh",

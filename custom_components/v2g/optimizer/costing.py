@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bounds import VehicleData, export_limit_kw, vehicles_data
+from .capacity import horizon_charge
 from .model import CostBreakdown, FloatArray, Plan, Problem, VehiclePlan, vehicle_bounds_w
 
 __all__ = [
@@ -65,6 +66,8 @@ def penalty_per_kwh(problem: Problem) -> float:
     # min: a shortened first slot must not blow the penalty up by orders of magnitude).
     shortest_h = max(float(problem.grid.durations_h.min()), 1.0 / 12.0)
     capacity = problem.site.capacity_price_per_kw / shortest_h
+    if problem.site.capacity_tariff is not None:
+        capacity += problem.site.capacity_tariff.max_price_per_kwh()
     return 1000.0 * (prices + 2.0 * wear + capacity) / eta
 
 
@@ -120,6 +123,15 @@ def care_of(vd: VehicleData, stored_kwh: FloatArray, hours: FloatArray) -> tuple
     cost = float(np.sum(vd.care_weight * above)) if vd.care else 0.0
     hours_above = float(np.sum(hours[:until][above[:until] > 1e-3]))
     return cost, hours_above
+
+
+def _peak_cost(problem: Problem, imp_kw: FloatArray) -> float:
+    """The horizon's peak charge and what the plan adds to the monthly capacity charges."""
+    peak_kw = max(float(imp_kw.max()), problem.site.peak_import_floor_w / 1000.0)
+    cost = problem.site.capacity_price_per_kw * peak_kw
+    if problem.site.capacity_tariff is not None:
+        cost += horizon_charge(problem.site.capacity_tariff, problem.grid, imp_kw)
+    return cost
 
 
 def evaluate(
@@ -235,7 +247,6 @@ def evaluate_data(  # noqa: PLR0915
         imp = grid_import_w / 1000.0
         exp = grid_export_w / 1000.0
         curtail = np.clip(imp - exp - net_kw, 0.0, None)
-    peak_kw = max(float(imp.max()), problem.site.peak_import_floor_w / 1000.0)
     dispatch_penalty, unmet = 0.0, 0.0
     if problem.dispatched:
         powers = [plan.power_w / 1000.0 for plan in plans]
@@ -244,7 +255,7 @@ def evaluate_data(  # noqa: PLR0915
         import_cost=float(np.sum(h * problem.import_price_per_kwh * imp)),
         export_revenue=float(np.sum(h * problem.export_price_per_kwh * exp)),
         wear_cost=wear_total,
-        peak_cost=problem.site.capacity_price_per_kw * peak_kw,
+        peak_cost=_peak_cost(problem, imp),
         terminal_value=terminal,
         shortfall_penalty=shortfall,
         dispatch_penalty=dispatch_penalty,

@@ -3,7 +3,8 @@
 Formulation (per slot ``t`` of length ``h_t`` hours; powers kW, energies kWh inside):
 
 - site variables: grid import ``g_t``, export ``x_t``, curtailed solar ``u_t`` (``<= solar_t``),
-  and the horizon's peak import ``P`` when a capacity price is set;
+  and the horizon's peak import ``P`` when a capacity price is set; a monthly capacity tariff
+  adds its own columns and rows at the end (`capacity.add_rows`);
 - per vehicle: AC charge ``c_t``, AC discharge ``d_t``, stored energy at slot end ``s_t``, a
   reserve shortfall ``m_t`` (only when the EV is below its reserve now) and a target shortfall
   ``y`` (one per vehicle with a departure);
@@ -39,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from . import capacity
 from .bounds import VehicleData, export_limit_kw, import_limit_kw, tie_epsilons
 from .costing import (
     SITE_MUST_WEIGHT,
@@ -244,7 +246,20 @@ def build(problem: Problem, data: list[VehicleData], tie_break: bool) -> Model: 
         )
     if problem.dispatched:
         _add_dispatch(model, problem, data, scale)
+    _add_capacity(model, problem, data, scale)
     return model
+
+
+def _add_capacity(model: Model, problem: Problem, data: list[VehicleData], scale: float) -> None:
+    """The monthly capacity tariff's rows (`capacity.add_rows`), when the site has one."""
+    tariff = problem.site.capacity_tariff
+    if tariff is None:
+        return
+    n = len(problem.grid)
+    load_kw = problem.load / 1000.0
+    charge_kw = sum((vd.charge_max_kw for vd in data), np.zeros(n))
+    peak_kw = float(np.max(np.minimum(model.upper[:n], load_kw + charge_kw)))
+    capacity.add_rows(model, tariff, problem.grid, scale, peak_kw)
 
 
 def _add_dispatch(model: Model, problem: Problem, data: list[VehicleData], scale: float) -> None:

@@ -15,6 +15,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from .capacity import CapacityTariff
 from .slots import SlotGrid
 
 __all__ = [
@@ -226,6 +227,8 @@ class Site:
     """Demand charge per kW of the highest import power over the horizon (0 = none)."""
     peak_import_floor_w: float = 0.0
     """Peak import already reached in the current billing period (no charge below it)."""
+    capacity_tariff: CapacityTariff | None = None
+    """A monthly capacity tariff on import (Flanders, Norway, Sweden; see `capacity`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

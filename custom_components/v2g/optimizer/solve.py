@@ -55,9 +55,12 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
     started = time.perf_counter()
     opts = options or SolveOptions()
     data = vehicles_data(problem)
+    capacity_priced = (
+        problem.site.capacity_price_per_kw > 0 or problem.site.capacity_tariff is not None
+    )
     if (
         len(data) == 1
-        and problem.site.capacity_price_per_kw <= 0
+        and not capacity_priced
         and not opts.reference
         and not _site_dispatch(problem, data)
     ):
@@ -96,7 +99,15 @@ def _export_above_import(problem: Problem) -> bool:
 
 
 def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, started: float) -> Plan:
-    """The full formulation: LP first, integrality added where the LP answer breaks a rule."""
+    """The full formulation: LP first, integrality added where the LP answer breaks a rule.
+
+    With a monthly capacity tariff the rounds cost more than they save (the LP spreads charging
+    thinly below every minimum power, each round's MILP moves it to other slots, and each round
+    and each rounding of the meter's directions may use the whole time limit): the full MILP is
+    solved in one go, as with ``SolveOptions.reference``.
+    """
+    if problem.site.capacity_tariff is not None and not opts.reference:
+        opts = dataclasses.replace(opts, reference=True)
     n = len(problem.grid)
     model = build(problem, data, opts.tie_break)
     # Finite bounds on import and export (big-M of the direction binaries): the limits, or what
