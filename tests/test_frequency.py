@@ -162,3 +162,29 @@ async def test_reserve_and_target_are_kept(
         await hass.async_block_till_done(wait_background_tasks=True)
         hass.states.async_set("sensor.grid_frequency", "50.0", {"unit_of_measurement": "Hz"})
     assert backend.battery.soc_pct >= charger.settings.target_soc_pct - 0.6
+
+
+async def test_the_plan_keeps_the_offered_response_available(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """Offered all day: the plan leaves 3 kW of charging room for over-frequency, unless the
+    driver's target needs the full power."""
+    hass.states.async_set("sensor.grid_frequency", "50.0", {"unit_of_measurement": "Hz"})
+    coordinator = init_integration.runtime_data.coordinator
+    await coordinator.async_refresh()
+    plan = hass.states.get("sensor.garage_plan")
+    assert plan.attributes["target_reachable"] is True
+    planned = [point["power_w"] for point in plan.attributes["schedule"]]
+    assert max(planned) == pytest.approx(11_000 - 3_000, abs=1)
+    assert plan.attributes["setpoint_w"] == pytest.approx(8_000, abs=1)
+
+    # Leaving at 20:00 (in an hour and a half) the target needs every watt: no room is kept.
+    await hass.services.async_call(
+        "time",
+        "set_value",
+        {"entity_id": "time.garage_ev_departure_time", "time": "20:00:00"},
+        blocking=True,
+    )
+    await coordinator.async_refresh()
+    plan = hass.states.get("sensor.garage_plan")
+    assert plan.attributes["setpoint_w"] > 10_000

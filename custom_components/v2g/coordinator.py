@@ -98,6 +98,7 @@ from .planner import (
     option,
     planning_grid,
     site_limits,
+    with_frequency_headroom,
 )
 
 DISPATCH_UNMET_KWH = 0.05
@@ -489,6 +490,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         )
         if self.ven is not None:
             problem = with_announced_limits(problem, self.ven.snapshot(dt_util.utcnow()))
+        if (droop := self.droop()) is not None:
+            problem = with_frequency_headroom(problem, droop, dt_util.get_default_time_zone())
         ids = [c.subentry_id for c in planned]
         self._last_problem = (problem, ids)
         problem = with_dispatches(problem, self.dispatches.items, ids)

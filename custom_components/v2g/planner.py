@@ -9,8 +9,8 @@ connection, so the plan never puts them together above the main fuse.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, tzinfo
 import math
 from typing import Any
 
@@ -36,6 +36,7 @@ from .const import (
     PRIORITY_WEIGHTS,
     Mode,
 )
+from .frequency import Droop
 from .inputs import Inputs
 from .optimizer import (
     CapacityTariff,
@@ -261,6 +262,64 @@ def fixed_load_w(grid: SlotGrid, power_w: float, energy_kwh: float | None) -> Fl
     delivered_before = np.concatenate(([0.0], np.cumsum(hours * power_w / 1000.0)[:-1]))
     remaining = np.clip(energy_kwh - delivered_before, 0.0, None)
     return np.minimum(power_w, remaining * 1000.0 / hours)
+
+
+def with_frequency_headroom(problem: Problem, droop: Droop, tz: tzinfo) -> Problem:
+    """Keep the offered frequency response available in the hours it is offered.
+
+    The site's most power per direction is shared between the planned EVs in proportion to
+    their charging (over-frequency: more charging) and discharging (under-frequency: more
+    discharging) power. In the offered slots an EV's planned charging stays its share below its
+    maximum, and its planned discharging too (under-frequency is also met by charging less).
+    The driver comes first: an EV whose target the lower ceiling would put out of reach keeps
+    its full power. A dispatch (added later) overrides these bounds for its EV.
+    """
+    vehicles = problem.vehicles
+    if not vehicles or (droop.max_up_w <= 0 and droop.max_down_w <= 0):
+        return problem
+    grid = problem.grid
+    epoch_s = grid.starts.astype("datetime64[s]").astype(np.int64)
+    offered = np.array(
+        [droop.offered_at(datetime.fromtimestamp(int(t), UTC).astimezone(tz)) for t in epoch_s]
+    )
+    if not offered.any():
+        return problem
+    charge_total = sum(v.max_charge_power_w for v in vehicles)
+    discharge_total = sum(v.max_discharge_power_w for v in vehicles)
+    kept = []
+    for v in vehicles:
+        down_w = droop.max_down_w * v.max_charge_power_w / charge_total if charge_total else 0.0
+        up_w = (
+            droop.max_up_w * v.max_discharge_power_w / discharge_total if discharge_total else 0.0
+        )
+        ceiling_w = np.where(offered, max(0.0, v.max_charge_power_w - down_w), np.inf)
+        floor_w = np.where(offered, -max(0.0, v.max_discharge_power_w - up_w), -np.inf)
+        if not _target_in_reach(problem, v, ceiling_w):
+            kept.append(v)
+            continue
+        if v.power_ceiling_w is not None:
+            ceiling_w = np.minimum(ceiling_w, v.power_ceiling_w)
+        if v.power_floor_w is not None:
+            floor_w = np.maximum(floor_w, v.power_floor_w)
+        kept.append(replace(v, power_ceiling_w=ceiling_w, power_floor_w=floor_w))
+    return replace(problem, vehicles=tuple(kept))
+
+
+def _target_in_reach(
+    problem: Problem, vehicle: Vehicle, ceiling_w: npt.NDArray[np.float64]
+) -> bool:
+    """Whether the EV still reaches its target by departure (with a 10 % margin) at these caps."""
+    if vehicle.departure is None:
+        return True
+    grid = problem.grid
+    k = grid.slots_ending_by(vehicle.departure)
+    power_w = np.minimum(ceiling_w[:k], vehicle.max_charge_power_w)
+    power_w = np.where(power_w >= vehicle.min_charge_power_w, power_w, 0.0)
+    if vehicle.available is not None:
+        power_w = np.where(np.asarray(vehicle.available, dtype=bool)[:k], power_w, 0.0)
+    reach_kwh = float(np.sum(power_w * grid.durations_h[:k])) / 1000.0 * vehicle.charge_efficiency
+    needed_kwh = (vehicle.target_soc_pct - vehicle.soc_pct) / 100.0 * vehicle.capacity_kwh
+    return reach_kwh >= 1.1 * needed_kwh
 
 
 def build_problem(
