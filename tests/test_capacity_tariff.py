@@ -183,8 +183,9 @@ async def test_options_steps_and_sensors(
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
-    # Without a tariff (existing installs) the sensors have no value.
-    assert hass.states.get("sensor.home_billed_peak_this_month").state == "unknown"
+    # Without a tariff (existing installs) the sensors mean nothing: unavailable.
+    for sensor in ("billed_peak_this_month", "projected_billed_peak", "capacity_cost_avoided"):
+        assert hass.states.get(f"sensor.home_{sensor}").state == "unavailable"
     result = await hass.config_entries.options.async_init(mock_config_entry.entry_id)
     assert "capacity_tariff" in result["menu_options"]
     result = await hass.config_entries.options.async_configure(
@@ -229,7 +230,7 @@ async def test_options_steps_and_sensors(
     assert OPT_CAPACITY_STEPS not in mock_config_entry.options
     await coordinator.async_refresh()
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.home_billed_peak_this_month").state == "unknown"
+    assert hass.states.get("sensor.home_billed_peak_this_month").state == "unavailable"
 
 
 async def test_options_monthly_and_sweden(

@@ -59,6 +59,12 @@ class V2GSiteSensorDescription(SensorEntityDescription):
     monetary: bool = False
     per_kwh: bool = False
     """The unit is the currency per kWh (a price)."""
+    available_fn: Callable[[SiteData], bool] | None = None
+    """When the sensor means something (None: always); unavailable otherwise."""
+
+
+def _has_capacity_tariff(data: SiteData) -> bool:
+    return data.capacity is not None
 
 
 def _minutes_to_departure(view: ChargerView) -> float:
@@ -483,6 +489,7 @@ SITE_SENSORS: tuple[V2GSiteSensorDescription, ...] = (
     V2GSiteSensorDescription(
         key="capacity_billed_peak",
         translation_key="capacity_billed_peak",
+        available_fn=_has_capacity_tariff,
         device_class=SensorDeviceClass.POWER,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.KILO_WATT,
@@ -492,6 +499,7 @@ SITE_SENSORS: tuple[V2GSiteSensorDescription, ...] = (
     V2GSiteSensorDescription(
         key="capacity_projected_peak",
         translation_key="capacity_projected_peak",
+        available_fn=_has_capacity_tariff,
         device_class=SensorDeviceClass.POWER,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.KILO_WATT,
@@ -501,6 +509,7 @@ SITE_SENSORS: tuple[V2GSiteSensorDescription, ...] = (
     V2GSiteSensorDescription(
         key="capacity_cost_avoided",
         translation_key="capacity_cost_avoided",
+        available_fn=_has_capacity_tariff,
         device_class=SensorDeviceClass.MONETARY,
         suggested_display_precision=2,
         monetary=True,
@@ -585,6 +594,12 @@ class V2GSiteSensor(V2GSiteEntity, _Money):
         super().__init__(coordinator, description)
         self._monetary = description.monetary
         self._per_kwh = description.per_kwh
+
+    @property
+    def available(self) -> bool:
+        """Unavailable where it means nothing (the capacity sensors without a tariff)."""
+        available_fn = self.entity_description.available_fn
+        return super().available and (available_fn is None or available_fn(self.coordinator.data))
 
     @property
     def native_value(self) -> StateType:
