@@ -681,6 +681,10 @@ def scan_simulator_log() -> bool:
 UNAVAILABLE_BY_DESIGN = (
     # Nothing to cancel while no one-off departure is set.
     re.compile(r"^button\..*_ev_cancel_one_off_departure$"),
+    # The capacity tariff's sensors, on a site without one.
+    re.compile(
+        r"^sensor\..*_(billed_peak_this_month|projected_billed_peak|capacity_cost_avoided)$"
+    ),
     # A charge-only charger cannot discharge: its V2G controls are shown unavailable.
     re.compile(
         r"^(switch\.sim_charger_ac_allow_vehicle_to_grid|number\.sim_charger_ac_maximum_discharging_power)$"
