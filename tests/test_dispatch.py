@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,14 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.v2g.const import DEFAULT_OPTIONS, DOMAIN, UPDATE_INTERVAL
-from custom_components.v2g.dispatch import Dispatch, Dispatches, DispatchMode, with_dispatches
+from custom_components.v2g.dispatch import (
+    Dispatch,
+    Dispatches,
+    DispatchMode,
+    beyond_site_bounds_kwh,
+    dispatch_energy_kwh,
+    with_dispatches,
+)
 from custom_components.v2g.optimizer import Problem, Vehicle, make_grid
 
 from .test_site import FUSE_W, _charger
@@ -318,3 +326,112 @@ async def test_must_needs_a_planned_ev(
     answer = await _dispatch(hass, site, power_w=-3_000, duration={"hours": 1}, mode="prefer")
     assert site.runtime_data.coordinator.dispatches.get(answer["id"]) is not None
     assert [p.state for p in _plans(hass)] == ["off", "off"]
+
+
+NOON = datetime(2026, 1, 15, 12, tzinfo=UTC)
+
+
+def _problem(ceiling_w: np.ndarray | None = None) -> Problem:
+    grid = make_grid(NOON, NOON + timedelta(hours=8))
+    n = len(grid)
+    ev = Vehicle(
+        name="garage",
+        capacity_kwh=60,
+        soc_pct=30,
+        target_soc_pct=80,
+        departure=NOON + timedelta(hours=8),
+        max_charge_power_w=11_000,
+        max_discharge_power_w=11_000,
+        v2g_allowed=True,
+    )
+    return Problem(
+        grid=grid,
+        import_price_per_kwh=np.full(n, 0.3),
+        export_price_per_kwh=np.full(n, 0.05),
+        vehicles=(ev,),
+        grid_ceiling_w=ceiling_w,
+    )
+
+
+def test_a_dispatch_keeps_the_problems_own_bounds() -> None:
+    """An announced capacity limit and an EV's own bounds survive an unrelated dispatch."""
+    ceiling = np.full(32, np.inf)
+    ceiling[:8] = 3_000.0  # an announced 3 kW import limit for two hours
+    own = np.full(32, 8_000.0)  # e.g. the frequency offer's headroom
+    problem = _problem(ceiling)
+    problem = replace(problem, vehicles=(replace(problem.vehicles[0], power_ceiling_w=own),))
+    later = Dispatch(
+        "x",
+        NOON + timedelta(hours=6),
+        NOON + timedelta(hours=6, minutes=15),
+        2_000.0,
+        DispatchMode.MUST,
+        "garage",
+    )
+    with_one = with_dispatches(problem, [later], ["garage"])
+    assert list(with_one.grid_ceiling[:8]) == [3_000.0] * 8
+    ev_ceiling = with_one.vehicles[0].power_ceiling_w
+    assert ev_ceiling is not None
+    assert ev_ceiling[0] == 8_000.0  # its own bound...
+    assert ev_ceiling[24] == 2_000.0  # ...and the dispatch's where it covers
+    # A later site dispatch the other way replaces an earlier one in the slots both cover.
+    start = NOON + timedelta(hours=3)
+    imports = Dispatch("a", start, start + timedelta(hours=2), 5_000.0, DispatchMode.MUST)
+    exports = Dispatch(
+        "b", start + timedelta(hours=1), start + timedelta(hours=2), -3_000.0, DispatchMode.MUST
+    )
+    both = with_dispatches(problem, [imports, exports], ["garage"])
+    assert both.grid_floor[13] == 5_000.0
+    assert (both.grid_floor[17], both.grid_ceiling[17]) == (-np.inf, -3_000.0)
+
+
+def test_a_site_dispatch_beyond_an_announced_limit_counts_as_unmet() -> None:
+    ceiling = np.full(32, np.inf)
+    ceiling[4:8] = 3_000.0  # 13:00-14:00: at most 3 kW from the grid
+    problem = _problem(ceiling)
+    start = NOON + timedelta(hours=1)
+    asks = Dispatch("m", start, start + timedelta(hours=1), 10_000.0, DispatchMode.MUST)
+    assert beyond_site_bounds_kwh(problem, asks) == pytest.approx(7.0)  # 7 kW for an hour
+    assert dispatch_energy_kwh(asks) == pytest.approx(10.0)
+    # The plan keeps the limit: the dispatch's floor is clipped to it, not made infeasible.
+    clipped = with_dispatches(problem, [asks], ["garage"])
+    assert list(clipped.grid_floor[4:8]) == [3_000.0] * 4
+    within = Dispatch("w", start, start + timedelta(hours=1), 2_000.0, DispatchMode.MUST)
+    assert beyond_site_bounds_kwh(problem, within) == 0.0
+    prefer = Dispatch("p", start, start + timedelta(hours=1), 9_000.0, DispatchMode.PREFER)
+    assert beyond_site_bounds_kwh(problem, prefer) == 0.0
+    exports = Dispatch("e", start, start + timedelta(hours=1), -4_000.0, DispatchMode.MUST)
+    capped = replace(problem, grid_floor_w=np.full(32, -1_000.0))
+    assert beyond_site_bounds_kwh(capped, exports) == pytest.approx(3.0)
+
+
+async def test_a_dispatched_discharge_is_not_cut_for_a_smaller_house(
+    hass: HomeAssistant, site: MockConfigEntry
+) -> None:
+    """The live meter's planned-export cap does not touch a charger's `must` discharge."""
+    hass.config_entries.async_update_entry(
+        site, options={**site.options, "grid_power_entity": "sensor.grid_power"}
+    )
+    hass.states.async_set("sensor.grid_power", "0", {"unit_of_measurement": "W"})
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.carport_mode", "option": "off"},
+        blocking=True,
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _dispatch(
+        hass,
+        site,
+        device_id=_device(hass, site, "Garage"),
+        power_w=-5_000,
+        duration={"hours": 1},
+    )
+    coordinator = site.runtime_data.coordinator
+    for _ in range(2):
+        ev_w = sum(c.backend.state().power_w for c in site.runtime_data.chargers.values())
+        # The house draws nothing (the plan expected 400 W): the meter shows only the EVs.
+        hass.states.async_set("sensor.grid_power", str(ev_w), {"unit_of_measurement": "W"})
+        await coordinator.async_refresh()
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert _setpoints(hass)[0] == pytest.approx(-5_000, abs=1)

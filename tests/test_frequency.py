@@ -188,3 +188,28 @@ async def test_the_plan_keeps_the_offered_response_available(
     await coordinator.async_refresh()
     plan = hass.states.get("sensor.garage_plan")
     assert plan.attributes["setpoint_w"] > 10_000
+
+
+async def test_over_frequency_never_lifts_a_charger_above_the_operators_cap(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """§14a holds the charger at 4.2 kW: high frequency asks for more charging, it gets none."""
+    hass.config_entries.async_update_entry(
+        init_integration,
+        options={**init_integration.options, "operator_limit_entity": "input_boolean.dimmed"},
+    )
+    hass.states.async_set("input_boolean.dimmed", "on")
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.garage_mode", "option": "charge_now"},
+        blocking=True,
+    )
+    await init_integration.runtime_data.coordinator.async_refresh()
+    hass.states.async_set("sensor.grid_frequency", "50.2", {"unit_of_measurement": "Hz"})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    plan = hass.states.get("sensor.garage_plan")
+    assert plan.attributes["limited_by_operator"] is True
+    assert plan.attributes["setpoint_w"] <= 4_200
+    assert only_backend(init_integration).state().power_w <= 4_200

@@ -64,6 +64,8 @@ from .dispatch import (
     DispatchEvent,
     DispatchMode,
     DispatchStore,
+    beyond_site_bounds_kwh,
+    dispatch_energy_kwh,
     with_dispatches,
 )
 from .frequency import (
@@ -279,6 +281,11 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
                     decision = replace(decision, reason=Reason.DISPATCHED, dispatch_id=dispatch.id)
             decisions[charger.subentry_id] = decision
         planned_export_w = None if plan is None else float(plan.plan.grid_export_w[0])
+        if any(
+            d is not None and d.reason is Reason.DISPATCHED and d.setpoint_w < 0
+            for d in decisions.values()
+        ):
+            planned_export_w = None  # a dispatched discharge is kept whatever the house draws
         final = self._within_grid_limits(chargers, states, decisions, planned_export_w)
         self._base_w = {charger_id: d.setpoint_w for charger_id, d in final.items()}
         self._local_curves = self._frequency_curves(chargers, states, final)
@@ -835,6 +842,11 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
                 translation_placeholders={"chargers": ", ".join(lost)},
             )
         unmet = after.dispatch_unmet_kwh - before.dispatch_unmet_kwh
+        # A site dispatch beyond an announced capacity limit is clipped to it in the plan:
+        # what the limit leaves out counts as unmet.
+        unmet += beyond_site_bounds_kwh(problem, dispatch)
+        if after.strategy.endswith("(solver fallback)"):  # no plan keeps it (conflicting bounds)
+            unmet = max(unmet, dispatch_energy_kwh(dispatch))
         if unmet > DISPATCH_UNMET_KWH:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
@@ -936,17 +948,28 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             )
         )
 
-    def _frequency_room(self, charger: Charger, state: ChargerState, setpoint_w: float) -> Room:
-        """How far an EV's power may move from its setpoint for frequency, each way."""
+    def _frequency_room(self, charger: Charger, state: ChargerState, decision: Decision) -> Room:
+        """How far an EV's power may move from its setpoint for frequency, each way.
+
+        No extra charging on a site already held by its grid connection or the operator, and
+        never above the operator's per-charger cap.
+        """
         settings = charger.settings
         discharge_w = (
             min(settings.max_discharge_power_w, state.max_discharge_power_w)
             if settings.allow_v2g and charger.backend.capabilities.bidirectional
             else 0.0
         )
+        setpoint_w = decision.setpoint_w
+        max_charge_w = min(settings.max_charge_power_w, state.max_charge_power_w)
+        operator = self.operator_limit
+        if decision.limited_by_grid or decision.limited_by_operator:
+            max_charge_w = min(max_charge_w, max(0.0, setpoint_w))
+        elif operator is not None and operator.charger_limit_w is not None:
+            max_charge_w = min(max_charge_w, operator.charger_limit_w)
         return room(
             setpoint_w=setpoint_w,
-            max_charge_w=min(settings.max_charge_power_w, state.max_charge_power_w),
+            max_charge_w=max_charge_w,
             max_discharge_w=discharge_w,
             soc_pct=state.soc_pct,
             min_soc_pct=settings.min_soc_pct,
@@ -982,10 +1005,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         ]
         if not any(c.local_frequency for c, _state in active):
             return {}
-        rooms = [
-            self._frequency_room(c, state, decisions[c.subentry_id].setpoint_w)
-            for c, state in active
-        ]
+        rooms = [self._frequency_room(c, state, decisions[c.subentry_id]) for c, state in active]
         up = share_response(-droop.max_up_w, rooms)
         down = share_response(droop.max_down_w, rooms)
         operator = self.operator_limit
@@ -1046,9 +1066,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         for charger in active:
             state = states[charger.subentry_id]
             assert state is not None
-            rooms.append(
-                self._frequency_room(charger, state, decisions[charger.subentry_id].setpoint_w)
-            )
+            rooms.append(self._frequency_room(charger, state, decisions[charger.subentry_id]))
         for charger, delta_w in zip(active, share_response(response_w, rooms), strict=True):
             decision = result[charger.subentry_id]
             setpoint_w = decision.setpoint_w + delta_w

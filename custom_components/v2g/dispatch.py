@@ -27,7 +27,7 @@ from homeassistant.util import dt as dt_util
 import numpy as np
 
 from .const import DOMAIN
-from .optimizer import Problem, SlotGrid
+from .optimizer import Problem, SlotGrid, Vehicle
 
 STORAGE_VERSION = 1
 SAVE_DELAY_S = 60
@@ -194,8 +194,10 @@ def with_dispatches(
                 site_pref[slots] = dispatch.power_w
             elif dispatch.power_w >= 0:
                 site_floor[slots] = dispatch.power_w
+                site_ceiling[slots] = np.inf  # a later dispatch replaces an earlier one
             else:
                 site_ceiling[slots] = dispatch.power_w
+                site_floor[slots] = -np.inf
             continue
         if dispatch.charger_id not in vehicle_ids:
             continue
@@ -206,21 +208,62 @@ def with_dispatches(
         else:
             floors[i][slots] = dispatch.power_w
             ceilings[i][slots] = dispatch.power_w
+            prefs[i][slots] = np.nan
     vehicles = tuple(
-        replace(
-            vehicle,
-            power_floor_w=floors[i] if np.isfinite(floors[i]).any() else None,
-            power_ceiling_w=ceilings[i] if np.isfinite(ceilings[i]).any() else None,
-            preferred_power_w=prefs[i] if not np.isnan(prefs[i]).all() else None,
-        )
-        if touched[i]
-        else vehicle
+        _with_vehicle_dispatch(vehicle, floors[i], ceilings[i], prefs[i]) if touched[i] else vehicle
         for i, vehicle in enumerate(problem.vehicles)
     )
+    # The problem's own site bounds (announced capacity limits) stay; a dispatch cannot ask for
+    # more than they allow (its floor is clipped to their ceiling and the other way round).
+    base_floor, base_ceiling = problem.grid_floor, problem.grid_ceiling
     return replace(
         problem,
         vehicles=vehicles,
-        grid_floor_w=site_floor,
-        grid_ceiling_w=site_ceiling,
-        grid_preferred_w=site_pref,
+        grid_floor_w=np.maximum(base_floor, np.minimum(site_floor, base_ceiling)),
+        grid_ceiling_w=np.minimum(base_ceiling, np.maximum(site_ceiling, base_floor)),
+        grid_preferred_w=np.where(np.isnan(site_pref), problem.grid_preferred, site_pref),
     )
+
+
+def _with_vehicle_dispatch(
+    vehicle: Vehicle, floor_w: np.ndarray, ceiling_w: np.ndarray, preferred_w: np.ndarray
+) -> Vehicle:
+    """The EV with its dispatch's bounds where the dispatch covers a slot, its own elsewhere."""
+    n = floor_w.shape[0]
+    own_floor = np.full(n, -np.inf) if vehicle.power_floor_w is None else vehicle.power_floor_w
+    own_ceiling = np.full(n, np.inf) if vehicle.power_ceiling_w is None else vehicle.power_ceiling_w
+    own_pref = (
+        np.full(n, np.nan) if vehicle.preferred_power_w is None else vehicle.preferred_power_w
+    )
+    covered = np.isfinite(floor_w)
+    floor = np.where(covered, floor_w, own_floor)
+    ceiling = np.where(covered, ceiling_w, own_ceiling)
+    preferred = np.where(np.isnan(preferred_w), own_pref, preferred_w)
+    return replace(
+        vehicle,
+        power_floor_w=floor if np.isfinite(floor).any() else None,
+        power_ceiling_w=ceiling if np.isfinite(ceiling).any() else None,
+        preferred_power_w=preferred if not np.isnan(preferred).all() else None,
+    )
+
+
+def beyond_site_bounds_kwh(problem: Problem, dispatch: Dispatch) -> float:
+    """The energy of a site `must` dispatch that the problem's own site bounds leave out.
+
+    `with_dispatches` clips a site dispatch to an announced capacity limit (the plan cannot
+    break it); this is what the clip removes, which the dispatch check counts as unmet.
+    """
+    if dispatch.charger_id is not None or dispatch.mode is DispatchMode.PREFER:
+        return 0.0
+    slots = _covered(problem.grid, dispatch)
+    if dispatch.power_w >= 0:
+        excess_w = np.clip(dispatch.power_w - problem.grid_ceiling, 0.0, None)
+    else:
+        excess_w = np.clip(problem.grid_floor - dispatch.power_w, 0.0, None)
+    return float(np.sum(np.where(slots, excess_w * problem.grid.durations_h, 0.0))) / 1000.0
+
+
+def dispatch_energy_kwh(dispatch: Dispatch) -> float:
+    """The energy the dispatch asks for over its whole window (kWh, unsigned)."""
+    hours = (dispatch.end - dispatch.start).total_seconds() / 3600.0
+    return abs(dispatch.power_w) * hours / 1000.0

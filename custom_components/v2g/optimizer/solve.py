@@ -194,6 +194,7 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
             status=status_text,
             solve_time_s=time.perf_counter() - started,
             strategy="charge_now (solver fallback)",
+            dispatch_unmet_kwh=fallback.dispatch_unmet_kwh,
         )
     return _plan(problem, data, model, solution, status=status_text, started=started)
 
