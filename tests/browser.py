@@ -15,7 +15,7 @@ from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockUser
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, BrowserContext, Playwright
+    from playwright.async_api import Browser, BrowserContext, Page, Playwright
 
 # Debian's Chromium, which scripts/setup installs; Playwright never downloads a browser here.
 CHROMIUM = shutil.which("chromium")
@@ -67,3 +67,17 @@ async def log_in(context: BrowserContext, tokens: dict[str, Any]) -> None:
     await context.add_init_script(
         f"localStorage.setItem('hassTokens', {json.dumps(json.dumps(tokens))});"
     )
+
+
+async def logged_in_page(
+    browser: Browser, tokens: dict[str, Any], errors: list[str], **context: Any
+) -> Page:
+    """A page of a new browser context (`context`: its options), logged in, whose script errors
+    are collected in `errors`."""
+    browser_context = await browser.new_context(
+        device_scale_factor=1, locale="en-GB", color_scheme="light", **context
+    )
+    await log_in(browser_context, tokens)
+    page = await browser_context.new_page()
+    page.on("pageerror", lambda error: errors.append(f"{error.message} {error.stack}"))
+    return page

@@ -43,7 +43,7 @@ from custom_components.v2g.const import (
     SUBENTRY_CHARGER,
 )
 
-from .browser import launch, log_in, login_tokens, onboarded
+from .browser import launch, logged_in_page, login_tokens, onboarded
 from .conftest import SITE_ENTRY_ID
 
 TIME_ZONE = "Europe/Copenhagen"
@@ -367,16 +367,13 @@ async def _browse(base: str, tokens: dict[str, Any]) -> Seen:
     async with async_playwright() as playwright:
         browser = await launch(playwright)
         try:
-            context = await browser.new_context(
+            page = await logged_in_page(
+                browser,
+                tokens,
+                seen.errors,
                 viewport={"width": 1280, "height": 1500},
-                device_scale_factor=1,
-                locale="en-GB",
                 timezone_id=TIME_ZONE,
-                color_scheme="light",
             )
-            await log_in(context, tokens)
-            page = await context.new_page()
-            page.on("pageerror", lambda error: seen.errors.append(f"{error.message} {error.stack}"))
             single, whole_site = await _open_dashboard(page, base, seen.errors)
             seen.shot = await _screenshot(page)
             if save:

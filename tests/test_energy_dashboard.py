@@ -52,7 +52,7 @@ from custom_components.v2g.const import (
     SUBENTRY_CHARGER,
 )
 
-from .browser import launch, log_in, login_tokens, onboarded
+from .browser import launch, logged_in_page, login_tokens, onboarded
 from .conftest import SITE_ENTRY_ID
 
 # The house's own use, and the EV's charger (a big battery, so that it charges all along).
@@ -317,17 +317,14 @@ async def _browse(base: str, tokens: dict[str, Any], time_zone: str) -> Seen:
     async with async_playwright() as playwright:
         browser = await launch(playwright)
         try:
-            context = await browser.new_context(
+            page = await logged_in_page(
+                browser,
+                tokens,
+                seen.errors,
                 viewport={"width": 1280, "height": 1100},
-                device_scale_factor=1,
-                locale="en-GB",
                 timezone_id=time_zone,
-                color_scheme="light",
                 reduced_motion="reduce",  # charts drawn at once, without animation
             )
-            await log_in(context, tokens)
-            page = await context.new_page()
-            page.on("pageerror", lambda error: seen.errors.append(f"{error.message} {error.stack}"))
             await page.goto(f"{base}/energy")
             await page.wait_for_function(CONNECTED, timeout=PAGE_TIMEOUT_MS)
             seen.saved = await page.evaluate(SAVE_PREFS, PREFS)

@@ -50,6 +50,8 @@ from .optimizer import (
     charge_now,
     evaluate,
     make_grid,
+    needed_kwh,
+    reachable_kwh,
     solve,
     terminal_value_per_kwh,
 )
@@ -311,15 +313,8 @@ def _target_in_reach(
     """Whether the EV still reaches its target by departure (with a 10 % margin) at these caps."""
     if vehicle.departure is None:
         return True
-    grid = problem.grid
-    k = grid.slots_ending_by(vehicle.departure)
-    power_w = np.minimum(ceiling_w[:k], vehicle.max_charge_power_w)
-    power_w = np.where(power_w >= vehicle.min_charge_power_w, power_w, 0.0)
-    if vehicle.available is not None:
-        power_w = np.where(np.asarray(vehicle.available, dtype=bool)[:k], power_w, 0.0)
-    reach_kwh = float(np.sum(power_w * grid.durations_h[:k])) / 1000.0 * vehicle.charge_efficiency
-    needed_kwh = (vehicle.target_soc_pct - vehicle.soc_pct) / 100.0 * vehicle.capacity_kwh
-    return reach_kwh >= 1.1 * needed_kwh
+    k = problem.grid.slots_ending_by(vehicle.departure)
+    return reachable_kwh(problem, vehicle, k, ceiling_w) >= 1.1 * needed_kwh(vehicle)
 
 
 def build_problem(

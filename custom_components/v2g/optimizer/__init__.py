@@ -34,7 +34,8 @@ Public API (everything else in the package is internal):
   the care level).
 - Baselines and costing: `charge_now`, `cheapest_slots`, `perfect_foresight`, `STRATEGIES`,
   `evaluate` (costs any schedule the way the optimizer costs its own), and the two valuation
-  rules of the objective, `penalty_per_kwh` and `terminal_value_per_kwh`.
+  rules of the objective, `penalty_per_kwh` and `terminal_value_per_kwh`; `needed_kwh` and
+  `reachable_kwh` (how much a vehicle needs, and can take at full power before a slot).
 
 Inside, one module per concern: `model` (the data classes), `slots` (time grids), `bounds` (a
 Problem in kW / kWh), `costing` (`evaluate` and the valuation rules), `heuristics` (charge now,
@@ -77,6 +78,7 @@ Example (one EV, time-of-use price, from now for 48 hours)::
 """
 
 from .baselines import STRATEGIES, perfect_foresight
+from .bounds import needed_kwh, reachable_kwh
 from .capacity import CapacityTariff, billed_peaks_kw, horizon_charge
 from .costing import evaluate, penalty_per_kwh, prefer_penalty_per_kwh, terminal_value_per_kwh
 from .heuristics import charge_now, cheapest_slots
@@ -120,9 +122,11 @@ __all__ = [
     "horizon_charge",
     "make_grid",
     "make_local_day_grid",
+    "needed_kwh",
     "penalty_per_kwh",
     "perfect_foresight",
     "prefer_penalty_per_kwh",
+    "reachable_kwh",
     "resample",
     "solve",
     "terminal_value_per_kwh",

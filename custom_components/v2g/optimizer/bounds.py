@@ -18,6 +18,8 @@ __all__ = [
     "VehicleData",
     "export_limit_kw",
     "import_limit_kw",
+    "needed_kwh",
+    "reachable_kwh",
     "tie_epsilons",
     "vehicle_data",
     "vehicles_data",
@@ -318,6 +320,26 @@ def _finish(problem: Problem, vehicle: Vehicle) -> datetime:
     k = grid.slots_ending_by(finish)
     if k >= len(grid):
         return finish  # the target lies beyond the horizon either way
+    return (
+        finish if reachable_kwh(problem, vehicle, k) >= needed_kwh(vehicle) else vehicle.departure
+    )
+
+
+def needed_kwh(vehicle: Vehicle) -> float:
+    """Battery energy from the vehicle's SoC now to its target (negative above it)."""
+    return (vehicle.target_soc_pct - vehicle.soc_pct) / 100.0 * vehicle.capacity_kwh
+
+
+def reachable_kwh(
+    problem: Problem, vehicle: Vehicle, k: int, ceiling_w: FloatArray | None = None
+) -> float:
+    """Battery energy the vehicle can take in the first ``k`` slots at full power.
+
+    Full power: its maximum (or ``ceiling_w`` per slot, when lower) where it is plugged in,
+    within what the site's import limit leaves after the house; 0 in slots where that is below
+    its minimum power.
+    """
+    grid = problem.grid
     if vehicle.available is not None:
         plugged = np.asarray(vehicle.available, dtype=bool)[:k]
     else:
@@ -325,10 +347,12 @@ def _finish(problem: Problem, vehicle: Vehicle) -> datetime:
     room_kw = np.clip(
         import_limit_kw(problem)[:k] - (problem.load - problem.solar)[:k] / 1000.0, 0.0, None
     )
-    power_kw = np.where(plugged, np.minimum(vehicle.max_charge_power_w / 1000.0, room_kw), 0.0)
-    reach_kwh = float(np.sum(power_kw * grid.durations_h[:k])) * vehicle.charge_efficiency
-    needed_kwh = (vehicle.target_soc_pct - vehicle.soc_pct) / 100.0 * vehicle.capacity_kwh
-    return finish if reach_kwh >= needed_kwh else vehicle.departure
+    power_kw = np.minimum(vehicle.max_charge_power_w / 1000.0, room_kw)
+    if ceiling_w is not None:
+        power_kw = np.minimum(power_kw, ceiling_w[:k] / 1000.0)
+    running = plugged & (power_kw >= vehicle.min_charge_power_w / 1000.0)
+    power_kw = np.where(running, power_kw, 0.0)
+    return float(np.sum(power_kw * grid.durations_h[:k])) * vehicle.charge_efficiency
 
 
 def import_limit_kw(problem: Problem) -> FloatArray:
