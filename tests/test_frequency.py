@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 import numpy as np
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.v2g.const import DEFAULT_OPTIONS
 from custom_components.v2g.frequency import Droop, Room, room, share_response
+from custom_components.v2g.optimizer import Problem, Vehicle, make_grid
+from custom_components.v2g.planner import reserve_prices, with_frequency_offer
 from simulator.frequency import frequency_trace
 from tests.conftest import only_backend, only_charger
 
@@ -213,3 +216,83 @@ async def test_over_frequency_never_lifts_a_charger_above_the_operators_cap(
     assert plan.attributes["limited_by_operator"] is True
     assert plan.attributes["setpoint_w"] <= 4_200
     assert only_backend(init_integration).state().power_w <= 4_200
+
+
+async def test_a_capacity_price_decides_when_reserve_is_offered(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """Priced by a market sensor: no price, no offer (and no response); a price, both."""
+    hass.config_entries.async_update_entry(
+        init_integration,
+        options={**init_integration.options, "frequency_reserve_price": "sensor.fcr_price"},
+    )
+    await hass.async_block_till_done()
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.garage_allow_vehicle_to_grid"}, blocking=True
+    )
+    coordinator = init_integration.runtime_data.coordinator
+    await coordinator.async_refresh()
+    site = hass.states.get("sensor.home_plan")  # the price sensor is missing: no offer
+    assert site.attributes["frequency_reserve"] == {"up_w": 0, "down_w": 0, "revenue": 0.0}
+    hass.states.async_set("sensor.grid_frequency", "49.8", {"unit_of_measurement": "Hz"})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get("sensor.garage_plan").attributes["frequency_response_w"] == 0
+
+    # 3 EUR per kW and hour for the next two days: worth more than any arbitrage.
+    start = dt_util.now().replace(minute=0, second=0, microsecond=0)
+    prices = [
+        {
+            "start": (start + timedelta(hours=h)).isoformat(),
+            "end": (start + timedelta(hours=h + 1)).isoformat(),
+            "price": 3.0,
+        }
+        for h in range(48)
+    ]
+    hass.states.async_set("sensor.fcr_price", "3.0", {"prices": prices})
+    hass.states.async_set("sensor.grid_frequency", "50.0", {"unit_of_measurement": "Hz"})
+    await coordinator.async_refresh()
+    site = hass.states.get("sensor.home_plan")
+    reserve = site.attributes["frequency_reserve"]
+    assert reserve["up_w"] == 5_000  # the whole offer, both ways
+    assert reserve["down_w"] == 3_000
+    assert reserve["revenue"] > 0
+    assert site.attributes["schedule"][0]["reserve_up_w"] == 5_000
+    hass.states.async_set("sensor.grid_frequency", "49.8", {"unit_of_measurement": "Hz"})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get("sensor.garage_plan").attributes["frequency_response_w"] == -5_000
+
+
+def test_reserve_prices_from_a_price_entity() -> None:
+    """The list where it covers a slot, the state for the first slot, 0 where nothing is known."""
+    now = datetime(2026, 1, 15, 17, 30, tzinfo=UTC)
+    grid = make_grid(now, now + timedelta(hours=3))
+    assert reserve_prices(2.5, {}, grid, UTC).tolist() == [2.5] + [0.0] * 11
+    listed = {
+        "prices": [
+            {"start": "2026-01-15T18:00:00+00:00", "end": "2026-01-15T19:00:00+00:00", "price": 4}
+        ]
+    }
+    assert reserve_prices(None, listed, grid, UTC).tolist() == [0.0] * 2 + [4.0] * 4 + [0.0] * 6
+    assert reserve_prices(float("nan"), listed, grid, UTC)[0] == 0.0
+
+
+def test_no_offer_without_power_or_offered_hours() -> None:
+    """A droop offering no power, or offered only outside the horizon, changes nothing."""
+    now = datetime(2026, 1, 15, 17, 30, tzinfo=UTC)
+    grid = make_grid(now, now + timedelta(hours=2))
+    problem = Problem(
+        grid=grid,
+        import_price_per_kwh=0.2,
+        export_price_per_kwh=0.1,
+        vehicles=(Vehicle(capacity_kwh=60, soc_pct=50),),
+    )
+    nothing = Droop(max_up_w=0, max_down_w=0)
+    assert with_frequency_offer(problem, nothing, UTC, duration_h=0.25) is problem
+    later = Droop(max_up_w=3_000, max_down_w=3_000, start=time(2, 0), end=time(4, 0))
+    assert with_frequency_offer(problem, later, UTC, duration_h=0.25) is problem
+    now_offered = Droop(max_up_w=3_000, max_down_w=1_000, start=time(17, 0), end=time(18, 0))
+    offer = with_frequency_offer(problem, now_offered, UTC, duration_h=0.5).reserve_offer
+    assert offer is not None
+    assert offer.up_w.tolist() == [3_000.0] * 2 + [0.0] * 6
+    assert offer.down_w.tolist() == [1_000.0] * 2 + [0.0] * 6
+    assert not offer.priced

@@ -117,6 +117,8 @@ OPT_FREQ_MAX_UP_W: Final = "frequency_max_up_w"
 OPT_FREQ_MAX_DOWN_W: Final = "frequency_max_down_w"
 OPT_FREQ_START: Final = "frequency_start"
 OPT_FREQ_END: Final = "frequency_end"
+OPT_FREQ_DURATION_MIN: Final = "frequency_duration_min"
+OPT_FREQ_PRICE_ENTITY: Final = "frequency_reserve_price"
 OPT_FLEX_EVENT_ENTITIES: Final = "flex_event_entities"
 OPT_FLEX_POINTS_PER_CURRENCY: Final = "flex_points_per_currency"
 # Options: the site's OpenADR 3 VEN (off while no VTN URL is set; see openadr_ven.py).

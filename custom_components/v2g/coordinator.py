@@ -22,6 +22,8 @@ from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
+import numpy as np
+import numpy.typing as npt
 
 from .capacity import CapacityStatus, PeakHistory, status as capacity_status, tariff_from_options
 from .charger import Charger, Departure
@@ -33,10 +35,12 @@ from .const import (
     OPT_CHARGE_EFFICIENCY_PCT,
     OPT_DISCHARGE_EFFICIENCY_PCT,
     OPT_FREQ_DEADBAND_MHZ,
+    OPT_FREQ_DURATION_MIN,
     OPT_FREQ_END,
     OPT_FREQ_FULL_MHZ,
     OPT_FREQ_MAX_DOWN_W,
     OPT_FREQ_MAX_UP_W,
+    OPT_FREQ_PRICE_ENTITY,
     OPT_FREQ_SENSOR,
     OPT_FREQ_START,
     OPT_GRID_POWER_ENTITY,
@@ -89,18 +93,20 @@ from .inputs.openadr import with_announced_limits
 from .ledger import Ledger, Prices, counter_delta, site_shares
 from .openadr_ven import SiteVen, ven_config
 from .operator import OperatorLimit, OperatorLimitLog, combine_limits, read_operator_limit
-from .optimizer import CapacityTariff, Plan, Problem, solve
+from .optimizer import CapacityTariff, Plan, Problem, SlotGrid, solve
 from .planner import (
     PlanResult,
     VehicleMoney,
     build_problem,
     build_vehicle,
     fixed_load_w,
+    kept_response_now,
     make_plan,
     option,
     planning_grid,
+    reserve_prices,
     site_limits,
-    with_frequency_headroom,
+    with_frequency_offer,
 )
 
 DISPATCH_UNMET_KWH = 0.05
@@ -197,6 +203,8 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         self._base_w: dict[str, float] = {}
         """Each charger's setpoint before the frequency response (the plan's, corrected)."""
         self._local_curves: dict[str, WattCurve] = {}
+        self._kept_response: tuple[float, float] | None = None
+        """The frequency response (under-, over-frequency W) the latest plan keeps now."""
         """The frequency-watt curve each charger that answers frequency itself follows."""
         self._unsub_frequency: Callable[[], None] | None = None
         self.frequency_latency_s: deque[float] = deque(maxlen=1000)
@@ -288,6 +296,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             planned_export_w = None  # a dispatched discharge is kept whatever the house draws
         final = self._within_grid_limits(chargers, states, decisions, planned_export_w)
         self._base_w = {charger_id: d.setpoint_w for charger_id, d in final.items()}
+        self._kept_response = kept_response_now(plan)
         self._local_curves = self._frequency_curves(chargers, states, final)
         final = self._with_frequency_response(chargers, states, final, self._frequency_hz())
         applied = await self._async_apply_all(chargers, states, final)
@@ -498,7 +507,13 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         if self.ven is not None:
             problem = with_announced_limits(problem, self.ven.snapshot(dt_util.utcnow()))
         if (droop := self.droop()) is not None:
-            problem = with_frequency_headroom(problem, droop, dt_util.get_default_time_zone())
+            problem = with_frequency_offer(
+                problem,
+                droop,
+                dt_util.get_default_time_zone(),
+                duration_h=float(self.config_entry.options.get(OPT_FREQ_DURATION_MIN, 15)) / 60.0,
+                price_per_kw_h=self._reserve_prices(inputs.grid),
+            )
         ids = [c.subentry_id for c in planned]
         self._last_problem = (problem, ids)
         problem = with_dispatches(problem, self.dispatches.items, ids)
@@ -979,9 +994,34 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         )
 
     def _offered_droop(self) -> Droop | None:
-        """The site's droop when it is offered now."""
+        """The site's droop when it is offered now.
+
+        With a capacity price the plan decides how much is offered (and sold): the droop gives
+        what the plan keeps available now, nothing where offering did not pay. Unpriced, the
+        whole droop is offered, within each EV's room as always.
+        """
         droop = self.droop()
-        return droop if droop is not None and droop.offered_at(dt_util.now()) else None
+        if droop is None or not droop.offered_at(dt_util.now()):
+            return None
+        kept = self._kept_response
+        if kept is not None and self.config_entry.options.get(OPT_FREQ_PRICE_ENTITY):
+            droop = replace(droop, max_up_w=kept[0], max_down_w=kept[1])
+        return droop
+
+    def _reserve_prices(self, grid: SlotGrid) -> npt.NDArray[np.float64] | None:
+        """The capacity price for offered reserve per slot (None: no price entity, always offer).
+
+        An entity that cannot be read prices nothing: the offer waits for a price.
+        """
+        entity_id = self.config_entry.options.get(OPT_FREQ_PRICE_ENTITY)
+        if not entity_id:
+            return None
+        state = self.hass.states.get(entity_id)
+        if state is None:
+            return np.zeros(len(grid))
+        return reserve_prices(
+            to_float(state.state), state.attributes, grid, dt_util.get_default_time_zone()
+        )
 
     def _frequency_curves(
         self,

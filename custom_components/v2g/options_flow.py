@@ -56,10 +56,12 @@ from .const import (
     OPT_FLEX_EVENT_ENTITIES,
     OPT_FLEX_POINTS_PER_CURRENCY,
     OPT_FREQ_DEADBAND_MHZ,
+    OPT_FREQ_DURATION_MIN,
     OPT_FREQ_END,
     OPT_FREQ_FULL_MHZ,
     OPT_FREQ_MAX_DOWN_W,
     OPT_FREQ_MAX_UP_W,
+    OPT_FREQ_PRICE_ENTITY,
     OPT_FREQ_SENSOR,
     OPT_FREQ_START,
     OPT_GRID_EXPORT_LIMIT_W,
@@ -136,6 +138,7 @@ FORM_DEFAULTS: dict[str, Any] = {
     OPT_FREQ_MAX_DOWN_W: 0,
     OPT_FREQ_START: "00:00:00",
     OPT_FREQ_END: "00:00:00",
+    OPT_FREQ_DURATION_MIN: 15,
 }
 
 SOLAR_FORECAST_DOMAINS = ("forecast_solar", "solcast_solar", "open_meteo_solar_forecast")
@@ -649,6 +652,8 @@ class V2GOptionsFlow(OptionsFlow):
             vol.Required(OPT_FREQ_MAX_DOWN_W): power_selector(500_000),
             vol.Required(OPT_FREQ_START): selector.TimeSelector(),
             vol.Required(OPT_FREQ_END): selector.TimeSelector(),
+            vol.Optional(OPT_FREQ_DURATION_MIN): number_selector(0, 240, 1, "min"),
+            vol.Optional(OPT_FREQ_PRICE_ENTITY): entity(["sensor", "input_number"]),
         }
         errors: dict[str, str] = {}
         if user_input is not None and float(user_input[OPT_FREQ_FULL_MHZ]) <= float(

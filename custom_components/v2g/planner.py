@@ -38,11 +38,13 @@ from .const import (
 )
 from .frequency import Droop
 from .inputs import Inputs
+from .inputs.parsers import parse_generic
 from .optimizer import (
     CapacityTariff,
     CostBreakdown,
     Plan,
     Problem,
+    ReserveOffer,
     Site,
     SlotGrid,
     Vehicle,
@@ -50,8 +52,8 @@ from .optimizer import (
     charge_now,
     evaluate,
     make_grid,
-    needed_kwh,
-    reachable_kwh,
+    resample,
+    reserve_keep_value_per_kw_h,
     solve,
     terminal_value_per_kwh,
 )
@@ -91,6 +93,8 @@ class PlanResult:
     """Per EV: it reported no SoC, the plan assumed it is at its reserve."""
     baseline_import_w: FloatArray | None = None
     """The site's import per slot if every EV charged now (for the capacity cost avoided)."""
+    reserve_priced: bool = False
+    """The frequency offer was priced by a capacity market (its value is revenue)."""
 
     @property
     def cost(self) -> float:
@@ -121,6 +125,7 @@ class PlanResult:
             return facts | {
                 "vehicles": len(self.vehicle_ids),
                 "peak_import_w": round(plan.peak_import_w),
+                **self._reserve_facts(),
             }
         vehicle = plan.vehicles[index]
         best = vehicle.best_reachable_soc_pct
@@ -132,6 +137,20 @@ class PlanResult:
             "soc_assumed": self.soc_assumed[index],
             "full_cycles": round(vehicle.full_cycles, 3),
             "hours_above_care_soc": round(vehicle.hours_above_care, 2),
+        }
+
+    def _reserve_facts(self) -> dict[str, Any]:
+        """The frequency response kept available now, and its capacity revenue over the plan."""
+        plan = self.plan
+        if plan.reserve_up_w is None or plan.reserve_down_w is None:
+            return {}
+        revenue = round(plan.cost.reserve_value, 2) if self.reserve_priced else None
+        return {
+            "frequency_reserve": {
+                "up_w": round(float(plan.reserve_up_w[0])),
+                "down_w": round(float(plan.reserve_down_w[0])),
+                "revenue": revenue,
+            }
         }
 
 
@@ -266,55 +285,75 @@ def fixed_load_w(grid: SlotGrid, power_w: float, energy_kwh: float | None) -> Fl
     return np.minimum(power_w, remaining * 1000.0 / hours)
 
 
-def with_frequency_headroom(problem: Problem, droop: Droop, tz: tzinfo) -> Problem:
+def with_frequency_offer(
+    problem: Problem,
+    droop: Droop,
+    tz: tzinfo,
+    *,
+    duration_h: float,
+    price_per_kw_h: FloatArray | None = None,
+) -> Problem:
     """Keep the offered frequency response available in the hours it is offered.
 
-    The site's most power per direction is shared between the planned EVs in proportion to
-    their charging (over-frequency: more charging) and discharging (under-frequency: more
-    discharging) power. In the offered slots an EV's planned charging stays its share below its
-    maximum, and its planned discharging too (under-frequency is also met by charging less).
-    The driver comes first: an EV whose target the lower ceiling would put out of reach keeps
-    its full power. A dispatch (added later) overrides these bounds for its EV.
+    The plan keeps power headroom both ways around the EVs' setpoints (the droop's most power
+    per direction for the site) and enough stored energy above the reserve and below the cycling
+    cap to sustain it for ``duration_h`` (`optimizer.ReserveOffer`). Without a price the offer
+    is kept whenever the drivers' targets allow (`reserve_keep_value_per_kw_h`); with a capacity
+    price per kW and hour the optimizer keeps it only where it pays against arbitrage. A
+    dispatch (added later) comes first: the offer yields where a dispatch needs the power.
     """
-    vehicles = problem.vehicles
-    if not vehicles or (droop.max_up_w <= 0 and droop.max_down_w <= 0):
+    if not problem.vehicles or (droop.max_up_w <= 0 and droop.max_down_w <= 0):
         return problem
-    grid = problem.grid
-    epoch_s = grid.starts.astype("datetime64[s]").astype(np.int64)
+    epoch_s = problem.grid.starts.astype("datetime64[s]").astype(np.int64)
     offered = np.array(
         [droop.offered_at(datetime.fromtimestamp(int(t), UTC).astimezone(tz)) for t in epoch_s]
     )
     if not offered.any():
         return problem
-    charge_total = sum(v.max_charge_power_w for v in vehicles)
-    discharge_total = sum(v.max_discharge_power_w for v in vehicles)
-    kept = []
-    for v in vehicles:
-        down_w = droop.max_down_w * v.max_charge_power_w / charge_total if charge_total else 0.0
-        up_w = (
-            droop.max_up_w * v.max_discharge_power_w / discharge_total if discharge_total else 0.0
-        )
-        ceiling_w = np.where(offered, max(0.0, v.max_charge_power_w - down_w), np.inf)
-        floor_w = np.where(offered, -max(0.0, v.max_discharge_power_w - up_w), -np.inf)
-        if not _target_in_reach(problem, v, ceiling_w):
-            kept.append(v)
-            continue
-        if v.power_ceiling_w is not None:
-            ceiling_w = np.minimum(ceiling_w, v.power_ceiling_w)
-        if v.power_floor_w is not None:
-            floor_w = np.maximum(floor_w, v.power_floor_w)
-        kept.append(replace(v, power_ceiling_w=ceiling_w, power_floor_w=floor_w))
-    return replace(problem, vehicles=tuple(kept))
+    priced = price_per_kw_h is not None
+    price = (
+        np.clip(np.nan_to_num(price_per_kw_h, nan=0.0), 0.0, None)
+        if price_per_kw_h is not None
+        else np.full(offered.shape[0], reserve_keep_value_per_kw_h(problem))
+    )
+    return replace(
+        problem,
+        reserve_offer=ReserveOffer(
+            up_w=np.where(offered, droop.max_up_w, 0.0),
+            down_w=np.where(offered, droop.max_down_w, 0.0),
+            price_per_kw_h=price,
+            duration_h=duration_h,
+            priced=priced,
+        ),
+    )
 
 
-def _target_in_reach(
-    problem: Problem, vehicle: Vehicle, ceiling_w: npt.NDArray[np.float64]
-) -> bool:
-    """Whether the EV still reaches its target by departure (with a 10 % margin) at these caps."""
-    if vehicle.departure is None:
-        return True
-    k = problem.grid.slots_ending_by(vehicle.departure)
-    return reachable_kwh(problem, vehicle, k, ceiling_w) >= 1.1 * needed_kwh(vehicle)
+def reserve_prices(
+    value: float | None, attributes: Mapping[str, Any], grid: SlotGrid, tz: tzinfo
+) -> FloatArray:
+    """A capacity price per kW and hour on every slot, from a price entity.
+
+    Its list attribute (any of the spellings price sensors use) where it covers a slot, its
+    state for the first slot, and 0 where nothing is known: the offer is made where the market
+    has priced it, and nowhere else.
+    """
+    prices, _covered = resample(parse_generic(attributes, tz).intervals, grid)
+    if value is not None and math.isfinite(value) and np.isnan(prices[0]):
+        prices[0] = value
+    return np.nan_to_num(prices, nan=0.0)
+
+
+def kept_response_now(result: PlanResult | None) -> tuple[float, float] | None:
+    """The frequency response the plan keeps available now: (under-, over-frequency) W.
+
+    None without a plan or without an offer in it.
+    """
+    if result is None:
+        return None
+    plan = result.plan
+    if plan.reserve_up_w is None or plan.reserve_down_w is None:
+        return None
+    return float(plan.reserve_up_w[0]), float(plan.reserve_down_w[0])
 
 
 def build_problem(
@@ -376,6 +415,7 @@ def make_plan(
         money=money,
         soc_assumed=tuple(soc_assumed),
         baseline_import_w=baseline.grid_import_w,
+        reserve_priced=problem.reserve_offer is not None and problem.reserve_offer.priced,
     )
 
 
@@ -485,10 +525,17 @@ def price_schedule(inputs: Inputs, tz: tzinfo) -> list[dict[str, Any]]:
 
 
 def site_schedule(plan: Plan, tz: tzinfo) -> list[dict[str, Any]]:
-    """The site's planned grid exchange per slot: {start, import_w, export_w}."""
-    return [
+    """The site's planned grid exchange per slot: {start, import_w, export_w}.
+
+    With a frequency offer, also the response kept available: reserve_up_w, reserve_down_w.
+    """
+    rows: list[dict[str, Any]] = [
         {"start": start, "import_w": round(float(i)), "export_w": round(float(e))}
         for start, i, e in zip(
             _local_starts(plan.grid, tz), plan.grid_import_w, plan.grid_export_w, strict=True
         )
     ]
+    if plan.reserve_up_w is not None and plan.reserve_down_w is not None:
+        for row, up, down in zip(rows, plan.reserve_up_w, plan.reserve_down_w, strict=True):
+            row |= {"reserve_up_w": round(float(up)), "reserve_down_w": round(float(down))}
+    return rows

@@ -29,6 +29,11 @@ Public API (everything else in the package is internal):
   fuse) and on the site's net grid power (`Problem.grid_floor_w` / `grid_ceiling_w`), and soft
   targets (`Vehicle.preferred_power_w`, `Problem.grid_preferred_w`, priced by
   `prefer_penalty_per_kwh`); `Plan.dispatch_unmet_kwh` says how much of the bounds was missed.
+- Frequency reserve: `Problem.reserve_offer` (`ReserveOffer`: the response offered per slot and
+  direction, its price per kW and hour, how long it must last); the plan keeps power and energy
+  headroom for it where it pays (`reserve_keep_value_per_kw_h`: always, within the targets) and
+  says how much in ``Plan.reserve_up_w`` / ``reserve_down_w``, its value in
+  ``CostBreakdown.reserve_value``.
 - Output: `Plan` (per-slot grid flows, `CostBreakdown`, status), `VehiclePlan` (per-vehicle
   power, SoC, whether the departure target is reachable, equivalent full cycles and hours above
   the care level).
@@ -44,6 +49,7 @@ and the solvers, dispatched by `solve`:
 
 - one vehicle (no capacity price or tariff): `curves` (each slot's cost against its stored
   energy), `hull` (their convex hulls as a warm LP in HiGHS) and `single` (the exact search);
+  with a frequency offer, the LP relaxation of the full formulation decides the reserve first;
 - fleets and the rest: `formulation` (the LP / MILP matrices), `rules` (where integrality is
   needed), `rounding` (meter directions with a proof of optimality) and `fleet` (minimum powers
   of a fleet: the LP's on/off pattern, fixed); with a monthly capacity tariff the full MILP in
@@ -80,12 +86,19 @@ Example (one EV, time-of-use price, from now for 48 hours)::
 from .baselines import STRATEGIES, perfect_foresight
 from .bounds import needed_kwh, reachable_kwh
 from .capacity import CapacityTariff, billed_peaks_kw, horizon_charge
-from .costing import evaluate, penalty_per_kwh, prefer_penalty_per_kwh, terminal_value_per_kwh
+from .costing import (
+    evaluate,
+    penalty_per_kwh,
+    prefer_penalty_per_kwh,
+    reserve_keep_value_per_kw_h,
+    terminal_value_per_kwh,
+)
 from .heuristics import charge_now, cheapest_slots
 from .model import (
     CostBreakdown,
     Plan,
     Problem,
+    ReserveOffer,
     Site,
     SolveOptions,
     Tariff,
@@ -108,6 +121,7 @@ __all__ = [
     "CostBreakdown",
     "Plan",
     "Problem",
+    "ReserveOffer",
     "Site",
     "SlotGrid",
     "SolveOptions",
@@ -128,6 +142,7 @@ __all__ = [
     "prefer_penalty_per_kwh",
     "reachable_kwh",
     "resample",
+    "reserve_keep_value_per_kw_h",
     "solve",
     "terminal_value_per_kwh",
     "to_datetime64",

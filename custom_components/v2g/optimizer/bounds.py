@@ -72,6 +72,11 @@ class VehicleData:
     """Per slot: discharging power the plan must at least run at (within the reserve)."""
     preferred_kw: FloatArray = field(default_factory=lambda: np.zeros(0))
     """Per slot: the signed power a `prefer` dispatch asks for (NaN: none). Empty: none."""
+    stored_floor_kwh: FloatArray = field(default_factory=lambda: np.zeros(0))
+    """Per slot: least energy stored at the slot's end, above the reserve (energy kept for a
+    frequency offer; hard). Empty: the reserve alone."""
+    stored_ceiling_kwh: FloatArray = field(default_factory=lambda: np.zeros(0))
+    """Per slot: most energy stored at the slot's end, below ``upper_kwh``. Empty: none."""
 
     @property
     def forced(self) -> bool:
@@ -85,6 +90,20 @@ class VehicleData:
     def discharge_floor(self, n: int) -> FloatArray:
         """``discharge_floor_kw`` with zeros when there is none."""
         return self.discharge_floor_kw if self.discharge_floor_kw.shape[0] else np.zeros(n)
+
+    def stored_bounds(self, n: int) -> tuple[FloatArray, FloatArray]:
+        """Per slot: the stored energy's lower and upper bound.
+
+        The reserve is soft when the EV is below it now: its lower bound is then 0 (the shortfall
+        is priced instead).
+        """
+        lower = np.full(n, 0.0 if self.soft_reserve else self.reserve_kwh)
+        upper = np.full(n, self.upper_kwh)
+        if self.stored_floor_kwh.shape[0]:
+            lower = np.maximum(lower, self.stored_floor_kwh)
+        if self.stored_ceiling_kwh.shape[0]:
+            upper = np.maximum(np.minimum(upper, self.stored_ceiling_kwh), lower)
+        return lower, upper
 
     @property
     def care(self) -> bool:

@@ -23,6 +23,7 @@ __all__ = [
     "evaluate_data",
     "penalty_per_kwh",
     "prefer_penalty_per_kwh",
+    "reserve_keep_value_per_kw_h",
     "terminal_value_per_kwh",
 ]
 
@@ -34,6 +35,17 @@ refused before it starts; this keeps one that was accepted when things change)."
 PREFER_SHARE = 0.01
 """A kWh away from a `prefer` dispatch costs this share of `penalty_per_kwh`: ten times the
 most a kWh can earn or cost, so it beats arbitrage, and yields to targets and the reserve."""
+
+
+RESERVE_KEEP_SHARE = 0.01
+"""An unpriced frequency offer: a kW kept for an hour is worth this share of `penalty_per_kwh`,
+ten times the most a kWh can earn or cost (so it beats arbitrage) and a hundredth of a kWh
+short of the driver's target or reserve (so it yields to them)."""
+
+
+def reserve_keep_value_per_kw_h(problem: Problem) -> float:
+    """Value per kW and hour that keeps an unpriced frequency offer (see `RESERVE_KEEP_SHARE`)."""
+    return RESERVE_KEEP_SHARE * penalty_per_kwh(problem)
 
 
 def terminal_value_per_kwh(problem: Problem) -> float:

@@ -39,14 +39,14 @@ import numpy as np
 
 from .bounds import VehicleData, export_limit_kw, import_limit_kw, vehicle_data
 from .costing import evaluate_data
-from .formulation import Model
+from .formulation import Model, with_reserve
 from .heuristics import charge_now
 from .highs import OPTIMAL, LpHandle, persistent_available
 from .model import BoolArray, FloatArray, Plan, Problem, SolveOptions
 from .rules import any_broken, violations
 from .single import solve_single
 
-__all__ = ["FleetAnswer", "fix_on_off", "solve_fleet"]
+__all__ = ["FleetAnswer", "bounded_status", "fix_on_off", "solve_fleet"]
 
 _TOL_KW = 1e-6
 _SHORT_KWH = 1e-6
@@ -69,13 +69,15 @@ def solve_fleet(
 ) -> FleetAnswer | None:
     """Plan a fleet with minimum powers (see the module docstring); None if it does not apply.
 
-    It does not apply to one vehicle, without minimum powers, to the reference MILP, to a model
-    that already needs integrality, or when an LP fails (then ``model`` is left as it was).
+    It does not apply to one vehicle (but with a frequency offer, see `_with_offer`), without
+    minimum powers, to the reference MILP, to a model that already needs integrality, or when an
+    LP fails (then ``model`` is left as it was).
     """
     minimum = any(vd.charge_min_kw > 0 or vd.discharge_min_kw > 0 for vd in data)
-    if len(data) < 2 or not minimum or opts.reference or model.integrality is not None:
-        return None
-    if not persistent_available():  # pragma: no cover - only if scipy moves its binding
+    offer = problem.reserve_offer is not None
+    applies = (len(data) >= 2 or offer) and minimum and not opts.reference
+    # persistent_available() is False only if scipy moves its binding.
+    if not applies or model.integrality is not None or not persistent_available():
         return None
     n = len(problem.grid)
     handle = LpHandle(model, opts, presolve=opts.presolve)
@@ -92,6 +94,8 @@ def solve_fleet(
     x = handle.values
     if any_broken(violations(x, data, n)):
         return FleetAnswer(x=x, plan=None)
+    if offer:
+        return _with_offer(problem, data, model, (relaxed, x), opts)
     charge = [np.clip(x[vd.c : vd.c + n], 0.0, None) for vd in data]
     discharge = [np.clip(x[vd.d(n) : vd.d(n) + n], 0.0, None) for vd in data]
     repaired = _repair(problem, data, (relaxed, x), (charge, discharge), opts)
@@ -104,10 +108,34 @@ def solve_fleet(
     fallback = charge_now(problem)  # a rounding can, rarely, do worse than the simplest plan
     if fallback.cost.objective < plan.cost.objective:
         plan = replace(fallback, strategy="optimal")
+    return FleetAnswer(x=x, plan=bounded_status(plan, bound, opts))
+
+
+def _with_offer(
+    problem: Problem,
+    data: list[VehicleData],
+    model: Model,
+    answers: tuple[FloatArray, FloatArray],
+    opts: SolveOptions,
+) -> FleetAnswer:
+    """With a frequency offer: the rounded LP's plan as it is, bounded by the first LP.
+
+    A frequency offer ties each vehicle's power to its stored energy in rows the repairs below
+    do not see, so the rounded pattern's LP answer is the plan (one vehicle included: the exact
+    single-vehicle search does not model an offer, and the full MILP takes seconds).
+    """
+    relaxed, x = answers
+    bound = with_reserve(problem, _evaluate(problem, data, relaxed, None), model, relaxed)
+    plan = with_reserve(problem, _evaluate(problem, data, x, None), model, x)
+    return FleetAnswer(x=x, plan=bounded_status(plan, bound.cost.objective, opts))
+
+
+def bounded_status(plan: Plan, bound: float, opts: SolveOptions) -> Plan:
+    """``plan`` with its status: optimal within ``mip_rel_gap`` of ``bound``, or how far off."""
     gap = (plan.cost.objective - bound) / max(1.0, abs(plan.cost.objective))
     percent = f"{gap * 100:.2g} %"
     status = "optimal" if gap <= opts.mip_rel_gap else f"near-optimal: within {percent} of a bound"
-    return FleetAnswer(x=x, plan=replace(plan, status=status, mip=True))
+    return replace(plan, status=status, mip=True)
 
 
 def _evaluate(

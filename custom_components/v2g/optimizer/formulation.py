@@ -35,7 +35,7 @@ epsilons must stay well above them whatever the currency or price level.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -48,7 +48,7 @@ from .costing import (
     prefer_penalty_per_kwh,
     terminal_value_per_kwh,
 )
-from .model import FloatArray, Problem
+from .model import FloatArray, Plan, Problem
 
 __all__ = [
     "IntArray",
@@ -60,6 +60,7 @@ __all__ = [
     "plain_cost",
     "set_semicontinuous",
     "with_count",
+    "with_reserve",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -86,6 +87,9 @@ class Model:
     """Columns of the meter's direction binaries (1: the slot imports)."""
     grid_slots: list[IntArray] = field(default_factory=list)
     """Their slots."""
+    reserve_cols: IntArray | None = None
+    """Columns of the shares of the frequency offer kept per slot, under- then over-frequency
+    (shape (2, n); -1: not offered; `_add_reserve`), if any."""
 
     def add_rows(
         self,
@@ -133,6 +137,7 @@ class Model:
             plain_cost=self.plain_cost,
             grid_binaries=list(self.grid_binaries),
             grid_slots=list(self.grid_slots),
+            reserve_cols=self.reserve_cols,
         )
 
 
@@ -172,9 +177,9 @@ def build(problem: Problem, data: list[VehicleData], tie_break: bool) -> Model: 
         later = tie_epsilons(eps, n, late=vd.vehicle.charge_late) if tie_break else np.zeros(n)
         cost_parts += [h * (vd.wear + later), h * (vd.wear + 0.1 * eps), np.zeros(n)]
         cost_parts[-1][-1] = -v_term
-        s_lower = 0.0 if vd.soft_reserve else vd.reserve_kwh
-        lower_parts += [vd.charge_floor(n), vd.discharge_floor(n), _full(n, s_lower)]
-        upper_parts += [vd.charge_max_kw, vd.discharge_max_kw, _full(n, vd.upper_kwh)]
+        s_lower, s_upper = vd.stored_bounds(n)
+        lower_parts += [vd.charge_floor(n), vd.discharge_floor(n), s_lower]
+        upper_parts += [vd.charge_max_kw, vd.discharge_max_kw, s_upper]
         if vd.soft_reserve:
             cost_parts.append(penalty * vd.shortfall_weight * vd.reserve_hours)
             lower_parts.append(np.zeros(n))
@@ -247,7 +252,90 @@ def build(problem: Problem, data: list[VehicleData], tie_break: bool) -> Model: 
     if problem.dispatched:
         _add_dispatch(model, problem, data, scale)
     _add_capacity(model, problem, data, scale)
+    _add_reserve(model, problem, data, scale)
     return model
+
+
+def _add_reserve(model: Model, problem: Problem, data: list[VehicleData], scale: float) -> None:
+    """Frequency reserve kept available: the offer's shares per direction and each EV's part.
+
+    Columns per offered slot: the shares ``a_up`` and ``a_down`` (0-1) of the under- and
+    over-frequency response ``U`` and ``W`` kept, worth ``price * h * (U a_up + W a_down) / 2``
+    (a market's symmetric product: ``a_up = a_down``); per vehicle its parts ``u`` and ``w``.
+    Rows: ``sum u = a_up U``, ``sum w = a_down W``; per vehicle plugged in ``c - d + w <= c_max``
+    (room to charge more) and ``d - c + u <= d_max`` (room to charge less or discharge more;
+    unpriced, the offer is not worth charging for, so only discharging room counts:
+    ``d + u <= d_max``); for an EV that can discharge ``s - D / eta_d u >= reserve`` (the
+    response lasts ``D`` hours above the reserve); ``s + D eta_c w <= upper`` (and below the
+    cycling cap); for the site ``g - x + sum w <= import limit`` (more charging within the fuse).
+    """
+    offer = problem.reserve_offer
+    if offer is None:
+        return
+    n = len(problem.grid)
+    slots = np.flatnonzero(offer.offered())
+    k = slots.shape[0]
+    h = problem.grid.durations_h[slots]
+    up_kw, down_kw = offer.up_w[slots] / 1000.0, offer.down_w[slots] / 1000.0
+    value = offer.price_per_kw_h[slots] * h / (2.0 * scale)
+    shares = model.add_columns(
+        np.concatenate([-value * up_kw, -value * down_kw]), np.zeros(2 * k), np.ones(2 * k)
+    )
+    model.reserve_cols = np.full((2, n), -1, dtype=np.int64)
+    model.reserve_cols[:, slots] = shares.reshape(2, k)
+    if k == 0:
+        return
+    r = np.arange(k, dtype=np.int64)
+    one = _full(k, 1.0)
+    if offer.priced:
+        model.add_rows(k, [(r, shares[:k], one), (r, shares[k:], -one)], np.zeros(k), np.zeros(k))
+    totals: list[list[tuple[IntArray, IntArray, FloatArray]]] = [
+        [(r, shares[:k], -up_kw)],
+        [(r, shares[k:], -down_kw)],
+    ]
+    site = [(r, slots, one), (r, n + slots, -one)]
+    duration = offer.duration_h
+    for vd in data:
+        on = vd.available[slots]
+        up = model.add_columns(np.zeros(k), np.zeros(k), np.where(on, up_kw, 0.0))
+        down = model.add_columns(np.zeros(k), np.zeros(k), np.where(on, down_kw, 0.0))
+        totals[0].append((r, up, one))
+        totals[1].append((r, down, one))
+        site.append((r, down, one))
+        c, d, s = vd.c + slots, vd.d(n) + slots, vd.s(n) + slots
+        model.add_rows(
+            k, [(r, c, one), (r, d, -one), (r, down, one)], -np.inf * one, vd.charge_max_kw[slots]
+        )
+        less = [(r, d, one), (r, up, one)] + ([(r, c, -one)] if offer.priced else [])
+        model.add_rows(k, less, -np.inf * one, vd.discharge_max_kw[slots].copy())
+        if np.any(vd.discharge_max_kw > 0):
+            floor = [(r, s, one), (r, up, _full(k, -duration / vd.eta_d))]
+            if vd.soft_reserve:  # below the reserve now: its shortfall (priced) makes room
+                floor.append((r, vd.m(n) + slots, one))
+            model.add_rows(k, floor, _full(k, vd.reserve_kwh), np.inf * one)
+        ceiling = [(r, s, one), (r, down, _full(k, duration * vd.eta_c))]
+        model.add_rows(k, ceiling, -np.inf * one, _full(k, vd.upper_kwh))
+    for entries in totals:
+        model.add_rows(k, entries, np.zeros(k), np.zeros(k))
+    model.add_rows(k, site, -np.inf * one, import_limit_kw(problem)[slots])
+
+
+def with_reserve(problem: Problem, plan: Plan, model: Model, x: FloatArray) -> Plan:
+    """``plan`` with the frequency response the answer ``x`` keeps available, and its value."""
+    offer = problem.reserve_offer
+    if offer is None or model.reserve_cols is None:
+        return plan
+    cols = model.reserve_cols
+    share = np.where(cols >= 0, np.clip(x[np.maximum(cols, 0)], 0.0, 1.0), 0.0)
+    share = np.where(share < 1e-6, 0.0, share)  # solver noise, not an offer
+    up_w, down_w = share[0] * offer.up_w, share[1] * offer.down_w
+    value = float(np.sum(offer.price_per_kw_h * problem.grid.durations_h * (up_w + down_w)))
+    return replace(
+        plan,
+        reserve_up_w=up_w,
+        reserve_down_w=down_w,
+        cost=replace(plan.cost, reserve_value=value / 2000.0),
+    )
 
 
 def _add_capacity(model: Model, problem: Problem, data: list[VehicleData], scale: float) -> None:

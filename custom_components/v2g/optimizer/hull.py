@@ -124,6 +124,16 @@ class HullLp:
         used = np.arange(lengths.shape[1])[None, :] < (self.curves.count - 1)[:, None]
         return lengths[used], slopes[used]
 
+    def _stored_bounds(self) -> tuple[FloatArray, FloatArray]:
+        """Bounds of each stretch's stored energy (the slot's, and its inactive followers').
+
+        The stored energy of an active slot holds through the inactive slots after it.
+        """
+        lower, upper = self.vd.stored_bounds(self.n)
+        if not self.active.shape[0]:
+            return lower[:0], upper[:0]
+        return np.maximum.reduceat(lower, self.active), np.minimum.reduceat(upper, self.active)
+
     def _model(self, problem: Problem) -> tuple[Model, float]:
         """The LP (see the module docstring) and its constant cost."""
         vd, n = self.vd, self.n
@@ -152,12 +162,11 @@ class HullLp:
         stored_cost = np.zeros(active)
         if active:
             stored_cost[-1] = -v_term
+        lower, upper = self._stored_bounds()
         model = Model(
             cost=np.concatenate([slopes, stored_cost]),
-            lower=np.concatenate(
-                [np.zeros(segments), np.full(active, 0.0 if vd.soft_reserve else vd.reserve_kwh)]
-            ),
-            upper=np.concatenate([lengths, np.full(active, vd.upper_kwh)]),
+            lower=np.concatenate([np.zeros(segments), lower]),
+            upper=np.concatenate([lengths, upper]),
         )
         idx = np.arange(active, dtype=np.int64)
         rhs = self.first_point[self.active].copy()

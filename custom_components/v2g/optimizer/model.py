@@ -24,6 +24,7 @@ __all__ = [
     "FloatArray",
     "Plan",
     "Problem",
+    "ReserveOffer",
     "Site",
     "SolveOptions",
     "Tariff",
@@ -257,6 +258,36 @@ class Tariff:
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
+class ReserveOffer:
+    """Frequency reserve the site may hold back for the grid (a droop's power, both ways).
+
+    Per slot and direction the optimizer chooses how much of the offered response it keeps
+    available: up to ``up_w`` more power to the grid (less charging, or discharging) and up to
+    ``down_w`` more from it (more charging), each sustainable for ``duration_h`` hours within
+    the reserve, the cycling cap, the chargers' limits and the fuse. A kW kept for an hour earns
+    ``price_per_kw_h`` (averaged over both directions). Priced by a market, the product is
+    symmetric (the same share both ways) and charging to offer "less charging" counts;
+    unpriced (`costing.reserve_keep_value_per_kw_h`: kept whenever the drivers' targets allow),
+    each direction is kept on its own and nothing is charged just to offer it.
+    """
+
+    up_w: FloatArray
+    """Per slot: the site's most response to under-frequency, W (0: not offered)."""
+    down_w: FloatArray
+    """Per slot: the site's most response to over-frequency, W (0: not offered)."""
+    price_per_kw_h: FloatArray
+    """Per slot: what a kW of reserve kept for an hour is worth (>= 0)."""
+    duration_h: float = 0.25
+    """How long a full response must be sustainable from the stored energy."""
+    priced: bool = True
+    """The price is money (a capacity market); False: a value that only keeps the offer."""
+
+    def offered(self) -> BoolArray:
+        """Slots in which any response is offered."""
+        return (self.up_w > 0) | (self.down_w > 0)
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Problem:
     """Everything one solve needs. Arrays have one value per slot of ``grid``.
 
@@ -282,6 +313,8 @@ class Problem:
     """Per slot: the highest net grid power (import - export, W); +inf = none."""
     grid_preferred_w: FloatArray | None = None
     """Per slot: a net grid power the plan should keep (a site `prefer` dispatch; NaN = none)."""
+    reserve_offer: ReserveOffer | None = None
+    """Frequency reserve to keep available where it pays (or always, when unpriced)."""
 
     def __post_init__(self) -> None:
         """Normalise arrays (scalars broadcast) and check lengths."""
@@ -325,6 +358,21 @@ class Problem:
             ):
                 _bound_array(getattr(vehicle, name), n, f"vehicle {vehicle.name!r}: {name}", fill)
         object.__setattr__(self, "vehicles", vehicles)
+        if (offer := self.reserve_offer) is not None:
+            arrays = {
+                name: _float_array(getattr(offer, name), n, f"reserve_offer.{name}")
+                for name in ("up_w", "down_w", "price_per_kw_h")
+            }
+            if any(np.any(a < 0) for a in arrays.values()) or not (
+                offer.duration_h >= 0 and math.isfinite(offer.duration_h)
+            ):
+                msg = "reserve_offer: powers, prices and duration must be >= 0"
+                raise ValueError(msg)
+            object.__setattr__(
+                self,
+                "reserve_offer",
+                ReserveOffer(**arrays, duration_h=offer.duration_h, priced=offer.priced),
+            )
 
     @property
     def dispatched(self) -> bool:
@@ -389,6 +437,9 @@ class CostBreakdown:
     care_cost: float = 0.0
     """Battery care: ``Vehicle.care_cost_per_kwh_h`` times the kWh-hours stored above the care
     threshold (a preference the optimizer weighs, not money paid)."""
+    reserve_value: float = 0.0
+    """Frequency reserve kept available times its price per kW and hour (`ReserveOffer`):
+    capacity revenue when priced by a market, otherwise a weight that keeps the offer."""
 
     @property
     def total_cost(self) -> float:
@@ -404,6 +455,7 @@ class CostBreakdown:
             + self.shortfall_penalty
             + self.dispatch_penalty
             + self.care_cost
+            - self.reserve_value
         )
 
 
@@ -491,6 +543,11 @@ class Plan:
     dispatch_unmet_kwh: float = 0.0
     """Energy by which the plan misses the `must` dispatch bounds (vehicles where plugged in,
     and the site): 0 when every one is kept."""
+    reserve_up_w: FloatArray | None = None
+    """Per slot: the under-frequency response the plan keeps available, W (None: no
+    `ReserveOffer` in the problem)."""
+    reserve_down_w: FloatArray | None = None
+    """Per slot: the over-frequency response the plan keeps available, W."""
 
     @property
     def ok(self) -> bool:
