@@ -203,9 +203,9 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         self._base_w: dict[str, float] = {}
         """Each charger's setpoint before the frequency response (the plan's, corrected)."""
         self._local_curves: dict[str, WattCurve] = {}
+        """The frequency-watt curve each charger that answers frequency itself follows."""
         self._kept_response: tuple[float, float] | None = None
         """The frequency response (under-, over-frequency W) the latest plan keeps now."""
-        """The frequency-watt curve each charger that answers frequency itself follows."""
         self._unsub_frequency: Callable[[], None] | None = None
         self.frequency_latency_s: deque[float] = deque(maxlen=1000)
         """Frequency change to applied setpoints, for the latest responses (benchmark)."""
