@@ -250,8 +250,9 @@ def _single_with_offer(
        short try and the better plan wins.
 
     "optimal" when the plan meets the LP's bound; otherwise "near-optimal" (`RESERVE_FROM_LP`).
-    On real prices this matched the full MILP within 0.01 EUR in 15 of 16 windows of 192
-    quarter-hours (0.37 EUR in one), in 12-120 ms against 0.04-10 s. None: the general
+    On real prices it costs within a cent of the full MILP in 22 of 24 windows of 192
+    quarter-hours, 0.35 EUR at most, in p50 29 ms against 0.53 s (`benchmarks/reserve.py`).
+    None: the general
     formulation takes over (an LP failed, or a priced offer has a charge-only EV charge for
     "less charging").
     """
