@@ -252,9 +252,8 @@ def _single_with_offer(
     "optimal" when the plan meets the LP's bound; otherwise "near-optimal" (`RESERVE_FROM_LP`).
     On real prices it costs within a cent of the full MILP in 22 of 24 windows of 192
     quarter-hours, 0.35 EUR at most, in p50 29 ms against 0.53 s (`benchmarks/reserve.py`).
-    None: the general
-    formulation takes over (an LP failed, or a priced offer has a charge-only EV charge for
-    "less charging").
+    None: the general formulation takes over (an LP failed, or a priced offer has a charge-only
+    EV charge for "less charging").
     """
     vd = data[0]
     model = build(problem, data, opts.tie_break)
