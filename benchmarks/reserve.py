@@ -6,7 +6,7 @@ Run from the repository root:
     .venv/bin/python benchmarks/reserve.py --quick    # under a minute
 
 One V2G EV (60 kWh, 11 kW, 4.14 kW minimum powers both ways, reserve 20 %) over 192
-quarter-hours of DK2 2019 with PV and house load (the problems of ``run.py``), offering 3 kW of
+quarter-hours of DK2 2019 with PV and house load (``speed.single_problems``), offering 3 kW of
 frequency response both ways, sustained for 15 minutes. Figures are printed and written to
 ``benchmarks/results/reserve.json`` (``reserve-quick.json``); nothing is asserted.
 
@@ -35,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as data_source
+import speed
 
 from custom_components.v2g.optimizer import (
     Plan,
@@ -51,28 +52,6 @@ DURATION_H = 0.25
 MINIMUM_W = 4_140.0
 PRICES_PER_KW_H = (0.002, 0.005, 0.01, 0.02)
 """Flat capacity prices, EUR per kW and hour (FCR prices in Europe range about this wide)."""
-
-
-def _problems(world: data_source.World, count: int, seed: int) -> list[Problem]:
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(count):
-        first = int(rng.integers(0, world.spot.size - 200))
-        departure = world.start_s + (first + int(rng.integers(24, 192))) * SLOT_S
-        problem = data_source.make_problem(
-            world,
-            first,
-            first + 192,
-            soc_pct=float(rng.uniform(20, 70)),
-            departure_s=departure,
-            v2g=True,
-            realised=True,
-        )
-        car = dataclasses.replace(
-            problem.vehicles[0], min_charge_power_w=MINIMUM_W, min_discharge_power_w=MINIMUM_W
-        )
-        out.append(dataclasses.replace(problem, vehicles=(car,)))
-    return out
 
 
 def _offered(problem: Problem, price: float | None) -> Problem:
@@ -111,7 +90,7 @@ def _plugged_hours(problem: Problem) -> float:
     return problem.grid.slots_ending_by(vehicle.departure) * SLOT_S / 3600
 
 
-def speed(problems: list[Problem], reference_count: int) -> dict[str, object]:
+def timing(problems: list[Problem], reference_count: int) -> dict[str, object]:
     """CPU time with the offer (both kinds), and the gap to the full MILP on a subset."""
     times: dict[str, list[float]] = {"unpriced": [], "priced": []}
     gaps: list[float] = []
@@ -188,19 +167,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer problems")
     args = parser.parse_args(argv)
+    count, reference = (20, 5) if args.quick else (200, 24)
     spec = data_source.FULL[0]  # DK2 2019
     prices = data_source.load_prices(spec.column, spec.filename, spec.name)
     world = data_source.build_world(
         prices, data_source.load_solar_g(), date(2019, 1, 1), date(2019, 12, 25)
     )
-    count, reference = (20, 5) if args.quick else (200, 24)
-    problems = _problems(world, count, seed=11)
+    problems = speed.single_problems(world, count, MINIMUM_W, seed=11)
     started = time.perf_counter()
     result = {
         "mode": "quick" if args.quick else "full",
         "machine": f"{platform.machine()}, Python {platform.python_version()}",
         "offer": {"power_w": OFFER_W, "duration_h": DURATION_H, "minimum_w": MINIMUM_W},
-        "speed": speed(problems, reference),
+        "speed": timing(problems, reference),
         "money": money(problems[: count // 2]),
     }
     result["wall_s"] = round(time.perf_counter() - started, 1)
