@@ -337,6 +337,29 @@ class Seen:
     shot: Image.Image | None = None
     dark_shot: Image.Image | None = None
     errors: list[str] = field(default_factory=list)
+    overridden: str = ""
+    """The single card's sentence with a grid operator limit and a frequency response."""
+
+
+OVERRIDDEN = """
+(card) => {
+  const hass = card.hass;
+  const id = card._config.entity;
+  const old = hass.states[id];
+  const state = {
+    ...old,
+    attributes: {
+      ...old.attributes,
+      limited_by_operator: true,
+      operator_limit: { source: "input_boolean.dimmed", charger_w: 4200 },
+      frequency_response_w: -1500,
+      frequency_response: "software",
+    },
+  };
+  card.hass = { ...hass, states: { ...hass.states, [id]: state } };
+  return card.shadowRoot.querySelector("section.panel .why").textContent;
+}
+"""
 
 
 async def _screenshot(target: Page | Locator, path: Path | None = None) -> Image.Image:
@@ -392,6 +415,7 @@ async def _browse(base: str, tokens: dict[str, Any]) -> Seen:
             )
             seen.dark = await single.evaluate(READ_CARD)
             seen.dark_shot = await _screenshot(page)
+            seen.overridden = await single.evaluate(OVERRIDDEN)
         finally:
             await browser.close()
     return seen
@@ -546,6 +570,11 @@ async def test_plan_card_in_a_browser(
     # --- dark theme: a dark card, the same drawing ---
     assert seen.dark_shot is not None
     assert seen.dark[0]["why"] == ev["why"]
+    # Overrides say so: the grid operator's limit and the frequency response.
+    assert seen.overridden == (
+        f"{ev['why']} Limited by the grid operator to 4.2 kW."
+        " Frequency response: 1.5 kW less from the grid (low grid frequency)."
+    )
     assert len(seen.dark[0]["imports"]) == len(imports)
     dark_background = _pixel(seen.dark_shot, {**known["box"], "y": top, "height": 0})
     assert max(dark_background) < 80, dark_background

@@ -259,7 +259,18 @@ async def test_a_capacity_price_decides_when_reserve_is_offered(
     assert site.attributes["schedule"][0]["reserve_up_w"] == 5_000
     hass.states.async_set("sensor.grid_frequency", "49.8", {"unit_of_measurement": "Hz"})
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert hass.states.get("sensor.garage_plan").attributes["frequency_response_w"] == -5_000
+    plan = hass.states.get("sensor.garage_plan")
+    assert plan.attributes["frequency_response_w"] == -5_000
+    assert plan.attributes["reason"].endswith(
+        " Frequency response: 5.0 kW less from the grid (low grid frequency)."
+    )
+    hass.states.async_set("sensor.grid_frequency", "50.2", {"unit_of_measurement": "Hz"})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    plan = hass.states.get("sensor.garage_plan")
+    assert plan.attributes["frequency_response_w"] == 3_000
+    assert plan.attributes["reason"].endswith(
+        " Frequency response: charging 3.0 kW more (high grid frequency)."
+    )
 
 
 def test_reserve_prices_from_a_price_entity() -> None:

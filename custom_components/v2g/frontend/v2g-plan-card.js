@@ -273,7 +273,14 @@ function explain({ stateObj, slots, target, fmt, now }) {
   }
   if (a.soc_assumed === true)
     text += " The EV reports no state of charge: planned from the reserve.";
+  if (a.limited_by_operator === true) {
+    const cap = finiteOrNull((a.operator_limit || {}).charger_w);
+    text += cap === null ? " Limited by the grid operator." : ` Limited by the grid operator to ${fmt.kw(cap)}.`;
+  }
   if (a.limited_by_grid === true) text += " Limited by the grid connection.";
+  const response = finiteOrNull(a.frequency_response_w) ?? 0;
+  if (response >= 1) text += ` Frequency response: charging ${fmt.kw(response)} more (high grid frequency).`;
+  if (response <= -1) text += ` Frequency response: ${fmt.kw(response)} less from the grid (low grid frequency).`;
   return text;
 }
 
