@@ -271,19 +271,32 @@ async def test_a_capacity_price_decides_when_reserve_is_offered(
     assert plan.attributes["reason"].endswith(
         " Frequency response: charging 3.0 kW more (high grid frequency)."
     )
+    # Charging now, the EV is not planned: nothing is kept for the market, nothing answered.
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.garage_mode", "option": "charge_now"},
+        blocking=True,
+    )
+    hass.states.async_set("sensor.grid_frequency", "49.8", {"unit_of_measurement": "Hz"})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get("sensor.garage_plan").attributes["frequency_response_w"] == 0
 
 
 def test_reserve_prices_from_a_price_entity() -> None:
     """The list where it covers a slot, the state for the first slot, 0 where nothing is known."""
     now = datetime(2026, 1, 15, 17, 30, tzinfo=UTC)
     grid = make_grid(now, now + timedelta(hours=3))
-    assert reserve_prices(2.5, {}, grid, UTC).tolist() == [2.5] + [0.0] * 11
+    assert reserve_prices(2.5, {}, grid, UTC).tolist() == [2.5] * 12  # an input_number: flat
+    per_mw = reserve_prices(2500.0, {"unit_of_measurement": "EUR/MW/h"}, grid, UTC)
+    assert per_mw.tolist() == [2.5] * 12
     listed = {
         "prices": [
             {"start": "2026-01-15T18:00:00+00:00", "end": "2026-01-15T19:00:00+00:00", "price": 4}
         ]
     }
     assert reserve_prices(None, listed, grid, UTC).tolist() == [0.0] * 2 + [4.0] * 4 + [0.0] * 6
+    assert reserve_prices(3.0, listed, grid, UTC).tolist() == [3.0, 0.0] + [4.0] * 4 + [0.0] * 6
     assert reserve_prices(float("nan"), listed, grid, UTC)[0] == 0.0
 
 

@@ -1003,10 +1003,12 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         droop = self.droop()
         if droop is None or not droop.offered_at(dt_util.now()):
             return None
-        kept = self._kept_response
-        if kept is not None and self.config_entry.options.get(OPT_FREQ_PRICE_ENTITY):
-            droop = replace(droop, max_up_w=kept[0], max_down_w=kept[1])
-        return droop
+        if not self.config_entry.options.get(OPT_FREQ_PRICE_ENTITY):
+            return droop
+        # Priced: only what the plan keeps (and sells); without a plan that says, nothing.
+        if (kept := self._kept_response) is None:
+            return None
+        return replace(droop, max_up_w=kept[0], max_down_w=kept[1])
 
     def _reserve_prices(self, grid: SlotGrid) -> npt.NDArray[np.float64] | None:
         """The capacity price for offered reserve per slot (None: no price entity, always offer).

@@ -79,10 +79,10 @@ def explain(
         text += " Limited by the grid operator."
     if decision.limited_by_grid:
         text += " Limited by the grid connection."
-    response_kw = decision.frequency_response_w / 1000.0
-    if response_kw >= 0.001:
+    response_kw = round(decision.frequency_response_w / 1000.0, 1)
+    if response_kw > 0:
         text += f" Frequency response: charging {response_kw:.1f} kW more (high grid frequency)."
-    elif response_kw <= -0.001:
+    elif response_kw < 0:
         text += (
             f" Frequency response: {-response_kw:.1f} kW less from the grid (low grid frequency)."
         )

@@ -335,11 +335,18 @@ def reserve_prices(
 
     Its list attribute (any of the spellings price sensors use) where it covers a slot, its
     state for the first slot, and 0 where nothing is known: the offer is made where the market
-    has priced it, and nowhere else.
+    has priced it, and nowhere else. An entity without a list (an `input_number`) is a flat
+    price. Prices per MW (a unit with "MW") are turned into prices per kW.
     """
-    prices, _covered = resample(parse_generic(attributes, tz).intervals, grid)
-    if value is not None and math.isfinite(value) and np.isnan(prices[0]):
+    intervals = parse_generic(attributes, tz).intervals
+    prices, _covered = resample(intervals, grid)
+    known = value is not None and math.isfinite(value)
+    if known and not intervals:
+        prices[:] = value
+    elif known and np.isnan(prices[0]):
         prices[0] = value
+    if "MW" in str(attributes.get("unit_of_measurement", "")):
+        prices /= 1000.0
     return np.nan_to_num(prices, nan=0.0)
 
 

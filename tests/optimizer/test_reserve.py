@@ -177,8 +177,8 @@ def test_below_the_reserve_now_the_reserve_comes_first() -> None:
     soc=st.floats(5, 95),
     target=st.floats(20, 100),
     reserve=st.floats(0, 40),
-    up=st.floats(0, 8_000),
-    down=st.floats(0, 8_000),
+    up=st.floats(0, 20_000),
+    down=st.floats(0, 20_000),
     duration=st.sampled_from([0.25, 0.5, 1.0]),
     v2g=st.booleans(),
     minimum=st.sampled_from([0.0, 4_140.0]),
@@ -208,7 +208,8 @@ def test_kept_reserve_always_fits_the_plan(  # noqa: PLR0917
         min_discharge_power_w=minimum if v2g else 0.0,
         v2g_allowed=v2g,
     )
-    base = problem(PRICES, vehicles=(car,), site=Site(import_limit_w=14_000), load_w=[800] * 8)
+    site = Site(import_limit_w=14_000, export_limit_w=6_000)
+    base = problem(PRICES, vehicles=(car,), site=site, load_w=[800] * 8)
     offered = _offer(base, up_w=up, down_w=down, price=price, duration_h=duration)
     plan = solve(offered)
     power = plan.vehicles[0].power_w
@@ -218,8 +219,13 @@ def test_kept_reserve_always_fits_the_plan(  # noqa: PLR0917
     assert (kept_down <= down + tol).all()
     assert (power + kept_down <= 11_000 + tol).all()
     room_down = 11_000 if v2g else 0.0
-    assert (kept_up - (power if price is not None else 0.0) <= room_down + tol).all()
-    assert (plan.grid_import_w + kept_down <= 14_000 + tol).all()
+    discharging = np.clip(-power, 0.0, None)
+    # Priced, charging less counts; unpriced, only the discharging room the plan leaves.
+    assert (kept_up - (power if price is not None else -discharging) <= room_down + tol).all()
+    charging = np.clip(power, 0.0, None)
+    assert (kept_down + (power if price is not None else charging) <= 11_000 + tol).all()
+    assert (plan.grid_import_w - plan.grid_export_w + kept_down <= 14_000 + tol).all()
+    assert (plan.grid_export_w - plan.grid_import_w + kept_up <= 6_000 + tol).all()
     soc_kwh = plan.soc_pct * 0.6
     assert (soc_kwh + duration * 0.92 * kept_down / 1000 <= 60 + 1e-4).all()
     if v2g:
@@ -315,3 +321,42 @@ def test_priced_less_charging_from_a_charge_only_ev() -> None:
     assert kept.any()
     assert (plan.vehicles[0].charge_power_w[:4][kept] >= plan.reserve_up_w[:4][kept] - 1e-3).all()
     assert plan.departure_soc_pct <= car.max_soc_pct + 1e-6
+
+
+def test_unpriced_offer_discharges_nothing_just_to_offer() -> None:
+    """ "More charging" room from a discharge is not worth cycling the battery for: an EV at
+    its target on a 4 kW charger stays idle and keeps 4 kW, not 8 kW by discharging 4."""
+    car = ev(
+        soc_pct=60, target_soc_pct=50, departure=hours(8), min_soc_pct=20, max_charge_power_w=4_000
+    )
+    base = problem([0.20] * 8, export_price=[0.0] * 8, vehicles=(car,))
+    plan = solve(_offer(base, up_w=0, down_w=8_000))
+    assert plan.vehicles[0].discharge_power_w.sum() == pytest.approx(0.0, abs=1e-3)
+    assert plan.reserve_down_w == pytest.approx(np.full(8, 4_000.0))
+
+
+def test_the_feed_in_limit_bounds_the_under_frequency_response() -> None:
+    """A site that may feed in 4 kW keeps no more room to give than that, discharge included."""
+    car = ev(soc_pct=60, target_soc_pct=50, departure=hours(8), min_soc_pct=20)
+    base = problem(PRICES, vehicles=(car,), site=Site(export_limit_w=4_000))
+    plan = solve(_offer(base, up_w=8_000, down_w=0, price=1.0))
+    assert (plan.grid_export_w + plan.reserve_up_w <= 4_000 + 1e-3).all()
+    assert plan.reserve_up_w.max() == pytest.approx(4_000)
+
+
+def test_no_reserve_under_a_site_dispatch_or_at_no_price() -> None:
+    """A site dispatch's hours and hours the market pays nothing for keep no reserve."""
+    car = ev(soc_pct=60, target_soc_pct=50, departure=hours(8), min_soc_pct=20)
+    base = problem(PRICES, vehicles=(car,))
+    ceiling = np.full(8, np.inf)
+    ceiling[2:4] = 0.0
+    offered = _offer(dataclasses.replace(base, grid_ceiling_w=ceiling), price=1.0)
+    prices = offered.reserve_offer.price_per_kw_h.copy()  # type: ignore[union-attr]
+    prices[6:] = 0.0
+    offered = dataclasses.replace(
+        offered,
+        reserve_offer=dataclasses.replace(offered.reserve_offer, price_per_kw_h=prices),  # type: ignore[arg-type]
+    )
+    plan = solve(offered)
+    kept = plan.reserve_up_w > 0
+    assert kept.tolist() == [True, True, False, False, True, True, False, False]

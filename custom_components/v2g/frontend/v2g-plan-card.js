@@ -278,7 +278,8 @@ function explain({ stateObj, slots, target, fmt, now }) {
     text += cap === null ? " Limited by the grid operator." : ` Limited by the grid operator to ${fmt.kw(cap)}.`;
   }
   if (a.limited_by_grid === true) text += " Limited by the grid connection.";
-  const response = finiteOrNull(a.frequency_response_w) ?? 0;
+  // Rounded as it is shown: no "0 kW more" for a response of a few watts.
+  const response = Math.round((finiteOrNull(a.frequency_response_w) ?? 0) / 100) * 100;
   if (response >= 1) text += ` Frequency response: charging ${fmt.kw(response)} more (high grid frequency).`;
   if (response <= -1) text += ` Frequency response: ${fmt.kw(response)} less from the grid (low grid frequency).`;
   return text;

@@ -69,9 +69,9 @@ def solve_fleet(
 ) -> FleetAnswer | None:
     """Plan a fleet with minimum powers (see the module docstring); None if it does not apply.
 
-    It does not apply to one vehicle (but with a frequency offer, see `_with_offer`), without
-    minimum powers, to the reference MILP, to a model that already needs integrality, or when an
-    LP fails (then ``model`` is left as it was).
+    It does not apply to one vehicle (except with a frequency offer that `solve` could not plan
+    in two steps: see `_with_offer`), without minimum powers, to the reference MILP, to a model
+    that already needs integrality, or when an LP fails (then ``model`` is left as it was).
     """
     minimum = any(vd.charge_min_kw > 0 or vd.discharge_min_kw > 0 for vd in data)
     offer = problem.reserve_offer is not None
@@ -121,8 +121,8 @@ def _with_offer(
     """With a frequency offer: the rounded LP's plan as it is, bounded by the first LP.
 
     A frequency offer ties each vehicle's power to its stored energy in rows the repairs below
-    do not see, so the rounded pattern's LP answer is the plan (one vehicle included: the exact
-    single-vehicle search does not model an offer, and the full MILP takes seconds).
+    do not see, so the rounded pattern's LP answer is the plan (for one vehicle too, when
+    `solve`'s two-step plan could not be made; the full MILP takes seconds).
     """
     relaxed, x = answers
     bound = with_reserve(problem, _evaluate(problem, data, relaxed, None), model, relaxed)

@@ -58,6 +58,8 @@ __all__ = [
     "build",
     "fixed",
     "plain_cost",
+    "reserve_site_limits_kw",
+    "reserve_slots",
     "set_semicontinuous",
     "with_count",
     "with_reserve",
@@ -263,17 +265,20 @@ def _add_reserve(model: Model, problem: Problem, data: list[VehicleData], scale:
     over-frequency response ``U`` and ``W`` kept, worth ``price * h * (U a_up + W a_down) / 2``
     (a market's symmetric product: ``a_up = a_down``); per vehicle its parts ``u`` and ``w``.
     Rows: ``sum u = a_up U``, ``sum w = a_down W``; per vehicle plugged in ``c - d + w <= c_max``
-    (room to charge more) and ``d - c + u <= d_max`` (room to charge less or discharge more;
-    unpriced, the offer is not worth charging for, so only discharging room counts:
-    ``d + u <= d_max``); for an EV that can discharge ``s - D / eta_d u >= reserve`` (the
-    response lasts ``D`` hours above the reserve); ``s + D eta_c w <= upper`` (and below the
-    cycling cap); for the site ``g - x + sum w <= import limit`` (more charging within the fuse).
+    (room to charge more) and ``d - c + u <= d_max`` (room to charge less or discharge more);
+    unpriced, the offer is not worth running for, so only the room left by the plan's own
+    direction counts: ``c + w <= c_max`` and ``d + u <= d_max``. For an EV that can discharge
+    ``s - D / eta_d u >= reserve`` (the response lasts ``D`` hours above the reserve);
+    ``s + D eta_c w <= upper`` (and below the cycling cap). For the site, the response stays
+    within the fuse and the feed-in limit: ``g - x + sum w <= import limit``,
+    ``x - g + sum u <= export limit``. No reserve is kept where a site dispatch sets the grid
+    power (`reserve_slots`).
     """
     offer = problem.reserve_offer
     if offer is None:
         return
     n = len(problem.grid)
-    slots = np.flatnonzero(offer.offered())
+    slots = reserve_slots(problem)
     k = slots.shape[0]
     h = problem.grid.durations_h[slots]
     up_kw, down_kw = offer.up_w[slots] / 1000.0, offer.down_w[slots] / 1000.0
@@ -293,7 +298,8 @@ def _add_reserve(model: Model, problem: Problem, data: list[VehicleData], scale:
         [(r, shares[:k], -up_kw)],
         [(r, shares[k:], -down_kw)],
     ]
-    site = [(r, slots, one), (r, n + slots, -one)]
+    more = [(r, slots, one), (r, n + slots, -one)]  # the site: g - x + sum w
+    less_site = [(r, n + slots, one), (r, slots, -one)]  # x - g + sum u
     duration = offer.duration_h
     for vd in data:
         on = vd.available[slots]
@@ -301,11 +307,11 @@ def _add_reserve(model: Model, problem: Problem, data: list[VehicleData], scale:
         down = model.add_columns(np.zeros(k), np.zeros(k), np.where(on, down_kw, 0.0))
         totals[0].append((r, up, one))
         totals[1].append((r, down, one))
-        site.append((r, down, one))
+        more.append((r, down, one))
+        less_site.append((r, up, one))
         c, d, s = vd.c + slots, vd.d(n) + slots, vd.s(n) + slots
-        model.add_rows(
-            k, [(r, c, one), (r, d, -one), (r, down, one)], -np.inf * one, vd.charge_max_kw[slots]
-        )
+        extra = [(r, c, one), (r, down, one)] + ([(r, d, -one)] if offer.priced else [])
+        model.add_rows(k, extra, -np.inf * one, vd.charge_max_kw[slots].copy())
         less = [(r, d, one), (r, up, one)] + ([(r, c, -one)] if offer.priced else [])
         model.add_rows(k, less, -np.inf * one, vd.discharge_max_kw[slots].copy())
         if np.any(vd.discharge_max_kw > 0):
@@ -317,7 +323,33 @@ def _add_reserve(model: Model, problem: Problem, data: list[VehicleData], scale:
         model.add_rows(k, ceiling, -np.inf * one, _full(k, vd.upper_kwh))
     for entries in totals:
         model.add_rows(k, entries, np.zeros(k), np.zeros(k))
-    model.add_rows(k, site, -np.inf * one, import_limit_kw(problem)[slots])
+    import_kw, export_kw = reserve_site_limits_kw(problem)
+    model.add_rows(k, more, -np.inf * one, import_kw[slots])
+    model.add_rows(k, less_site, -np.inf * one, export_kw[slots])
+
+
+def reserve_slots(problem: Problem) -> IntArray:
+    """The slots in which the offer may be kept.
+
+    Offered, priced above 0 when priced, and not under a site dispatch (its bounds are the
+    aggregator's, not ours to answer around).
+    """
+    offer = problem.reserve_offer
+    if offer is None:
+        return np.zeros(0, dtype=np.int64)
+    slots = offer.offered() & ~np.isfinite(problem.grid_floor) & ~np.isfinite(problem.grid_ceiling)
+    if offer.priced:
+        slots &= offer.price_per_kw_h > 0
+    return np.flatnonzero(slots).astype(np.int64)
+
+
+def reserve_site_limits_kw(problem: Problem) -> tuple[FloatArray, FloatArray]:
+    """Per slot: the most net import and net export a frequency response may take the site to.
+
+    The fuse (raised to the house's own load where that exceeds it) and the feed-in limit.
+    """
+    n = len(problem.grid)
+    return import_limit_kw(problem), np.full(n, export_limit_kw(problem))
 
 
 def with_reserve(problem: Problem, plan: Plan, model: Model, x: FloatArray) -> Plan:

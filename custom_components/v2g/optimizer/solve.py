@@ -21,11 +21,11 @@ import time
 
 import numpy as np
 
-from .bounds import VehicleData, import_limit_kw, vehicle_data, vehicles_data
+from .bounds import VehicleData, vehicle_data, vehicles_data
 from .costing import evaluate_data
 from .curves import price_scale, site_flows_kw
 from .fleet import bounded_status, solve_fleet
-from .formulation import Model, build, plain_cost, with_reserve
+from .formulation import Model, build, plain_cost, reserve_site_limits_kw, with_reserve
 from .heuristics import charge_now
 from .highs import OPTIMAL, TIME_LIMIT, run
 from .model import FloatArray, Plan, Problem, SolveOptions
@@ -263,14 +263,17 @@ def _single_with_offer(
     relaxed = _plan(problem, data, model, x, status="", started=started)
     assert relaxed.reserve_up_w is not None
     assert relaxed.reserve_down_w is not None
-    if vd.discharge_max_kw.max() <= 0 and relaxed.reserve_up_w.max() > 0:
+    if _offer_from_charging(problem, vd, relaxed):
         return None  # "less charging" sold: the vehicle must charge at least that much
-    plan = _within_reserve(problem, vd, relaxed, opts, started)
+    within = _within_reserve(problem, vd, relaxed, opts, started)
+    n = len(problem.grid)
+    plan, up_kw, down_kw = within if within is not None else (None, np.zeros(n), np.zeros(n))
     keep = plan is not None and plan.cost.shortfall_penalty <= (
         relaxed.cost.shortfall_penalty + 1e-6 * max(1.0, abs(relaxed.cost.objective))
     )
     if not keep:
         plan = _single_vehicle(dataclasses.replace(problem, reserve_offer=None), vd, opts, started)
+        up_kw, down_kw = np.zeros(n), np.zeros(n)
     if plan is None:
         return None
     costed = evaluate_data(
@@ -284,12 +287,14 @@ def _single_with_offer(
         grid_import_w=plan.grid_import_w,
         grid_export_w=plan.grid_export_w,
     )
-    scale = 1.0 if keep else 0.0
+    offer = problem.reserve_offer
+    assert offer is not None
+    value = offer.price_per_kw_h * problem.grid.durations_h * (up_kw + down_kw) / 2.0
     result = dataclasses.replace(
         costed,
-        reserve_up_w=scale * relaxed.reserve_up_w,
-        reserve_down_w=scale * relaxed.reserve_down_w,
-        cost=dataclasses.replace(costed.cost, reserve_value=scale * relaxed.cost.reserve_value),
+        reserve_up_w=up_kw * 1000.0,
+        reserve_down_w=down_kw * 1000.0,
+        cost=dataclasses.replace(costed.cost, reserve_value=float(value.sum())),
     )
     if not plan.ok:  # the search ran out of time: a short try of the general formulation
         quick = dataclasses.replace(
@@ -304,23 +309,52 @@ def _single_with_offer(
     return dataclasses.replace(result, status=f"near-optimal: {RESERVE_FROM_LP}")
 
 
+def _offer_from_charging(problem: Problem, vd: VehicleData, relaxed: Plan) -> bool:
+    """A priced under-frequency offer the vehicle can only give by charging less."""
+    assert problem.reserve_offer is not None
+    assert relaxed.reserve_up_w is not None
+    return (
+        problem.reserve_offer.priced
+        and vd.discharge_max_kw.max() <= 0
+        and relaxed.reserve_up_w.max() > 0
+    )
+
+
 def _within_reserve(
     problem: Problem, vd: VehicleData, relaxed: Plan, opts: SolveOptions, started: float
-) -> Plan | None:
-    """The exact single-vehicle plan that keeps the response ``relaxed`` keeps.
+) -> tuple[Plan, FloatArray, FloatArray] | None:
+    """The exact single-vehicle plan that keeps the response ``relaxed`` keeps, and that response.
 
-    Its power stays the over-frequency part below its maximum and below the fuse, and its
-    discharging the under-frequency part below its maximum; its stored energy keeps each
-    sustainable for the offer's duration (`VehicleData.stored_bounds`).
+    The response is what the vehicle can give whatever it plans: at most its charger's maximum
+    and the fuse's room each way (the LP may count the room a planned discharge leaves to charge
+    more, which bounds on the vehicle alone cannot keep; priced, both directions by one share).
+    Its power stays the over-frequency part below its maximum and the fuse, and the
+    under-frequency part above its most discharging and within the feed-in limit; its stored
+    energy keeps each sustainable for the offer's duration (`VehicleData.stored_bounds`).
+    Returns (plan, under-frequency kW, over-frequency kW), or None when the search cannot run.
     """
     offer = problem.reserve_offer
     assert offer is not None
     assert relaxed.reserve_up_w is not None
     assert relaxed.reserve_down_w is not None
-    up_kw, down_kw = relaxed.reserve_up_w / 1000.0, relaxed.reserve_down_w / 1000.0
-    headroom_kw = import_limit_kw(problem) - (problem.load - problem.solar) / 1000.0
-    ceiling_w = 1000.0 * (np.minimum(vd.charge_max_kw, headroom_kw) - down_kw)
-    floor_w = -np.clip(1000.0 * (vd.discharge_max_kw - up_kw), 0.0, None)
+    import_kw, export_kw = reserve_site_limits_kw(problem)
+    net_kw = (problem.load - problem.solar) / 1000.0
+    room_up = np.clip(np.minimum(vd.discharge_max_kw, export_kw + net_kw), 0.0, None)
+    room_down = np.clip(np.minimum(vd.charge_max_kw, import_kw - net_kw), 0.0, None)
+    up_kw = np.minimum(relaxed.reserve_up_w / 1000.0, room_up)
+    down_kw = np.minimum(relaxed.reserve_down_w / 1000.0, room_down)
+    if offer.priced:  # one share both ways
+        share = np.ones_like(up_kw)
+        for kept, wanted in ((up_kw, relaxed.reserve_up_w), (down_kw, relaxed.reserve_down_w)):
+            share = np.minimum(
+                share, np.where(wanted > 0, kept * 1000.0 / np.maximum(wanted, 1e-9), 1.0)
+            )
+        up_kw = share * relaxed.reserve_up_w / 1000.0
+        down_kw = share * relaxed.reserve_down_w / 1000.0
+    ceiling_w = 1000.0 * (np.minimum(vd.charge_max_kw, import_kw - net_kw) - down_kw)
+    floor_w = -1000.0 * np.clip(
+        np.minimum(vd.discharge_max_kw, export_kw + net_kw) - up_kw, 0.0, None
+    )
     vehicle = vd.vehicle
     if vehicle.power_ceiling_w is not None:
         ceiling_w = np.minimum(ceiling_w, vehicle.power_ceiling_w)
@@ -334,7 +368,8 @@ def _within_reserve(
     if vd.discharge_max_kw.max() > 0:
         kept.stored_floor_kwh = vd.reserve_kwh + offer.duration_h / vd.eta_d * up_kw
     kept.stored_ceiling_kwh = vd.upper_kwh - offer.duration_h * vd.eta_c * down_kw
-    return _single_vehicle(alone, kept, opts, started)
+    plan = _single_vehicle(alone, kept, opts, started)
+    return None if plan is None else (plan, up_kw, down_kw)
 
 
 def _single_vehicle(
