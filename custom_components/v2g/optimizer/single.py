@@ -65,6 +65,9 @@ _FALLBACK_SHARE = 0.5
 _FALLBACK_MIN_S = 0.05
 """Least time the compact MILP gets."""
 
+_LIKE = 1e-4
+"""Slots whose curve costs differ by less than this (relative) are branched on as a group."""
+
 _CHARGE = 1
 _DISCHARGE = -1
 
@@ -320,8 +323,12 @@ class _Search:
                 # Order every counted slot at once: otherwise the next one takes its place.
                 return [(node.ranges, node.counts, node.ordered | frozenset(counted.tolist()))]
             miscounted = self._miscounted(node)
-            if miscounted is not None:  # either side of its gap: runs or does not
+            if miscounted is not None:
                 t, direction = miscounted
+                group = self._group_split(node, t, direction)
+                if group is not None:
+                    return [(node.ranges, counts, node.ordered) for counts in group]
+                # Either side of its gap: runs or does not.
                 a, b = (int(end[t]) for end in self.gap_ends[direction])
                 low, high = int(self.lp.low[t]), int(self.lp.high[t])
                 return [
@@ -450,6 +457,39 @@ class _Search:
                 if worst is None or float(difference[i]) > worst[0]:
                     worst = (float(difference[i]), int(chord[i]), count.direction)
         return None if worst is None else (worst[1], worst[2])
+
+    def _group_split(
+        self, node: _Node, t: int, direction: int
+    ) -> tuple[tuple[_Count, ...], tuple[_Count, ...]] | None:
+        """Count rows over the slots like ``t`` (the same curve up to the tie-breaking epsilons).
+
+        A slot running "in proportion" is branched on with the others of its kind at once:
+        otherwise excluding it only hands its share to the next slot of the same price (four
+        quarter-hours of an hourly price, or a run of equal feed-in prices).
+        """
+        curves = self.lp.curves
+        countable = self._countable(direction)
+        e, f = curves.energy_kwh[countable], curves.cost[countable]
+        e_t, f_t = curves.energy_kwh[t], curves.cost[t]
+        tolerance = _LIKE * (1.0 + np.abs(f_t))
+        with np.errstate(invalid="ignore"):  # padding: inf - inf
+            like = np.all((e == e_t) | (np.abs(e - e_t) <= SNAP_KWH), axis=1) & np.all(
+                (f == f_t) | (np.abs(f - f_t) <= tolerance), axis=1
+            )
+        group = countable[like]
+        if group.shape[0] < 2:
+            return None
+        count = _Count(direction, group, -math.inf, math.inf)
+        col, val, constant = self._count_entries(count)
+        total = float(node.fills[col] @ val) + constant
+        if abs(total - round(total)) <= 1e-6:
+            return None
+        below = math.floor(total)
+        fewer = _with(node.counts, _Count(direction, group, -math.inf, below))
+        more = _with(node.counts, _Count(direction, group, below + 1, math.inf))
+        if fewer is None or more is None:
+            return None
+        return fewer, more
 
     def _split(self, t: int, energy: float) -> tuple[tuple[int, int], tuple[int, int]]:
         """Ranges of slot ``t``'s two children: either side of its gap or concave kink."""
