@@ -207,3 +207,43 @@ def test_time_budget_returns_the_best_plan_found(monkeypatch: pytest.MonkeyPatch
             assert plan.strategy == "optimal"
             return
     pytest.fail("every problem was proven within the minimum time")
+
+
+def test_slots_of_one_price_are_branched_on_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    """166 quarter-hours with 4.14 kW minimum powers both ways: the relaxation runs one slot of
+    an hourly price "in proportion", and the search branches on the four quarter-hours of that
+    price at once. Too long for the full MILP: the reference is the compact MILP of the same
+    curves, solved by HiGHS (`test_node_limit_hands_over_to_the_compact_milp` ties it to milp)."""
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        problem = real_problem(rng, int(rng.integers(96, 193)), worn=True)
+    vehicle = dataclasses.replace(
+        problem.vehicles[0],
+        min_charge_power_w=4_140.0,
+        min_discharge_power_w=4_140.0,
+        max_discharge_power_w=11_000.0,
+        v2g_allowed=True,
+    )
+    problem = dataclasses.replace(problem, vehicles=(vehicle,))
+    groups = []
+    original = single_module._Search._group_split
+
+    def counted(self: object, *args: object) -> object:
+        split = original(self, *args)  # type: ignore[arg-type]
+        groups.extend([] if split is None else [len(split[0][-1].slots)])
+        return split
+
+    with monkeypatch.context() as patch:
+        patch.setattr(single_module._Search, "_group_split", counted)
+        plan = solve(problem, PATIENT)
+    assert plan.status == "optimal"
+    assert groups
+    assert min(groups) >= 2
+    with monkeypatch.context() as patch:
+        patch.setattr(single_module, "NODE_LIMIT", 0)
+        reference = solve(problem, PATIENT)
+    assert plan.mip
+    assert_same_optimum(plan, reference)
+    assert_minimum_powers(problem, plan)
+    assert_no_simultaneous(plan)
+    assert_balanced(problem, plan)

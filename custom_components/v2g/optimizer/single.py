@@ -19,8 +19,12 @@ the powers the charger can run at. The slots are coupled only through the stored
      That is what the integer answer hinges on ("seven slots at the minimum power and the rest on
      top of one of them"). A slot's share of a count is the fill of its hull chord across the gap
      next to idle; rows making counted slots fill their segments in order (the relaxed
-     incremental formulation) keep that share honest, and a slot running "in proportion" (share
-     0.6 at a feasible energy) is branched on directly.
+     incremental formulation) keep that share honest. A slot running "in proportion" (share
+     0.15 of a run, delivering 0.4 of a minimum run's energy) is branched on together with the
+     slots of its kind (the same curve up to the tie-breaking epsilons, e.g. the four
+     quarter-hours of an hourly price): "at most k of them run" or "at least k + 1"; on its own
+     (runs or not) only when it has none. Excluding it alone would only hand its share to the
+     next quarter-hour of the same price, a node each.
    - *slot*: otherwise split the slot's range of points at the gap or concave kink it straddles.
 
    Every branch is a disjunction no feasible plan violates, so the first node whose answer is
