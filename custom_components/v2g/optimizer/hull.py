@@ -327,14 +327,18 @@ class HullLp:
 
     def set_rows(
         self,
+        keep: int,
         lower: FloatArray,
         upper: FloatArray,
-        entries: tuple[IntArray, IntArray, FloatArray],
+        entries: tuple[IntArray, IntArray, FloatArray] | None,
     ) -> None:
-        """Replace the rows after the structural ones by these (``entries``: row, column, value)."""
+        """Keep the first ``keep`` rows after the structural ones, replace the rest by these.
+
+        ``entries``: (row within the new block, column, value).
+        """
         assert self.handle is not None
-        self.handle.keep_rows(self.base_rows)
-        if lower.shape[0] == 0:
+        self.handle.keep_rows(self.base_rows + keep)
+        if lower.shape[0] == 0 or entries is None:
             return
         row, col, val = entries
         order = np.argsort(row, kind="stable")

@@ -199,6 +199,8 @@ class _Search:
         self.nodes = 0
         self.started = time.perf_counter()
         self._applied: _Branch = ({}, (), frozenset())
+        self._order_rows = 0
+        """Order rows in the LP (right after its structural rows, before the count rows)."""
 
     def run(self, root: tuple[float, FloatArray, FloatArray]) -> FloatArray | None:
         """Slot energies of an optimal plan, or None at the node or time limit."""
@@ -239,7 +241,8 @@ class _Search:
         """Put the node's slot ranges and extra rows into the LP (only what changed).
 
         Extra rows refer to hull segments, so they are rebuilt when they change or when a slot
-        they cover changes its range.
+        they cover changes its range. Order rows come first and stay when only count rows
+        change (most nodes once the order rows are in): their part of the basis carries over.
         """
         ranges, counts, ordered = self._applied
         curves = self.lp.curves
@@ -252,33 +255,42 @@ class _Search:
             if node.counts
             else np.zeros(0, dtype=np.int64)
         )
-        if (
-            counts is not node.counts
-            or ordered != node.ordered
-            or (changed and bool(np.isin(changed, covered).any()))
+        touched = np.asarray(changed, dtype=np.int64)
+        if ordered != node.ordered or bool(
+            np.isin(touched, np.fromiter(node.ordered, dtype=np.int64)).any()
         ):
-            self._set_rows(node)
+            self._set_rows(node, order=True)
+        elif counts is not node.counts or bool(np.isin(touched, covered).any()):
+            self._set_rows(node, order=False)
         self._applied = (node.ranges, node.counts, node.ordered)
 
-    def _set_rows(self, node: _Node) -> None:
-        """The node's count rows and order rows, in one call."""
+    def _set_rows(self, node: _Node, *, order: bool) -> None:
+        """The node's order rows (if ``order``, else those in the LP stay) and count rows."""
         lower, upper, rows, cols, vals = [], [], [], [], []
+        k = 0
+        if order:
+            slots = np.fromiter(sorted(node.ordered), dtype=np.int64)
+            order_row, order_col, order_val, k = self.lp.order_rows(slots)
+            lower.append(np.full(k, -np.inf))
+            upper.append(np.zeros(k))
+            rows.append(order_row)
+            cols.append(order_col)
+            vals.append(order_val)
+            self._order_rows = k
         for i, count in enumerate(node.counts):
             col, val, constant = self._count_entries(count)
-            lower.append(count.low - constant)
-            upper.append(count.high - constant)
-            rows.append(np.full(col.shape[0], i, dtype=np.int64))
+            lower.append(np.array([count.low - constant]))
+            upper.append(np.array([count.high - constant]))
+            rows.append(np.full(col.shape[0], k + i, dtype=np.int64))
             cols.append(col)
             vals.append(val)
-        n_counts = len(node.counts)
-        slots = np.fromiter(sorted(node.ordered), dtype=np.int64)
-        order_row, order_col, order_val, k = self.lp.order_rows(slots)
-        rows.append(order_row + n_counts)
-        cols.append(order_col)
-        vals.append(order_val)
+        if not rows:
+            self.lp.set_rows(self._order_rows, np.zeros(0), np.zeros(0), None)
+            return
         self.lp.set_rows(
-            np.concatenate([np.asarray(lower, dtype=np.float64), np.full(k, -np.inf)]),
-            np.concatenate([np.asarray(upper, dtype=np.float64), np.zeros(k)]),
+            0 if order else self._order_rows,
+            np.concatenate(lower),
+            np.concatenate(upper),
             (np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)),
         )
 
