@@ -116,7 +116,9 @@ def test_failed_compact_milp_keeps_the_best_plan_found(monkeypatch: pytest.Monke
             assert_minimum_powers(problem, plan)
         elif result.status != "optimal":
             outcomes.add("kept")
-            assert result.status == "time limit: boom"
+            # The search's best bound proves how far from the optimum the plan can be.
+            assert result.status.startswith("time limit: boom; cost within ")
+            assert result.status.endswith("% of the optimum")
             assert result.mip
     assert outcomes == {"general", "kept"}
 

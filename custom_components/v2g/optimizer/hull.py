@@ -105,6 +105,8 @@ class HullLp:
         self.first_point = curves.energy_kwh[:, 0].copy()
         self.first_cost = curves.cost[:, 0].copy()
         self.model, self.offset_cost = self._model(problem)
+        self.constant = self.offset_cost
+        """The constant cost of the full curves (``offset_cost`` before any restriction)."""
         self.lengths = self.model.upper[: self.s_col].copy()
         self.base_rows = self.model.n_rows
         self.handle = LpHandle(self.model, options) if self.active.shape[0] else None

@@ -197,6 +197,8 @@ class _Search:
         self.gap_ends = {_CHARGE: (zero, np.minimum(zero + 1, last)), _DISCHARGE: (down, zero)}
         self.incumbent: tuple[float, FloatArray] | None = None
         self.nodes = 0
+        self.bound = -math.inf
+        """Lower bound on the optimum when the search stopped unfinished."""
         self.started = time.perf_counter()
         self._applied: _Branch = ({}, (), frozenset())
         self._order_rows = 0
@@ -216,6 +218,7 @@ class _Search:
             if not fractional:
                 return node.energy
             if self.nodes >= NODE_LIMIT or time.perf_counter() > deadline:
+                self.bound = node.bound  # best first: no open node is lower
                 return None
             for ranges, counts, ordered in self._children(node, fractional):
                 self.nodes += 1
@@ -534,11 +537,23 @@ def _fallback(lp: HullLp, search: _Search, options: SolveOptions) -> tuple[Float
     )
     status, message, x = run(model, limited, start=start)
     if x is None or status not in {OPTIMAL, TIME_LIMIT}:
-        return (None, "") if incumbent is None else (incumbent[1], f"time limit: {message}")
+        if incumbent is None:
+            return None, ""
+        return incumbent[1], _unproven(message, incumbent[0], search.bound)
     energy = lp.curves.energy_kwh[:, 0] + np.bincount(
         lp.segment_slot, weights=x[: lp.s_col], minlength=lp.n
     )
-    return energy, "optimal" if status == OPTIMAL else f"time limit: {message}"
+    if status == OPTIMAL:
+        return energy, "optimal"
+    return energy, _unproven(message, float(model.cost @ x) + lp.constant, search.bound)
+
+
+def _unproven(message: str, value: float, bound: float) -> str:
+    """Status of a plan not proven optimal: the solver's message and the proven gap."""
+    gap = (value - bound) / max(1.0, abs(value))
+    if not math.isfinite(gap):
+        return f"time limit: {message}"
+    return f"time limit: {message}; cost within {max(gap, 0.0):.2%} of the optimum"
 
 
 def _compact_milp(lp: HullLp, start_energy: FloatArray | None) -> tuple[Model, FloatArray | None]:
