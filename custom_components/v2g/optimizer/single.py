@@ -56,7 +56,7 @@ from .curves import Curves, IntArray, power_kw, vehicle_curves
 from .formulation import Model
 from .highs import OPTIMAL, TIME_LIMIT, persistent_available, run
 from .hull import SNAP_KWH, HullLp
-from .model import FloatArray, Problem, SolveOptions
+from .model import BoolArray, FloatArray, Problem, SolveOptions
 
 __all__ = ["NODE_LIMIT", "SingleResult", "solve_single"]
 
@@ -219,6 +219,8 @@ class _Search:
                 return node.energy
             if self.nodes >= NODE_LIMIT or time.perf_counter() > deadline:
                 self.bound = node.bound  # best first: no open node is lower
+                if self.incumbent is None:  # the compact MILP may not find one in time
+                    self._repair(node.energy)
                 return None
             for ranges, counts, ordered in self._children(node, fractional):
                 self.nodes += 1
@@ -235,6 +237,47 @@ class _Search:
                     self.incumbent = (child.bound, child.energy)
                 heapq.heappush(heap, child)
         return None if self.incumbent is None else self.incumbent[1]
+
+    def _repair(self, energy: FloatArray) -> None:
+        """A feasible plan near ``energy`` (slot energies of a relaxation), as the incumbent.
+
+        Slot by slot, the point or straight piece of the curve that keeps the stored energy
+        closest to the relaxation's, within its bounds (idle always qualifies, so this never
+        fails). Then the LP prices and polishes it: first with every slot anywhere on its
+        interval of allowed powers (evening out what the rounding missed, e.g. a target just out
+        of reach), else on its piece. Without it, a search stopped before any node was feasible
+        leaves the compact MILP to find a first plan in the little time left.
+        """
+        lp = self.lp
+        vd = lp.vd
+        curves = lp.curves
+        lower = 0.0 if vd.soft_reserve else vd.reserve_kwh
+        wanted = vd.initial_kwh + np.cumsum(energy)
+        stored = vd.initial_kwh
+        pieces: dict[int, tuple[int, int]] = {}
+        intervals: dict[int, tuple[int, int]] = {}
+        for t in range(lp.n):
+            count = int(curves.count[t])
+            e = curves.energy_kwh[t, :count]
+            if count == 1:  # inactive: its one point
+                stored += float(e[0])
+                continue
+            linked = curves.linked[t, : count - 1]
+            low, high = lower - stored, vd.upper_kwh - stored
+            chosen, pieces[t] = _nearest(e, linked, float(wanted[t]) - stored, (low, high))
+            stored += chosen
+            first, last = pieces[t]
+            while first > 0 and linked[first - 1]:
+                first -= 1
+            while last < count - 1 and linked[last]:
+                last += 1
+            intervals[t] = (first, last)
+        for ranges in (intervals, pieces):
+            self._apply(_Node(math.inf, -1, ranges, (), frozenset(), energy, np.zeros(0)))
+            solved = self.lp.solve()
+            if solved is not None and not self._fractional(solved[1]):
+                self.incumbent = (solved[0], solved[1])
+                return
 
     def _gap(self) -> float:
         assert self.incumbent is not None
@@ -525,6 +568,28 @@ class _Search:
         # is not (the curve is concave there).
         kink = k - 1 if not lp.vertex[t, k - 1] else k
         return (low, kink), (kink, high)
+
+
+def _nearest(
+    e: FloatArray, linked: BoolArray, goal: float, bounds: tuple[float, float]
+) -> tuple[float, tuple[int, int]]:
+    """The energy of a curve with points ``e`` nearest to ``goal`` within ``bounds``.
+
+    Returns it and its range of points: (k, k) on point k, (k, k + 1) inside a straight piece.
+    Idle (0) is the fallback; it is within the bounds of any stored energy within them.
+    """
+    low, high = bounds
+    goal = min(max(goal, low), high)
+    zero = int(np.argmin(np.abs(e)))
+    best, where = float(e[zero]), (zero, zero)
+    for k in range(e.shape[0]):
+        if low - SNAP_KWH <= e[k] <= high + SNAP_KWH and abs(e[k] - goal) < abs(best - goal):
+            best, where = float(e[k]), (k, k)
+        if k < linked.shape[0] and linked[k]:
+            x = min(max(goal, float(e[k]), low), float(e[k + 1]), high)
+            if e[k] <= x <= e[k + 1] and low <= x <= high and abs(x - goal) < abs(best - goal):
+                best, where = x, (k, k + 1)
+    return best, where
 
 
 def _fallback(lp: HullLp, search: _Search, options: SolveOptions) -> tuple[FloatArray | None, str]:
