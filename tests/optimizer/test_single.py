@@ -241,11 +241,16 @@ def test_time_budget_returns_the_best_plan_found(monkeypatch: pytest.MonkeyPatch
     pytest.fail("every problem was proven within the minimum time")
 
 
-def test_slots_of_one_price_are_branched_on_together(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("like", [single_module._LIKE, 0.0])
+def test_slots_of_one_price_are_branched_on_together(
+    like: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """166 quarter-hours with 4.14 kW minimum powers both ways: the relaxation runs one slot of
     an hourly price "in proportion", and the search branches on the four quarter-hours of that
-    price at once. Too long for the full MILP: the reference is the compact MILP of the same
-    curves, solved by HiGHS (`test_node_limit_hands_over_to_the_compact_milp` ties it to milp)."""
+    price at once (``like`` 0: no two slots alike, one slot at a time, as before). Too long for
+    the full MILP: the reference is the compact MILP of the same curves, solved by HiGHS
+    (`test_node_limit_hands_over_to_the_compact_milp` ties it to milp)."""
+    monkeypatch.setattr(single_module, "_LIKE", like)
     rng = np.random.default_rng(5)
     for _ in range(4):
         problem = real_problem(rng, int(rng.integers(96, 193)), worn=True)
@@ -269,8 +274,11 @@ def test_slots_of_one_price_are_branched_on_together(monkeypatch: pytest.MonkeyP
         patch.setattr(single_module._Search, "_group_split", counted)
         plan = solve(problem, PATIENT)
     assert plan.status == "optimal"
-    assert groups
-    assert min(groups) >= 2
+    if like:
+        assert groups
+        assert min(groups) >= 2
+    else:
+        assert not groups
     with monkeypatch.context() as patch:
         patch.setattr(single_module, "NODE_LIMIT", 0)
         reference = solve(problem, PATIENT)
