@@ -4,6 +4,7 @@ Run from the repository root:
 
     .venv/bin/python benchmarks/speed.py            # full, a few minutes
     .venv/bin/python benchmarks/speed.py --quick    # under a minute
+    .venv/bin/python benchmarks/speed.py --quick --slow 100   # and which problems took > 100 ms
 
 Data come from ``../shared/data`` next to the repository (override with ``V2G_DATA_DIR``), read
 by the loaders of ``run.py``. Figures are printed and written to ``benchmarks/results/speed.json``
@@ -65,15 +66,42 @@ def _timed(problem: Problem) -> tuple[Plan, float, float]:
     return plan, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _measure(problems: list[Problem]) -> dict[str, object]:
+def _describe(problem: Problem) -> str:
+    """The random choices of a single-EV problem, to reproduce or study a slow one."""
+    vehicle = problem.vehicles[0]
+    export = problem.export_price_per_kwh
+    difference = problem.import_price_per_kwh - export
+    if float(np.ptp(export)) == 0.0:
+        feed_in = f"fixed {float(export[0]):.3f}"
+    elif float(np.ptp(difference)) < 1e-9:
+        feed_in = f"import - {float(difference[0]):.4f}"
+    else:
+        feed_in = "varying"
+    return (
+        f"{len(problem.grid)} slots, SoC {vehicle.soc_pct:.0f} %, target "
+        f"{vehicle.target_soc_pct:.0f} %, reserve {vehicle.min_soc_pct:.0f} %, V2G "
+        f"{'on' if vehicle.v2g_allowed else 'off'}, minimum {vehicle.min_charge_power_w:.0f} / "
+        f"{vehicle.min_discharge_power_w:.0f} W, feed-in {feed_in}, wear "
+        f"{vehicle.wear_cost_per_kwh:.2f}"
+    )
+
+
+def _measure(problems: list[Problem], slow_ms: float | None = None) -> dict[str, object]:
+    """Times and statuses of solving ``problems``; with ``slow_ms``, prints those slower (CPU)."""
     walls, cpus, mip, statuses = [], [], 0, {}
-    for problem in problems:
+    for index, problem in enumerate(problems):
         plan, wall, cpu = _timed(problem)
         walls.append(wall)
         cpus.append(cpu)
         mip += plan.mip
         key = plan.status.split(":")[0]
         statuses[key] = statuses.get(key, 0) + 1
+        if slow_ms is not None and cpu * 1000.0 > slow_ms:
+            print(
+                f"  slow #{index}: cpu {cpu * 1000.0:.1f} ms, {plan.status!r};",
+                _describe(problem),
+                flush=True,
+            )
     return {
         "count": len(problems),
         "wall_ms": _stats(walls),
@@ -293,6 +321,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer problems, under a minute")
     parser.add_argument("--out", default=None, help="results file (default results/speed.json)")
+    parser.add_argument(
+        "--slow",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="print the single-EV problems taking more CPU ms than this (index and parameters)",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     load_avg = os.getloadavg()
@@ -309,17 +344,17 @@ def main(argv: list[str] | None = None) -> int:
         (
             "single_no_minimum",
             "1 EV x 192, no minimum powers",
-            lambda: _measure(single_problems(world, 60 if quick else 500, 0.0, 1)),
+            lambda: _measure(single_problems(world, 60 if quick else 500, 0.0, 1), args.slow),
         ),
         (
             "single_minimum",
             "1 EV x 192, 4.14 kW minimum powers",
-            lambda: _measure(single_problems(world, 60 if quick else 500, MINIMUM_W, 1)),
+            lambda: _measure(single_problems(world, 60 if quick else 500, MINIMUM_W, 1), args.slow),
         ),
         (
             "sweep",
             "sweep (adversarial, 4-192 slots)",
-            lambda: _measure(sweep_problems(world, 150 if quick else 1000, 12)),
+            lambda: _measure(sweep_problems(world, 150 if quick else 1000, 12), args.slow),
         ),
         (
             "fleet_50x96",

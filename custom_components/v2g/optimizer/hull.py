@@ -105,6 +105,8 @@ class HullLp:
         self.first_point = curves.energy_kwh[:, 0].copy()
         self.first_cost = curves.cost[:, 0].copy()
         self.model, self.offset_cost = self._model(problem)
+        self.constant = self.offset_cost
+        """The constant cost of the full curves (``offset_cost`` before any restriction)."""
         self.lengths = self.model.upper[: self.s_col].copy()
         self.base_rows = self.model.n_rows
         self.handle = LpHandle(self.model, options) if self.active.shape[0] else None
@@ -336,14 +338,18 @@ class HullLp:
 
     def set_rows(
         self,
+        keep: int,
         lower: FloatArray,
         upper: FloatArray,
-        entries: tuple[IntArray, IntArray, FloatArray],
+        entries: tuple[IntArray, IntArray, FloatArray] | None,
     ) -> None:
-        """Replace the rows after the structural ones by these (``entries``: row, column, value)."""
+        """Keep the first ``keep`` rows after the structural ones, replace the rest by these.
+
+        ``entries``: (row within the new block, column, value).
+        """
         assert self.handle is not None
-        self.handle.keep_rows(self.base_rows)
-        if lower.shape[0] == 0:
+        self.handle.keep_rows(self.base_rows + keep)
+        if lower.shape[0] == 0 or entries is None:
             return
         row, col, val = entries
         order = np.argsort(row, kind="stable")
