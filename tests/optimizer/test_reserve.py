@@ -19,7 +19,7 @@ from custom_components.v2g.optimizer import (
 )
 
 from .common import assert_balanced, ev, hours, problem
-from .real_data import real_problem
+from .real_data import real_fleet, real_problem
 
 PRICES = [0.30, 0.10, 0.10, 0.40, 0.45, 0.20, 0.10, 0.30]
 """Eight hourly slots: cheap at 1-2 and 6, dear at 3-4."""
@@ -360,3 +360,13 @@ def test_no_reserve_under_a_site_dispatch_or_at_no_price() -> None:
     plan = solve(offered)
     kept = plan.reserve_up_w > 0
     assert kept.tolist() == [True, True, False, False, True, True, False, False]
+
+
+def test_a_fleet_rounding_that_would_strand_a_driver_is_not_used() -> None:
+    """Two EVs on real prices where rounding the LP's on/off pattern with the offer leaves
+    targets shorter than the LP: the fleet is planned without the offer, as if none were made."""
+    base = real_fleet(np.random.default_rng(19), 2, 32)
+    plan = solve(_offer(base, up_w=3_000, down_w=3_000, price=0.02, duration_h=0.25))
+    plain = solve(base)
+    assert plan.reserve_up_w == pytest.approx(np.zeros(32))
+    assert plan.cost.shortfall_penalty == pytest.approx(plain.cost.shortfall_penalty, rel=1e-6)

@@ -62,6 +62,9 @@ class FleetAnswer:
     plan: Plan | None
     """The finished plan, or None if ``x`` still breaks a direction rule (the caller goes on with
     integrality for those, the on/off pattern kept)."""
+    short: bool = False
+    """With a frequency offer: the rounding left a vehicle further from its target or reserve
+    than the LP (the caller plans again without the offer)."""
 
 
 def solve_fleet(
@@ -122,9 +125,13 @@ def _with_offer(
 
     A frequency offer ties each vehicle's power to its stored energy in rows the repairs below
     do not see, so the rounded pattern's LP answer is the plan (for one vehicle too, when
-    `solve`'s two-step plan could not be made; the full MILP takes seconds).
+    `solve`'s two-step plan could not be made; the full MILP takes seconds). A rounding that
+    leaves a vehicle short of its target or reserve is not used: the drivers come first.
     """
     relaxed, x = answers
+    n = len(problem.grid)
+    if any(_shortfall(x, vd, n) > _shortfall(relaxed, vd, n) + _SHORT_KWH for vd in data):
+        return FleetAnswer(x=x, plan=None, short=True)
     bound = with_reserve(problem, _evaluate(problem, data, relaxed, None), model, relaxed)
     plan = with_reserve(problem, _evaluate(problem, data, x, None), model, x)
     return FleetAnswer(x=x, plan=bounded_status(plan, bound.cost.objective, opts))

@@ -168,6 +168,10 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
     fleet = solve_fleet(problem, data, model, opts)
     if fleet is not None and fleet.plan is not None:
         return dataclasses.replace(fleet.plan, solve_time_s=time.perf_counter() - started)
+    if fleet is not None and fleet.short:  # a frequency offer's rounding would strand a driver
+        plain = _general(dataclasses.replace(problem, reserve_offer=None), data, opts, started)
+        n = len(problem.grid)
+        return dataclasses.replace(plain, reserve_up_w=np.zeros(n), reserve_down_w=np.zeros(n))
     # Otherwise the rounds (with a fleet's on/off pattern kept if a direction rule was broken).
     rounds = max(2, opts.max_rounds)
     for round_index in range(rounds):
