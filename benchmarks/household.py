@@ -320,7 +320,7 @@ FOLLOW_EPS_W = 50.0
 """A planned import (export) below this counts as none: the plan sits at the meter's zero."""
 
 
-def apply_meter(
+def apply_meter(  # noqa: PLR0917
     house: House,
     world: run.World,
     q: int,
