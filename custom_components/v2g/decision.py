@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from .chargers import ChargerState
 from .const import Mode
+from .optimizer import Vehicle
 from .settings import Settings
 
 # Below this magnitude a planned power counts as "no energy flowing".
@@ -104,8 +105,12 @@ def energy_needed_kwh(state: ChargerState, settings: Settings) -> float | None:
     return round(missing_pct / 100.0 * settings.capacity_kwh, 3)
 
 
-UNPLANNED_EXPORT_W = 100.0
+UNPLANNED_EXPORT_W = 0.0
 """How much more than planned discharging may export before the meter correction cuts it."""
+FOLLOW_DEADBAND_W = 0.0
+"""Where the plan meant the site to import nothing, the EVs take meter deviations beyond this."""
+NO_IMPORT_W = 50.0
+"""A planned import below this counts as none (the plan sits at the meter's zero)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,10 @@ class GridShare:
     min_charge_power_w: float = 0.0
     """Cut below this, a charging setpoint becomes 0 (the charger cannot deliver less)."""
     min_discharge_power_w: float = 0.0
+    max_charge_power_w: float | None = None
+    """The most it may charge when following the meter (None: its setpoint)."""
+    max_discharge_power_w: float | None = None
+    """The most it may discharge when following the meter (None: its setpoint)."""
 
 
 def limit_site_to_grid(
@@ -131,6 +140,7 @@ def limit_site_to_grid(
     export_limit_w: float,
     export_allowed: bool,
     planned_export_w: float | None = None,
+    planned_import_w: float | None = None,
 ) -> list[float]:
     """Keep the site within its grid connection, from the live meter (import positive).
 
@@ -144,9 +154,15 @@ def limit_site_to_grid(
     With `planned_export_w` (what the plan meant the site to export now), discharging never
     exports more than that (plus a margin): energy planned for a house load that turns out
     smaller stays in the battery instead of being sold at the feed-in price by accident.
+
+    With `planned_import_w` too, where the plan meant the site to import nothing now (it charges
+    from the solar surplus only, or discharges for the house only), the EVs take the forecast's
+    error (`follow_meter`).
     """
     house_w = grid_power_w - sum(share.power_w for share in shares)
     setpoints = [share.setpoint_w for share in shares]
+    if planned_import_w is not None and planned_export_w is not None:
+        setpoints = follow_meter(shares, house_w, planned_import_w, planned_export_w)
     weights = [share.priority for share in shares]
     charging = [max(0.0, value) for value in setpoints]
     discharging = [max(0.0, -value) for value in setpoints]
@@ -162,6 +178,75 @@ def limit_site_to_grid(
         minimums = [share.min_discharge_power_w for share in shares]
         discharging = _cut(discharging, minimums, weights, over_export_w)
     return [c - d for c, d in zip(charging, discharging, strict=True)]
+
+
+def follow_meter(
+    shares: Sequence[GridShare], house_w: float, planned_import_w: float, planned_export_w: float
+) -> list[float]:
+    """Setpoints that take the forecast's error where the plan meant to import nothing now.
+
+    A house-load forecast is a mean: the real load swings around it, so a plan that charges
+    from the solar surplus would import whenever the house draws more than forecast and export
+    (at the feed-in price) whenever it draws less, and a plan that covers the house from the EV
+    (V2H) would import the difference. Instead, charging rises with an unforeseen surplus and
+    falls when the site would import; V2H discharging rises when the site would import (the cap
+    on unplanned export cuts it when the house draws less). Deviations within
+    `FOLLOW_DEADBAND_W` are left to the grid, and nothing goes beyond a share's
+    `max_charge_power_w` / `max_discharge_power_w` (None: its setpoint). Shares pointing both
+    ways, or a plan that imports now (grid energy is what it chose), are left as they are;
+    the next plan corrects the energy.
+    """
+    setpoints = [share.setpoint_w for share in shares]
+    charging = any(value > IDLE_W for value in setpoints)
+    discharging = any(value < -IDLE_W for value in setpoints)
+    if planned_import_w > NO_IMPORT_W or charging == discharging:
+        return setpoints
+    error_w = house_w + sum(setpoints) - (planned_import_w - planned_export_w)
+    weights = [share.priority for share in shares]
+    if charging:
+        if error_w > FOLLOW_DEADBAND_W:  # would import: charge less
+            values = [max(0.0, value) for value in setpoints]
+            minimums = [share.min_charge_power_w for share in shares]
+            return _cut(values, minimums, weights, error_w - FOLLOW_DEADBAND_W)
+        rooms = [
+            max(0.0, (share.max_charge_power_w or 0.0) - max(0.0, share.setpoint_w))
+            for share in shares
+        ]
+        return _raise(setpoints, rooms, -error_w - FOLLOW_DEADBAND_W)
+    if planned_export_w > NO_IMPORT_W or error_w <= FOLLOW_DEADBAND_W:
+        return setpoints  # V2G selling now, or the house draws no more than forecast
+    rooms = [
+        max(0.0, (share.max_discharge_power_w or 0.0) - max(0.0, -share.setpoint_w))
+        for share in shares
+    ]
+    return [-value for value in _raise([-v for v in setpoints], rooms, error_w - FOLLOW_DEADBAND_W)]
+
+
+def follow_limits_w(vehicle: Vehicle) -> tuple[float, float]:
+    """The most a planned EV may charge and discharge now when following the meter.
+
+    The plan's own limits in its first slot: the EV's powers, within any ceiling or floor on
+    its signed power (frequency headroom, the operator's cap).
+    """
+    charge_w = vehicle.max_charge_power_w
+    discharge_w = vehicle.max_discharge_power_w
+    if vehicle.power_ceiling_w is not None:
+        charge_w = min(charge_w, max(0.0, float(vehicle.power_ceiling_w[0])))
+    if vehicle.power_floor_w is not None:
+        discharge_w = min(discharge_w, max(0.0, -float(vehicle.power_floor_w[0])))
+    return charge_w, discharge_w
+
+
+def _raise(values: list[float], rooms: list[float], extra: float) -> list[float]:
+    """Add up to `extra` to the positive `values`, in proportion to their `rooms`."""
+    total = sum(room for value, room in zip(values, rooms, strict=True) if value > IDLE_W)
+    if extra <= 0 or total <= 0:
+        return values
+    share = min(1.0, extra / total)
+    return [
+        value + room * share if value > IDLE_W else value
+        for value, room in zip(values, rooms, strict=True)
+    ]
 
 
 def _cut(
