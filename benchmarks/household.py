@@ -60,7 +60,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run
 
-from custom_components.v2g.decision import UNPLANNED_EXPORT_W
+from custom_components.v2g import decision
+from custom_components.v2g.decision import GridShare, limit_site_to_grid
 from custom_components.v2g.optimizer import Plan, Problem, Tariff, charge_now, solve
 
 SLOT_H = run.SLOT_H
@@ -73,7 +74,10 @@ LOAD_SEED = 2019
 HISTORY_DAYS = 28
 """Days of simulated house load before the first simulated day (the estimators' history)."""
 HORIZON = 192
-CAP_KWH = max(80.0, TARGET_PCT) / 100 * CAPACITY_KWH
+MAX_SOC_PCT = 90.0
+"""The integration's default cycling cap (`max_v2g_soc_pct`): solar surplus (and V2H energy)
+may be stored above the 80 % target; `run.py` caps at the target."""
+CAP_KWH = MAX_SOC_PCT / 100 * CAPACITY_KWH
 RESERVE_KWH = 0.20 * CAPACITY_KWH
 
 MODES = ("charge", "v2h", "v2g")
@@ -248,6 +252,22 @@ def blend_last_hours(
     return np.maximum(0.0, base + float(np.mean(errors)) * np.exp(-lead / tau_h))
 
 
+def hour_median(house: House, now: int, n: int, days: int = 14) -> np.ndarray:
+    """The median of the same local hour over the last `days` days: a spiky load's typical hour
+    (below its mean), which is what decides whether the sun's surplus is there."""
+    now_h = now // PER_HOUR
+    lo = max(0, now_h - days * 24)
+    hist = house.hourly_w[lo:now_h]
+    kh = house.hour_key[lo:now_h]
+    medians = np.array(
+        [
+            float(np.median(hist[kh == h])) if np.any(kh == h) else float(hist.mean())
+            for h in range(24)
+        ]
+    )
+    return medians[house.hour_key[now_h : now_h + n]]
+
+
 ESTIMATORS: dict[str, Estimator] = {
     "weekday": weekday,
     "weekday_8w": lambda h, now, n: weekday(h, now, n, weeks=8),
@@ -255,6 +275,7 @@ ESTIMATORS: dict[str, Estimator] = {
     "hour_14d": lambda h, now, n: hour_days(h, now, n, days=14),
     "ewma_hour": ewma_hour,
     "blend_last_hours": blend_last_hours,
+    "hour_median_14d": hour_median,
 }
 """The load estimators compared (all from hourly statistics of completed hours)."""
 
@@ -301,6 +322,7 @@ def problem_for(
     ev = run.vehicle(
         soc_kwh / CAPACITY_KWH * 100, datetime.fromtimestamp(departure_s, UTC), mode != "charge"
     )
+    ev = replace(ev, max_soc_pct=MAX_SOC_PCT)
     if mode == "v2h":
         # V2H only: discharge no more than the house's (forecast) net load, never for export.
         net = np.clip(load_w - world.solar_w[first:stop], 0.0, None)
@@ -316,8 +338,9 @@ def problem_for(
     )
 
 
-FOLLOW_EPS_W = 50.0
-"""A planned import (export) below this counts as none: the plan sits at the meter's zero."""
+NOW_MARGIN_W = decision.UNPLANNED_EXPORT_W
+BEFORE_MARGIN_W = 100.0
+"""`decision.UNPLANNED_EXPORT_W` before this benchmark (``live="before"``)."""
 
 
 def apply_meter(  # noqa: PLR0917
@@ -325,45 +348,47 @@ def apply_meter(  # noqa: PLR0917
     world: run.World,
     q: int,
     plan: Plan,
-    forecast_w: float,
     mode: str,
     live: str,
 ) -> tuple[float, float]:
     """(charge, discharge) mean W in quarter ``q`` after the live meter correction.
 
-    Per minute, with the true house load. ``live``:
-
-    - ``none``: the plan's first slot as is;
-    - ``cap`` (the integration today, `decision.limit_site_to_grid`): discharging exports no
-      more than the plan's export of the slot + `UNPLANNED_EXPORT_W` (V2H only: nothing);
-    - ``follow``: ``cap``, and where the plan sits at zero import (it charges from the PV
-      surplus only, or discharges for the house only) the EV takes the forecast error: charging
-      follows the real surplus, V2H discharging the real house load (within the EV's limits).
+    Each minute, the integration's own rule (`decision.limit_site_to_grid`) with the meter
+    showing the true house load less the PV (the EV's own power is taken out, as there).
+    ``live``: ``none`` the plan's first slot as is; ``before`` the rule as it was (discharging
+    exports no more than the plan's export of the slot + 100 W; V2H only: the car exports
+    nothing); ``cap`` the same without the 100 W; ``follow`` the rule with the plan's import too
+    (`decision.follow_meter`: where the plan imports nothing now, charging follows the real
+    solar surplus and V2H discharging the real house load; the integration now).
     """
     c0 = float(plan.charge_power_w[0])
     d0 = float(plan.discharge_power_w[0])
-    if c0 <= 0 and d0 <= 0:
-        return 0.0, 0.0
-    imp = float(plan.grid_import_w[0])
-    exp = float(plan.grid_export_w[0])
-    net_house = house.minute_w[q] - world.solar_w[q]  # W per minute, before the EV
-    error = net_house - (forecast_w - world.solar_w[q])
-    if live == "none":
-        c, d = np.full(15, c0), np.full(15, d0)
-    elif c0 > 0:
-        c = np.full(15, c0)
-        if live == "follow" and imp <= FOLLOW_EPS_W:
-            c = np.clip(c0 - error, 0.0, 11_000.0)
-        d = np.zeros(15)
-    else:
-        c = np.zeros(15)
-        d = np.full(15, d0)
-        if live == "follow" and imp <= FOLLOW_EPS_W and exp <= FOLLOW_EPS_W:
-            d = np.clip(d0 + error, 0.0, 11_000.0)
-        d = np.minimum(d, np.clip(net_house + max(0.0, exp) + UNPLANNED_EXPORT_W, 0.0, None))
-    if mode == "v2h":
-        d = np.minimum(d, np.clip(net_house, 0.0, None))
-    return float(c.mean()), float(d.mean())
+    if (c0 <= 0 and d0 <= 0) or live == "none":
+        return c0, d0
+    decision.UNPLANNED_EXPORT_W = BEFORE_MARGIN_W if live == "before" else NOW_MARGIN_W
+    share = GridShare(
+        setpoint_w=c0 - d0,
+        power_w=0.0,
+        max_charge_power_w=11_000.0,
+        max_discharge_power_w=11_000.0 if mode != "charge" else None,
+    )
+    net_house = house.minute_w[q] - world.solar_w[q]
+    follow = live == "follow"
+    powers = np.array(
+        [
+            limit_site_to_grid(
+                [share],
+                grid_power_w=float(w),
+                import_limit_w=run.SITE.import_limit_w,
+                export_limit_w=run.SITE.export_limit_w,
+                export_allowed=mode != "v2h",
+                planned_export_w=float(plan.grid_export_w[0]),
+                planned_import_w=float(plan.grid_import_w[0]) if follow else None,
+            )[0]
+            for w in net_house
+        ]
+    )
+    return float(np.clip(powers, 0, None).mean()), float(np.clip(-powers, 0, None).mean())
 
 
 def simulate(  # noqa: PLR0912
@@ -375,7 +400,7 @@ def simulate(  # noqa: PLR0912
     estimator: Estimator | None,
     foresight: bool = False,
     now_only: bool = False,
-    live: str = "cap",
+    live: str = "follow",
 ) -> Result:
     """One strategy over the sessions; ``estimator`` None = the true load."""
     res = Result()
@@ -449,14 +474,14 @@ def simulate(  # noqa: PLR0912
                 plan = solve(problem)
                 res.solves += 1
                 res.non_optimal += not plan.ok
-                c, d = apply_meter(house, world, now, plan, float(load_fc[0]), mode, live)
+                c, d = apply_meter(house, world, now, plan, mode, live)
                 # The battery's own limits (the car stops at them whatever the setpoint).
                 room_w = (CAP_KWH - soc) / 0.92 / SLOT_H * 1000
                 above_w = (soc - RESERVE_KWH) * 0.92 / SLOT_H * 1000
                 charge[k] = min(c, max(room_w, float(plan.charge_power_w[0])))
                 discharge[k] = min(d, max(above_w, float(plan.discharge_power_w[0])))
                 res.meter_cut_kwh += (plan.discharge_power_w[0] - discharge[k]) * SLOT_H / 1000
-                res.follow_kwh += abs(charge[k] - plan.charge_power_w[0]) * SLOT_H / 1000
+                res.follow_kwh += (charge[k] - plan.charge_power_w[0]) * SLOT_H / 1000
                 soc = run.step_soc(soc, charge[k], discharge[k])
         ev_w = charge - discharge
         bill = _bill(world, house, idx, ev_w) - _bill(world, house, idx, np.zeros(b - a))
@@ -512,7 +537,8 @@ def row(res: Result, base: float, best: float | None, seconds: float) -> dict[st
         "savings_vs_charge_now_eur": round(saving, 2),
         "charged_kwh": round(res.charged_kwh, 1),
         "discharged_kwh": round(res.discharged_kwh, 1),
-        "meter_cut_kwh": round(res.meter_cut_kwh, 1),
+        "discharge_cut_by_meter_kwh": round(res.meter_cut_kwh, 1),
+        "charge_added_by_meter_kwh": round(res.follow_kwh, 1),
         "above_target_at_departure_kwh": round(res.above_target_kwh, 1),
         "sessions": res.sessions,
         "missed_reachable": res.missed_reachable,
@@ -534,7 +560,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default=",".join(MODES), help="modes (charge,v2h,v2g)")
     parser.add_argument("--estimator", default="weekday", help="the smart strategies' estimator")
     parser.add_argument(
-        "--live", default="cap", choices=("none", "cap", "follow"), help="live meter rule"
+        "--live",
+        default="follow",
+        choices=("none", "before", "cap", "follow"),
+        help="live meter rule",
     )
     parser.add_argument("--user", default="ASK_Plass67", help="EV session user id")
     parser.add_argument("--out", default=None, help="results file")
@@ -581,14 +610,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.estimators:
         table: dict[str, object] = {}
         for mode in modes:
-            ref, ref_s = timed(f"{mode}/perfect_load", mode=mode, estimator=None)
+            ref, ref_s = timed(f"{mode}/perfect_load", mode=mode, estimator=None, live=args.live)
             table[f"{mode}/perfect_load"] = row(ref, base.cost_eur, None, ref_s)
             for name, est in ESTIMATORS.items():
-                res, seconds = timed(f"{mode}/{name}", mode=mode, estimator=est)
+                res, seconds = timed(f"{mode}/{name}", mode=mode, estimator=est, live=args.live)
                 entry = row(res, base.cost_eur, None, seconds)
                 entry["lost_vs_perfect_load_eur"] = round(res.cost_eur - ref.cost_eur, 2)
                 table[f"{mode}/{name}"] = entry
         results["estimators"] = table
+        results["live"] = args.live
         print(f"\n{'mode/estimator':<26}{'cost EUR':>10}{'lost':>8}{'MAE W':>8}{'above kWh':>10}")
         for key, entry in table.items():
             e: dict = entry  # type: ignore[assignment]
@@ -618,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{key:<28}{e['annual_cost_eur']:>10.2f}{e['savings_vs_charge_now_eur']:>9.2f}"
                 f"{'' if share is None else f'{share:.1%}':>8}{e['discharged_kwh']:>8.1f}"
-                f"{e['meter_cut_kwh']:>7.1f}{e['above_target_at_departure_kwh']:>7.1f}"
+                f"{e['discharge_cut_by_meter_kwh']:>7.1f}{e['above_target_at_departure_kwh']:>7.1f}"
                 f"{e['missed_reachable']:>7}"
             )
         costs = {m: float(strategies[f"smart_{m}"]["annual_cost_eur"]) for m in modes}  # type: ignore[index]
