@@ -371,6 +371,7 @@ def apply_meter(  # noqa: PLR0917
         power_w=0.0,
         max_charge_power_w=11_000.0,
         max_discharge_power_w=11_000.0 if mode != "charge" else None,
+        max_cut_w=decision.makeup_w(plan.vehicles[0], 11_000.0, plan.grid.durations_h),
     )
     net_house = house.minute_w[q] - world.solar_w[q]
     follow = live == "follow"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+import math
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -11,8 +12,13 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.v2g.const import DEFAULT_OPTIONS
-from custom_components.v2g.decision import GridShare, follow_limits_w, limit_site_to_grid
-from custom_components.v2g.optimizer import Vehicle
+from custom_components.v2g.decision import (
+    GridShare,
+    follow_limits_w,
+    limit_site_to_grid,
+    makeup_w,
+)
+from custom_components.v2g.optimizer import Vehicle, VehiclePlan
 
 pytestmark = pytest.mark.freeze_time("2026-01-15 18:30:00+01:00")
 
@@ -112,10 +118,18 @@ def test_solar_charging_follows_the_real_surplus() -> None:
     assert _limit(
         solar, grid_power_w=-700, planned_export_w=0.0, planned_import_w=0.0
     ) == pytest.approx([2_700])
-    # ...and 500 W more (meter: +500 W): the EV charges that much less instead of importing.
+    # ...and when the house draws 500 W more (meter: +500 W), the EV charges that much less
+    # instead of importing, as far as later slots can make it up before the departure.
+    flexible = replace(solar, max_cut_w=1_000.0)
+    assert _limit(
+        flexible, grid_power_w=500, planned_export_w=0.0, planned_import_w=0.0
+    ) == pytest.approx([1_500])
+    assert _limit(
+        flexible, grid_power_w=1_500, planned_export_w=0.0, planned_import_w=0.0
+    ) == pytest.approx([1_000])
     assert _limit(
         solar, grid_power_w=500, planned_export_w=0.0, planned_import_w=0.0
-    ) == pytest.approx([1_500])
+    ) == pytest.approx([2_000])
     # Never above its own limit; a plan that also exports 1 kW keeps exporting that.
     capped = GridShare(setpoint_w=2_000, power_w=2_000, max_charge_power_w=2_400)
     assert _limit(
@@ -177,6 +191,26 @@ def test_follow_limits() -> None:
     assert follow_limits_w(headroom) == (8_000, 5_000)
     must_charge = replace(ev, power_floor_w=np.array([2_000.0]))
     assert follow_limits_w(must_charge) == (11_000, 0)
+
+
+def test_what_later_slots_make_up() -> None:
+    """Charging cut now must be made up before the departure: only the later slots' spare."""
+    hours = np.full(4, 0.25)
+    plan = VehiclePlan(
+        charge_power_w=np.array([2_000.0, 11_000.0, 5_000.0, 0.0]),
+        discharge_power_w=np.zeros(4),
+        soc_pct=np.full(4, 50.0),
+        target_reachable=True,
+        best_reachable_soc_pct=None,
+        departure_soc_pct=80.0,
+        departure_index=3,
+        wear_cost=0.0,
+    )
+    # Slots 1 and 2 come before the departure: 0 + 6 kW spare for a quarter hour each.
+    assert makeup_w(plan, 11_000.0, hours) == pytest.approx(6_000)
+    assert makeup_w(replace(plan, departure_index=1), 11_000.0, hours) == 0.0
+    assert makeup_w(replace(plan, target_reachable=False), 11_000.0, hours) == 0.0
+    assert makeup_w(replace(plan, departure_index=None), 11_000.0, hours) == math.inf
 
 
 def test_two_chargers_share_the_fuse() -> None:

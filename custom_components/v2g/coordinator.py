@@ -58,6 +58,7 @@ from .decision import (
     energy_needed_kwh,
     follow_limits_w,
     limit_site_to_grid,
+    makeup_w,
 )
 from .dispatch import (
     Dispatch,
@@ -291,7 +292,12 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         if any(d.setpoint_w < 0 for d in dispatched):
             planned_export_w = None  # a dispatched discharge is kept whatever the house draws
         final = self._within_grid_limits(
-            chargers, states, decisions, planned_export_w, planned_import_w
+            chargers,
+            states,
+            decisions,
+            planned_export_w,
+            planned_import_w=planned_import_w,
+            plan=plan,
         )
         self._base_w = {charger_id: d.setpoint_w for charger_id, d in final.items()}
         self._local_curves = self._frequency_curves(chargers, states, final)
@@ -534,15 +540,22 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         setpoint_w = plan.plan.vehicles[index].setpoint_w
         return decide_from_plan(setpoint_w, state, charger.settings)
 
-    def _follow_limits(self, charger_id: str) -> tuple[float | None, float | None]:
-        """The most a planned EV may charge and discharge now: its plan's own limits.
+    def _follow_limits(
+        self, charger_id: str, plan: PlanResult | None
+    ) -> tuple[float | None, float | None, float]:
+        """How far a planned EV may follow the meter now.
 
-        None for an EV outside the plan: its setpoint is its limit.
+        The most it may charge and discharge (its plan's own limits) and how much charging may
+        be cut (what later slots make up); None, None, 0 for an EV outside the plan (its
+        setpoint is its limit).
         """
-        if self._last_problem is None or charger_id not in self._last_problem[1]:
-            return None, None
+        index = None if plan is None else plan.index(charger_id)
+        if plan is None or index is None or self._last_problem is None:
+            return None, None, 0.0
         problem, ids = self._last_problem
-        return follow_limits_w(problem.vehicles[ids.index(charger_id)])
+        charge_w, discharge_w = follow_limits_w(problem.vehicles[ids.index(charger_id)])
+        vehicle_plan = plan.plan.vehicles[index]
+        return charge_w, discharge_w, makeup_w(vehicle_plan, charge_w, plan.plan.grid.durations_h)
 
     def _within_grid_limits(
         self,
@@ -550,7 +563,9 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         states: dict[str, ChargerState | None],
         decisions: dict[str, Decision | None],
         planned_export_w: float | None = None,
+        *,
         planned_import_w: float | None = None,
+        plan: PlanResult | None = None,
     ) -> dict[str, Decision]:
         """Keep the setpoints within the operator's limit, then within the meter's reading.
 
@@ -583,7 +598,9 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             state = states[charger.subentry_id]
             assert state is not None
             capabilities = charger.backend.capabilities
-            max_charge_w, max_discharge_w = self._follow_limits(charger.subentry_id)
+            max_charge_w, max_discharge_w, max_cut_w = self._follow_limits(
+                charger.subentry_id, plan
+            )
             shares.append(
                 GridShare(
                     setpoint_w=final[charger.subentry_id].setpoint_w,
@@ -593,6 +610,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
                     min_discharge_power_w=capabilities.min_discharge_power_w,
                     max_charge_power_w=max_charge_w,
                     max_discharge_power_w=max_discharge_w,
+                    max_cut_w=max_cut_w,
                 )
             )
         limited = limit_site_to_grid(

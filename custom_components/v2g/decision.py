@@ -11,10 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
+import math
+
+import numpy as np
 
 from .chargers import ChargerState
 from .const import Mode
-from .optimizer import Vehicle
+from .optimizer import Vehicle, VehiclePlan
+from .optimizer.model import FloatArray
 from .settings import Settings
 
 # Below this magnitude a planned power counts as "no energy flowing".
@@ -107,8 +111,6 @@ def energy_needed_kwh(state: ChargerState, settings: Settings) -> float | None:
 
 UNPLANNED_EXPORT_W = 0.0
 """How much more than planned discharging may export before the meter correction cuts it."""
-FOLLOW_DEADBAND_W = 0.0
-"""Where the plan meant the site to import nothing, the EVs take meter deviations beyond this."""
 NO_IMPORT_W = 50.0
 """A planned import below this counts as none (the plan sits at the meter's zero)."""
 
@@ -130,6 +132,8 @@ class GridShare:
     """The most it may charge when following the meter (None: its setpoint)."""
     max_discharge_power_w: float | None = None
     """The most it may discharge when following the meter (None: its setpoint)."""
+    max_cut_w: float = 0.0
+    """How much of its charging may be cut when following the meter (`makeup_w`)."""
 
 
 def limit_site_to_grid(
@@ -188,12 +192,12 @@ def follow_meter(
     A house-load forecast is a mean: the real load swings around it, so a plan that charges
     from the solar surplus would import whenever the house draws more than forecast and export
     (at the feed-in price) whenever it draws less, and a plan that covers the house from the EV
-    (V2H) would import the difference. Instead, charging rises with an unforeseen surplus and
-    falls when the site would import; V2H discharging rises when the site would import (the cap
-    on unplanned export cuts it when the house draws less). Deviations within
-    `FOLLOW_DEADBAND_W` are left to the grid, and nothing goes beyond a share's
-    `max_charge_power_w` / `max_discharge_power_w` (None: its setpoint). Shares pointing both
-    ways, or a plan that imports now (grid energy is what it chose), are left as they are;
+    (V2H) would import the difference. Instead, charging rises with a surplus the forecast
+    missed and gives way before importing (no more than `GridShare.max_cut_w`: what later
+    slots can make up before the departure); V2H discharging rises when the site would import
+    (the cap on unplanned export cuts it when the house draws less). Nothing goes beyond a
+    share's `max_charge_power_w` / `max_discharge_power_w` (None: its setpoint). Shares pointing
+    both ways, or a plan that imports now (grid energy is what it chose), are left as they are;
     the next plan corrects the energy.
     """
     setpoints = [share.setpoint_w for share in shares]
@@ -202,24 +206,31 @@ def follow_meter(
     if planned_import_w > NO_IMPORT_W or charging == discharging:
         return setpoints
     error_w = house_w + sum(setpoints) - (planned_import_w - planned_export_w)
-    weights = [share.priority for share in shares]
-    if charging:
-        if error_w > FOLLOW_DEADBAND_W:  # would import: charge less
-            values = [max(0.0, value) for value in setpoints]
-            minimums = [share.min_charge_power_w for share in shares]
-            return _cut(values, minimums, weights, error_w - FOLLOW_DEADBAND_W)
+    if charging and error_w > 0:  # the house draws more than forecast: charge less
         rooms = [
-            max(0.0, (share.max_charge_power_w or 0.0) - max(0.0, share.setpoint_w))
+            min(max(0.0, share.setpoint_w - share.min_charge_power_w), share.max_cut_w)
+            if share.setpoint_w > IDLE_W
+            else 0.0
             for share in shares
         ]
-        return _raise(setpoints, rooms, -error_w - FOLLOW_DEADBAND_W)
-    if planned_export_w > NO_IMPORT_W or error_w <= FOLLOW_DEADBAND_W:
+        return [v - a for v, a in zip(setpoints, _spread(rooms, error_w), strict=True)]
+    if charging:  # the sun gives more than forecast (or the house draws less): charge more
+        rooms = [
+            max(0.0, (share.max_charge_power_w or 0.0) - share.setpoint_w)
+            if share.setpoint_w > IDLE_W
+            else 0.0
+            for share in shares
+        ]
+        return [v + a for v, a in zip(setpoints, _spread(rooms, -error_w), strict=True)]
+    if planned_export_w > NO_IMPORT_W or error_w <= 0:
         return setpoints  # V2G selling now, or the house draws no more than forecast
     rooms = [
-        max(0.0, (share.max_discharge_power_w or 0.0) - max(0.0, -share.setpoint_w))
+        max(0.0, (share.max_discharge_power_w or 0.0) + share.setpoint_w)
+        if share.setpoint_w < -IDLE_W
+        else 0.0
         for share in shares
     ]
-    return [-value for value in _raise([-v for v in setpoints], rooms, error_w - FOLLOW_DEADBAND_W)]
+    return [v - a for v, a in zip(setpoints, _spread(rooms, error_w), strict=True)]
 
 
 def follow_limits_w(vehicle: Vehicle) -> tuple[float, float]:
@@ -237,16 +248,30 @@ def follow_limits_w(vehicle: Vehicle) -> tuple[float, float]:
     return charge_w, discharge_w
 
 
-def _raise(values: list[float], rooms: list[float], extra: float) -> list[float]:
-    """Add up to `extra` to the positive `values`, in proportion to their `rooms`."""
-    total = sum(room for value, room in zip(values, rooms, strict=True) if value > IDLE_W)
-    if extra <= 0 or total <= 0:
-        return values
-    share = min(1.0, extra / total)
-    return [
-        value + room * share if value > IDLE_W else value
-        for value, room in zip(values, rooms, strict=True)
-    ]
+def makeup_w(plan: VehiclePlan, max_charge_w: float, durations_h: FloatArray) -> float:
+    """How much of the first slot's charging later slots can make up before the departure.
+
+    The spare charging power of the plan's later slots before its departure, as energy spread
+    over the first slot: cutting this much now cannot cost the target (the next plan charges
+    it later). Unbounded without a departure target; 0 when the target is out of reach.
+    """
+    if plan.departure_index is None:
+        return math.inf
+    if not plan.target_reachable:
+        return 0.0
+    end = plan.departure_index
+    spare_w = np.clip(max_charge_w - plan.charge_power_w[1:end], 0.0, None)
+    spare_wh = float(np.sum(spare_w * durations_h[1:end]))
+    return spare_wh / float(durations_h[0]) if durations_h.size else 0.0
+
+
+def _spread(rooms: list[float], amount: float) -> list[float]:
+    """Up to `amount` in all, shared in proportion to `rooms` (never more than a room)."""
+    total = sum(rooms)
+    if amount <= 0 or total <= 0:
+        return [0.0 for _ in rooms]
+    share = min(1.0, amount / total)
+    return [room * share for room in rooms]
 
 
 def _cut(
