@@ -5,7 +5,9 @@ benchmarks/requirements.txt``, i.e. ``richardsonpy``):
 
     .venv/bin/python benchmarks/household.py            # DK2 2019, the whole year
     .venv/bin/python benchmarks/household.py --quick    # four weeks of March 2019
-    .venv/bin/python benchmarks/household.py --estimators   # the load estimator study
+    .venv/bin/python benchmarks/household.py --estimators --modes v2g   # load estimators
+    .venv/bin/python benchmarks/household.py --live before \
+        --out benchmarks/results/household-before.json   # the live rule before
 
 The world is `run.py`'s (DK2 2019 day-ahead prices known from 13:00 the day before, one real
 user's EV sessions, 5 kWp PV from a TMY, import = spot + 0.10 EUR/kWh, export = spot, 17 kW
@@ -24,10 +26,18 @@ fuse) except the house load, which `run.py` draws as a fixed step profile known 
   ``ESTIMATORS``; ``weekday`` is the integration's today), or the truth (``perfect``). PV is
   known exactly (the study is about the house load).
 - **The setpoint and the live meter:** the plan's first slot is applied (MPC: re-planned every
-  15 minutes while plugged in, horizon until plug-out capped at 48 h). Each minute of a
-  discharging slot the integration's live correction (`decision.limit_site_to_grid` with the
-  plan's export of the slot) cuts discharging so the site never exports more than planned
-  + `UNPLANNED_EXPORT_W`; V2H only: so the car never exports at all. Charging is not changed.
+  15 minutes while plugged in, horizon until plug-out capped at 48 h), corrected each minute
+  by the integration's own live rule (`decision.limit_site_to_grid`) with the meter showing
+  the true house load less the PV. ``--live follow`` (default, the integration now): discharging
+  exports no more than the plan's export of the slot (V2H only: nothing), and where the plan
+  imports nothing now the EV follows the real load (`decision.follow_meter`: charging from the
+  solar surplus takes what the forecast missed and gives way before importing as far as later
+  slots can make it up; V2H discharging covers the real house load). ``--live before``: the
+  rule before this benchmark (the export cap with a 100 W margin, nothing else); ``cap``: the
+  export cap without the margin; ``none``: the plan as is.
+- **The EV:** `run.py`'s (60 kWh, 11 kW both ways, 92 % each way, target 80 %, reserve 20 %,
+  wear 0.02 EUR/kWh) with the integration's default cycling cap of 90 % (solar surplus may be
+  stored above the target).
 - **Strategies:** charge now; smart charge-only (``smart``), smart V2H only (``smart_v2h``: the
   car may discharge to cover the house's forecast net load, never to export: a per-slot floor
   on its signed power), smart V2G (``smart_v2g``); perfect foresight of each (every session
@@ -38,7 +48,7 @@ fuse) except the house load, which `run.py` draws as a fixed step profile known 
   now; the share of the perfect-foresight saving of the same mode the MPC captures; kWh left
   above the target at the departures; reachable targets missed (must be 0).
 
-Results are printed and written to ``benchmarks/results/household[-quick|-estimators...].json``.
+Results are printed and written to ``benchmarks/results/household-<mode>.json`` (or ``--out``).
 """
 
 from __future__ import annotations
