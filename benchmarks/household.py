@@ -576,6 +576,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=("none", "before", "cap", "follow"),
         help="live meter rule",
     )
+    parser.add_argument(
+        "--every", type=int, default=1, help="only the sessions of every n-th week (a sample)"
+    )
     parser.add_argument("--user", default="ASK_Plass67", help="EV session user id")
     parser.add_argument("--out", default=None, help="results file")
     args = parser.parse_args(argv)
@@ -584,6 +587,10 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter()
     load_avg = os.getloadavg()
     world, house, sessions, user = setup(first, last, args.user)
+    if args.every > 1:
+        sessions = [
+            s for s in sessions if ((s.plugin_s - world.start_s) // 604_800) % args.every == 0
+        ]
     sim_q = np.arange(
         world.index(run._epoch_s(datetime.combine(first, datetime.min.time(), run.TZ))),
         world.index(run._epoch_s(datetime.combine(last, datetime.min.time(), run.TZ))),
@@ -609,6 +616,7 @@ def main(argv: list[str] | None = None) -> int:
         "series": label,
         "user": user,
         "sessions": len(sessions),
+        "every_nth_week": args.every,
         "house_kwh": round(load_kwh, 1),
         "pv_kwh": round(pv_kwh, 1),
         "house_model": f"richardsonpy, {OCCUPANTS} occupants, single-family house, "
@@ -621,21 +629,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.estimators:
         table: dict[str, object] = {}
         for mode in modes:
+            pf, pf_s = timed(f"perfect_foresight_{mode}", mode=mode, estimator=None, foresight=True)
+            best = base.cost_eur - pf.cost_eur
+            table[f"{mode}/perfect_foresight"] = row(pf, base.cost_eur, best, pf_s)
             ref, ref_s = timed(f"{mode}/perfect_load", mode=mode, estimator=None, live=args.live)
-            table[f"{mode}/perfect_load"] = row(ref, base.cost_eur, None, ref_s)
+            table[f"{mode}/perfect_load"] = row(ref, base.cost_eur, best, ref_s)
             for name, est in ESTIMATORS.items():
                 res, seconds = timed(f"{mode}/{name}", mode=mode, estimator=est, live=args.live)
-                entry = row(res, base.cost_eur, None, seconds)
+                entry = row(res, base.cost_eur, best, seconds)
                 entry["lost_vs_perfect_load_eur"] = round(res.cost_eur - ref.cost_eur, 2)
                 table[f"{mode}/{name}"] = entry
         results["estimators"] = table
         results["live"] = args.live
-        print(f"\n{'mode/estimator':<26}{'cost EUR':>10}{'lost':>8}{'MAE W':>8}{'above kWh':>10}")
+        print(
+            f"\n{'mode/estimator':<30}{'cost EUR':>10}{'lost':>8}{'share':>8}{'MAE W':>8}"
+            f"{'above kWh':>10}"
+        )
         for key, entry in table.items():
             e: dict = entry  # type: ignore[assignment]
             print(
-                f"{key:<26}{e['annual_cost_eur']:>10.2f}"
+                f"{key:<30}{e['annual_cost_eur']:>10.2f}"
                 f"{e.get('lost_vs_perfect_load_eur', 0):>8.2f}"
+                f"{e.get('share_of_perfect_foresight_savings', 0):>8.1%}"
                 f"{e.get('load_forecast_mae_w', 0):>8.0f}"
                 f"{e['above_target_at_departure_kwh']:>10.1f}"
             )
