@@ -156,6 +156,7 @@ class House:
     hourly_w: np.ndarray  # (hours,) on the UTC hour axis of the world
     weekday_key: np.ndarray  # per UTC hour: local weekday * 24 + local hour
     hour_key: np.ndarray  # per UTC hour: local hour
+    history_start_h: int = 0  # the first hour the estimators may see (the installation)
 
 
 def house_on_world(world: run.World, minutes: np.ndarray, first: date) -> House:
@@ -187,7 +188,7 @@ type Estimator = Callable[[House, int, int], np.ndarray]
 
 
 def _profile(house: House, now_h: int, weeks: int) -> tuple[np.ndarray, ...]:
-    lo = max(0, now_h - weeks * 168)
+    lo = max(house.history_start_h, now_h - weeks * 168)
     hist = house.hourly_w[lo:now_h]
     kw = house.weekday_key[lo:now_h]
     kh = house.hour_key[lo:now_h]
@@ -214,13 +215,47 @@ def weekday(house: House, now: int, n: int, weeks: int = 4) -> np.ndarray:
     """Today's `LoadProfile`: the mean of the same local weekday and hour over the last weeks
     (at least 2 samples), else of the same hour over all days, else of all hours."""
     now_h = now // PER_HOUR
+    if now_h - house.history_start_h < 24:  # LOAD_HISTORY_MISSING: the constant load
+        return np.full(n, CONSTANT_LOAD_W)
     return _weekday_values(house, np.arange(now_h, now_h + n), _profile(house, now_h, weeks))
+
+
+CONSTANT_LOAD_W = 400.0
+"""The integration's default constant load (`load_constant_w`), its fallback without history."""
+SLP_DAYS = 14
+"""Below this many days of history the standard profile estimator uses the standard shape."""
+_SLP: dict[str, np.ndarray] = {}
+
+
+def standard_shape(g_table: dict | None = None) -> np.ndarray:
+    """A standard load profile's shape: (2 day types: weekday, weekend) x 24 local hours,
+    mean 1: the mean day of another synthetic household (richardsonpy, seed 1; BDEW's H0 from
+    demandlib does not run on pandas 3)."""
+    if "shape" not in _SLP:
+        days = cached_minutes(1, g_table or run.load_solar_g()).reshape(365, 24, 60).mean(axis=2)
+        weekend = (np.arange(365) % 7) >= 5
+        shape = np.stack([days[~weekend].mean(axis=0), days[weekend].mean(axis=0)])
+        _SLP["shape"] = shape / shape.mean()
+    return _SLP["shape"]
+
+
+def slp_fallback(house: House, now: int, n: int) -> np.ndarray:
+    """Today's estimator, but with less than `SLP_DAYS` of history a standard profile's shape
+    scaled to the history's mean (the constant load without a day of history)."""
+    now_h = now // PER_HOUR
+    hours = now_h - house.history_start_h
+    if hours >= SLP_DAYS * 24:
+        return weekday(house, now, n)
+    scale = CONSTANT_LOAD_W if hours < 24 else float(house.hourly_w[now_h - hours : now_h].mean())
+    target = np.arange(now_h, now_h + n)
+    day_type = (house.weekday_key[target] // 24 >= 5).astype(int)
+    return scale * standard_shape()[day_type, house.hour_key[target]]
 
 
 def hour_days(house: House, now: int, n: int, days: int = 7) -> np.ndarray:
     """The mean of the same local hour over the last `days` days (weekdays not told apart)."""
     now_h = now // PER_HOUR
-    lo = max(0, now_h - days * 24)
+    lo = max(house.history_start_h, now_h - days * 24)
     kh = house.hour_key[lo:now_h]
     s = np.bincount(kh, house.hourly_w[lo:now_h], 24)
     c = np.bincount(kh, minlength=24)
@@ -231,7 +266,7 @@ def hour_days(house: House, now: int, n: int, days: int = 7) -> np.ndarray:
 def ewma_hour(house: House, now: int, n: int, decay: float = 0.8, days: int = 28) -> np.ndarray:
     """Exponentially weighted mean of the same local hour: weight ``decay ** age in days``."""
     now_h = now // PER_HOUR
-    lo = max(0, now_h - days * 24)
+    lo = max(house.history_start_h, now_h - days * 24)
     idx = np.arange(lo, now_h)
     weights = decay ** ((now_h - 1 - idx) // 24)
     kh = house.hour_key[lo:now_h]
@@ -266,7 +301,7 @@ def hour_median(house: House, now: int, n: int, days: int = 14) -> np.ndarray:
     """The median of the same local hour over the last `days` days: a spiky load's typical hour
     (below its mean), which is what decides whether the sun's surplus is there."""
     now_h = now // PER_HOUR
-    lo = max(0, now_h - days * 24)
+    lo = max(house.history_start_h, now_h - days * 24)
     hist = house.hourly_w[lo:now_h]
     kh = house.hour_key[lo:now_h]
     medians = np.array(
@@ -287,6 +322,8 @@ ESTIMATORS: dict[str, Estimator] = {
     "blend_last_hours": blend_last_hours,
     "hour_median_14d": hour_median,
 }
+FRESH_ESTIMATORS: dict[str, Estimator] = {"weekday": weekday, "slp_fallback": slp_fallback}
+"""Compared with ``--fresh`` (the integration installed on the first simulated day)."""
 """The load estimators compared (all from hourly statistics of completed hours)."""
 
 
@@ -527,6 +564,10 @@ SPEC_FULL = (date(2019, 1, 1), date(2020, 1, 1), "DK2 2019")
 SPEC_QUICK = (date(2019, 3, 4), date(2019, 4, 1), "DK2 2019 (4 weeks, March)")
 
 
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), run.TZ)
+
+
 def setup(first: date, last: date, user: str) -> tuple[run.World, House, list[run.Session], str]:
     prices = run.load_prices(
         "DK2_EUR_per_MWh", "eds_dayahead_2017-2022_DK2_hourly_wide.csv", "DK2 2019"
@@ -579,6 +620,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--every", type=int, default=1, help="only the sessions of every n-th week (a sample)"
     )
+    parser.add_argument(
+        "--fresh", action="store_true", help="no load history before the first day (estimators)"
+    )
     parser.add_argument("--user", default="ASK_Plass67", help="EV session user id")
     parser.add_argument("--out", default=None, help="results file")
     args = parser.parse_args(argv)
@@ -587,6 +631,8 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter()
     load_avg = os.getloadavg()
     world, house, sessions, user = setup(first, last, args.user)
+    if args.fresh:
+        house.history_start_h = world.index(run._epoch_s(day_start(first))) // PER_HOUR
     if args.every > 1:
         sessions = [
             s for s in sessions if ((s.plugin_s - world.start_s) // 604_800) % args.every == 0
@@ -611,7 +657,9 @@ def main(argv: list[str] | None = None) -> int:
         return res, seconds
 
     results: dict[str, object] = {
-        "mode": ("quick" if args.quick else "full") + ("-estimators" if args.estimators else ""),
+        "mode": ("quick" if args.quick else "full")
+        + ("-estimators" if args.estimators else "")
+        + ("-fresh" if args.fresh else ""),
         "period": [first.isoformat(), last.isoformat()],
         "series": label,
         "user": user,
@@ -634,7 +682,7 @@ def main(argv: list[str] | None = None) -> int:
             table[f"{mode}/perfect_foresight"] = row(pf, base.cost_eur, best, pf_s)
             ref, ref_s = timed(f"{mode}/perfect_load", mode=mode, estimator=None, live=args.live)
             table[f"{mode}/perfect_load"] = row(ref, base.cost_eur, best, ref_s)
-            for name, est in ESTIMATORS.items():
+            for name, est in (FRESH_ESTIMATORS if args.fresh else ESTIMATORS).items():
                 res, seconds = timed(f"{mode}/{name}", mode=mode, estimator=est, live=args.live)
                 entry = row(res, base.cost_eur, best, seconds)
                 entry["lost_vs_perfect_load_eur"] = round(res.cost_eur - ref.cost_eur, 2)
