@@ -313,6 +313,21 @@ def hour_median(house: House, now: int, n: int, days: int = 14) -> np.ndarray:
     return medians[house.hour_key[now_h : now_h + n]]
 
 
+def weekday_median(house: House, now: int, n: int, weeks: int = 4) -> np.ndarray:
+    """The median of the same local weekday and hour over the last `weeks` weeks (at least 2
+    samples), else `hour_median` of the last 14 days."""
+    now_h = now // PER_HOUR
+    lo = max(house.history_start_h, now_h - weeks * 168)
+    hist = house.hourly_w[lo:now_h]
+    kw = house.weekday_key[lo:now_h]
+    fallback = hour_median(house, now, n)
+    out = np.empty(n)
+    for i, key in enumerate(house.weekday_key[now_h : now_h + n]):
+        same = hist[kw == key]
+        out[i] = float(np.median(same)) if same.size >= 2 else fallback[i]
+    return out
+
+
 ESTIMATORS: dict[str, Estimator] = {
     "weekday": weekday,
     "weekday_8w": lambda h, now, n: weekday(h, now, n, weeks=8),
@@ -321,6 +336,7 @@ ESTIMATORS: dict[str, Estimator] = {
     "ewma_hour": ewma_hour,
     "blend_last_hours": blend_last_hours,
     "hour_median_14d": hour_median,
+    "weekday_median": weekday_median,
 }
 FRESH_ESTIMATORS: dict[str, Estimator] = {"weekday": weekday, "slp_fallback": slp_fallback}
 """Compared with ``--fresh`` (the integration installed on the first simulated day)."""
@@ -620,6 +636,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--every", type=int, default=1, help="only the sessions of every n-th week (a sample)"
     )
+    parser.add_argument("--only-estimators", default=None, help="comma-separated names")
     parser.add_argument(
         "--fresh", action="store_true", help="no load history before the first day (estimators)"
     )
@@ -682,7 +699,10 @@ def main(argv: list[str] | None = None) -> int:
             table[f"{mode}/perfect_foresight"] = row(pf, base.cost_eur, best, pf_s)
             ref, ref_s = timed(f"{mode}/perfect_load", mode=mode, estimator=None, live=args.live)
             table[f"{mode}/perfect_load"] = row(ref, base.cost_eur, best, ref_s)
-            for name, est in (FRESH_ESTIMATORS if args.fresh else ESTIMATORS).items():
+            chosen = FRESH_ESTIMATORS if args.fresh else ESTIMATORS
+            if args.only_estimators:
+                chosen = {k: v for k, v in chosen.items() if k in args.only_estimators.split(",")}
+            for name, est in chosen.items():
                 res, seconds = timed(f"{mode}/{name}", mode=mode, estimator=est, live=args.live)
                 entry = row(res, base.cost_eur, best, seconds)
                 entry["lost_vs_perfect_load_eur"] = round(res.cost_eur - ref.cost_eur, 2)
