@@ -584,13 +584,15 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time(), run.TZ)
 
 
-def setup(first: date, last: date, user: str) -> tuple[run.World, House, list[run.Session], str]:
+def setup(
+    first: date, last: date, user: str, seed: int = LOAD_SEED
+) -> tuple[run.World, House, list[run.Session], str]:
     prices = run.load_prices(
         "DK2_EUR_per_MWh", "eds_dayahead_2017-2022_DK2_hourly_wide.csv", "DK2 2019"
     )
     g = run.load_solar_g()
     world = run.build_world(prices, g, first - timedelta(days=HISTORY_DAYS), last)
-    house = house_on_world(world, cached_minutes(LOAD_SEED, g), first)
+    house = house_on_world(world, cached_minutes(seed, g), first)
     world.load_w = house.quarter_w  # what the bill and the perfect-foresight plans see
     name, raw = run.load_sessions(user)
     return world, house, run.map_sessions(raw, first, last), name
@@ -636,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--every", type=int, default=1, help="only the sessions of every n-th week (a sample)"
     )
+    parser.add_argument("--seed", type=int, default=LOAD_SEED, help="the house load's seed")
     parser.add_argument("--only-estimators", default=None, help="comma-separated names")
     parser.add_argument(
         "--fresh", action="store_true", help="no load history before the first day (estimators)"
@@ -647,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
     modes = tuple(m for m in args.modes.split(",") if m)
     wall = time.perf_counter()
     load_avg = os.getloadavg()
-    world, house, sessions, user = setup(first, last, args.user)
+    world, house, sessions, user = setup(first, last, args.user, args.seed)
     if args.fresh:
         house.history_start_h = world.index(run._epoch_s(day_start(first))) // PER_HOUR
     if args.every > 1:
@@ -685,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
         "house_kwh": round(load_kwh, 1),
         "pv_kwh": round(pv_kwh, 1),
         "house_model": f"richardsonpy, {OCCUPANTS} occupants, single-family house, "
-        f"{ANNUAL_KWH:.0f} kWh/year, seed {LOAD_SEED}",
+        f"{ANNUAL_KWH:.0f} kWh/year, seed {args.seed}",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, load average at start {load_avg[0]:.1f}",
     }
