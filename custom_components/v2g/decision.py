@@ -110,7 +110,11 @@ def energy_needed_kwh(state: ChargerState, settings: Settings) -> float | None:
 
 
 UNPLANNED_EXPORT_W = 0.0
-"""How much more than planned discharging may export before the meter correction cuts it."""
+"""How much more than planned discharging may export before the meter correction cuts it.
+
+0: any margin is sold at the feed-in price all the time the EV covers the house (100 W cost more
+than V2H alone over a year in `benchmarks/household.py`); the correction does not chase its own
+effect, so it needs none to be steady."""
 NO_IMPORT_W = 50.0
 """A planned import below this counts as none (the plan sits at the meter's zero)."""
 
@@ -156,8 +160,8 @@ def limit_site_to_grid(
     are never exact: this is the real-time correction, for the whole site at once.
 
     With `planned_export_w` (what the plan meant the site to export now), discharging never
-    exports more than that (plus a margin): energy planned for a house load that turns out
-    smaller stays in the battery instead of being sold at the feed-in price by accident.
+    exports more than that (plus `UNPLANNED_EXPORT_W`): energy planned for a house load that
+    turns out smaller stays in the battery instead of being sold at the feed-in price by accident.
 
     With `planned_import_w` too, where the plan meant the site to import nothing now (it charges
     from the solar surplus only, or discharges for the house only), the EVs take the forecast's
