@@ -578,6 +578,7 @@ def _bill(world: run.World, house: House, idx: np.ndarray, ev_w: np.ndarray) -> 
 
 SPEC_FULL = (date(2019, 1, 1), date(2020, 1, 1), "DK2 2019")
 SPEC_QUICK = (date(2019, 3, 4), date(2019, 4, 1), "DK2 2019 (4 weeks, March)")
+SPEC_CRISIS = (date(2021, 10, 14), date(2022, 10, 13), "DK2 2021-22 (crisis)")
 
 
 def day_start(day: date) -> datetime:
@@ -587,9 +588,7 @@ def day_start(day: date) -> datetime:
 def setup(
     first: date, last: date, user: str, seed: int = LOAD_SEED
 ) -> tuple[run.World, House, list[run.Session], str]:
-    prices = run.load_prices(
-        "DK2_EUR_per_MWh", "eds_dayahead_2017-2022_DK2_hourly_wide.csv", "DK2 2019"
-    )
+    prices = run.load_prices("DK2_EUR_per_MWh", "eds_dayahead_2017-2022_DK2_hourly_wide.csv", "DK2")
     g = run.load_solar_g()
     world = run.build_world(prices, g, first - timedelta(days=HISTORY_DAYS), last)
     house = house_on_world(world, cached_minutes(seed, g), first)
@@ -638,6 +637,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--every", type=int, default=1, help="only the sessions of every n-th week (a sample)"
     )
+    parser.add_argument("--crisis", action="store_true", help="DK2 2021-22 instead of 2019")
     parser.add_argument("--seed", type=int, default=LOAD_SEED, help="the house load's seed")
     parser.add_argument("--only-estimators", default=None, help="comma-separated names")
     parser.add_argument(
@@ -646,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user", default="ASK_Plass67", help="EV session user id")
     parser.add_argument("--out", default=None, help="results file")
     args = parser.parse_args(argv)
-    first, last, label = SPEC_QUICK if args.quick else SPEC_FULL
+    first, last, label = SPEC_QUICK if args.quick else SPEC_CRISIS if args.crisis else SPEC_FULL
     modes = tuple(m for m in args.modes.split(",") if m)
     wall = time.perf_counter()
     load_avg = os.getloadavg()
