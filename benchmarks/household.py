@@ -18,8 +18,9 @@ fuse) except the house load, which `run.py` draws as a fixed step profile known 
   appliance switch-on probabilities by activity, lighting against outdoor irradiance, here the
   TMY's G(h)), normalised to 4,000 kWh a year, seeded (``random`` and ``numpy``). The model
   yields 365 days starting on a Monday; day *d* of the simulation uses profile day
-  ``(d - the Monday on or before the first day) mod 364`` (52 whole weeks, so weekdays stay
-  right; the four weeks of history before the first day are the profile's last December weeks).
+  ``(d - the Monday on or before 1 January) mod 364`` (52 whole weeks, so weekdays stay right;
+  for 2019 the four weeks of history before the first day are the profile's last December
+  weeks).
   The 1-minute values are averaged to the 15-minute slots; hourly means are what Home
   Assistant's recorder keeps (long-term statistics) and what the estimators see.
 - **House load (the plan's forecast):** an estimator over the completed hours before now (see
@@ -161,7 +162,10 @@ class House:
 
 def house_on_world(world: run.World, minutes: np.ndarray, first: date) -> House:
     count = world.spot.size
-    ref = first - timedelta(days=first.weekday())  # the Monday on or before the first day
+    # Profile day 0 is the Monday on or before 1 January of the first day's year (the model's
+    # lighting follows the TMY's irradiance of that calendar day).
+    new_year = date(first.year, 1, 1)
+    ref = new_year - timedelta(days=new_year.weekday())
     per_day = minutes.reshape(365, 1440)
     minute_w = np.zeros((count, 15))
     for i in range(count):
