@@ -60,7 +60,9 @@ from .decision import (
     decide,
     decide_from_plan,
     energy_needed_kwh,
+    follow_limits_w,
     limit_site_to_grid,
+    makeup_w,
 )
 from .dispatch import (
     Dispatch,
@@ -289,12 +291,22 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
                     decision = replace(decision, reason=Reason.DISPATCHED, dispatch_id=dispatch.id)
             decisions[charger.subentry_id] = decision
         planned_export_w = None if plan is None else float(plan.plan.grid_export_w[0])
-        if any(
-            d is not None and d.reason is Reason.DISPATCHED and d.setpoint_w < 0
-            for d in decisions.values()
-        ):
+        planned_import_w = None if plan is None else float(plan.plan.grid_import_w[0])
+        dispatched = [
+            d for d in decisions.values() if d is not None and d.reason is Reason.DISPATCHED
+        ]
+        if dispatched:
+            planned_import_w = None  # a dispatch is kept, not bent to follow the house
+        if any(d.setpoint_w < 0 for d in dispatched):
             planned_export_w = None  # a dispatched discharge is kept whatever the house draws
-        final = self._within_grid_limits(chargers, states, decisions, planned_export_w)
+        final = self._within_grid_limits(
+            chargers,
+            states,
+            decisions,
+            planned_export_w,
+            planned_import_w=planned_import_w,
+            plan=plan,
+        )
         self._base_w = {charger_id: d.setpoint_w for charger_id, d in final.items()}
         self._kept_response = kept_response_now(plan)
         self._local_curves = self._frequency_curves(chargers, states, final)
@@ -543,17 +555,40 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
         setpoint_w = plan.plan.vehicles[index].setpoint_w
         return decide_from_plan(setpoint_w, state, charger.settings)
 
+    def _follow_limits(
+        self, charger_id: str, plan: PlanResult | None
+    ) -> tuple[float | None, float | None, float]:
+        """How far a planned EV may follow the meter now.
+
+        The most it may charge and discharge (its plan's own limits) and how much charging may
+        be cut (what later slots make up); None, None, 0 for an EV outside the plan (its
+        setpoint is its limit).
+        """
+        index = None if plan is None else plan.index(charger_id)
+        if plan is None or index is None or self._last_problem is None:
+            return None, None, 0.0
+        problem, ids = self._last_problem
+        charge_w, discharge_w = follow_limits_w(problem.vehicles[ids.index(charger_id)])
+        vehicle_plan = plan.plan.vehicles[index]
+        return charge_w, discharge_w, makeup_w(vehicle_plan, charge_w, plan.plan.grid.durations_h)
+
     def _within_grid_limits(
         self,
         chargers: list[Charger],
         states: dict[str, ChargerState | None],
         decisions: dict[str, Decision | None],
         planned_export_w: float | None = None,
+        *,
+        planned_import_w: float | None = None,
+        plan: PlanResult | None = None,
     ) -> dict[str, Decision]:
         """Keep the setpoints within the operator's limit, then within the meter's reading.
 
         The live grid meter (when one is configured) corrects all of them at once; discharging
         exports at most what the plan meant to export now (`planned_export_w`, None: no plan).
+        Where the plan meant to import nothing now (`planned_import_w`), the planned EVs follow
+        the real solar surplus and house load within the plan's own power limits
+        (`decision.follow_meter`).
         """
         final = {charger_id: d or Decision(0.0, Reason.OFF) for charger_id, d in decisions.items()}
         operator = self.operator_limit
@@ -578,6 +613,9 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             state = states[charger.subentry_id]
             assert state is not None
             capabilities = charger.backend.capabilities
+            max_charge_w, max_discharge_w, max_cut_w = self._follow_limits(
+                charger.subentry_id, plan
+            )
             shares.append(
                 GridShare(
                     setpoint_w=final[charger.subentry_id].setpoint_w,
@@ -585,6 +623,9 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
                     priority=PRIORITY_WEIGHTS[charger.settings.priority],
                     min_charge_power_w=capabilities.min_charge_power_w,
                     min_discharge_power_w=capabilities.min_discharge_power_w,
+                    max_charge_power_w=max_charge_w,
+                    max_discharge_power_w=max_discharge_w,
+                    max_cut_w=max_cut_w,
                 )
             )
         limited = limit_site_to_grid(
@@ -594,6 +635,7 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
             export_limit_w=limits.export_limit_w,
             export_allowed=limits.export_allowed,
             planned_export_w=planned_export_w,
+            planned_import_w=planned_import_w,
         )
         for charger, setpoint_w in zip(online, limited, strict=True):
             decision = final[charger.subentry_id]
