@@ -24,7 +24,7 @@ import numpy as np
 from .bounds import VehicleData, vehicles_data
 from .costing import evaluate_data
 from .curves import price_scale, site_flows_kw
-from .fleet import solve_fleet
+from .fleet import fix_on_off, solve_fleet
 from .formulation import (
     Model,
     build,
@@ -40,10 +40,12 @@ from .single import solve_single
 __all__ = ["solve"]
 
 
-def _solve_model(model: Model, options: SolveOptions) -> tuple[int, str, FloatArray | None]:
+def _solve_model(
+    model: Model, options: SolveOptions, start: FloatArray | None = None
+) -> tuple[int, str, FloatArray | None]:
     if model.grid_binaries and not options.reference:
         return solve_lexicographic(model, options)
-    return run(model, options)
+    return run(model, options, start=start)
 
 
 def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
@@ -101,13 +103,14 @@ def _export_above_import(problem: Problem) -> bool:
 def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, started: float) -> Plan:
     """The full formulation: LP first, integrality added where the LP answer breaks a rule.
 
-    With a monthly capacity tariff the rounds cost more than they save (the LP spreads charging
-    thinly below every minimum power, each round's MILP moves it to other slots, and each round
-    and each rounding of the meter's directions may use the whole time limit): the full MILP is
-    solved in one go, as with ``SolveOptions.reference``.
+    With a monthly capacity tariff the rounds for minimum powers cost more than they save (the
+    LP spreads charging thinly below every minimum power, each round's MILP moves it to other
+    slots): every slot where a minimum power can bite is semi-continuous from the start (the
+    direction rules stay pre-emptive and by rounds), and the MILP starts from the LP's on/off
+    pattern rounded (`_capacity_start`) with ``SolveOptions.search_time_s`` to prove it optimal,
+    after which the best plan found is used (status "time limit").
     """
-    if problem.site.capacity_tariff is not None and not opts.reference:
-        opts = dataclasses.replace(opts, reference=True)
+    tariff = problem.site.capacity_tariff is not None and not opts.reference
     n = len(problem.grid)
     model = build(problem, data, opts.tie_break)
     # Finite bounds on import and export (big-M of the direction binaries): the limits, or what
@@ -138,10 +141,11 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
     # Pre-emptive: where the LP is known to be gameable (negative import price: burning energy
     # by charging and discharging at once pays; export paying more than import: import to export).
     negative = problem.import_price_per_kwh < 0
+    # With a capacity tariff: every slot where a minimum power can bite.
     pre = Rules(
         direction=[negative.copy() for _ in data],
-        charge_min=[np.zeros(n, dtype=bool) for _ in data],
-        discharge_min=[np.zeros(n, dtype=bool) for _ in data],
+        charge_min=[m & tariff for m in allowed.charge_min],
+        discharge_min=[m & tariff for m in allowed.discharge_min],
         grid=problem.export_price_per_kwh > problem.import_price_per_kwh,
     )
     impose(
@@ -153,6 +157,9 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
         limits=limits,
         net_kw=net_kw,
     )
+    start: FloatArray | None = None
+    if tariff:
+        start, opts = _capacity_start(problem, data, model, opts, started)
 
     status_text = "optimal"
     solution: FloatArray | None = None
@@ -164,7 +171,7 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
     for round_index in range(rounds):
         if opts.tie_break and model.grid_binaries and model.plain_cost is None:
             model.plain_cost = plain_cost(problem, data, model)
-        status, message, x = _solve_model(model, opts)
+        status, message, x = _solve_model(model, opts, start if round_index == 0 else None)
         if x is None or status not in {OPTIMAL, TIME_LIMIT}:
             status_text = f"solver failed: {message}"
             solution = None
@@ -197,6 +204,49 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
             dispatch_unmet_kwh=fallback.dispatch_unmet_kwh,
         )
     return _plan(problem, data, model, solution, status=status_text, started=started)
+
+
+def _capacity_start(
+    problem: Problem, data: list[VehicleData], model: Model, opts: SolveOptions, started: float
+) -> tuple[FloatArray | None, SolveOptions]:
+    """A MILP answer to start from, and the options with the time left to improve on it.
+
+    The answer: the LP (every minimum power and a step tariff's steps relaxed) gives an on/off
+    pattern; its fractional slots are rounded as for a fleet (`fix_on_off`) and every
+    minimum-power slot fixed off or running; the model is solved again with only its other
+    integer columns (a step tariff's, direction rules'). None if either solve fails, or with
+    meter direction binaries (their own search starts itself). The time limit: what is left of
+    ``search_time_s`` (at least 0.05 s).
+    """
+    if model.integrality is None or model.grid_binaries:
+        return None, opts
+    start = _rounded_answer(problem, data, model, opts)
+    if start is None:
+        return None, opts
+    limit = max(0.05, opts.search_time_s - (time.perf_counter() - started))
+    return start, dataclasses.replace(opts, time_limit_s=min(opts.time_limit_s, limit))
+
+
+def _rounded_answer(
+    problem: Problem, data: list[VehicleData], model: Model, opts: SolveOptions
+) -> FloatArray | None:
+    assert model.integrality is not None
+    semi = model.integrality == 2  # HiGHS's semi-continuous kind
+    relaxed = model.copy()
+    relaxed.integrality = None
+    relaxed.lower[semi] = 0.0
+    status, _, x = run(relaxed, opts)
+    if x is None or status != OPTIMAL:
+        return None
+    pattern = model.copy()
+    pattern.lower[semi] = 0.0
+    fix_on_off(x, data, pattern, problem.grid.durations_h)
+    assert pattern.integrality is not None
+    pattern.integrality[semi] = 0
+    if not pattern.integrality.any():
+        pattern.integrality = None
+    status, _, x = run(pattern, opts)
+    return x if status == OPTIMAL else None
 
 
 def _plan(
