@@ -45,6 +45,8 @@ def _solve_model(
 ) -> tuple[int, str, FloatArray | None]:
     if model.grid_binaries and not options.reference:
         return solve_lexicographic(model, options)
+    if start is None:
+        return run(model, options)
     return run(model, options, start=start)
 
 
