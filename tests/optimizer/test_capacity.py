@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
-import math
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 import numpy as np
@@ -280,13 +279,11 @@ def tariffs(draw: st.DrawFn) -> CapacityTariff:
     kind = draw(st.sampled_from(["flanders", "norway", "sweden"]))
     past = draw(st.floats(0.0, 12.0).map(lambda v: round(v, 2)))
     history = ((datetime(2026, 12, 1, 17, tzinfo=UTC), past),)
-    expected = draw(st.sampled_from([0.0, 0.0, 3.0, 6.0]))
     if kind == "flanders":
-        return flanders(history=history, expected_kw=expected)
+        return flanders(history=history)
     if kind == "norway":
-        return norway(history=history, timezone="Europe/Oslo", expected_kw=expected)
+        return norway(history=history, timezone="Europe/Oslo")
     return CapacityTariff(
-        expected_kw=expected,
         window_minutes=60,
         top_n=draw(st.integers(1, 3)),
         price_per_kw=draw(st.sampled_from([2.0, 8.0])),
@@ -494,39 +491,3 @@ def test_a_plan_stopped_at_the_time_limit_keeps_the_rules() -> None:
         horizon_charge(tariff, problem.grid, plan.grid_import_w / 1000), abs=1e-6
     )
     assert plan.cost.objective <= _under(problem, charge_now(problem)) + 1e-6
-
-
-def test_expected_later_values_count_in_the_month() -> None:
-    # Norway on 2 December (29 days left after today): 1 December peaked at 3 kW, later days
-    # are expected to reach 4 kW. Without the plan the month projects to (4 + 4 + 4) / 3.
-    tariff = norway(history=((datetime(2026, 12, 1, 17, tzinfo=UTC), 3.0),), expected_kw=4.0)
-    grid = quarter_grid(8, T0 + timedelta(hours=9))
-    # Up to 4 kW today is free: the month reaches that anyway.
-    assert horizon_charge(tariff, grid, np.full(8, 4.0)) == pytest.approx(0.0)
-    # 7 kW today: (7 + 4 + 4) / 3 = 5 kW, still the 2-5 step; 7.5 kW: one step up.
-    assert horizon_charge(tariff, grid, np.full(8, 7.0)) == pytest.approx(0.0)
-    assert horizon_charge(tariff, grid, np.full(8, 7.5)) == pytest.approx(100.0)
-    # Measured billed peaks ignore the expectation.
-    assert billed_peaks_kw(tariff, grid) == {(2026, 12): pytest.approx(1.0)}
-    # On the last day of the month nothing is expected later: (3 + 3 + 0) / 3 = 2 kW keeps the
-    # lowest step, (4 + 3 + 0) / 3 does not.
-    last_day = quarter_grid(8, datetime(2026, 12, 31, 9, tzinfo=UTC))
-    assert horizon_charge(tariff, last_day, np.full(8, 3.0)) == pytest.approx(0.0)
-    assert horizon_charge(tariff, last_day, np.full(8, 4.0)) == pytest.approx(100.0)
-
-
-def test_flanders_expected_peak_is_free_to_use() -> None:
-    # 15-minute windows: many later windows; any of them is expected to reach 9 kW, so charging
-    # up to 9 kW costs no capacity, as if the month had peaked there already.
-    plan = solve(_problem(flanders(expected_kw=9.0)))
-    assert plan.ok
-    assert plan.cost.peak_cost == pytest.approx(0.0, abs=1e-6)
-    assert plan.peak_import_w == pytest.approx(9_000, abs=1)
-    assert billed_peaks_kw(flanders(), plan.grid, plan.grid_import_w)[(2026, 12)] == pytest.approx(
-        9.0, abs=1e-3
-    )
-
-
-def test_expected_kw_must_be_finite() -> None:
-    with pytest.raises(ValueError, match="finite"):
-        CapacityTariff(expected_kw=math.inf)

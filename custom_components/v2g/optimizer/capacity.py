@@ -18,14 +18,12 @@ A plan sees only 48 hours of a month, so the tariff carries the month's past (``
 window averages measured so far, the energy already imported in the current window): the plan
 pays only for what it adds to the month's charge. `horizon_charge` is that increment (summed
 over the months the horizon touches; a month starting inside the horizon starts empty), priced
-exactly by `costing.evaluate`; with ``expected_kw`` the month's later values (after the horizon)
-are expected to reach that much, and the plan pays only for raising the charge above that
-projection. `add_rows` puts the same charge in the LP:
+exactly by `costing.evaluate`; `add_rows` puts the same charge in the LP:
 
 - a day (or window) value ``D >= weight / L * (energy of the window)`` per counted window;
 - the sum of the ``k`` largest values as ``k t + sum z``, ``t >= 0``, ``z >= value - t``,
-  ``z >= 0`` (exact when minimised: the top-k sum is convex), with the past (and expected
-  later) values as constants;
+  ``z >= 0`` (exact when minimised: the top-k sum is convex), with the past values as
+  constants;
 - a linear price: ``B >= (k t + sum z) / k``, ``B >= minimum``, cost ``price B``: exact, an LP;
 - steps: one binary per step, ``sum y = 1``, ``billed <= sum y upper``, cost ``sum y price``:
   exact, a small MILP (a step table of 6 rows adds 6 binaries per month in the horizon).
@@ -90,15 +88,6 @@ class CapacityTariff:
     """This month's measured window averages so far: (window start, average import kW)."""
     current_window_kwh: float = 0.0
     """Energy imported in the current window before the horizon's first slot."""
-    expected_kw: float = 0.0
-    """What each later value of the month (a day, or a window, after the horizon) is expected to
-    reach (kW, weighted), say from the last weeks' meter statistics; 0: nothing expected.
-
-    The plan pays only for raising the billed peak above what the history and up to ``top_n``
-    such later values give: a value the rest of the month will most likely reach anyway is not
-    worth paying to avoid now (early in a month, with fewer than ``top_n`` values measured, the
-    missing ones would otherwise count as 0). Below it the plan ignores peaks, as without a
-    tariff; above it the tariff prices them. `billed_peaks_kw` ignores it (measured peaks)."""
 
     def __post_init__(self) -> None:
         """Check the rule."""
@@ -112,7 +101,7 @@ class CapacityTariff:
         if any(b <= a for a, b in itertools.pairwise(uppers)):
             msg = "steps must have increasing upper bounds"
             raise ValueError(msg)
-        for value in (self.price_per_kw, self.minimum_kw, self.night_weight, self.expected_kw):
+        for value in (self.price_per_kw, self.minimum_kw, self.night_weight):
             if value < 0 or not math.isfinite(value):
                 msg = "prices, minimum and night weight must be finite and >= 0"
                 raise ValueError(msg)
@@ -207,8 +196,6 @@ class Layout:
     """Months the horizon touches, in order."""
     past: dict[GroupKey, float] = field(default_factory=dict)
     """Each group's highest weighted value measured so far."""
-    later: dict[MonthKey, int] = field(default_factory=dict)
-    """Per month: how many values of ``expected_kw`` count after the horizon (at most top_n)."""
 
 
 def _window_epochs(grid: SlotGrid, window_s: int) -> np.ndarray:
@@ -240,10 +227,6 @@ def layout(tariff: CapacityTariff, grid: SlotGrid) -> Layout:
         value = tariff.weight(aligned) * max(0.0, float(kw))
         key = tariff.group(aligned)
         past[key] = max(past.get(key, 0.0), value)
-    later: dict[MonthKey, int] = {}
-    if tariff.expected_kw > 0:
-        end = _EPOCH + timedelta(seconds=int(unique[-1]) + window_s)
-        later[months[-1]] = min(tariff.top_n, _groups_left(tariff, end))
     return Layout(
         window_of_slot=inverse.astype(np.int64),
         window_weight=weights,
@@ -251,32 +234,13 @@ def layout(tariff: CapacityTariff, grid: SlotGrid) -> Layout:
         window_group=groups,
         months=months,
         past=past,
-        later=later,
     )
 
 
-def _groups_left(tariff: CapacityTariff, end: datetime) -> int:
-    """How many values (whole days, or windows) of ``end``'s month start at or after ``end``.
-
-    With ``distinct_days`` only the days after ``end``'s day count (the rest of that day belongs
-    to the horizon's last value). The month is the one of the instant just before ``end``.
-    """
-    zone = ZoneInfo(tariff.timezone)
-    last = (end - timedelta(seconds=1)).astimezone(zone)
-    month_end = (last.replace(day=28) + timedelta(days=4)).replace(day=1)
-    if tariff.distinct_days:
-        return (month_end.date() - last.date()).days - 1
-    next_month = datetime(month_end.year, month_end.month, 1, tzinfo=zone)
-    return max(0, int((next_month - end).total_seconds()) // (tariff.window_minutes * 60))
-
-
 def _month_values(
-    tariff: CapacityTariff, lay: Layout, values: FloatArray | None, *, expected: bool = False
+    tariff: CapacityTariff, lay: Layout, values: FloatArray | None
 ) -> dict[MonthKey, list[float]]:
-    """Each month's counted values: past groups, merged with the horizon's windows if given.
-
-    ``expected``: with the later values the tariff expects (`CapacityTariff.expected_kw`).
-    """
+    """Each month's counted values: past groups, merged with the horizon's windows if given."""
     merged = dict(lay.past)
     if values is not None:
         for k, key in enumerate(lay.window_group):
@@ -285,9 +249,6 @@ def _month_values(
     by_month: dict[MonthKey, list[float]] = defaultdict(list)
     for key, value in merged.items():
         by_month[(key[0], key[1])].append(value)
-    if expected:
-        for month, count in lay.later.items():
-            by_month[month].extend([tariff.expected_kw] * count)
     return by_month
 
 
@@ -323,9 +284,8 @@ def billed_peaks_kw(
 def horizon_charge(tariff: CapacityTariff, grid: SlotGrid, import_kw: FloatArray) -> float:
     """What a plan's import adds to the months' capacity charges (exact)."""
     lay = layout(tariff, grid)
-    values = window_values(tariff, lay, grid, import_kw)
-    with_plan = _month_values(tariff, lay, values, expected=True)
-    without = _month_values(tariff, lay, None, expected=True)
+    with_plan = _month_values(tariff, lay, window_values(tariff, lay, grid, import_kw))
+    without = _month_values(tariff, lay, None)
     total = 0.0
     for month in lay.months:
         before = tariff.charge(_top_mean(without.get(month, []), tariff.top_n))
@@ -346,18 +306,17 @@ def add_rows(
     group_cols = _value_columns(model, tariff, lay, grid)
     top_value = (peak_kw + tariff.current_window_kwh / tariff.window_h) * max(
         1.0, tariff.night_weight
-    ) + max([*lay.past.values(), tariff.expected_kw])
+    ) + max(lay.past.values(), default=0.0)
     for month in lay.months:
         horizon = [col for key, col in group_cols.items() if (key[0], key[1]) == month]
         if not horizon:
             continue
         known = sorted(
-            [
+            (
                 v
                 for key, v in lay.past.items()
                 if (key[0], key[1]) == month and key not in group_cols
-            ]
-            + [tariff.expected_kw] * lay.later.get(month, 0),
+            ),
             reverse=True,
         )[: tariff.top_n]
         cols, vals = _top_sum(model, tariff.top_n, horizon, known)
