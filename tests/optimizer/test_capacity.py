@@ -27,7 +27,7 @@ from custom_components.v2g.optimizer import (
 # With a capacity tariff `solve` stops proving optimality after ``search_time_s`` and keeps
 # the best plan found ("time limit"): the plans here are checked for being optimal, so they get
 # time enough on a busy machine (the benchmark measures the default).
-EXACT = SolveOptions(search_time_s=30.0)
+EXACT = SolveOptions(search_time_s=30.0, time_limit_s=60.0)
 
 
 def solve(problem: Problem, options: SolveOptions = EXACT) -> Plan:
@@ -459,7 +459,7 @@ def test_tariff_plan_matches_the_reference_milp(pair: tuple[Problem, Problem]) -
     # MILP with every rule's integrality.
     _, priced = pair
     plan = solve(priced)
-    reference = solve(priced, SolveOptions(reference=True))
+    reference = solve(priced, dataclasses.replace(EXACT, reference=True))
     assert plan.ok, plan.status
     assert plan.cost.objective == pytest.approx(reference.cost.objective, rel=1e-5, abs=1e-4)
 

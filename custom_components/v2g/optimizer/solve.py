@@ -17,15 +17,18 @@ saying why.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 
 import numpy as np
 
 from .bounds import VehicleData, vehicles_data
+from .capacity import billed_peaks_kw
 from .costing import evaluate_data
 from .curves import price_scale, site_flows_kw
 from .fleet import fix_on_off, solve_fleet
 from .formulation import (
+    IntArray,
     Model,
     build,
     plain_cost,
@@ -115,6 +118,8 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
     tariff = problem.site.capacity_tariff is not None and not opts.reference
     n = len(problem.grid)
     model = build(problem, data, opts.tie_break)
+    # Right after `build` the only integer columns are a step tariff's (one binary per step).
+    step_cols = np.flatnonzero(model.integrality == 1) if model.integrality is not None else None
     # Finite bounds on import and export (big-M of the direction binaries): the limits, or what
     # the house and the vehicles could possibly draw or deliver.
     # These are also the variables' bounds: more import than the house and the vehicles can
@@ -159,9 +164,12 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
         limits=limits,
         net_kw=net_kw,
     )
-    start: FloatArray | None = None
-    if tariff:
-        start, opts = _capacity_start(problem, data, model, opts, started)
+    # The first round's options: with a tariff's start, only the time left to improve on it.
+    start, first_opts = (
+        _capacity_start(problem, data, (model, step_cols), opts, started)
+        if tariff
+        else (None, opts)
+    )
 
     status_text = "optimal"
     solution: FloatArray | None = None
@@ -173,7 +181,10 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
     for round_index in range(rounds):
         if opts.tie_break and model.grid_binaries and model.plain_cost is None:
             model.plain_cost = plain_cost(problem, data, model)
-        status, message, x = _solve_model(model, opts, start if round_index == 0 else None)
+        first = round_index == 0
+        status, message, x = _solve_model(
+            model, first_opts if first else opts, start if first else None
+        )
         if x is None or status not in {OPTIMAL, TIME_LIMIT}:
             status_text = f"solver failed: {message}"
             solution = None
@@ -209,46 +220,94 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
 
 
 def _capacity_start(
-    problem: Problem, data: list[VehicleData], model: Model, opts: SolveOptions, started: float
+    problem: Problem,
+    data: list[VehicleData],
+    built: tuple[Model, IntArray | None],
+    opts: SolveOptions,
+    started: float,
 ) -> tuple[FloatArray | None, SolveOptions]:
     """A MILP answer to start from, and the options with the time left to improve on it.
 
-    The answer: the LP (every minimum power and a step tariff's steps relaxed) gives an on/off
-    pattern; its fractional slots are rounded as for a fleet (`fix_on_off`) and every
-    minimum-power slot fixed off or running; the model is solved again with only its other
-    integer columns (a step tariff's, direction rules'). None if either solve fails, or with
-    meter direction binaries (their own search starts itself). The time limit: what is left of
-    ``search_time_s`` (at least 0.05 s).
+    The answer: the LP (every minimum power relaxed) gives an on/off pattern; its fractional
+    slots are rounded as for a fleet (`fix_on_off`) and every minimum-power slot fixed off or
+    running; the LP again with that pattern. With a step tariff this is done per choice of
+    step (`_step_choices`: the LP relaxation of the steps would price a kW between two steps
+    pro rata, and its pattern rarely keeps a step), and the cheapest answer wins. None if no
+    answer is found, or with meter direction binaries (their own search starts itself). The
+    time limit: what is left of ``search_time_s`` (at least 0.05 s).
     """
+    model, step_cols = built
     if model.integrality is None or model.grid_binaries:
         return None, opts
-    start = _rounded_answer(problem, data, model, opts)
-    if start is None:
+    semi = model.integrality == 2
+    best: FloatArray | None = None
+    for choice in _step_choices(problem, step_cols):
+        relaxed = model.copy()
+        relaxed.integrality = None
+        relaxed.lower[semi] = 0.0
+        if choice is not None:
+            relaxed.lower[choice[0]] = relaxed.upper[choice[0]] = choice[1]
+        status, _, x = run(relaxed, opts)
+        if x is None or status != OPTIMAL:
+            continue
+        pattern = relaxed.copy()
+        pattern.integrality = model.integrality.copy()
+        pattern.integrality[semi] = 0
+        if choice is not None:
+            pattern.integrality[choice[0]] = 0
+        fix_on_off(x, data, pattern, problem.grid.durations_h)
+        if not pattern.integrality.any():
+            pattern.integrality = None
+        status, _, x = run(pattern, opts)
+        if (
+            x is not None
+            and status == OPTIMAL
+            and (best is None or model.cost @ x < model.cost @ best)
+        ):
+            best = x
+    if best is None:
         return None, opts
     limit = max(0.05, opts.search_time_s - (time.perf_counter() - started))
-    return start, dataclasses.replace(opts, time_limit_s=min(opts.time_limit_s, limit))
+    return best, dataclasses.replace(opts, time_limit_s=min(opts.time_limit_s, limit))
 
 
-def _rounded_answer(
-    problem: Problem, data: list[VehicleData], model: Model, opts: SolveOptions
-) -> FloatArray | None:
-    assert model.integrality is not None
-    semi = model.integrality == 2  # HiGHS's semi-continuous kind
-    relaxed = model.copy()
-    relaxed.integrality = None
-    relaxed.lower[semi] = 0.0
-    status, _, x = run(relaxed, opts)
-    if x is None or status != OPTIMAL:
-        return None
-    pattern = model.copy()
-    pattern.lower[semi] = 0.0
-    fix_on_off(x, data, pattern, problem.grid.durations_h)
-    assert pattern.integrality is not None
-    pattern.integrality[semi] = 0
-    if not pattern.integrality.any():
-        pattern.integrality = None
-    status, _, x = run(pattern, opts)
-    return x if status == OPTIMAL else None
+_STEP_CHOICES = 3
+"""Steps tried per month of a step tariff, from the one the month's history already reached."""
+
+
+def _step_choices(
+    problem: Problem, step_cols: IntArray | None
+) -> list[tuple[IntArray, FloatArray] | None]:
+    """The step binaries fixed at each choice of steps (None: not fixed, no step tariff).
+
+    Per month the horizon touches: the step its history alone reaches and the next ones (up to
+    ``_STEP_CHOICES``); every combination over the months.
+    """
+    tariff = problem.site.capacity_tariff
+    if tariff is None or not tariff.steps or step_cols is None or step_cols.size == 0:
+        return [None]
+    count = len(tariff.steps)
+    groups = step_cols.reshape(-1, count)
+    reached = list(billed_peaks_kw(tariff, problem.grid).values())
+    firsts = [
+        _step_index(tariff.steps, reached[i]) if len(reached) == groups.shape[0] else 0
+        for i in range(groups.shape[0])
+    ]
+    choices: list[tuple[IntArray, FloatArray] | None] = []
+    for picks in itertools.product(
+        *(range(first, min(first + _STEP_CHOICES, count)) for first in firsts)
+    ):
+        values = np.zeros(groups.shape)
+        values[np.arange(groups.shape[0]), list(picks)] = 1.0
+        choices.append((groups.ravel(), values.ravel()))
+    return choices
+
+
+def _step_index(steps: tuple[tuple[float, float], ...], billed_kw: float) -> int:
+    for index, (upper, _) in enumerate(steps[:-1]):
+        if billed_kw <= upper + 1e-9:
+            return index
+    return len(steps) - 1
 
 
 def _plan(
