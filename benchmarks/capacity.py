@@ -208,6 +208,10 @@ def simulate(  # noqa: PLR0912
         reachable = arrival + float(np.sum(headroom)) * run.SLOT_H * 0.92 / 1000 >= (
             target_kwh - 1e-3
         )
+        # With the target at the top of the allowed SoC, less than one quarter-hour at the
+        # minimum power cannot be charged at all (any charging overshoots).
+        quantum_kwh = MIN_CHARGE_W / 1000 * run.SLOT_H * 0.92
+        reachable &= not 0 < target_kwh - arrival < quantum_kwh
         if strategy in PLAN_ONCE:
             priced = tariff_now(tariff, world, cal, imp_kw, a) if tariff else None
             problem = problem_at(
