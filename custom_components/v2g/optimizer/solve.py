@@ -234,11 +234,12 @@ def _capacity_start(
     step (`_step_choices`: the LP relaxation of the steps would price a kW between two steps
     pro rata, and its pattern rarely keeps a step), and the cheapest answer wins. None if no
     answer is found, or with meter direction binaries (their own search starts itself). The
-    time limit: what is left of ``search_time_s`` (at least 0.05 s).
+    time limit: what is left of ``search_time_s`` (at least 0.05 s) of this thread's CPU time.
     """
     model, step_cols = built
     if model.integrality is None or model.grid_binaries:
         return None, opts
+    started_start, cpu_start = time.perf_counter(), time.thread_time()
     semi = model.integrality == 2
     best: FloatArray | None = None
     for choice in _step_choices(problem, step_cols):
@@ -267,8 +268,19 @@ def _capacity_start(
             best = x
     if best is None:
         return None, opts
-    limit = max(0.05, opts.search_time_s - (time.perf_counter() - started))
+    # HiGHS's limit is wall clock; the budget is this thread's CPU time. On a machine busy with
+    # other work the start's LPs show how much of the wall clock the thread gets (at least a
+    # third is assumed), and the limit stretches by that much.
+    wall = time.perf_counter() - started_start
+    share = min(1.0, max(_MIN_CPU_SHARE, (time.thread_time() - cpu_start) / max(wall, 1e-9)))
+    spent = (time.perf_counter() - started) * share
+    limit = max(0.05, opts.search_time_s - spent) / share
     return best, dataclasses.replace(opts, time_limit_s=min(opts.time_limit_s, limit))
+
+
+_MIN_CPU_SHARE = 1.0 / 3.0
+"""The least share of the wall clock the solving thread is assumed to get (caps the stretch of
+the capacity MILP's time limit at three times its CPU budget)."""
 
 
 _STEP_CHOICES = 3
