@@ -4,6 +4,7 @@ Run from the repository root:
 
     .venv/bin/python benchmarks/capacity.py            # one price year (DK2 2019)
     .venv/bin/python benchmarks/capacity.py --quick    # four weeks of March 2019
+    .venv/bin/python benchmarks/capacity.py --every 4 --care   # hourly MPC, battery care
 
 The world (prices, PV, house load, EV sessions, day-ahead knowledge) is `run.py`'s, with a
 charger whose minimum charging power is 4.14 kW (6 A x 3 phases) and charge only. Every quarter
@@ -15,8 +16,11 @@ tariff, strategies (model-predictive control: re-plan every 15 minutes while plu
 - perfect foresight + tariff (each session planned once with the realised prices).
 
 Each is billed per month on the same terms: the site's energy bill (import - export, house and
-PV included), battery wear, and the tariff's capacity charge of that month. Results are printed
-and written to ``benchmarks/results/capacity[-quick].json``.
+PV included), battery wear, and the tariff's capacity charge of that month. Per strategy also:
+solve times (wall clock and the process's CPU time), hours plugged in above 80 % SoC, missed
+(reachable) targets. ``--care``: target 90 %
+and the optimizer's strategies with battery care (late ties, care cost). Results are printed
+and written to ``benchmarks/results/capacity[-quick][-care].json``.
 """
 
 from __future__ import annotations
