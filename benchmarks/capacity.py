@@ -4,6 +4,7 @@ Run from the repository root:
 
     .venv/bin/python benchmarks/capacity.py            # one price year (DK2 2019)
     .venv/bin/python benchmarks/capacity.py --quick    # four weeks of March 2019
+    .venv/bin/python benchmarks/capacity.py --every 4 --care   # hourly MPC, battery care
 
 The world (prices, PV, house load, EV sessions, day-ahead knowledge) is `run.py`'s, with a
 charger whose minimum charging power is 4.14 kW (6 A x 3 phases) and charge only. Every quarter
@@ -15,15 +16,18 @@ tariff, strategies (model-predictive control: re-plan every 15 minutes while plu
 - perfect foresight + tariff (each session planned once with the realised prices).
 
 Each is billed per month on the same terms: the site's energy bill (import - export, house and
-PV included), battery wear, and the tariff's capacity charge of that month. Results are printed
-and written to ``benchmarks/results/capacity[-quick].json``.
+PV included), battery wear, and the tariff's capacity charge of that month. Per strategy also:
+solve times (wall clock and the process's CPU time), hours plugged in above 80 % SoC, missed
+(reachable) targets. ``--care``: target 90 %
+and the optimizer's strategies with battery care (late ties, care cost). Results are printed
+and written to ``benchmarks/results/capacity[-quick][-care].json``.
 """
 
 from __future__ import annotations
 
 import argparse
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 import json
 import os
@@ -126,6 +130,7 @@ def problem_at(
     departure_s: int,
     realised: bool,
     tariff: CapacityTariff | None,
+    care: Care | None = None,
 ) -> Problem:
     base = run.make_problem(
         world,
@@ -135,21 +140,38 @@ def problem_at(
         departure_s=departure_s,
         v2g=False,
         realised=realised,
+        target_pct=care.target_pct if care else run.TARGET_PCT,
+        care=care.settings if care else None,
     )
     vehicle = replace(base.vehicles[0], min_charge_power_w=MIN_CHARGE_W)
     site = replace(base.site, capacity_tariff=tariff)
     return replace(base, vehicles=(vehicle,), site=site)
 
 
+@dataclass(frozen=True)
+class Care:
+    """Battery care for the optimizer's strategies, and the departure target of every strategy."""
+
+    target_pct: float
+    settings: dict[str, object]
+
+
+CARE = Care(run.CARE_TARGET_PCT, run.CARE_VARIANTS["care_late"])
+"""``--care``: run.py's care comparison (target 90 %, ties charge late, 0.001 EUR per kWh held
+above 80 % per hour); charge now and cheapest slots get the same target, no care."""
+
+
 @dataclass
 class Outcome:
     ev_w: np.ndarray  # EV charging power per quarter of the world
     solve_ms: list[float]
+    solve_cpu_ms: list[float] = field(default_factory=list)
     non_optimal: int = 0
     missed_reachable: int = 0
     missed: int = 0
     end_soc_kwh: float = 0.0
     first_arrival_kwh: float = 0.0
+    hours_above_care: float = 0.0
 
 
 def simulate(  # noqa: PLR0912
@@ -158,6 +180,8 @@ def simulate(  # noqa: PLR0912
     strategy: str,
     tariff: CapacityTariff | None,
     every: int = 1,
+    *,
+    care: Care | None = None,
 ) -> Outcome:
     """One strategy over the sessions; MPC strategies re-plan every ``every`` quarters."""
     cal = calendar(world)
@@ -166,7 +190,13 @@ def simulate(  # noqa: PLR0912
     ev_w = np.zeros_like(base_kw)
     out = Outcome(ev_w=ev_w, solve_ms=[])
     soc_kwh: float | None = None
-    target_kwh = run.TARGET_PCT / 100 * run.CAPACITY_KWH
+    target_pct = care.target_pct if care else run.TARGET_PCT
+    target_kwh = target_pct / 100 * run.CAPACITY_KWH
+    above_kwh = run.CARE_PCT / 100 * run.CAPACITY_KWH + 1e-3
+    # Battery care is the optimizer's setting: the baselines only get the target.
+    cared = care if care and strategy not in {"charge_now", "cheapest_slots"} else None
+    if care and not cared:
+        cared = Care(care.target_pct, {})
     for s in sessions:
         a = -(-(s.plugin_s - world.start_s) // run.SLOT_S)
         b = (s.plugout_s - world.start_s) // run.SLOT_S
@@ -182,6 +212,10 @@ def simulate(  # noqa: PLR0912
         reachable = arrival + float(np.sum(headroom)) * run.SLOT_H * 0.92 / 1000 >= (
             target_kwh - 1e-3
         )
+        # With the target at the top of the allowed SoC, less than one quarter-hour at the
+        # minimum power cannot be charged at all (any charging overshoots).
+        quantum_kwh = MIN_CHARGE_W / 1000 * run.SLOT_H * 0.92
+        reachable &= not 0 < target_kwh - arrival < quantum_kwh
         if strategy in PLAN_ONCE:
             priced = tariff_now(tariff, world, cal, imp_kw, a) if tariff else None
             problem = problem_at(
@@ -192,14 +226,18 @@ def simulate(  # noqa: PLR0912
                 departure_s=departure_s,
                 realised=True,
                 tariff=priced if strategy in WITH_TARIFF else None,
+                care=cared,
             )
+            cpu = time.process_time()
             plan: Plan = charge_now(problem) if strategy == "charge_now" else solve(problem)
             if strategy != "charge_now":
+                out.solve_cpu_ms.append((time.process_time() - cpu) * 1000)
                 out.solve_ms.append(plan.solve_time_s * 1000)
                 out.non_optimal += not plan.ok
             for k in range(b - a):
                 ev_w[a + k] = plan.charge_power_w[k]
                 soc = run.step_soc(soc, ev_w[a + k], 0.0)
+                out.hours_above_care += run.SLOT_H * (soc > above_kwh)
             imp_kw[a:b] = np.clip(base_kw[a:b] + ev_w[a:b] / 1000.0, 0.0, None)
         else:
             for now in range(a, b, every):
@@ -215,18 +253,22 @@ def simulate(  # noqa: PLR0912
                     departure_s=departure_s,
                     realised=False,
                     tariff=priced,
+                    care=cared,
                 )
                 if strategy == "cheapest_slots":
                     plan = cheapest_slots(problem)
                 else:
+                    cpu = time.process_time()
                     plan = solve(problem)
+                    out.solve_cpu_ms.append((time.process_time() - cpu) * 1000)
                     out.solve_ms.append(plan.solve_time_s * 1000)
                     out.non_optimal += not plan.ok
                 for k in range(min(every, b - now)):  # the plan's first quarters, applied
                     ev_w[now + k] = plan.charge_power_w[k]
                     imp_kw[now + k] = max(0.0, base_kw[now + k] + ev_w[now + k] / 1000.0)
                     soc = run.step_soc(soc, ev_w[now + k], 0.0)
-        if soc < (run.TARGET_PCT - 0.5) / 100 * run.CAPACITY_KWH:
+                    out.hours_above_care += run.SLOT_H * (soc > above_kwh)
+        if soc < (target_pct - 0.5) / 100 * run.CAPACITY_KWH:
             out.missed += 1
             out.missed_reachable += int(reachable)
         soc_kwh = soc
@@ -292,14 +334,26 @@ SPECS = {
 }
 
 
-def _job(
-    mode: str, strategy: str, tariff_name: str | None, user: str, every: int
+def _job(  # noqa: PLR0917
+    mode: str,
+    strategy: str,
+    tariff_name: str | None,
+    user: str,
+    every: int,
+    care: bool,
 ) -> tuple[object, ...]:
     spec = SPECS[mode]
     world, sessions, _ = run._world_and_sessions(spec, user)
     started = time.perf_counter()
     tariff = TARIFFS[tariff_name] if tariff_name else None
-    outcome = simulate(world, sessions, strategy, tariff, every)
+    outcome = simulate(
+        world,
+        sessions,
+        strategy,
+        tariff,
+        every,
+        care=CARE if care else None,
+    )
     return strategy, tariff_name, outcome, time.perf_counter() - started
 
 
@@ -312,6 +366,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--every", type=int, default=1, help="MPC: re-plan every N quarters (default 1)"
     )
+    parser.add_argument(
+        "--care",
+        action="store_true",
+        help="battery care: target 90 %%, late ties and a care cost above 80 %% (run.py --care)",
+    )
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     spec = SPECS[mode]
@@ -323,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs.sort(key=lambda job: job[0] != "smart_tariff")  # the slow ones first
     outcomes: dict[tuple[str, str | None], tuple[Outcome, float]] = {}
     with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
-        futures = [pool.submit(_job, mode, s, t, args.user, args.every) for s, t in jobs]
+        futures = [pool.submit(_job, mode, s, t, args.user, args.every, args.care) for s, t in jobs]
         for future in as_completed(futures):
             strategy, tariff_name, outcome, seconds = future.result()
             outcomes[(strategy, tariff_name)] = (outcome, seconds)  # type: ignore[index]
@@ -338,6 +397,13 @@ def main(argv: list[str] | None = None) -> int:
         "mode": mode,
         "series": spec.name,
         "replan_every_minutes": 15 * args.every,
+        "care": (
+            f"target {CARE.target_pct:.0f} % for every strategy; the optimizer's strategies "
+            f"with {CARE.settings}; hours above {run.CARE_PCT:.0f} % SoC counted"
+            if args.care
+            else f"none (target {run.TARGET_PCT:.0f} %); hours above {run.CARE_PCT:.0f} % SoC "
+            "counted"
+        ),
         "user": user,
         "sessions": len(sessions),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
@@ -360,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{'strategy':<26}{'total EUR':>11}{'capacity':>10}{'energy':>9}{'mean peak':>10}"
             f"{'missed':>8}{'(reach.)':>9}{'solve p50':>10}{'p95':>7}{'max ms':>8}"
+            f"{'cpu p95':>8}{'max':>6}{'>200':>5}{'h>80%':>7}"
         )
         rows: dict[str, object] = {}
         months_of: dict[str, dict[str, dict[str, float]]] = {}
@@ -374,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
             energy = sum(m["energy_eur"] + m["wear_eur"] for m in months.values())
             mean_peak = float(np.mean([m["billed_peak_kw"] for m in months.values()]))
             times = run.percentiles_ms([t / 1000 for t in outcome.solve_ms])
+            cpu_times = run.percentiles_ms([t / 1000 for t in outcome.solve_cpu_ms])
             rows[strategy] = {
                 "annual_cost_eur": round(total, 2),
                 "capacity_eur": round(capacity, 2),
@@ -381,7 +449,10 @@ def main(argv: list[str] | None = None) -> int:
                 "mean_billed_peak_kw": round(mean_peak, 3),
                 "missed_targets": outcome.missed,
                 "missed_reachable": outcome.missed_reachable,
+                "hours_above_80_pct": round(outcome.hours_above_care, 1),
                 "solve_ms": times,
+                "solve_cpu_ms": cpu_times,
+                "solves_over_200_ms_cpu": sum(t > 200 for t in outcome.solve_cpu_ms),
                 "non_optimal_solves": outcome.non_optimal,
                 "wall_s": round(seconds, 1),
                 "months": months,
@@ -390,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{strategy:<26}{total:>11.2f}{capacity:>10.2f}{energy:>9.2f}{mean_peak:>10.2f}"
                 f"{outcome.missed:>8}{outcome.missed_reachable:>9}{run._fmt(times['p50']):>10}"
                 f"{run._fmt(times['p95']):>7}{run._fmt(times['max']):>8}"
+                f"{run._fmt(cpu_times['p95']):>8}{run._fmt(cpu_times['max']):>6}"
+                f"{sum(t > 200 for t in outcome.solve_cpu_ms):>5}{outcome.hours_above_care:>7.0f}"
             )
         print("billed peak kW per month (smart / smart + tariff / perfect foresight + tariff):")
         worse = []
@@ -417,7 +490,8 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     results["wall_s"] = round(time.perf_counter() - wall, 1)
     print(f"\nwall time {results['wall_s']} s (load average at start {load_avg[0]:.1f})")
-    name = "capacity-quick.json" if args.quick else "capacity.json"
+    name = ("capacity-quick" if args.quick else "capacity") + ("-care" if args.care else "")
+    name += ".json"
     out = Path(args.out) if args.out else Path(__file__).parent / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=float) + "\n")

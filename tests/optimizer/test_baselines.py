@@ -66,6 +66,22 @@ def test_minimum_power_never_overfills() -> None:
     assert kw(plan.charge_power_w) == [0.0]
 
 
+def test_minimum_power_takes_the_remainder_from_the_slot_before() -> None:
+    # 11 kWh to a full battery at 10 kW, 4.2 kW minimum: 10 + 1 cannot be (1 < 4.2) and 10 + 4.2
+    # overfills, so the first slot gives up 3.2: 6.8 + 4.2.
+    vehicle = ev(
+        soc_pct=89.0,
+        target_soc_pct=100.0,
+        departure=hours(3),
+        min_charge_power_w=4_200.0,
+        v2g_allowed=False,
+    )
+    prob = problem([0.3, 0.2, 0.1], vehicles=(vehicle,))
+    assert kw(charge_now(prob).charge_power_w) == [6.8, 4.2, 0.0]
+    assert kw(cheapest_slots(prob).charge_power_w) == [0.0, 4.2, 6.8]
+    assert charge_now(prob).departure_soc_pct == pytest.approx(100.0)
+
+
 def test_fleet_baselines_share_the_limit() -> None:
     vehicles = tuple(
         ev(name=f"ev{i}", soc_pct=40.0, departure=hours(2), v2g_allowed=False) for i in range(2)

@@ -55,7 +55,9 @@ def _fill(  # noqa: PLR0917
 ) -> FloatArray:
     """Charge at ``power_kw`` in the slots of ``order`` until ``needed_kwh`` is stored.
 
-    The last slot used gets the remainder (at least the minimum power).
+    The last slot used gets the remainder (at least the minimum power); if the minimum power
+    would overshoot the battery's room, the slot before gives up what the remainder lacks of
+    the minimum (if it stays at the minimum or above).
     """
     result = np.zeros(power_kw.shape[0])
     if needed_kwh <= 0 or order.size == 0:
@@ -73,6 +75,13 @@ def _fill(  # noqa: PLR0917
         # The minimum power may overshoot the goal: only if the battery has room for it.
         if before + rest_kw * h[slot] * eta <= room_kwh + 1e-9:
             result[slot] = rest_kw
+        elif full > 0:
+            wanted_kw = max(0.0, (needed_kwh - before) / (h[slot] * eta))
+            prev = order[full - 1]
+            lower_kw = usable[full - 1] - (minimum_kw - wanted_kw) * h[slot] / h[prev]
+            if lower_kw >= minimum_kw and minimum_kw <= usable[full]:
+                result[prev] = lower_kw
+                result[slot] = minimum_kw
     return result
 
 

@@ -17,15 +17,24 @@ saying why.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 
 import numpy as np
 
 from .bounds import VehicleData, vehicle_data, vehicles_data
+from .capacity import billed_peaks_kw
 from .costing import evaluate_data
 from .curves import price_scale, site_flows_kw
-from .fleet import bounded_status, solve_fleet
-from .formulation import Model, build, plain_cost, reserve_site_limits_kw, with_reserve
+from .fleet import FleetAnswer, bounded_status, fix_on_off, solve_fleet
+from .formulation import (
+    IntArray,
+    Model,
+    build,
+    plain_cost,
+    reserve_site_limits_kw,
+    with_reserve,
+)
 from .heuristics import charge_now
 from .highs import OPTIMAL, TIME_LIMIT, run
 from .model import FloatArray, Plan, Problem, SolveOptions
@@ -39,10 +48,14 @@ RESERVE_FROM_LP = "the frequency reserve kept as the LP relaxation chose"
 """Status detail of a plan with a frequency offer that its LP's bound does not prove optimal."""
 
 
-def _solve_model(model: Model, options: SolveOptions) -> tuple[int, str, FloatArray | None]:
+def _solve_model(
+    model: Model, options: SolveOptions, start: FloatArray | None = None
+) -> tuple[int, str, FloatArray | None]:
     if model.grid_binaries and not options.reference:
         return solve_lexicographic(model, options)
-    return run(model, options)
+    if start is None:
+        return run(model, options)
+    return run(model, options, start=start)
 
 
 def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
@@ -110,15 +123,18 @@ def _export_above_import(problem: Problem) -> bool:
 def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, started: float) -> Plan:
     """The full formulation: LP first, integrality added where the LP answer breaks a rule.
 
-    With a monthly capacity tariff the rounds cost more than they save (the LP spreads charging
-    thinly below every minimum power, each round's MILP moves it to other slots, and each round
-    and each rounding of the meter's directions may use the whole time limit): the full MILP is
-    solved in one go, as with ``SolveOptions.reference``.
+    With a monthly capacity tariff the rounds for minimum powers cost more than they save (the
+    LP spreads charging thinly below every minimum power, each round's MILP moves it to other
+    slots): every slot where a minimum power can bite is semi-continuous from the start (the
+    direction rules stay pre-emptive and by rounds), and the MILP starts from the LP's on/off
+    pattern rounded (`_capacity_start`) with ``SolveOptions.search_time_s`` to prove it optimal,
+    after which the best plan found is used (status "time limit").
     """
-    if problem.site.capacity_tariff is not None and not opts.reference:
-        opts = dataclasses.replace(opts, reference=True)
+    tariff = problem.site.capacity_tariff is not None and not opts.reference
     n = len(problem.grid)
     model = build(problem, data, opts.tie_break)
+    # Right after `build` the only integer columns are a step tariff's (one binary per step).
+    step_cols = np.flatnonzero(model.integrality == 1) if model.integrality is not None else None
     # Finite bounds on import and export (big-M of the direction binaries): the limits, or what
     # the house and the vehicles could possibly draw or deliver.
     # These are also the variables' bounds: more import than the house and the vehicles can
@@ -147,10 +163,11 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
     # Pre-emptive: where the LP is known to be gameable (negative import price: burning energy
     # by charging and discharging at once pays; export paying more than import: import to export).
     negative = problem.import_price_per_kwh < 0
+    # With a capacity tariff: every slot where a minimum power can bite.
     pre = Rules(
         direction=[negative.copy() for _ in data],
-        charge_min=[np.zeros(n, dtype=bool) for _ in data],
-        discharge_min=[np.zeros(n, dtype=bool) for _ in data],
+        charge_min=[m & tariff for m in allowed.charge_min],
+        discharge_min=[m & tariff for m in allowed.discharge_min],
         grid=problem.export_price_per_kwh > problem.import_price_per_kwh,
     )
     impose(
@@ -162,22 +179,27 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
         limits=limits,
         net_kw=net_kw,
     )
+    # The first round's options: with a tariff's start, only the time left to improve on it.
+    start, first_opts = (
+        _capacity_start(problem, data, (model, step_cols), opts, started)
+        if tariff
+        else (None, opts)
+    )
 
     status_text = "optimal"
     solution: FloatArray | None = None
     fleet = solve_fleet(problem, data, model, opts)
-    if fleet is not None and fleet.plan is not None:
-        return dataclasses.replace(fleet.plan, solve_time_s=time.perf_counter() - started)
-    if fleet is not None and fleet.short:  # a frequency offer's rounding would strand a driver
-        plain = _general(dataclasses.replace(problem, reserve_offer=None), data, opts, started)
-        n = len(problem.grid)
-        return dataclasses.replace(plain, reserve_up_w=np.zeros(n), reserve_down_w=np.zeros(n))
+    if fleet is not None and (fleet.plan is not None or fleet.short):
+        return _fleet_plan(problem, data, fleet, opts, started)
     # Otherwise the rounds (with a fleet's on/off pattern kept if a direction rule was broken).
     rounds = max(2, opts.max_rounds)
     for round_index in range(rounds):
         if opts.tie_break and model.grid_binaries and model.plain_cost is None:
             model.plain_cost = plain_cost(problem, data, model)
-        status, message, x = _solve_model(model, opts)
+        first = round_index == 0
+        status, message, x = _solve_model(
+            model, first_opts if first else opts, start if first else None
+        )
         if x is None or status not in {OPTIMAL, TIME_LIMIT}:
             status_text = f"solver failed: {message}"
             solution = None
@@ -210,6 +232,128 @@ def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, star
             dispatch_unmet_kwh=fallback.dispatch_unmet_kwh,
         )
     return _plan(problem, data, model, solution, status=status_text, started=started)
+
+
+def _fleet_plan(
+    problem: Problem,
+    data: list[VehicleData],
+    fleet: FleetAnswer,
+    opts: SolveOptions,
+    started: float,
+) -> Plan:
+    """The fleet heuristic's plan.
+
+    Where a frequency offer's rounding would strand a driver (``fleet.short``): the plan
+    without the offer, keeping none.
+    """
+    if fleet.plan is not None:
+        return dataclasses.replace(fleet.plan, solve_time_s=time.perf_counter() - started)
+    plain = _general(dataclasses.replace(problem, reserve_offer=None), data, opts, started)
+    n = len(problem.grid)
+    return dataclasses.replace(plain, reserve_up_w=np.zeros(n), reserve_down_w=np.zeros(n))
+
+
+def _capacity_start(
+    problem: Problem,
+    data: list[VehicleData],
+    built: tuple[Model, IntArray | None],
+    opts: SolveOptions,
+    started: float,
+) -> tuple[FloatArray | None, SolveOptions]:
+    """A MILP answer to start from, and the options with the time left to improve on it.
+
+    The answer: the LP (every minimum power relaxed) gives an on/off pattern; its fractional
+    slots are rounded as for a fleet (`fix_on_off`) and every minimum-power slot fixed off or
+    running; the LP again with that pattern. With a step tariff this is done per choice of
+    step (`_step_choices`: the LP relaxation of the steps would price a kW between two steps
+    pro rata, and its pattern rarely keeps a step), and the cheapest answer wins. None if no
+    answer is found, or with meter direction binaries (their own search starts itself). The
+    time limit: what is left of ``search_time_s`` (at least 0.05 s) of this thread's CPU time.
+    """
+    model, step_cols = built
+    if model.integrality is None or model.grid_binaries:
+        return None, opts
+    started_start, cpu_start = time.perf_counter(), time.thread_time()
+    semi = model.integrality == 2
+    best: FloatArray | None = None
+    for choice in _step_choices(problem, step_cols):
+        relaxed = model.copy()
+        relaxed.integrality = None
+        relaxed.lower[semi] = 0.0
+        if choice is not None:
+            relaxed.lower[choice[0]] = relaxed.upper[choice[0]] = choice[1]
+        status, _, x = run(relaxed, opts)
+        if x is None or status != OPTIMAL:
+            continue
+        pattern = relaxed.copy()
+        pattern.integrality = model.integrality.copy()
+        pattern.integrality[semi] = 0
+        if choice is not None:
+            pattern.integrality[choice[0]] = 0
+        fix_on_off(x, data, pattern, problem.grid.durations_h)
+        if not pattern.integrality.any():
+            pattern.integrality = None
+        status, _, x = run(pattern, opts)
+        if (
+            x is not None
+            and status == OPTIMAL
+            and (best is None or model.cost @ x < model.cost @ best)
+        ):
+            best = x
+    if best is None:
+        return None, opts
+    # HiGHS's limit is wall clock; the budget is this thread's CPU time. On a machine busy with
+    # other work the start's LPs show how much of the wall clock the thread gets (at least a
+    # third is assumed), and the limit stretches by that much.
+    wall = time.perf_counter() - started_start
+    share = min(1.0, max(_MIN_CPU_SHARE, (time.thread_time() - cpu_start) / max(wall, 1e-9)))
+    spent = (time.perf_counter() - started) * share
+    limit = max(0.05, opts.search_time_s - spent) / share
+    return best, dataclasses.replace(opts, time_limit_s=min(opts.time_limit_s, limit))
+
+
+_MIN_CPU_SHARE = 1.0 / 3.0
+"""The least share of the wall clock the solving thread is assumed to get (caps the stretch of
+the capacity MILP's time limit at three times its CPU budget)."""
+
+
+_STEP_CHOICES = 3
+"""Steps tried per month of a step tariff, from the one the month's history already reached."""
+
+
+def _step_choices(
+    problem: Problem, step_cols: IntArray | None
+) -> list[tuple[IntArray, FloatArray] | None]:
+    """The step binaries fixed at each choice of steps (None: not fixed, no step tariff).
+
+    Per month the horizon touches: the step its history alone reaches and the next ones (up to
+    ``_STEP_CHOICES``); every combination over the months.
+    """
+    tariff = problem.site.capacity_tariff
+    if tariff is None or not tariff.steps or step_cols is None or step_cols.size == 0:
+        return [None]
+    count = len(tariff.steps)
+    groups = step_cols.reshape(-1, count)
+    reached = list(billed_peaks_kw(tariff, problem.grid).values())
+    firsts = [
+        _step_index(tariff.steps, reached[i]) if len(reached) == groups.shape[0] else 0
+        for i in range(groups.shape[0])
+    ]
+    choices: list[tuple[IntArray, FloatArray] | None] = []
+    for picks in itertools.product(
+        *(range(first, min(first + _STEP_CHOICES, count)) for first in firsts)
+    ):
+        values = np.zeros(groups.shape)
+        values[np.arange(groups.shape[0]), list(picks)] = 1.0
+        choices.append((groups.ravel(), values.ravel()))
+    return choices
+
+
+def _step_index(steps: tuple[tuple[float, float], ...], billed_kw: float) -> int:
+    for index, (upper, _) in enumerate(steps[:-1]):
+        if billed_kw <= upper + 1e-9:
+            return index
+    return len(steps) - 1
 
 
 def _plan(
