@@ -560,15 +560,19 @@ class SiteCoordinator(DataUpdateCoordinator[SiteData]):
     ) -> tuple[float | None, float | None, float]:
         """How far a planned EV may follow the meter now.
 
-        The most it may charge and discharge (its plan's own limits) and how much charging may
-        be cut (what later slots make up); None, None, 0 for an EV outside the plan (its
-        setpoint is its limit).
+        The most it may charge and discharge (its plan's own limits, less the frequency response
+        the plan keeps available) and how much charging may be cut (what later slots make up);
+        None, None, 0 for an EV outside the plan (its setpoint is its limit).
         """
         index = None if plan is None else plan.index(charger_id)
         if plan is None or index is None or self._last_problem is None:
             return None, None, 0.0
         problem, ids = self._last_problem
         charge_w, discharge_w = follow_limits_w(problem.vehicles[ids.index(charger_id)])
+        if (kept := kept_response_now(plan)) is not None:
+            # The frequency response the plan keeps available stays available.
+            charge_w = max(0.0, charge_w - kept[1])
+            discharge_w = max(0.0, discharge_w - kept[0])
         vehicle_plan = plan.plan.vehicles[index]
         return charge_w, discharge_w, makeup_w(vehicle_plan, charge_w, plan.plan.grid.durations_h)
 

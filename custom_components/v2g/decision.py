@@ -241,7 +241,7 @@ def follow_limits_w(vehicle: Vehicle) -> tuple[float, float]:
     """The most a planned EV may charge and discharge now when following the meter.
 
     The plan's own limits in its first slot: the EV's powers, within any ceiling or floor on
-    its signed power (frequency headroom, the operator's cap).
+    its signed power (a dispatch, the operator's cap).
     """
     charge_w = vehicle.max_charge_power_w
     discharge_w = vehicle.max_discharge_power_w
