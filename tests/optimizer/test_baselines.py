@@ -119,3 +119,23 @@ def test_tariff() -> None:
     tariff = Tariff(import_fee_per_kwh=0.10, vat=0.25, export_fee_per_kwh=0.01)
     np.testing.assert_allclose(tariff.import_price([0.0, 0.2]), [0.125, 0.375])
     np.testing.assert_allclose(tariff.export_price([0.0, 0.2]), [-0.01, 0.19])
+
+
+def test_charge_now_never_above_the_charger_when_the_target_is_beyond_the_cap() -> None:
+    """A target above the cycling cap without a minimum power: the baselines stop at the cap and
+    never ask more than the charger's maximum (found by the dispatch property test)."""
+    car = ev(
+        soc_pct=28,
+        target_soc_pct=84,
+        min_soc_pct=20,
+        max_soc_pct=90,
+        departure=hours(8),
+        charge_efficiency=0.9,
+        discharge_efficiency=0.9,
+        power_floor_w=[-np.inf] * 7 + [-6_000.0],
+        power_ceiling_w=[np.inf] * 7 + [-6_000.0],
+    )
+    p = problem([0.0] * 8, vehicles=(car,), site=Site(import_limit_w=14_000), load_w=[800.0] * 8)
+    for plan in (charge_now(p), cheapest_slots(p)):
+        assert plan.vehicles[0].charge_power_w.max() <= 10_000 + 1e-3
+        assert plan.grid_import_w.max() <= 14_000 + 1e-3

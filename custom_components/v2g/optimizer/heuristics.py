@@ -75,8 +75,8 @@ def _fill(  # noqa: PLR0917
         # The minimum power may overshoot the goal: only if the battery has room for it.
         if before + rest_kw * h[slot] * eta <= room_kwh + 1e-9:
             result[slot] = rest_kw
-        elif full > 0:
-            wanted_kw = max(0.0, (needed_kwh - before) / (h[slot] * eta))
+        elif full > 0 and (wanted_kw := (needed_kwh - before) / (h[slot] * eta)) < minimum_kw:
+            # Only the minimum power overshoots: the slot before gives up the difference.
             prev = order[full - 1]
             lower_kw = usable[full - 1] - (minimum_kw - wanted_kw) * h[slot] / h[prev]
             if lower_kw >= minimum_kw and minimum_kw <= usable[full]:
