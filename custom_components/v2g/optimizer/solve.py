@@ -398,8 +398,8 @@ def _single_with_offer(
        short try and the better plan wins.
 
     "optimal" when the plan meets the LP's bound; otherwise "near-optimal" (`RESERVE_FROM_LP`).
-    On real prices it costs within a cent of the full MILP in 22 of 24 windows of 192
-    quarter-hours, 0.35 EUR at most, in p50 29 ms against 0.53 s (`benchmarks/reserve.py`).
+    On real prices it costs within a cent of the full MILP in 23 of 24 windows of 192
+    quarter-hours, 0.05 EUR at most, in p50 26 ms against 0.51 s (`benchmarks/reserve.py`).
     None: the general formulation takes over (an LP failed, or a priced offer has a charge-only
     EV charge for "less charging").
     """
