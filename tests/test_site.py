@@ -273,3 +273,28 @@ async def test_priority_decides_whose_target_the_plan_keeps(
     await _update(hass, site, freezer, 400)
     assert hass.states.get("binary_sensor.garage_ev_target_at_risk").state == "on"
     assert hass.states.get("binary_sensor.carport_ev_target_at_risk").state == "off"
+
+
+async def test_two_chargers_keep_the_frequency_offer_under_one_fuse(
+    hass: HomeAssistant, site: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """4 kW offered for high frequency: the two EVs plan 4 kW below the fuse, and answer with
+    it when the frequency rises, still within the fuse."""
+    hass.states.async_set("sensor.grid_frequency", "50.0", {"unit_of_measurement": "Hz"})
+    hass.config_entries.async_update_entry(
+        site,
+        options={
+            **site.options,
+            "frequency_sensor": "sensor.grid_frequency",
+            "frequency_max_up_w": 0,
+            "frequency_max_down_w": 4_000,
+        },
+    )
+    await hass.async_block_till_done()
+    planned_w = await _update(hass, site, freezer, 400)
+    reserve = hass.states.get("sensor.home_plan").attributes["frequency_reserve"]
+    assert reserve == {"up_w": 0, "down_w": 4_000, "revenue": None}
+    assert planned_w == pytest.approx(FUSE_W - 400 - 4_000, abs=1)
+    hass.states.async_set("sensor.grid_frequency", "50.2", {"unit_of_measurement": "Hz"})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _ev_power_w(site) == pytest.approx(FUSE_W - 400, abs=1)

@@ -9,6 +9,8 @@ short of a reserve or a departure target).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .bounds import VehicleData, export_limit_kw, vehicles_data
@@ -25,6 +27,7 @@ __all__ = [
     "prefer_penalty_per_kwh",
     "reserve_keep_value_per_kw_h",
     "terminal_value_per_kwh",
+    "with_kept_reserve",
 ]
 
 SITE_MUST_WEIGHT = 10.0
@@ -46,6 +49,24 @@ short of the driver's target or reserve (so it yields to them)."""
 def reserve_keep_value_per_kw_h(problem: Problem) -> float:
     """Value per kW and hour that keeps an unpriced frequency offer (see `RESERVE_KEEP_SHARE`)."""
     return RESERVE_KEEP_SHARE * penalty_per_kwh(problem)
+
+
+def with_kept_reserve(problem: Problem, plan: Plan, up_w: FloatArray, down_w: FloatArray) -> Plan:
+    """``plan`` keeping this frequency response available (W per slot, each way), and its value.
+
+    The value: the offer's price per kW and hour on the mean of the two directions
+    (`ReserveOffer`).
+    """
+    offer = problem.reserve_offer
+    assert offer is not None
+    kw_h = problem.grid.durations_h * (up_w + down_w) / 2000.0
+    value = float(np.sum(offer.price_per_kw_h * kw_h))
+    return replace(
+        plan,
+        reserve_up_w=up_w,
+        reserve_down_w=down_w,
+        cost=replace(plan.cost, reserve_value=value),
+    )
 
 
 def terminal_value_per_kwh(problem: Problem) -> float:

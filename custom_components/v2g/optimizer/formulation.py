@@ -35,7 +35,7 @@ epsilons must stay well above them whatever the currency or price level.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +47,7 @@ from .costing import (
     penalty_per_kwh,
     prefer_penalty_per_kwh,
     terminal_value_per_kwh,
+    with_kept_reserve,
 )
 from .model import FloatArray, Plan, Problem
 
@@ -360,14 +361,7 @@ def with_reserve(problem: Problem, plan: Plan, model: Model, x: FloatArray) -> P
     cols = model.reserve_cols
     share = np.where(cols >= 0, np.clip(x[np.maximum(cols, 0)], 0.0, 1.0), 0.0)
     share = np.where(share < 1e-6, 0.0, share)  # solver noise, not an offer
-    up_w, down_w = share[0] * offer.up_w, share[1] * offer.down_w
-    value = float(np.sum(offer.price_per_kw_h * problem.grid.durations_h * (up_w + down_w)))
-    return replace(
-        plan,
-        reserve_up_w=up_w,
-        reserve_down_w=down_w,
-        cost=replace(plan.cost, reserve_value=value / 2000.0),
-    )
+    return with_kept_reserve(problem, plan, share[0] * offer.up_w, share[1] * offer.down_w)
 
 
 def _add_capacity(model: Model, problem: Problem, data: list[VehicleData], scale: float) -> None:

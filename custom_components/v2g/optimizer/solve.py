@@ -24,7 +24,7 @@ import numpy as np
 
 from .bounds import VehicleData, vehicle_data, vehicles_data
 from .capacity import billed_peaks_kw
-from .costing import evaluate_data
+from .costing import evaluate_data, with_kept_reserve
 from .curves import price_scale, site_flows_kw
 from .fleet import FleetAnswer, bounded_status, fix_on_off, solve_fleet
 from .formulation import (
@@ -250,7 +250,7 @@ def _fleet_plan(
         return dataclasses.replace(fleet.plan, solve_time_s=time.perf_counter() - started)
     plain = _general(dataclasses.replace(problem, reserve_offer=None), data, opts, started)
     n = len(problem.grid)
-    return dataclasses.replace(plain, reserve_up_w=np.zeros(n), reserve_down_w=np.zeros(n))
+    return with_kept_reserve(problem, plain, np.zeros(n), np.zeros(n))
 
 
 def _capacity_start(
@@ -435,15 +435,7 @@ def _single_with_offer(
         grid_import_w=plan.grid_import_w,
         grid_export_w=plan.grid_export_w,
     )
-    offer = problem.reserve_offer
-    assert offer is not None
-    value = offer.price_per_kw_h * problem.grid.durations_h * (up_kw + down_kw) / 2.0
-    result = dataclasses.replace(
-        costed,
-        reserve_up_w=up_kw * 1000.0,
-        reserve_down_w=down_kw * 1000.0,
-        cost=dataclasses.replace(costed.cost, reserve_value=float(value.sum())),
-    )
+    result = with_kept_reserve(problem, costed, up_kw * 1000.0, down_kw * 1000.0)
     if not plan.ok:  # the search ran out of time: a short try of the general formulation
         quick = dataclasses.replace(
             opts, time_limit_s=min(opts.time_limit_s, opts.search_time_s), max_rounds=2
