@@ -489,7 +489,9 @@ def test_feed_in_above_the_night_rate_matches_the_full_milp(min_charge_w: float)
     reference = solve(
         prob, SolveOptions(reference=True, tie_break=False, mip_rel_gap=1e-9, time_limit_s=60.0)
     )
-    assert plan.ok
+    # Found in the time budget (by the dynamic program over stored energy), though proving it
+    # optimal takes the compact MILP seconds: the status says how far it could be at most.
+    assert plan.ok or "% of the optimum" in plan.status
     assert reference.status == "optimal"
     assert_no_simultaneous(plan)
     assert_balanced(prob, plan)

@@ -29,18 +29,20 @@ the powers the charger can run at. The slots are coupled only through the stored
 
    Every branch is a disjunction no feasible plan violates, so the first node whose answer is
    feasible when it is the best open one is optimal (within ``mip_rel_gap``).
-3. **Fallback.** After `NODE_LIMIT` nodes or half of ``SolveOptions.search_time_s``, the
-   compact MILP of the same curves (incremental formulation; its relaxation is the hull LP) goes
-   to HiGHS with the time left, starting from the best plan found so far. If no node was
-   feasible, that plan is the best node's relaxation *repaired*: slot by slot the point or piece
-   of the curve keeping the stored energy nearest the relaxation's within its bounds (idle always
-   qualifies), then priced and polished by the LP over those intervals. If HiGHS cannot prove its
-   answer optimal in time, the best plan is used with a status saying so and how far from the
-   optimum it can be at most, from the search's best open bound ("time limit: ...; cost within
-   0.4% of the optimum"). That happens for a few percent of problems with minimum powers, mostly
-   V2G over long horizons: a fixed feed-in tariff above the import price (which slots import and
-   which export, a choice the count branching does not cover) or many near-equal hours among
-   which the relaxation moves a run one group of slots at a time.
+3. **Fallback.** After `NODE_LIMIT` nodes or half of ``SolveOptions.search_time_s``, two
+   feasible plans are made, the better one kept: the best node's relaxation *repaired* (slot by
+   slot the point or piece of the curve keeping the stored energy nearest the relaxation's
+   within its bounds; idle always qualifies), and the cheapest path of a dynamic program over
+   the stored energy on a fine grid (`dynamic`), which prices every non-convexity of the curves
+   directly and so finds what the branching finds hard: which slots import and which export
+   under a fixed feed-in tariff above the import price, or which of many near-equal hours run.
+   Each fixes a pattern (which piece of its curve each slot uses) that the LP then prices and
+   polishes exactly. Then the compact MILP of the same curves (incremental formulation; its
+   relaxation is the hull LP) goes to HiGHS with the time left, starting from that plan. If
+   HiGHS cannot prove its answer optimal in time, the best plan is used with a status saying
+   so and how far from the optimum it can be at most, from the search's best open bound
+   ("time limit: ...; cost within 0.4% of the optimum"). That happens for a few percent of
+   problems with minimum powers, mostly V2G over long horizons.
 
 The objective is the full MILP's (energy at the meter, wear, shortfall penalties, terminal value
 and tie-breaking epsilons): `tests/optimizer/test_single.py` checks the result against scipy's
@@ -59,6 +61,7 @@ import numpy as np
 
 from .bounds import VehicleData
 from .curves import Curves, IntArray, power_kw, vehicle_curves
+from .dynamic import pattern
 from .formulation import Model
 from .highs import OPTIMAL, TIME_LIMIT, persistent_available, run
 from .hull import SNAP_KWH, HullLp
@@ -120,6 +123,9 @@ def solve_single(problem: Problem, vd: VehicleData, options: SolveOptions) -> Si
             mip=search.nodes > 0,
             nodes=search.nodes,
         )
+    ranges = pattern(problem, vd, curves)
+    if ranges is not None:
+        search.polish(ranges)
     energy, status = _fallback(lp, search, options)
     if energy is None:
         return None
@@ -261,7 +267,6 @@ class _Search:
         wanted = vd.initial_kwh + np.cumsum(energy)
         stored = vd.initial_kwh
         pieces: dict[int, tuple[int, int]] = {}
-        intervals: dict[int, tuple[int, int]] = {}
         for t in range(lp.n):
             count = int(curves.count[t])
             e = curves.energy_kwh[t, :count]
@@ -272,17 +277,32 @@ class _Search:
             low, high = lower - stored, vd.upper_kwh - stored
             chosen, pieces[t] = _nearest(e, linked, float(wanted[t]) - stored, (low, high))
             stored += chosen
-            first, last = pieces[t]
+        self.polish(pieces)
+
+    def polish(self, pieces: dict[int, tuple[int, int]]) -> None:
+        """The best plan with each active slot on its piece of ``pieces``, if better: incumbent.
+
+        ``pieces`` holds a point ``(k, k)`` or a straight piece ``(k, k + 1)`` of each active
+        slot's curve. The LP prices them, first with every slot anywhere on its interval of
+        allowed powers (the piece's run of linked points: evening out what the choice of pieces
+        missed, e.g. a target just out of reach), else on its piece.
+        """
+        curves = self.lp.curves
+        intervals: dict[int, tuple[int, int]] = {}
+        for t, (low, high) in pieces.items():
+            linked = curves.linked[t, : int(curves.count[t]) - 1]
+            first, last = low, high
             while first > 0 and linked[first - 1]:
                 first -= 1
-            while last < count - 1 and linked[last]:
+            while last < linked.shape[0] and linked[last]:
                 last += 1
             intervals[t] = (first, last)
         for ranges in (intervals, pieces):
-            self._apply(_Node(math.inf, -1, ranges, (), frozenset(), energy, np.zeros(0)))
+            self._apply(_Node(math.inf, -1, ranges, (), frozenset(), np.zeros(0), np.zeros(0)))
             solved = self.lp.solve()
             if solved is not None and not self._fractional(solved[1]):
-                self.incumbent = (solved[0], solved[1])
+                if self.incumbent is None or solved[0] < self.incumbent[0]:
+                    self.incumbent = (solved[0], solved[1])
                 return
 
     def _gap(self) -> float:

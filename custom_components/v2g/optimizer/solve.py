@@ -87,17 +87,8 @@ def solve(problem: Problem, options: SolveOptions | None = None) -> Plan:
         and not _site_dispatch(problem, data)
     ):
         plan = _single_vehicle(problem, data[0], opts, started)
-        if plan is not None and (plan.ok or not _export_above_import(problem)):
-            return plan
         if plan is not None:
-            # Export paying more than import: the full formulation's count of import slots
-            # (`rounding`) often proves what the search could not; the better plan wins.
-            # Kept short: each of its few HiGHS calls gets a fifth of the search's time.
-            limit = min(opts.time_limit_s, opts.search_time_s / 5.0)
-            quick = dataclasses.replace(opts, time_limit_s=limit, max_rounds=2)
-            general = _general(problem, data, quick, started)
-            better = general.ok or general.cost.objective < plan.cost.objective
-            return general if better else plan
+            return plan
     return _general(problem, data, opts, started)
 
 
@@ -114,10 +105,6 @@ def _site_dispatch(problem: Problem, data: list[VehicleData]) -> bool:
     site = np.isfinite(problem.grid_floor) | np.isfinite(problem.grid_ceiling)
     site |= ~np.isnan(problem.grid_preferred)
     return bool(site.any()) or any(vd.preferred_kw.shape[0] > 0 for vd in data)
-
-
-def _export_above_import(problem: Problem) -> bool:
-    return bool(np.any(problem.export_price_per_kwh > problem.import_price_per_kwh))
 
 
 def _general(problem: Problem, data: list[VehicleData], opts: SolveOptions, started: float) -> Plan:

@@ -1,0 +1,206 @@
+"""A dynamic program over the stored energy of one vehicle: a near-optimal plan in a few ms.
+
+The slots of one vehicle are coupled only through the energy it stores (`curves`). On a grid of
+stored energies ``initial + k * step`` the problem is a shortest path: the cheapest way to reach
+each grid energy after slot ``t`` is the cheapest over the slot's moves (grid multiples of
+``step`` where its curve is defined, priced on the curve) of the way to the energy before. Costs
+of the stored energy itself are added per slot: bounds (infinite outside), the soft reserve's
+shortfall, battery care above its threshold, the target's shortfall at departure and the terminal
+value at the end. Every curve's non-convexity (minimum powers, export paying more than import,
+negative prices) is just another price of a move, so nothing is branched on.
+
+The grid is coarse (a few hundred energies), so the path is only near the optimum. What it
+decides is the *pattern*: which piece of its curve each slot uses (idle, or one straight piece).
+`single` then prices that pattern exactly with the hull LP restricted to those pieces, where the
+amounts are continuous again: the LP finds the best plan with that pattern, and the search's
+lower bound says how far from the optimum it can be at most.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import minimum_filter1d
+
+try:  # scipy's C routine behind minimum_filter1d, without its per-call checks (a third of it)
+    from scipy.ndimage import _nd_image
+    from scipy.ndimage._ni_support import _extend_mode_to_code
+
+    _CONSTANT = _extend_mode_to_code("constant")
+except ImportError:  # pragma: no cover - only if scipy moves it
+    _nd_image = None
+
+from .bounds import VehicleData
+from .costing import penalty_per_kwh, terminal_value_per_kwh
+from .curves import Curves, IntArray
+from .hull import SNAP_KWH
+from .model import FloatArray, Problem
+
+__all__ = ["STATES", "pattern"]
+
+STATES = 2048
+"""Grid energies between the lowest and the highest stored energy allowed (or across the widest
+slot's range of energies, if that is wider): 0.03 kWh for a 60 kWh battery between 10 and 100 %.
+Half as many states cost a few hundredths of a euro now and then (the grid then misses the
+cheapest number of slots at a minimum power); twice as many gain nothing measurable."""
+
+
+def pattern(
+    problem: Problem, vd: VehicleData, curves: Curves, states: int = STATES
+) -> dict[int, tuple[int, int]] | None:
+    """Per active slot, the range of curve points of its piece on the cheapest grid path.
+
+    ``(k, k)`` is point ``k``; ``(k, k + 1)`` the straight piece between points ``k`` and
+    ``k + 1``. None if no grid path meets the bounds (the grid may be too coarse for them).
+    """
+    n = curves.count.shape[0]
+    lower, upper = vd.stored_bounds(n)
+    low = min(float(lower.min()), vd.initial_kwh)
+    high = max(float(upper.max()), vd.initial_kwh)
+    e = np.where(np.isfinite(curves.energy_kwh), curves.energy_kwh, 0.0)
+    widest = float((e.max(axis=1) - e.min(axis=1)).max())
+    step = max(high - low, widest, 1e-3) / states
+    first = int(np.ceil((low - vd.initial_kwh) / step - 1e-9))
+    last = int(np.floor((high - vd.initial_kwh) / step + 1e-9))
+    stored: FloatArray = vd.initial_kwh + step * np.arange(first, last + 1, dtype=np.float64)
+    pieces = _linear_pieces(curves, step)
+    moves, move_cost = _moves(pieces)
+    state_cost = _state_costs(problem, vd, curves.scale, stored, (lower, upper))
+
+    size = stored.shape[0]
+    pad = int(np.abs(moves).max()) if moves.size else 0
+    index = np.arange(size, dtype=np.float64)
+    padded = np.full(size + 2 * pad, np.inf)
+    reach = np.full((n + 1, size), np.inf)
+    reach[0, -first] = 0.0
+    window = np.empty_like(padded)
+    line = np.empty(size)
+    moved = np.empty(size)
+    for t in range(n):
+        best = reach[t + 1]
+        best.fill(np.inf)
+        for k_low, k_high, at_zero, slope in pieces[t]:
+            # min over k in [k_low, k_high] of reach[j - k] + at_zero + slope * k, for every j:
+            # with i = j - k, slope * (j - i) + at_zero + min over i of (reach[i] - slope * i)
+            np.multiply(index, slope, out=line)
+            np.subtract(reach[t], line, out=padded[pad : pad + size])
+            _window_min(padded, k_high - k_low + 1, window)
+            start = pad - k_high
+            np.add(window[start : start + size], line, out=moved)
+            moved += at_zero
+            np.minimum(best, moved, out=best)
+        best += state_cost[t]
+    final = reach[n] + state_cost[n]
+    end = int(np.argmin(final))
+    if not np.isfinite(final[end]):
+        return None
+    energy = np.zeros(n)
+    at = end
+    for t in range(n - 1, -1, -1):
+        before = at - moves
+        ok = (before >= 0) & (before < size)
+        total = np.where(ok, reach[t, np.clip(before, 0, size - 1)] + move_cost[t], np.inf)
+        move = int(moves[int(np.argmin(total))])
+        energy[t] = move * step
+        at -= move
+    return _pieces(curves, energy)
+
+
+def _window_min(values: FloatArray, width: int, out: FloatArray) -> None:
+    """``out[q] = min(values[q : q + width])`` (inf beyond the end)."""
+    if _nd_image is None:  # pragma: no cover
+        minimum_filter1d(
+            values, size=width, output=out, mode="constant", cval=np.inf, origin=-(width // 2)
+        )
+    else:
+        _nd_image.min_or_max_filter1d(values, width, 0, out, _CONSTANT, np.inf, -(width // 2), 1)
+
+
+def _moves(
+    pieces: list[list[tuple[int, int, float, float]]],
+) -> tuple[IntArray, FloatArray]:
+    """All grid moves (in steps) and each slot's cost of each (inf where it has none)."""
+    low = min(piece[0] for slot in pieces for piece in slot)
+    high = max(piece[1] for slot in pieces for piece in slot)
+    moves = np.arange(low, high + 1, dtype=np.int64)
+    cost = np.full((len(pieces), moves.shape[0]), np.inf)
+    for t, slot in enumerate(pieces):
+        for k_low, k_high, at_zero, slope in slot:
+            span = slice(k_low - low, k_high - low + 1)
+            np.minimum(cost[t, span], at_zero + slope * moves[span], out=cost[t, span])
+    return moves, cost
+
+
+def _linear_pieces(curves: Curves, step: float) -> list[list[tuple[int, int, float, float]]]:
+    """Per slot, its moves as straight pieces: (first move, last move, cost at move 0, slope).
+
+    A piece's moves are the grid multiples inside it (its ends are then approximated from
+    inside); a point at the end of no such piece (idle, or a charger whose minimum is its
+    maximum) is a piece of one move, the nearest, at its cost.
+    """
+    e, f = curves.energy_kwh, curves.cost
+    n, m = e.shape
+    out: list[list[tuple[int, int, float, float]]] = [[] for _ in range(n)]
+    covered = np.zeros((n, m), dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slopes = np.diff(f, axis=1) / np.diff(e, axis=1)
+        first = np.ceil(e[:, :-1] / step - 1e-9)
+        last = np.floor(e[:, 1:] / step + 1e-9)
+        usable = curves.linked & (first <= last)
+        covered[:, :-1] |= usable & (np.abs(first * step - e[:, :-1]) <= SNAP_KWH)
+        covered[:, 1:] |= usable & (np.abs(last * step - e[:, 1:]) <= SNAP_KWH)
+    for t, k in zip(*np.nonzero(usable), strict=True):
+        slope = float(slopes[t, k]) * step
+        at_zero = float(f[t, k]) - float(slopes[t, k]) * float(e[t, k])
+        out[t].append((int(first[t, k]), int(last[t, k]), at_zero, slope))
+    finite = np.isfinite(e)
+    for t, k in zip(*np.nonzero(finite & ~covered), strict=True):
+        move = round(float(e[t, k]) / step)
+        out[t].append((move, move, float(f[t, k]), 0.0))
+    return out
+
+
+def _state_costs(
+    problem: Problem,
+    vd: VehicleData,
+    scale: float,
+    stored: FloatArray,
+    bounds: tuple[FloatArray, FloatArray],
+) -> FloatArray:
+    """(n + 1, states): what holding each grid energy after slot ``t`` costs; row n: the end."""
+    lower, upper = bounds
+    penalty = penalty_per_kwh(problem) * vd.shortfall_weight / scale
+    outside = (stored[None, :] < lower[:, None] - SNAP_KWH) | (
+        stored[None, :] > upper[:, None] + SNAP_KWH
+    )
+    cost: FloatArray = np.where(outside, np.inf, 0.0)
+    if vd.soft_reserve:
+        below = np.clip(vd.reserve_kwh - stored, 0.0, None)
+        cost += penalty * vd.reserve_hours[:, None] * below[None, :]
+    if vd.care:
+        above = np.clip(stored - vd.care_kwh, 0.0, None)
+        cost += (vd.care_weight / scale)[:, None] * above[None, :]
+    if vd.departure_index:
+        cost[vd.departure_index - 1] += penalty * np.clip(vd.target_kwh - stored, 0.0, None)
+    end = -terminal_value_per_kwh(problem) / scale * stored
+    return np.vstack([cost, end[None, :]])
+
+
+def _pieces(curves: Curves, energy: FloatArray) -> dict[int, tuple[int, int]]:
+    """The point or straight piece of each active slot's curve that its grid move stands for."""
+    ranges: dict[int, tuple[int, int]] = {}
+    for t in np.flatnonzero(curves.count > 1).tolist():
+        count = int(curves.count[t])
+        e = curves.energy_kwh[t, :count]
+        x = float(energy[t])
+        on_piece = [
+            k
+            for k in range(count - 1)
+            if curves.linked[t, k] and e[k] - SNAP_KWH <= x <= e[k + 1] + SNAP_KWH
+        ]
+        if on_piece:
+            k = min(on_piece, key=lambda k: float(curves.cost[t, k]))
+            ranges[t] = (k, k + 1)
+        else:
+            k = int(np.argmin(np.abs(e - x)))
+            ranges[t] = (k, k)
+    return ranges
