@@ -76,7 +76,7 @@ _FALLBACK_SHARE = 0.5
 """Share of ``search_time_s`` after which the branch and bound hands over to the compact MILP."""
 
 _FALLBACK_MIN_S = 0.05
-"""Least time the compact MILP gets."""
+"""Least time the compact MILP gets; with less left and a plan in hand it is not started."""
 
 _LIKE = 1e-4
 """Slots whose curve costs differ by less than this (relative) are branched on as a group."""
@@ -621,8 +621,10 @@ def _nearest(
 def _fallback(lp: HullLp, search: _Search, options: SolveOptions) -> tuple[FloatArray | None, str]:
     """The compact MILP from the best plan so far, in the time left; (energies or None, status)."""
     incumbent = search.incumbent
-    model, start = _compact_milp(lp, None if incumbent is None else incumbent[1])
     left = options.search_time_s - (time.perf_counter() - search.started)
+    if incumbent is not None and left < _FALLBACK_MIN_S:
+        return incumbent[1], _unproven("Time limit reached", incumbent[0], search.bound)
+    model, start = _compact_milp(lp, None if incumbent is None else incumbent[1])
     limited = dataclasses.replace(
         options, time_limit_s=min(options.time_limit_s, max(left, _FALLBACK_MIN_S))
     )
