@@ -49,8 +49,12 @@ RESERVE_FROM_LP = "the frequency reserve kept as the LP relaxation chose"
 
 
 def _solve_model(
-    model: Model, options: SolveOptions, start: FloatArray | None = None
+    model: Model, options: SolveOptions | None, start: FloatArray | None = None
 ) -> tuple[int, str, FloatArray | None]:
+    """HiGHS's answer to ``model``; options None: no time to improve on ``start``, the answer."""
+    if options is None:
+        assert start is not None
+        return TIME_LIMIT, "Time limit reached", start
     if model.grid_binaries and not options.reference:
         return solve_lexicographic(model, options)
     if start is None:
@@ -246,7 +250,7 @@ def _capacity_start(
     built: tuple[Model, IntArray | None],
     opts: SolveOptions,
     started: float,
-) -> tuple[FloatArray | None, SolveOptions]:
+) -> tuple[FloatArray | None, SolveOptions | None]:
     """A MILP answer to start from, and the options with the time left to improve on it.
 
     The answer: the LP (every minimum power relaxed) gives an on/off pattern; its fractional
@@ -255,7 +259,9 @@ def _capacity_start(
     step (`_step_choices`: the LP relaxation of the steps would price a kW between two steps
     pro rata, and its pattern rarely keeps a step), and the cheapest answer wins. None if no
     answer is found, or with meter direction binaries (their own search starts itself). The
-    time limit: what is left of ``search_time_s`` (at least 0.05 s) of this thread's CPU time.
+    time limit: what is left of ``search_time_s`` of this thread's CPU time. With less than
+    `_LEAST_MILP_S` left the options are None: the start is the answer. Step choices stop
+    being tried once ``search_time_s`` is spent on them (the likeliest come first).
     """
     model, step_cols = built
     if model.integrality is None or model.grid_binaries:
@@ -264,6 +270,8 @@ def _capacity_start(
     semi = model.integrality == 2
     best: FloatArray | None = None
     for choice in _step_choices(problem, step_cols):
+        if best is not None and time.thread_time() - cpu_start > opts.search_time_s:
+            break  # the likeliest steps come first
         relaxed = model.copy()
         relaxed.integrality = None
         relaxed.lower[semi] = 0.0
@@ -295,8 +303,15 @@ def _capacity_start(
     wall = time.perf_counter() - started_start
     share = min(1.0, max(_MIN_CPU_SHARE, (time.thread_time() - cpu_start) / max(wall, 1e-9)))
     spent = (time.perf_counter() - started) * share
-    limit = max(0.05, opts.search_time_s - spent) / share
+    if opts.search_time_s - spent < _LEAST_MILP_S:
+        return best, None
+    limit = (opts.search_time_s - spent) / share
     return best, dataclasses.replace(opts, time_limit_s=min(opts.time_limit_s, limit))
+
+
+_LEAST_MILP_S = 0.05
+"""CPU time the capacity MILP needs at least to improve on its start: with less left, the start
+is the answer (status "time limit")."""
 
 
 _MIN_CPU_SHARE = 1.0 / 3.0
