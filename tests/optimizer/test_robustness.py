@@ -9,7 +9,7 @@ import pytest
 
 from custom_components.v2g.optimizer import Problem, SlotGrid, SolveOptions, solve
 from custom_components.v2g.optimizer.bounds import vehicles_data
-from custom_components.v2g.optimizer.formulation import build
+from custom_components.v2g.optimizer.formulation import Model, build
 from custom_components.v2g.optimizer.highs import run
 
 from .common import assert_no_simultaneous, ev, hours, kw, problem
@@ -181,3 +181,33 @@ def test_solve_error_in_the_single_vehicle_search_is_retried(
     assert failed
     assert plan.ok
     assert kw(plan.charge_power_w) == [0.0, 10.0, 0.0]
+
+
+def test_out_of_time_without_taking_the_start_keeps_the_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HiGHS out of time before it took the start (here: one a hair over a row bound, as an LP
+    answer can be): the start is the answer, not a retry taking as long again (a capacity
+    tariff plan took 300 ms that way)."""
+    rng = np.random.default_rng(0)
+    n = 60
+    weight, value = rng.uniform(1, 10, n), rng.uniform(1, 10, n)
+    model = Model(cost=-value, lower=np.zeros(n), upper=np.ones(n))
+    every = np.arange(n, dtype=np.int64)
+    start = np.zeros(n)
+    start[np.argsort(weight)[:12]] = 1.0
+    limit = float(weight @ start) * (1.0 - 1e-6)
+    model.add_rows(
+        1, [(np.zeros(n, dtype=np.int64), every, weight)], np.array([-np.inf]), np.array([limit])
+    )
+    model.integrality = np.ones(n, dtype=np.uint8)
+    real = highs_module._attempt
+    tried: list[object] = []
+    monkeypatch.setattr(
+        highs_module, "_attempt", lambda *args: tried.append(args[3]) or real(*args)
+    )
+    status, message, x = run(model, SolveOptions(time_limit_s=0.0), start=start)
+    assert (status, message) == (highs_module.TIME_LIMIT, "Time limit reached")
+    assert x is not None
+    assert (x == start).all()
+    assert tried == [{}]

@@ -287,6 +287,10 @@ def _attempt(
         code = OPTIMAL
     elif highs.getInfo().primal_solution_status == _highs.SolutionStatus.kSolutionStatusFeasible:
         code = TIME_LIMIT
+    elif start is not None and status == _highs.HighsModelStatus.kTimeLimit:
+        # Out of time without having taken the start (with presolve on it sometimes fails to
+        # carry it over): the start is the answer, not a retry that would take as long again.
+        return TIME_LIMIT, message, start.copy(), False
     else:
         return FAILED, message, None, _proves_infeasible(status)
     return code, message, np.asarray(highs.getSolution().col_value, dtype=np.float64), False
