@@ -369,8 +369,13 @@ class _Search:
     def _fractional(self, energy: FloatArray) -> list[int]:
         """Slots whose energy lies where the curve is above the hull, largest excess first."""
         lp = self.lp
-        slots = lp.active
         curves = lp.curves
+        # Most slots sit on a hull vertex: those are not fractional.
+        e = curves.energy_kwh[lp.active]
+        near = np.abs(e - energy[lp.active, None]) <= SNAP_KWH
+        slots = lp.active[~np.any(near & lp.vertex[lp.active], axis=1)]
+        if not slots.shape[0]:
+            return []
         e, f = curves.energy_kwh[slots], curves.cost[slots]
         rows = np.arange(slots.shape[0])
         cols = np.arange(e.shape[1])[None, :]
