@@ -48,8 +48,10 @@ cheapest slots), `baselines`, `capacity` (monthly capacity tariffs, costed and a
 and the solvers, dispatched by `solve`:
 
 - one vehicle (no capacity price or tariff): `curves` (each slot's cost against its stored
-  energy), `hull` (their convex hulls as a warm LP in HiGHS) and `single` (the exact search);
-  with a frequency offer, the LP relaxation of the full formulation decides the reserve first;
+  energy), `hull` (their convex hulls as a warm LP in HiGHS), `single` (the exact search) and
+  `dynamic` (a dynamic program over the stored energy: the search's plan when it runs out of
+  time); with a frequency offer, the LP relaxation of the full formulation decides the reserve
+  first;
 - fleets and the rest: `formulation` (the LP / MILP matrices), `rules` (where integrality is
   needed), `rounding` (meter directions with a proof of optimality) and `fleet` (minimum powers
   of a fleet: the LP's on/off pattern, fixed); with a monthly capacity tariff the full MILP in
