@@ -1,4 +1,4 @@
-"""A dynamic program over the stored energy of one vehicle: a near-optimal plan in a few ms.
+"""A dynamic program over the stored energy of one vehicle: a near-optimal plan in 10-50 ms.
 
 The slots of one vehicle are coupled only through the energy it stores (`curves`). On a grid of
 stored energies ``initial + k * step`` the problem is a shortest path: the cheapest way to reach
@@ -9,8 +9,11 @@ shortfall, battery care above its threshold, the target's shortfall at departure
 value at the end. Every curve's non-convexity (minimum powers, export paying more than import,
 negative prices) is just another price of a move, so nothing is branched on.
 
-The grid is coarse (a few hundred energies), so the path is only near the optimum. What it
-decides is the *pattern*: which piece of its curve each slot uses (idle, or one straight piece).
+Each slot's moves are taken a straight piece at a time, as a sliding-window minimum over the
+grid (`_window_min`), so a slot costs a few array operations per piece of its curve.
+
+On the grid (`STATES` energies) the path is only near the optimum. What it decides is the
+*pattern*: which piece of its curve each slot uses (idle, or one straight piece).
 `single` then prices that pattern exactly with the hull LP restricted to those pieces, where the
 amounts are continuous again: the LP finds the best plan with that pattern, and the search's
 lower bound says how far from the optimum it can be at most.
@@ -41,18 +44,25 @@ STATES = 2048
 """Grid energies between the lowest and the highest stored energy allowed (or across the widest
 slot's range of energies, if that is wider): 0.03 kWh for a 60 kWh battery between 10 and 100 %.
 Half as many states cost a few hundredths of a euro now and then (the grid then misses the
-cheapest number of slots at a minimum power); twice as many gain nothing measurable."""
+cheapest number of slots at a minimum power); twice as many gain nothing measurable. Horizons
+longer than `_SLOTS` get proportionally fewer (the time grows with slots times states)."""
+
+_SLOTS = 192
+"""Slots (48 hours of quarter-hours) up to which the grid has `STATES` energies."""
 
 
 def pattern(
-    problem: Problem, vd: VehicleData, curves: Curves, states: int = STATES
+    problem: Problem, vd: VehicleData, curves: Curves, states: int | None = None
 ) -> dict[int, tuple[int, int]] | None:
     """Per active slot, the range of curve points of its piece on the cheapest grid path.
 
     ``(k, k)`` is point ``k``; ``(k, k + 1)`` the straight piece between points ``k`` and
     ``k + 1``. None if no grid path meets the bounds (the grid may be too coarse for them).
+    ``states``: grid energies (default `STATES`, fewer beyond `_SLOTS` slots).
     """
     n = curves.count.shape[0]
+    if states is None:
+        states = STATES * min(_SLOTS, n) // max(n, 1)
     lower, upper = vd.stored_bounds(n)
     low = min(float(lower.min()), vd.initial_kwh)
     high = max(float(upper.max()), vd.initial_kwh)

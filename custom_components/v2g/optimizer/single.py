@@ -624,7 +624,10 @@ def _nearest(
 
 
 def _fallback(lp: HullLp, search: _Search, options: SolveOptions) -> tuple[FloatArray | None, str]:
-    """The compact MILP from the best plan so far, in the time left; (energies or None, status)."""
+    """The compact MILP from the best plan so far, in the time left; (energies or None, status).
+
+    With under `_FALLBACK_MIN_S` left and a plan in hand, that plan, unproven.
+    """
     incumbent = search.incumbent
     left = options.search_time_s - (time.perf_counter() - search.started)
     if incumbent is not None and left < _FALLBACK_MIN_S:
