@@ -34,15 +34,15 @@ PATIENT = SolveOptions(search_time_s=3.0, time_limit_s=3.0)
 """The exact search with time to prove nearly every answer here."""
 
 
-def _hard(rng: np.random.Generator, slots: int) -> Problem:
-    """A real-price window with minimum powers both ways and V2G."""
+def _hard(rng: np.random.Generator, slots: int, *, v2g: bool = True) -> Problem:
+    """A real-price window with minimum powers (both ways with V2G)."""
     problem = real_problem(rng, slots, worn=bool(rng.integers(0, 2)))
     vehicle = dataclasses.replace(
         problem.vehicles[0],
-        max_discharge_power_w=11_000.0,
-        v2g_allowed=True,
+        max_discharge_power_w=11_000.0 if v2g else 0.0,
+        v2g_allowed=v2g,
         min_charge_power_w=float(rng.uniform(1_380.0, 4_140.0)),
-        min_discharge_power_w=float(rng.uniform(1_380.0, 4_140.0)),
+        min_discharge_power_w=float(rng.uniform(1_380.0, 4_140.0)) if v2g else 0.0,
     )
     return dataclasses.replace(problem, vehicles=(vehicle,))
 
@@ -132,6 +132,24 @@ def test_out_of_time_the_better_of_repair_and_pattern_is_kept(
         alone = _without_search(problem, monkeypatch, repair=False)
         assert both.cost.objective <= alone.cost.objective + 1e-9
     assert unproven >= 10
+
+
+def test_a_charge_only_car_gets_a_charge_only_pattern(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without V2G the dynamic program's plan never discharges, keeps the minimum power and is
+    within 2 cents of the exact search's."""
+    rng = np.random.default_rng(31)
+    unproven = 0
+    for _ in range(40):
+        problem = _hard(rng, int(rng.integers(24, 97)), v2g=False)
+        plan = _without_search(problem, monkeypatch, repair=False)
+        if plan.ok:
+            continue
+        unproven += 1
+        assert_rules_kept(problem, plan)
+        assert (plan.discharge_power_w == 0.0).all()
+        best = solve(problem, PATIENT)
+        assert plan.cost.objective <= best.cost.objective + 0.02
+    assert unproven >= 3
 
 
 @settings(max_examples=25, deadline=None)
