@@ -1,4 +1,4 @@
-"""A dynamic program over the stored energy of one vehicle: a near-optimal plan in 10-50 ms.
+"""A dynamic program over the stored energy of one vehicle: a near-optimal plan in 10-30 ms.
 
 The slots of one vehicle are coupled only through the energy it stores (`curves`). On a grid of
 stored energies ``initial + k * step`` the problem is a shortest path: the cheapest way to reach
@@ -20,6 +20,8 @@ lower bound says how far from the optimum it can be at most.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from scipy.ndimage import minimum_filter1d
@@ -64,20 +66,14 @@ def pattern(
     if states is None:
         states = STATES * min(_SLOTS, n) // max(n, 1)
     lower, upper = vd.stored_bounds(n)
-    low = min(float(lower.min()), vd.initial_kwh)
-    high = max(float(upper.max()), vd.initial_kwh)
-    e = np.where(np.isfinite(curves.energy_kwh), curves.energy_kwh, 0.0)
-    widest = float((e.max(axis=1) - e.min(axis=1)).max())
-    step = max(high - low, widest, 1e-3) / states
-    first = int(np.ceil((low - vd.initial_kwh) / step - 1e-9))
-    last = int(np.floor((high - vd.initial_kwh) / step + 1e-9))
-    stored: FloatArray = vd.initial_kwh + step * np.arange(first, last + 1, dtype=np.float64)
+    stored, first, step = _grid(vd, curves, (lower, upper), states)
     pieces = _linear_pieces(curves, step)
-    moves, move_cost = _moves(pieces)
-    state_cost = _state_costs(problem, vd, curves.scale, stored, (lower, upper))
+    first_ok, last_ok = _allowed(stored, (lower, upper))
+    extra, at_departure, at_end = _state_costs(problem, vd, curves.scale, stored)
+    departure = (vd.departure_index or 0) - 1  # the slot after which the target counts
 
     size = stored.shape[0]
-    pad = int(np.abs(moves).max()) if moves.size else 0
+    pad = max((max(abs(p[0]), abs(p[1])) for slot in pieces for p in slot), default=0)
     index = np.arange(size, dtype=np.float64)
     padded = np.full(size + 2 * pad, np.inf)
     reach = np.full((n + 1, size), np.inf)
@@ -86,33 +82,69 @@ def pattern(
     line = np.empty(size)
     moved = np.empty(size)
     for t in range(n):
-        best = reach[t + 1]
-        best.fill(np.inf)
+        before, best = reach[t], reach[t + 1]
         for k_low, k_high, at_zero, slope in pieces[t]:
-            # min over k in [k_low, k_high] of reach[j - k] + at_zero + slope * k, for every j:
-            # with i = j - k, slope * (j - i) + at_zero + min over i of (reach[i] - slope * i)
+            if k_low == k_high:  # one move: a shift
+                _shifted_min(best, before, k_low, at_zero + slope * k_low, moved)
+                continue
+            # min over k in [k_low, k_high] of before[j - k] + at_zero + slope * k, for every j:
+            # with i = j - k, slope * (j - i) + at_zero + min over i of (before[i] - slope * i)
             np.multiply(index, slope, out=line)
-            np.subtract(reach[t], line, out=padded[pad : pad + size])
+            np.subtract(before, line, out=padded[pad : pad + size])
             _window_min(padded, k_high - k_low + 1, window)
             start = pad - k_high
             np.add(window[start : start + size], line, out=moved)
             moved += at_zero
             np.minimum(best, moved, out=best)
-        best += state_cost[t]
-    final = reach[n] + state_cost[n]
+        best[: first_ok[t]] = np.inf
+        best[last_ok[t] + 1 :] = np.inf
+        if extra is not None:
+            best += extra[t]
+        if t == departure and at_departure is not None:
+            best += at_departure
+    final = reach[n] + at_end
     end = int(np.argmin(final))
     if not np.isfinite(final[end]):
         return None
     energy = np.zeros(n)
     at = end
     for t in range(n - 1, -1, -1):
-        before = at - moves
-        ok = (before >= 0) & (before < size)
-        total = np.where(ok, reach[t, np.clip(before, 0, size - 1)] + move_cost[t], np.inf)
-        move = int(moves[int(np.argmin(total))])
+        move = _best_move(reach[t], pieces[t], at)
         energy[t] = move * step
         at -= move
     return _pieces(curves, energy)
+
+
+def _grid(
+    vd: VehicleData, curves: Curves, bounds: tuple[FloatArray, FloatArray], states: int
+) -> tuple[FloatArray, int, float]:
+    """The grid energies ``initial + k * step``, the lowest ``k`` (0 or below) and ``step``."""
+    lower, upper = bounds
+    low = min(float(lower.min()), vd.initial_kwh)
+    high = max(float(upper.max()), vd.initial_kwh)
+    e = np.where(np.isfinite(curves.energy_kwh), curves.energy_kwh, 0.0)
+    widest = float((e.max(axis=1) - e.min(axis=1)).max())
+    step = max(high - low, widest, 1e-3) / states
+    first = int(np.ceil((low - vd.initial_kwh) / step - 1e-9))
+    last = int(np.floor((high - vd.initial_kwh) / step + 1e-9))
+    stored: FloatArray = vd.initial_kwh + step * np.arange(first, last + 1, dtype=np.float64)
+    return stored, first, step
+
+
+def _shifted_min(
+    best: FloatArray, before: FloatArray, move: int, cost: float, buf: FloatArray
+) -> None:
+    """``best[j] = min(best[j], before[j - move] + cost)`` where ``j - move`` is a grid energy."""
+    size = best.shape[0]
+    if move >= size or -move >= size:
+        return
+    if move >= 0:
+        target, source = best[move:], before[: size - move]
+    else:
+        target, source = best[:move], before[-move:]
+    out = buf[: target.shape[0]]
+    np.add(source, cost, out=out)
+    np.minimum(target, out, out=target)
 
 
 def _window_min(values: FloatArray, width: int, out: FloatArray) -> None:
@@ -125,19 +157,22 @@ def _window_min(values: FloatArray, width: int, out: FloatArray) -> None:
         _nd_image.min_or_max_filter1d(values, width, 0, out, _CONSTANT, np.inf, -(width // 2), 1)
 
 
-def _moves(
-    pieces: list[list[tuple[int, int, float, float]]],
-) -> tuple[IntArray, FloatArray]:
-    """All grid moves (in steps) and each slot's cost of each (inf where it has none)."""
-    low = min(piece[0] for slot in pieces for piece in slot)
-    high = max(piece[1] for slot in pieces for piece in slot)
-    moves = np.arange(low, high + 1, dtype=np.int64)
-    cost = np.full((len(pieces), moves.shape[0]), np.inf)
-    for t, slot in enumerate(pieces):
-        for k_low, k_high, at_zero, slope in slot:
-            span = slice(k_low - low, k_high - low + 1)
-            np.minimum(cost[t, span], at_zero + slope * moves[span], out=cost[t, span])
-    return moves, cost
+def _best_move(before: FloatArray, pieces: list[tuple[int, int, float, float]], at: int) -> int:
+    """The cheapest move (the smallest of equal ones) of a slot onto grid energy ``at``."""
+    size = before.shape[0]
+    best, chosen = math.inf, 0
+    for k_low, k_high, at_zero, slope in pieces:
+        low, high = max(k_low, at - size + 1), min(k_high, at)
+        if low > high:
+            continue
+        # moves low, low + 1, ..., high: from grid energies at - low, at - low - 1, ...
+        totals = before[at - high : at - low + 1][::-1] + (at_zero + slope * low)
+        totals += slope * np.arange(high - low + 1)
+        i = int(np.argmin(totals))
+        total, move = float(totals[i]), low + i
+        if total < best or (total == best and move < chosen):
+            best, chosen = total, move
+    return chosen
 
 
 def _linear_pieces(curves: Curves, step: float) -> list[list[tuple[int, int, float, float]]]:
@@ -169,30 +204,39 @@ def _linear_pieces(curves: Curves, step: float) -> list[list[tuple[int, int, flo
     return out
 
 
-def _state_costs(
-    problem: Problem,
-    vd: VehicleData,
-    scale: float,
-    stored: FloatArray,
-    bounds: tuple[FloatArray, FloatArray],
-) -> FloatArray:
-    """(n + 1, states): what holding each grid energy after slot ``t`` costs; row n: the end."""
+def _allowed(
+    stored: FloatArray, bounds: tuple[FloatArray, FloatArray]
+) -> tuple[IntArray, IntArray]:
+    """Per slot, the first and last grid energy within the stored energy's bounds."""
     lower, upper = bounds
+    first: IntArray = np.searchsorted(stored, lower - SNAP_KWH, side="left").astype(np.int64)
+    last: IntArray = np.searchsorted(stored, upper + SNAP_KWH, side="right").astype(np.int64) - 1
+    return first, last
+
+
+def _state_costs(
+    problem: Problem, vd: VehicleData, scale: float, stored: FloatArray
+) -> tuple[FloatArray | None, FloatArray | None, FloatArray]:
+    """What holding each grid energy costs, besides its bounds.
+
+    After every slot (n, states: the soft reserve's shortfall and battery care; None if
+    neither applies), at departure (the target's shortfall; None without a departure) and at
+    the end (the terminal value).
+    """
     penalty = penalty_per_kwh(problem) * vd.shortfall_weight / scale
-    outside = (stored[None, :] < lower[:, None] - SNAP_KWH) | (
-        stored[None, :] > upper[:, None] + SNAP_KWH
-    )
-    cost: FloatArray = np.where(outside, np.inf, 0.0)
+    extra: FloatArray | None = None
     if vd.soft_reserve:
         below = np.clip(vd.reserve_kwh - stored, 0.0, None)
-        cost += penalty * vd.reserve_hours[:, None] * below[None, :]
+        extra = np.outer(penalty * vd.reserve_hours, below).astype(np.float64)
     if vd.care:
         above = np.clip(stored - vd.care_kwh, 0.0, None)
-        cost += (vd.care_weight / scale)[:, None] * above[None, :]
+        care: FloatArray = np.outer(vd.care_weight / scale, above).astype(np.float64)
+        extra = care if extra is None else extra + care
+    at_departure = None
     if vd.departure_index:
-        cost[vd.departure_index - 1] += penalty * np.clip(vd.target_kwh - stored, 0.0, None)
-    end = -terminal_value_per_kwh(problem) / scale * stored
-    return np.vstack([cost, end[None, :]])
+        at_departure = penalty * np.clip(vd.target_kwh - stored, 0.0, None)
+    at_end: FloatArray = -terminal_value_per_kwh(problem) / scale * stored
+    return extra, at_departure, at_end
 
 
 def _pieces(curves: Curves, energy: FloatArray) -> dict[int, tuple[int, int]]:
