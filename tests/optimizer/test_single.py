@@ -99,9 +99,9 @@ def test_node_limit_hands_over_to_the_compact_milp(monkeypatch: pytest.MonkeyPat
 
 
 def test_failed_compact_milp_keeps_the_best_plan_found(monkeypatch: pytest.MonkeyPatch) -> None:
-    """At the node limit with a failing compact MILP: the best feasible plan so far (a node's or
-    the repaired relaxation's), flagged with its proven gap; never worse than the optimum by
-    more than that."""
+    """At the node limit, with time left for the compact MILP but the MILP failing: the best
+    feasible plan so far (a node's, the repaired relaxation's or the dynamic program's),
+    flagged with its proven gap; never worse than the optimum by more than that."""
     rng = np.random.default_rng(11)
     kept = 0
     for _ in range(60):
@@ -110,11 +110,11 @@ def test_failed_compact_milp_keeps_the_best_plan_found(monkeypatch: pytest.Monke
             patch.setattr(single_module, "NODE_LIMIT", 1)
             patch.setattr(single_module, "run", lambda *_, **__: (2, "boom", None))
             vd = vehicle_data(problem, problem.vehicles[0])
-            result = solve_single(problem, vd, SolveOptions())
+            result = solve_single(problem, vd, PATIENT)
             assert result is not None
             if result.status == "optimal":
                 continue
-            plan = solve(problem)
+            plan = solve(problem, PATIENT)
         kept += 1
         assert result.mip
         # The search's best bound proves how far from the optimum the plan can be.

@@ -37,12 +37,14 @@ the powers the charger can run at. The slots are coupled only through the stored
    directly and so finds what the branching finds hard: which slots import and which export
    under a fixed feed-in tariff above the import price, or which of many near-equal hours run.
    Each fixes a pattern (which piece of its curve each slot uses) that the LP then prices and
-   polishes exactly. Then the compact MILP of the same curves (incremental formulation; its
-   relaxation is the hull LP) goes to HiGHS with the time left, starting from that plan. If
-   HiGHS cannot prove its answer optimal in time, the best plan is used with a status saying
-   so and how far from the optimum it can be at most, from the search's best open bound
-   ("time limit: ...; cost within 0.4% of the optimum"). That happens for a few percent of
-   problems with minimum powers, mostly V2G over long horizons.
+   polishes exactly. That plan is used, with a status saying it is not proven optimal and how
+   far from the optimum it can be at most, from the search's best open bound ("time limit:
+   ...; cost within 0.4% of the optimum"); in the default budget that happens for a few
+   percent of problems with minimum powers, mostly V2G over long horizons, and the plan is
+   nearly always the optimum anyway. Only with time to spare (`_COMPACT_MIN_S`, or no plan
+   at all) does the compact MILP of the same curves (incremental formulation; its relaxation
+   is the hull LP) go to HiGHS with the time left, starting from that plan, to prove it or
+   find a better one.
 
 The objective is the full MILP's (energy at the meter, wear, shortfall penalties, terminal value
 and tie-breaking epsilons): `tests/optimizer/test_single.py` checks the result against scipy's
@@ -70,13 +72,20 @@ from .model import BoolArray, FloatArray, Problem, SolveOptions
 __all__ = ["NODE_LIMIT", "SingleResult", "solve_single"]
 
 NODE_LIMIT = 100
-"""Branch-and-bound nodes before the compact MILP takes over."""
+"""Branch-and-bound nodes before the fallback (see the module docstring) takes over."""
 
 _FALLBACK_SHARE = 0.5
-"""Share of ``search_time_s`` after which the branch and bound hands over to the compact MILP."""
+"""Share of ``search_time_s`` after which the branch and bound hands over to the fallback."""
 
 _FALLBACK_MIN_S = 0.05
-"""Least time the compact MILP gets; with less left and a plan in hand it is not started."""
+"""Least time the compact MILP gets when the search found no plan at all."""
+
+_COMPACT_MIN_S = 0.5
+"""Least time left for the compact MILP to be started with a plan in hand. In less it hardly
+ever does better: on the 1,000 problems of ``benchmarks/speed.py``'s sweep it ran 50 times in
+the 0.15 s budget (55-95 ms each), proved the plan optimal 3 times and found a cheaper one
+once (by 0.35 cents); without it the sweep's p99 fell from about 160 to 105 ms. With a
+patient budget (tests, benchmarks' references) it proves what the search could not."""
 
 _LIKE = 1e-4
 """Slots whose curve costs differ by less than this (relative) are branched on as a group."""
@@ -626,11 +635,11 @@ def _nearest(
 def _fallback(lp: HullLp, search: _Search, options: SolveOptions) -> tuple[FloatArray | None, str]:
     """The compact MILP from the best plan so far, in the time left; (energies or None, status).
 
-    With under `_FALLBACK_MIN_S` left and a plan in hand, that plan, unproven.
+    With a plan in hand and under `_COMPACT_MIN_S` left, that plan, unproven.
     """
     incumbent = search.incumbent
     left = options.search_time_s - (time.perf_counter() - search.started)
-    if incumbent is not None and left < _FALLBACK_MIN_S:
+    if incumbent is not None and left < _COMPACT_MIN_S:
         return incumbent[1], _unproven("Time limit reached", incumbent[0], search.bound)
     model, start = _compact_milp(lp, None if incumbent is None else incumbent[1])
     limited = dataclasses.replace(
