@@ -109,7 +109,7 @@ class HullLp:
         """The constant cost of the full curves (``offset_cost`` before any restriction)."""
         self.lengths = self.model.upper[: self.s_col].copy()
         self.base_rows = self.model.n_rows
-        self.handle = LpHandle(self.model, options) if self.active.shape[0] else None
+        self.handle = LpHandle(self.model, options, devex=True) if self.active.shape[0] else None
 
     def _hull_segments(self) -> tuple[FloatArray, FloatArray]:
         """Lengths and slopes of the hull segments of every slot, one column per segment."""
