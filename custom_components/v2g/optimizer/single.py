@@ -190,6 +190,8 @@ class _Node:
     """Slots whose segments fill in order (see `HullLp.out_of_order`)."""
     energy: FloatArray = field(compare=False)
     fills: FloatArray = field(compare=False)
+    fractional: list[int] | None = field(compare=False, default=None)
+    """`_Search._fractional` of ``energy`` once known (it depends only on the node)."""
 
 
 _Branch = tuple[dict[int, tuple[int, int]], tuple[_Count, ...], frozenset[int]]
@@ -216,6 +218,12 @@ class _Search:
             _DISCHARGE: (zero > 0) & ~linked[rows, down],
         }
         self.gap_ends = {_CHARGE: (zero, np.minimum(zero + 1, last)), _DISCHARGE: (down, zero)}
+        self._active_energy = curves.energy_kwh[lp.active]
+        self._points = [
+            (e[: int(k)].tolist(), f[: int(k)].tolist())
+            for e, f, k in zip(curves.energy_kwh, curves.cost, curves.count, strict=True)
+        ]
+        """Per slot, its curve's energies and costs (Python floats, for `_excess`)."""
         self.incumbent: tuple[float, FloatArray] | None = None
         self.nodes = 0
         self.bound = -math.inf
@@ -235,7 +243,9 @@ class _Search:
             if self.incumbent is not None and node.bound >= self.incumbent[0] - self._gap():
                 return self.incumbent[1]
             self._apply(node)
-            fractional = self._fractional(node.energy)
+            fractional = node.fractional
+            if fractional is None:
+                fractional = self._fractional(node.energy)
             if not fractional:
                 return node.energy
             if self.nodes >= NODE_LIMIT or time.perf_counter() > deadline:
@@ -252,7 +262,8 @@ class _Search:
                 if solved is None:  # infeasible branch
                     continue
                 child.bound, child.energy, child.fills = solved
-                if not self._fractional(child.energy) and (
+                child.fractional = self._fractional(child.energy)
+                if not child.fractional and (
                     self.incumbent is None or child.bound < self.incumbent[0]
                 ):
                     self.incumbent = (child.bound, child.energy)
@@ -378,42 +389,39 @@ class _Search:
     def _fractional(self, energy: FloatArray) -> list[int]:
         """Slots whose energy lies where the curve is above the hull, largest excess first."""
         lp = self.lp
-        curves = lp.curves
-        # Most slots sit on a hull vertex: those are not fractional.
-        e = curves.energy_kwh[lp.active]
-        near = np.abs(e - energy[lp.active, None]) <= SNAP_KWH
-        slots = lp.active[~np.any(near & lp.vertex[lp.active], axis=1)]
-        if not slots.shape[0]:
-            return []
-        e, f = curves.energy_kwh[slots], curves.cost[slots]
-        rows = np.arange(slots.shape[0])
-        cols = np.arange(e.shape[1])[None, :]
-        low, high = lp.low[slots], lp.high[slots]
-        x = np.clip(energy[slots], e[rows, low], e[rows, high])
+        # Most slots sit on a hull vertex: those are not fractional (and the rest are few).
+        near = np.abs(self._active_energy - energy[lp.active, None]) <= SNAP_KWH
+        slots = lp.active[~np.any(near & lp.vertex[lp.active], axis=1)].tolist()
+        excess = [(self._excess(t, float(energy[t])), t) for t in slots]
+        return [t for above, t in sorted(excess, key=lambda pair: -pair[0]) if above > 0.0]
+
+    def _excess(self, t: int, x: float) -> float:
+        """How far slot ``t``'s curve is above its hull at energy ``x``; 0 if (nearly) on it."""
+        lp = self.lp
+        low, high = int(lp.low[t]), int(lp.high[t])
+        if low == high:
+            return 0.0
+        e, f = self._points[t]
+        x = min(max(x, e[low]), e[high])
         # The first point at or after x, and whether x is (numerically) on it.
-        in_range = (cols >= low[:, None]) & (cols <= high[:, None])
-        k = np.minimum(low + np.sum(in_range & (e < x[:, None] - SNAP_KWH), axis=1), high)
-        on_point = np.abs(e[rows, k] - x) <= SNAP_KWH
-        before = np.maximum(k - 1, 0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = (x - e[rows, before]) / (e[rows, k] - e[rows, before])
-            between = f[rows, before] + share * (f[rows, k] - f[rows, before])
-        linked = self.linked[slots, before]
-        true_cost = np.where(on_point, f[rows, k], np.where(linked, between, np.inf))
+        k = low
+        while k < high and e[k] < x - SNAP_KWH:
+            k += 1
+        if abs(e[k] - x) <= SNAP_KWH:
+            true_cost = f[k]
+        elif self.linked[t, k - 1]:
+            true_cost = f[k - 1] + (x - e[k - 1]) / (e[k] - e[k - 1]) * (f[k] - f[k - 1])
+        else:  # inside a gap: no power the charger can run at
+            true_cost = math.inf
         # The hull: between the last vertex at or before x and the first one at or after it.
-        vertex = lp.vertex[slots]
-        at_or_before = vertex & (e <= x[:, None] + SNAP_KWH)
-        at_or_after = vertex & (e >= x[:, None] - SNAP_KWH)
-        left = np.maximum(np.where(at_or_before, cols, -1).max(axis=1), low)
-        right = np.minimum(np.where(at_or_after, cols, e.shape[1]).min(axis=1), high)
-        width = e[rows, right] - e[rows, left]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            hull_share = np.where(width > 0.0, (x - e[rows, left]) / width, 0.0)
-        hull_cost = f[rows, left] + hull_share * (f[rows, right] - f[rows, left])
-        excess = np.where(low < high, true_cost - hull_cost, 0.0)
-        found = np.flatnonzero(excess > 1e-9 * (1.0 + np.abs(hull_cost)))
-        ranked: list[int] = slots[found[np.argsort(-excess[found], kind="stable")]].tolist()
-        return ranked
+        vertices = np.flatnonzero(lp.vertex[t]).tolist()
+        left = max([i for i in vertices if e[i] <= x + SNAP_KWH] + [low])
+        right = min([i for i in vertices if e[i] >= x - SNAP_KWH] + [high])
+        width = e[right] - e[left]
+        share = (x - e[left]) / width if width > 0.0 else 0.0
+        hull_cost = f[left] + share * (f[right] - f[left])
+        above = true_cost - hull_cost
+        return above if above > 1e-9 * (1.0 + abs(hull_cost)) else 0.0
 
     def _children(self, node: _Node, fractional: list[int]) -> list[_Branch]:
         """The node's children: one with order rows, or two branches."""
