@@ -227,7 +227,8 @@ def test_near_ties_do_not_make_the_search_branch_long(
 
 
 def test_time_budget_returns_the_best_plan_found(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Out of time: the compact MILP's best plan (or the search's), flagged, rules kept."""
+    """Out of time: the best plan the search found, flagged, rules kept (no time is left for the
+    compact MILP)."""
     rng = np.random.default_rng(1000)
     for _ in range(75):
         problem = real_problem(rng, int(rng.integers(16, 41)), worn=True)
