@@ -219,11 +219,6 @@ class _Search:
         }
         self.gap_ends = {_CHARGE: (zero, np.minimum(zero + 1, last)), _DISCHARGE: (down, zero)}
         self._active_energy = curves.energy_kwh[lp.active]
-        self._points = [
-            (e[: int(k)].tolist(), f[: int(k)].tolist())
-            for e, f, k in zip(curves.energy_kwh, curves.cost, curves.count, strict=True)
-        ]
-        """Per slot, its curve's energies and costs (Python floats, for `_excess`)."""
         self.incumbent: tuple[float, FloatArray] | None = None
         self.nodes = 0
         self.bound = -math.inf
@@ -401,7 +396,9 @@ class _Search:
         low, high = int(lp.low[t]), int(lp.high[t])
         if low == high:
             return 0.0
-        e, f = self._points[t]
+        count = int(lp.curves.count[t])
+        e = lp.curves.energy_kwh[t, :count].tolist()
+        f = lp.curves.cost[t, :count].tolist()
         x = min(max(x, e[low]), e[high])
         # The first point at or after x, and whether x is (numerically) on it.
         k = low
