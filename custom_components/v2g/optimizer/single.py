@@ -269,8 +269,9 @@ class _Search:
         """A feasible plan near ``energy`` (slot energies of a relaxation), as the incumbent.
 
         Slot by slot, the point or straight piece of the curve that keeps the stored energy
-        closest to the relaxation's, within its bounds (idle always qualifies, so this never
-        fails). Then the LP prices and polishes it: first with every slot anywhere on its
+        closest to the relaxation's, within that slot's bounds (those of a frequency reserve
+        included; idle when nothing qualifies, which the LP may then find infeasible). Then the
+        LP prices and polishes it: first with every slot anywhere on its
         interval of allowed powers (evening out what the rounding missed, e.g. a target just out
         of reach), else on its piece. Without it, a search stopped before any node was feasible
         leaves the compact MILP to find a first plan in the little time left.
@@ -278,7 +279,7 @@ class _Search:
         lp = self.lp
         vd = lp.vd
         curves = lp.curves
-        lower = 0.0 if vd.soft_reserve else vd.reserve_kwh
+        lower, upper = vd.stored_bounds(lp.n)
         wanted = vd.initial_kwh + np.cumsum(energy)
         stored = vd.initial_kwh
         pieces: dict[int, tuple[int, int]] = {}
@@ -289,7 +290,7 @@ class _Search:
                 stored += float(e[0])
                 continue
             linked = curves.linked[t, : count - 1]
-            low, high = lower - stored, vd.upper_kwh - stored
+            low, high = float(lower[t]) - stored, float(upper[t]) - stored
             chosen, pieces[t] = _nearest(e, linked, float(wanted[t]) - stored, (low, high))
             stored += chosen
         self.polish(pieces)
@@ -621,12 +622,13 @@ def _nearest(
     """The energy of a curve with points ``e`` nearest to ``goal`` within ``bounds``.
 
     Returns it and its range of points: (k, k) on point k, (k, k + 1) inside a straight piece.
-    Idle (0) is the fallback; it is within the bounds of any stored energy within them.
+    Idle (0) is the fallback when nothing is within the bounds (a stored energy below a floor
+    the curve cannot reach in one slot, say).
     """
     low, high = bounds
     goal = min(max(goal, low), high)
     zero = int(np.argmin(np.abs(e)))
-    best, where = float(e[zero]), (zero, zero)
+    best, where = math.inf, (zero, zero)
     for k in range(e.shape[0]):
         if low - SNAP_KWH <= e[k] <= high + SNAP_KWH and abs(e[k] - goal) < abs(best - goal):
             best, where = float(e[k]), (k, k)
@@ -634,6 +636,8 @@ def _nearest(
             x = min(max(goal, float(e[k]), low), float(e[k + 1]), high)
             if e[k] <= x <= e[k + 1] and low <= x <= high and abs(x - goal) < abs(best - goal):
                 best, where = x, (k, k + 1)
+    if math.isinf(best):
+        return float(e[zero]), where
     return best, where
 
 
