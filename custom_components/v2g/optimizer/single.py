@@ -271,10 +271,10 @@ class _Search:
         Slot by slot, the point or straight piece of the curve that keeps the stored energy
         closest to the relaxation's, within that slot's bounds (those of a frequency reserve
         included; idle when nothing qualifies, which the LP may then find infeasible). Then the
-        LP prices and polishes it: first with every slot anywhere on its
-        interval of allowed powers (evening out what the rounding missed, e.g. a target just out
-        of reach), else on its piece. Without it, a search stopped before any node was feasible
-        leaves the compact MILP to find a first plan in the little time left.
+        LP prices and polishes it: first with every slot anywhere on its interval of allowed
+        powers (evening out what the rounding missed, e.g. a target just out of reach), else on
+        its piece. Without it, a search stopped before any node was feasible leaves the compact
+        MILP to find a first plan in the little time left.
         """
         lp = self.lp
         vd = lp.vd
