@@ -24,7 +24,7 @@ from custom_components.v2g.optimizer import (
 )
 from custom_components.v2g.optimizer.bounds import vehicle_data
 from custom_components.v2g.optimizer.curves import vehicle_curves
-from custom_components.v2g.optimizer.dynamic import pattern
+from custom_components.v2g.optimizer.dynamic import _aligned, pattern
 from custom_components.v2g.optimizer.hull import HullLp
 
 from .common import assert_balanced, assert_no_simultaneous
@@ -90,9 +90,10 @@ def assert_rules_kept(problem: Problem, plan: Plan) -> None:
 
 
 def test_the_pattern_is_the_optimum_on_real_prices(monkeypatch: pytest.MonkeyPatch) -> None:
-    """On 60 windows of 6-16 hours (the relaxation is not integral in about 15) the dynamic
-    program's plan alone is the optimum in most, and never 2 cents off the best plan the exact
-    search finds (the grid can miss the cheapest count of slots at a minimum power)."""
+    """On 60 windows of 6-16 hours (the relaxation is not integral in 15) the dynamic program's
+    plan alone is the optimum in most (11 of the 13 proven), and never half a cent off the best
+    plan the exact search finds. Before the grid was aligned on the minimum charging run
+    (`dynamic._minimum_run`): 10 of 13, and up to 1.6 cents off."""
     rng = np.random.default_rng(2026)
     compared = proven = equal = 0
     for _ in range(60):
@@ -107,14 +108,14 @@ def test_the_pattern_is_the_optimum_on_real_prices(monkeypatch: pytest.MonkeyPat
         best = solve(problem, PATIENT)
         excess = plan.cost.objective - best.cost.objective
         tolerance = 2e-6 * max(1.0, abs(best.cost.objective))
-        assert excess <= 0.02
+        assert excess <= 0.005
         if best.ok:  # else the search found no better plan in its time (a rare hard one)
             proven += 1
             assert excess >= -tolerance
             equal += excess <= tolerance
     assert proven >= 10
     assert compared - proven <= 4
-    assert equal >= 0.75 * proven
+    assert equal >= 0.8 * proven
 
 
 def test_out_of_time_the_better_of_repair_and_pattern_is_kept(
@@ -169,3 +170,22 @@ def test_the_pattern_is_feasible_and_above_the_bound(seed: int, slots: int, soc:
         bound, value = polished
         assert math.isfinite(value)
         assert value >= bound - 1e-9
+
+
+def test_the_grid_is_aligned_on_minimum_runs() -> None:
+    """A run at the minimum charging power is a whole number of grid steps and one at the
+    minimum discharging power nearly so; without minimum powers the step stays as it is."""
+    step = 48.0 / 2048
+    charge, discharge = 0.9522, 1.125  # 4.14 kW for 15 minutes at 92 % efficiency, both ways
+    aligned = _aligned(step, (charge, discharge))
+    assert abs(aligned - step) <= 0.1 * step
+    assert charge / aligned == pytest.approx(round(charge / aligned), abs=1e-9)
+    assert abs(discharge / aligned - round(discharge / aligned)) < 0.05
+    # A charge-only car: the discharging run is absent; a car without minimums: unchanged.
+    only = _aligned(step, (charge, 0.0))
+    assert charge / only == pytest.approx(round(charge / only), abs=1e-9)
+    assert _aligned(step, (0.0, 0.0)) == step
+    # Only a discharging minimum: that run is made whole.
+    assert discharge / _aligned(step, (0.0, discharge)) == pytest.approx(
+        round(discharge / _aligned(step, (0.0, discharge))), abs=1e-9
+    )
