@@ -473,10 +473,10 @@ class SolveOptions:
     """Add the small epsilons that make equal-cost plans charge early."""
     presolve: bool = True
     search_time_s: float = 0.15
-    """Time the single-vehicle search may spend proving optimality: half of it for its branch
-    and bound, then the best plan found is used and the status says "time limit: ..." (with
-    0.5 s or more left, the compact MILP first tries to prove it). Most problems are proven in
-    a few milliseconds."""
+    """CPU time (of the solving thread, like the capacity path's budget) the single-vehicle
+    search may spend proving optimality: half of it for its branch and bound, then the best plan
+    found is used and the status says "time limit: ..." (with 0.5 s or more left, the compact
+    MILP first tries to prove it). Most problems are proven in a few milliseconds."""
     reference: bool = False
     """Solve the full MILP in one go, every rule enforced in every slot where it can bite, and
     skip the shortcut for meters with direction binaries (slow; a reference for tests)."""

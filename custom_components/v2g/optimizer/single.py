@@ -223,7 +223,9 @@ class _Search:
         self.nodes = 0
         self.bound = -math.inf
         """Lower bound on the optimum when the search stopped unfinished."""
-        self.started = time.perf_counter()
+        self.started = time.thread_time()
+        """This thread's CPU time at the start: the budget is CPU time, as the capacity path's,
+        so a busy host does not stop the search earlier (and change its plan)."""
         self._applied: _Branch = ({}, (), frozenset())
         self._order_rows = 0
         """Order rows in the LP (right after its structural rows, before the count rows)."""
@@ -243,7 +245,7 @@ class _Search:
                 fractional = self._fractional(node.energy)
             if not fractional:
                 return node.energy
-            if self.nodes >= NODE_LIMIT or time.perf_counter() > deadline:
+            if self.nodes >= NODE_LIMIT or time.thread_time() > deadline:
                 self.bound = node.bound  # best first: no open node is lower
                 if self.incumbent is None:  # the compact MILP may not find one in time
                     self._repair(node.energy)
@@ -647,7 +649,7 @@ def _fallback(lp: HullLp, search: _Search, options: SolveOptions) -> tuple[Float
     With a plan in hand and under `_COMPACT_MIN_S` left, that plan, unproven.
     """
     incumbent = search.incumbent
-    left = options.search_time_s - (time.perf_counter() - search.started)
+    left = options.search_time_s - (time.thread_time() - search.started)
     if incumbent is not None and left < _COMPACT_MIN_S:
         return incumbent[1], _unproven("Time limit reached", incumbent[0], search.bound)
     model, start = _compact_milp(lp, None if incumbent is None else incumbent[1])
