@@ -370,3 +370,39 @@ def test_a_fleet_rounding_that_would_strand_a_driver_is_not_used() -> None:
     plain = solve(base)
     assert plan.reserve_up_w == pytest.approx(np.zeros(32))
     assert plan.cost.shortfall_penalty == pytest.approx(plain.cost.shortfall_penalty, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("soc", "reserve", "up_w", "down_w", "duration", "price"),
+    [
+        (20.0, 16.0, 2_661.0, 6_861.0, 1.0, None),  # the floor the offer needs is above the car
+        (92.0, 0.0, 2_661.0, 10_436.0, 0.5, None),  # the ceiling is 0.6 Wh below it
+        (5.0, 4.0, 2_702.0, 11_038.0, 0.25, 1.0),  # only the first slot, priced
+    ],
+)
+def test_an_offer_the_car_cannot_hold_idle_is_dropped(  # noqa: PLR0917
+    soc: float, reserve: float, up_w: float, down_w: float, duration: float, price: float | None
+) -> None:
+    """Found by `test_kept_reserve_always_fits_the_plan`. Kept, the offer leaves the charger less
+    than its 4.14 kW minimum both ways (14 kW fuse and 6 kW feed-in, 0.8 kW of house) in the
+    first slots, so there the car can only idle, and idle its stored energy cannot sustain the
+    offer. The plan used to keep the offer anyway; now it keeps none rather than too much."""
+    car = Vehicle(
+        capacity_kwh=60,
+        soc_pct=soc,
+        target_soc_pct=max(20.0, reserve),
+        departure=hours(8),
+        min_soc_pct=reserve,
+        max_charge_power_w=11_000,
+        max_discharge_power_w=11_000,
+        min_charge_power_w=4_140.0,
+        min_discharge_power_w=4_140.0,
+        v2g_allowed=True,
+    )
+    site = Site(import_limit_w=14_000, export_limit_w=6_000)
+    base = problem(PRICES, vehicles=(car,), site=site, load_w=[800] * 8)
+    plan = solve(_offer(base, up_w=up_w, down_w=down_w, price=price, duration_h=duration))
+    soc_kwh = plan.soc_pct * 0.6
+    assert (soc_kwh + duration * 0.92 * plan.reserve_down_w / 1000 <= 60 + 1e-4).all()
+    assert (soc_kwh - duration / 0.92 * plan.reserve_up_w / 1000 >= 0.6 * reserve - 1e-4).all()
+    assert plan.cost.reserve_value == 0.0

@@ -111,15 +111,16 @@ class SingleResult:
 def solve_single(problem: Problem, vd: VehicleData, options: SolveOptions) -> SingleResult | None:
     """The optimal plan of the one vehicle of ``problem``, or None if the search cannot run.
 
-    None means: scipy's HiGHS binding is not available, or the root LP failed; the caller then
-    uses the general formulation.
+    None means: scipy's HiGHS binding is not available, the root LP failed, or the stored
+    energy breaks its bounds before the vehicle can do anything (`_idle_start_keeps_bounds`);
+    the caller then uses the general formulation (or, with a frequency offer, plans without it).
     """
     if not persistent_available():  # pragma: no cover - only if scipy moves its binding
         return None
     curves = vehicle_curves(problem, vd, tie_break=options.tie_break)
     lp = HullLp(problem, vd, curves, options)
     root = lp.solve()
-    if root is None:
+    if root is None or not _idle_start_keeps_bounds(lp, root[1]):
         return None
     if lp.handle is None:  # never plugged in (or nothing it could do): idle
         return SingleResult(power_kw=np.zeros(lp.n), status="optimal", mip=False, nodes=0)
@@ -140,6 +141,22 @@ def solve_single(problem: Problem, vd: VehicleData, options: SolveOptions) -> Si
         return None
     return SingleResult(
         power_kw=_power(energy, curves, vd, problem), status=status, mip=True, nodes=search.nodes
+    )
+
+
+def _idle_start_keeps_bounds(lp: HullLp, energy: FloatArray) -> bool:
+    """Whether the stored energy keeps its bounds before the first active slot (or in all).
+
+    The LP decides nothing there (slot energies ``energy``). A frequency reserve's floor above
+    the stored energy breaks them, say, when the reserve leaves the charger no room for its
+    minimum power in those slots: no plan keeps that offer (the caller drops it). Without an
+    offer the bounds always hold there.
+    """
+    start = int(lp.active[0]) if lp.active.shape[0] else lp.n
+    lower, upper = lp.vd.stored_bounds(lp.n)
+    stored = lp.vd.initial_kwh + np.cumsum(energy[:start])
+    return bool(
+        np.all(stored >= lower[:start] - SNAP_KWH) and np.all(stored <= upper[:start] + SNAP_KWH)
     )
 
 
