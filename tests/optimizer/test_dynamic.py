@@ -93,7 +93,7 @@ def test_the_pattern_is_the_optimum_on_real_prices(monkeypatch: pytest.MonkeyPat
     """On 60 windows of 6-16 hours (the relaxation is not integral in 15) the dynamic program's
     plan alone is the optimum in most (11 of the 13 proven), and never half a cent off the best
     plan the exact search finds. Before the grid was aligned on the minimum charging run
-    (`dynamic._minimum_run`): 10 of 13, and up to 1.6 cents off."""
+    (`dynamic._aligned`): 10 of 13, and up to 1.6 cents off."""
     rng = np.random.default_rng(2026)
     compared = proven = equal = 0
     for _ in range(60):

@@ -33,7 +33,7 @@ import numpy.typing as npt
 from .bounds import VehicleData, export_limit_kw, import_limit_kw, tie_epsilons
 from .model import BoolArray, FloatArray, Problem
 
-__all__ = ["Curves", "power_kw", "price_scale", "site_flows_kw", "vehicle_curves"]
+__all__ = ["Curves", "idle_gaps", "power_kw", "price_scale", "site_flows_kw", "vehicle_curves"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -63,6 +63,25 @@ class Curves:
     """(n,) index of the idle point (power 0) of each slot."""
     scale: float
     """Price scale the costs are divided by (as in the LP: the largest absolute price)."""
+
+
+IdleGap = tuple[BoolArray, IntArray, IntArray]
+"""Per slot: whether its curve has a gap next to idle in one direction (running at all needs a
+minimum power), and the gap's lower and upper point."""
+
+
+def idle_gaps(curves: Curves) -> tuple[IdleGap, IdleGap]:
+    """The gaps next to idle, charging (idle to the minimum run) and discharging (back).
+
+    Where a slot has no such gap, its two points mean nothing.
+    """
+    rows = np.arange(curves.count.shape[0])
+    zero, last = curves.zero, curves.count - 1
+    linked = np.pad(curves.linked, ((0, 0), (0, 1)))
+    down = np.maximum(zero - 1, 0)
+    charging = ((zero < last) & ~linked[rows, zero], zero, np.minimum(zero + 1, last))
+    discharging = ((zero > 0) & ~linked[rows, down], down, zero)
+    return charging, discharging
 
 
 def price_scale(problem: Problem) -> float:

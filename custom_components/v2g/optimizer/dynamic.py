@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - only if scipy moves it
 
 from .bounds import VehicleData
 from .costing import penalty_per_kwh, terminal_value_per_kwh
-from .curves import Curves, IntArray
+from .curves import Curves, IntArray, idle_gaps
 from .hull import SNAP_KWH
 from .model import FloatArray, Problem
 
@@ -47,9 +47,8 @@ STATES = 2048
 slot's range of energies, if that is wider): about 0.03 kWh for a 60 kWh battery between 10 and
 100 %, adjusted so that a run at the minimum charging power is a whole number of steps and
 one at the minimum discharging power nearly so (`_aligned`). Half as many states made 11 of
-115 plans dearer, some by a missed target;
-horizons longer than `_SLOTS` get proportionally fewer (the time grows with slots times
-states)."""
+115 plans dearer, some by a missed target. Horizons longer than `_SLOTS` get proportionally
+fewer (the time grows with slots times states)."""
 
 _SLOTS = 192
 """Slots (48 hours of quarter-hours) up to which the grid has `STATES` energies."""
@@ -136,18 +135,14 @@ def _grid(
 def _minimum_runs(curves: Curves) -> tuple[float, float]:
     """The energy a slot stores charging at the minimum power, and gives discharging at it.
 
-    Medians over the slots; 0 where no slot has such a minimum.
+    Medians over the slots; 0 where no slot has such a minimum. Idle stores nothing, so a run is
+    the width of the gap next to idle.
     """
     rows = np.arange(curves.count.shape[0])
-    linked = np.pad(curves.linked, ((0, 0), (0, 1)))
     runs = []
-    for other, edge in (
-        (np.minimum(curves.zero + 1, curves.count - 1), curves.zero),
-        (np.maximum(curves.zero - 1, 0), np.maximum(curves.zero - 1, 0)),
-    ):
-        gap = (other != curves.zero) & ~linked[rows, edge]
-        energy = np.abs(curves.energy_kwh[rows[gap], other[gap]])
-        runs.append(float(np.median(energy)) if energy.size else 0.0)
+    for gap, low, high in idle_gaps(curves):
+        widths = (curves.energy_kwh[rows, high] - curves.energy_kwh[rows, low])[gap]
+        runs.append(float(np.median(widths)) if widths.size else 0.0)
     return runs[0], runs[1]
 
 

@@ -62,7 +62,7 @@ import time
 import numpy as np
 
 from .bounds import VehicleData
-from .curves import Curves, IntArray, power_kw, vehicle_curves
+from .curves import Curves, IntArray, idle_gaps, power_kw, vehicle_curves
 from .dynamic import pattern
 from .formulation import Model
 from .highs import OPTIMAL, TIME_LIMIT, persistent_available, run
@@ -223,18 +223,11 @@ class _Search:
         self.options = options
         curves = lp.curves
         self.n = lp.n
-        rows = np.arange(self.n)
-        zero = curves.zero
-        last = curves.count - 1
-        linked = np.pad(curves.linked, ((0, 0), (0, 1)))
-        self.linked = linked
-        down = np.maximum(zero - 1, 0)
+        self.linked = np.pad(curves.linked, ((0, 0), (0, 1)))
         # Running at all (charging or discharging) needs the minimum power: a gap next to idle.
-        self.gap = {
-            _CHARGE: (zero < last) & ~linked[rows, zero],
-            _DISCHARGE: (zero > 0) & ~linked[rows, down],
-        }
-        self.gap_ends = {_CHARGE: (zero, np.minimum(zero + 1, last)), _DISCHARGE: (down, zero)}
+        charging, discharging = idle_gaps(curves)
+        self.gap = {_CHARGE: charging[0], _DISCHARGE: discharging[0]}
+        self.gap_ends = {_CHARGE: charging[1:], _DISCHARGE: discharging[1:]}
         self._active_energy = curves.energy_kwh[lp.active]
         self.incumbent: tuple[float, FloatArray] | None = None
         self.nodes = 0
